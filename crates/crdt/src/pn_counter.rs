@@ -1,0 +1,117 @@
+//! `PnCounter`: a counter that goes up and down, as two grow-only counters.
+//!
+//! Increments and decrements are tracked separately so each half stays monotone and merges by
+//! maximum; the value is their difference. Maelstrom's `pn-counter` workload runs on it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CrdtError, Decompose, GCounter, Lattice};
+
+/// A counter with increments and decrements.
+///
+/// The value is an `i128`, exact for any combination of `u64` entries.
+///
+/// JSON: `{"p":{..},"n":{..}}`, the increments and decrements as [`GCounter`]s.
+///
+/// ```
+/// use gossip_crdt::{Lattice, PnCounter};
+///
+/// let mut a = PnCounter::new();
+/// let mut b = PnCounter::new();
+/// let d1 = a.add("a", 10)?;
+/// let d2 = b.add("b", -4)?;
+/// a.join(&d2);
+/// b.join(&d1);
+/// assert_eq!(a.value(), 6);
+/// assert_eq!(a, b);
+/// # Ok::<(), gossip_crdt::CrdtError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PnCounter<A: Ord> {
+    /// Increments.
+    p: GCounter<A>,
+    /// Decrements, as positive amounts.
+    n: GCounter<A>,
+}
+
+impl<A: Ord> Default for PnCounter<A> {
+    fn default() -> Self {
+        PnCounter {
+            p: GCounter::default(),
+            n: GCounter::default(),
+        }
+    }
+}
+
+impl<A: Ord + Clone> PnCounter<A> {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The delta that adds `delta` (which may be negative, or zero for the empty delta) on
+    /// behalf of `replica`, without applying it.
+    pub fn add_delta(&self, replica: A, delta: i64) -> Result<Self, CrdtError> {
+        let mut out = PnCounter::new();
+        if delta > 0 {
+            out.p = self.p.increment_delta(replica, delta.unsigned_abs())?;
+        } else if delta < 0 {
+            out.n = self.n.increment_delta(replica, delta.unsigned_abs())?;
+        }
+        Ok(out)
+    }
+
+    /// Adds `delta` on behalf of `replica` and returns the delta to ship.
+    pub fn add(&mut self, replica: A, delta: i64) -> Result<Self, CrdtError> {
+        let out = self.add_delta(replica, delta)?;
+        self.join(&out);
+        Ok(out)
+    }
+
+    /// The counter's value: all increments minus all decrements.
+    pub fn value(&self) -> i128 {
+        // Each half is at most (number of replicas) · u64::MAX, far inside i128.
+        self.p.value() as i128 - self.n.value() as i128
+    }
+
+    /// The increments, per replica.
+    pub fn increments(&self) -> &GCounter<A> {
+        &self.p
+    }
+
+    /// The decrements (as positive amounts), per replica.
+    pub fn decrements(&self) -> &GCounter<A> {
+        &self.n
+    }
+}
+
+impl<A: Ord + Clone> Lattice for PnCounter<A> {
+    fn join(&mut self, other: &Self) -> bool {
+        let p = self.p.join(&other.p);
+        let n = self.n.join(&other.n);
+        p || n
+    }
+
+    fn leq(&self, other: &Self) -> bool {
+        self.p.leq(&other.p) && self.n.leq(&other.n)
+    }
+
+    fn is_bottom(&self) -> bool {
+        self.p.is_bottom() && self.n.is_bottom()
+    }
+}
+
+impl<A: Ord + Clone> Decompose for PnCounter<A> {
+    fn decompose(&self) -> Vec<Self> {
+        let ups = self.p.decompose().into_iter().map(|p| PnCounter {
+            p,
+            n: GCounter::new(),
+        });
+        let downs = self.n.decompose().into_iter().map(|n| PnCounter {
+            p: GCounter::new(),
+            n,
+        });
+        ups.chain(downs).collect()
+    }
+}

@@ -1,0 +1,273 @@
+//! Every type in the crate, checked against the lattice laws, its delta mutators and
+//! convergence, with the public `laws` module (1,000 cases per property by default).
+
+use gossip_crdt::laws::{self, Mutation};
+use gossip_crdt::{
+    CausalContext, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet, PnCounter, TwoPSet,
+    VersionVector,
+};
+use quickcheck::{Arbitrary, Gen};
+
+/// Replica ids from a space of three, so that independently generated states share replicas
+/// (equal timestamps from one writer, shared dots) and the laws meet the hard cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct R(u8);
+
+impl Arbitrary for R {
+    fn arbitrary(g: &mut Gen) -> Self {
+        R(u8::arbitrary(g) % 3)
+    }
+}
+
+/// Elements and values come from a small space so that replicas collide.
+fn small_value(g: &mut Gen) -> u8 {
+    u8::arbitrary(g) % 6
+}
+
+#[derive(Debug, Clone)]
+struct Insert(u8);
+
+impl Arbitrary for Insert {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Insert(small_value(g))
+    }
+}
+
+impl Mutation<GSet<u8>> for Insert {
+    fn delta(&self, _: u8, s: &GSet<u8>) -> Option<GSet<u8>> {
+        Some(s.insert_delta(self.0))
+    }
+    fn apply(&self, _: u8, s: &mut GSet<u8>) -> Option<GSet<u8>> {
+        Some(s.insert(self.0))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum TwoPOp {
+    Add(u8),
+    Remove(u8),
+}
+
+impl Arbitrary for TwoPOp {
+    fn arbitrary(g: &mut Gen) -> Self {
+        if bool::arbitrary(g) {
+            TwoPOp::Add(small_value(g))
+        } else {
+            TwoPOp::Remove(small_value(g))
+        }
+    }
+}
+
+impl Mutation<TwoPSet<u8>> for TwoPOp {
+    fn delta(&self, _: u8, s: &TwoPSet<u8>) -> Option<TwoPSet<u8>> {
+        Some(match self {
+            TwoPOp::Add(v) => s.add_delta(*v),
+            TwoPOp::Remove(v) => s.remove_delta(*v),
+        })
+    }
+    fn apply(&self, _: u8, s: &mut TwoPSet<u8>) -> Option<TwoPSet<u8>> {
+        Some(match self {
+            TwoPOp::Add(v) => s.add(*v),
+            TwoPOp::Remove(v) => s.remove(*v),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Tick;
+
+impl Arbitrary for Tick {
+    fn arbitrary(_: &mut Gen) -> Self {
+        Tick
+    }
+}
+
+impl Mutation<VersionVector<R>> for Tick {
+    fn delta(&self, r: u8, s: &VersionVector<R>) -> Option<VersionVector<R>> {
+        s.increment_delta(R(r)).ok()
+    }
+    fn apply(&self, r: u8, s: &mut VersionVector<R>) -> Option<VersionVector<R>> {
+        s.increment(R(r)).ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Increment(u64);
+
+impl Arbitrary for Increment {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Increment(u64::from(u8::arbitrary(g) % 5))
+    }
+}
+
+impl Mutation<GCounter<R>> for Increment {
+    fn delta(&self, r: u8, s: &GCounter<R>) -> Option<GCounter<R>> {
+        s.increment_delta(R(r), self.0).ok()
+    }
+    fn apply(&self, r: u8, s: &mut GCounter<R>) -> Option<GCounter<R>> {
+        s.increment(R(r), self.0).ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Add(i64);
+
+impl Arbitrary for Add {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Add(i64::from(i8::arbitrary(g) % 6))
+    }
+}
+
+impl Mutation<PnCounter<R>> for Add {
+    fn delta(&self, r: u8, s: &PnCounter<R>) -> Option<PnCounter<R>> {
+        s.add_delta(R(r), self.0).ok()
+    }
+    fn apply(&self, r: u8, s: &mut PnCounter<R>) -> Option<PnCounter<R>> {
+        s.add(R(r), self.0).ok()
+    }
+}
+
+/// An LWW write; the timestamp comes from the op, as from a replica's clock.
+#[derive(Debug, Clone)]
+struct Set {
+    timestamp: u64,
+    value: u8,
+}
+
+impl Arbitrary for Set {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Set {
+            timestamp: u64::from(u8::arbitrary(g) % 4),
+            value: small_value(g),
+        }
+    }
+}
+
+impl Mutation<LwwRegister<u8, R>> for Set {
+    fn delta(&self, r: u8, s: &LwwRegister<u8, R>) -> Option<LwwRegister<u8, R>> {
+        Some(s.set_delta(self.timestamp, R(r), self.value))
+    }
+    fn apply(&self, r: u8, s: &mut LwwRegister<u8, R>) -> Option<LwwRegister<u8, R>> {
+        Some(s.set(self.timestamp, R(r), self.value))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum OrOp {
+    Add(u8),
+    Remove(u8),
+}
+
+impl Arbitrary for OrOp {
+    fn arbitrary(g: &mut Gen) -> Self {
+        if bool::arbitrary(g) {
+            OrOp::Add(small_value(g))
+        } else {
+            OrOp::Remove(small_value(g))
+        }
+    }
+}
+
+impl Mutation<OrSet<u8, R>> for OrOp {
+    fn delta(&self, r: u8, s: &OrSet<u8, R>) -> Option<OrSet<u8, R>> {
+        match self {
+            OrOp::Add(v) => s.add_delta(R(r), *v).ok(),
+            OrOp::Remove(v) => Some(s.remove_delta(v)),
+        }
+    }
+    fn apply(&self, r: u8, s: &mut OrSet<u8, R>) -> Option<OrSet<u8, R>> {
+        match self {
+            OrOp::Add(v) => s.add(R(r), *v).ok(),
+            OrOp::Remove(v) => Some(s.remove(v)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Write(u8);
+
+impl Arbitrary for Write {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Write(small_value(g))
+    }
+}
+
+impl Mutation<MvRegister<u8, R>> for Write {
+    fn delta(&self, r: u8, s: &MvRegister<u8, R>) -> Option<MvRegister<u8, R>> {
+        s.write_delta(R(r), self.0).ok()
+    }
+    fn apply(&self, r: u8, s: &mut MvRegister<u8, R>) -> Option<MvRegister<u8, R>> {
+        s.write(R(r), self.0).ok()
+    }
+}
+
+#[test]
+fn g_set_obeys_the_laws() {
+    laws::check::<GSet<u8>, Insert>();
+}
+
+#[test]
+fn two_p_set_obeys_the_laws() {
+    laws::check::<TwoPSet<u8>, TwoPOp>();
+}
+
+#[test]
+fn version_vector_obeys_the_laws() {
+    laws::check::<VersionVector<R>, Tick>();
+}
+
+#[test]
+fn g_counter_obeys_the_laws() {
+    laws::check::<GCounter<R>, Increment>();
+}
+
+#[test]
+fn pn_counter_obeys_the_laws() {
+    laws::check::<PnCounter<R>, Add>();
+}
+
+#[test]
+fn lww_register_obeys_the_laws() {
+    laws::check::<LwwRegister<u8, R>, Set>();
+}
+
+#[test]
+fn causal_context_obeys_the_laws() {
+    laws::check_lattice::<CausalContext<R>>();
+}
+
+#[test]
+fn or_set_obeys_the_laws() {
+    laws::check::<OrSet<u8, R>, OrOp>();
+}
+
+#[test]
+fn mv_register_obeys_the_laws() {
+    laws::check::<MvRegister<u8, R>, Write>();
+}
+
+/// The checks must be able to fail: a "join" that is not idempotent is caught.
+#[test]
+fn a_broken_lattice_is_caught() {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct Sum(u8);
+    impl Lattice for Sum {
+        fn join(&mut self, other: &Self) -> bool {
+            self.0 = self.0.wrapping_add(other.0);
+            other.0 != 0
+        }
+    }
+    impl Arbitrary for Sum {
+        fn arbitrary(g: &mut Gen) -> Self {
+            Sum(u8::arbitrary(g))
+        }
+    }
+    let caught = std::panic::catch_unwind(|| {
+        laws::Checker::new().tests(200).seed(7).lattice::<Sum>();
+    });
+    assert!(
+        caught.is_err(),
+        "addition is not a join, the laws must say so"
+    );
+    assert!(!laws::idempotent(&Sum(3)));
+}
