@@ -1,0 +1,369 @@
+//! Jepsen's `set-full` checker (§6.1), as Maelstrom runs it for broadcast and g-set.
+//!
+//! Every element is created at its add invocation. It becomes *known* at the first of its add's
+//! ok completion or the first ok read containing it. Each ok read, when its completion is
+//! processed, marks every element created so far as present or absent, remembering the read
+//! *invocation* with the highest index. Outcomes: stable (last present after last absent), lost
+//! (known, then absent from a read invoked later, and never seen again), never-read otherwise.
+//! Reproduced exactly, including its quirks: values nobody added are ignored and duplicates are
+//! never reported.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::{Validity, quantile_map};
+use crate::history::{History, Op, OpType, Process};
+
+/// An ordering key for element values: integers numerically, anything else by its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Key {
+    Int(i128),
+    Other(String),
+}
+
+fn key(v: &Value) -> Key {
+    if let Some(i) = v.as_i64() {
+        Key::Int(i128::from(i))
+    } else if let Some(u) = v.as_u64() {
+        Key::Int(i128::from(u))
+    } else {
+        Key::Other(v.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Element {
+    value: Value,
+    known: Option<usize>,
+    last_present: Option<usize>,
+    last_absent: Option<usize>,
+}
+
+/// The outcome of one element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Visible in every read since some point.
+    Stable,
+    /// Known, then missing from every read from some point on.
+    Lost,
+    /// Neither.
+    NeverRead,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Stable => "stable",
+            Outcome::Lost => "lost",
+            Outcome::NeverRead => "never-read",
+        }
+    }
+}
+
+/// One element's result.
+#[derive(Debug, Clone)]
+pub struct ElementResult {
+    /// The element.
+    pub element: Value,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Milliseconds from known to stable, if stable.
+    pub stable_latency: Option<u64>,
+    /// Milliseconds from known to lost, if lost.
+    pub lost_latency: Option<u64>,
+    known: Option<usize>,
+    last_absent: Option<usize>,
+}
+
+fn idx(i: Option<usize>) -> i64 {
+    i.map_or(-1, |i| i as i64)
+}
+
+/// Per-element results, sorted by element.
+pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
+    let ops = history.ops();
+    let mut elements: BTreeMap<Key, Element> = BTreeMap::new();
+    let mut read_invocations: HashMap<u64, usize> = HashMap::new();
+    for (pos, op) in ops.iter().enumerate() {
+        let Process::Worker(process) = op.process else { continue };
+        if op.f == add_f {
+            match op.kind {
+                OpType::Invoke => {
+                    elements.entry(key(&op.value)).or_insert_with(|| Element {
+                        value: op.value.clone(),
+                        known: None,
+                        last_present: None,
+                        last_absent: None,
+                    });
+                }
+                OpType::Ok => {
+                    if let Some(e) = elements.get_mut(&key(&op.value)) {
+                        e.known.get_or_insert(pos);
+                    }
+                }
+                _ => {}
+            }
+        } else if op.f == "read" {
+            match op.kind {
+                OpType::Invoke => {
+                    read_invocations.insert(process, pos);
+                }
+                OpType::Ok => {
+                    let Some(&inv) = read_invocations.get(&process) else { continue };
+                    let seen: HashSet<Key> = op.value.as_array().map(|a| a.iter().map(key).collect()).unwrap_or_default();
+                    for (k, e) in elements.iter_mut() {
+                        if seen.contains(k) {
+                            e.known.get_or_insert(pos);
+                            if e.last_present.is_none_or(|lp| lp < inv) {
+                                e.last_present = Some(inv);
+                            }
+                        } else if e.last_absent.is_none_or(|la| la < inv) {
+                            e.last_absent = Some(inv);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let time = |i: Option<usize>| i.and_then(|i| ops.get(i)).map(|o: &Op| o.time);
+    elements
+        .into_values()
+        .map(|e| {
+            let (absent, present, known) = (idx(e.last_absent), idx(e.last_present), idx(e.known));
+            let stable = e.last_present.is_some() && absent < present;
+            let lost = e.known.is_some() && e.last_absent.is_some() && present < absent && known < absent;
+            let known_time = time(e.known).unwrap_or(0);
+            let stable_time = time(e.last_absent).map_or(0, |t| t + 1);
+            let lost_time = time(e.last_present).map_or(0, |t| t + 1);
+            let ms = |t: u64| t.saturating_sub(known_time) / 1_000_000;
+            ElementResult {
+                element: e.value,
+                outcome: if stable {
+                    Outcome::Stable
+                } else if lost {
+                    Outcome::Lost
+                } else {
+                    Outcome::NeverRead
+                },
+                stable_latency: stable.then(|| ms(stable_time)),
+                lost_latency: lost.then(|| ms(lost_time)),
+                known: e.known,
+                last_absent: e.last_absent,
+            }
+        })
+        .collect()
+}
+
+/// Run set-full over `history`, treating ops with `f == add_f` as adds.
+pub fn check(history: &History, add_f: &str) -> Value {
+    let results = element_results(history, add_f);
+    let of = |o: Outcome| results.iter().filter(move |r| r.outcome == o);
+    let lost: Vec<Value> = of(Outcome::Lost).map(|r| r.element.clone()).collect();
+    let never_read: Vec<Value> = of(Outcome::NeverRead).map(|r| r.element.clone()).collect();
+    let stable_count = of(Outcome::Stable).count();
+    let mut stale: Vec<&ElementResult> = of(Outcome::Stable).filter(|r| r.stable_latency.unwrap_or(0) > 0).collect();
+    let stale_values: Vec<Value> = stale.iter().map(|r| r.element.clone()).collect();
+    stale.sort_by(|a, b| b.stable_latency.cmp(&a.stable_latency));
+    let ops = history.ops();
+    let op_json = |i: Option<usize>| i.and_then(|i| ops.get(i)).map_or(Value::Null, |o| json!(o));
+    let worst_stale: Vec<Value> = stale
+        .iter()
+        .take(8)
+        .map(|r| {
+            json!({
+                "element": r.element,
+                "outcome": r.outcome.name(),
+                "stable-latency": r.stable_latency,
+                "lost-latency": r.lost_latency,
+                "known": op_json(r.known),
+                "last-absent": op_json(r.last_absent),
+            })
+        })
+        .collect();
+    let valid = if !lost.is_empty() {
+        Validity::Invalid
+    } else if stable_count == 0 {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    let mut out = json!({
+        "valid?": valid.to_json(),
+        "attempt-count": results.len(),
+        "stable-count": stable_count,
+        "lost-count": lost.len(),
+        "lost": lost,
+        "never-read-count": never_read.len(),
+        "never-read": never_read,
+        "stale-count": stale_values.len(),
+        "stale": stale_values,
+        "worst-stale": worst_stale,
+        "duplicated-count": 0,
+        "duplicated": {},
+    });
+    let stable_lat: Vec<u64> = of(Outcome::Stable).filter_map(|r| r.stable_latency).collect();
+    let lost_lat: Vec<u64> = of(Outcome::Lost).filter_map(|r| r.lost_latency).collect();
+    if let Some(m) = out.as_object_mut() {
+        if !stable_lat.is_empty() {
+            m.insert("stable-latencies".to_owned(), quantile_map(&stable_lat));
+        }
+        if !lost_lat.is_empty() {
+            m.insert("lost-latencies".to_owned(), quantile_map(&lost_lat));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::build::op;
+    use OpType::*;
+
+    fn read(p: u64, kind: OpType, v: Value, t: u64) -> Op {
+        op(p, kind, "read", v, t)
+    }
+
+    fn outcome_of(h: &History, e: u64) -> Option<(Outcome, Option<u64>, Option<u64>)> {
+        element_results(h, "add")
+            .into_iter()
+            .find(|r| r.element == json!(e))
+            .map(|r| (r.outcome, r.stable_latency, r.lost_latency))
+    }
+
+    #[test]
+    fn empty_history_is_unknown() {
+        let r = check(&History::new(), "add");
+        assert_eq!(r["valid?"], json!("unknown"));
+        assert_eq!(r["attempt-count"], json!(0));
+        assert!(r.get("stable-latencies").is_none());
+    }
+
+    #[test]
+    fn stable_with_zero_latency() {
+        // add 1 ok at 10 ms; a read invoked after sees it.
+        let h = History::from_ops([
+            op(0, Invoke, "add", json!(1), 0),
+            op(0, Ok, "add", json!(1), 10),
+            read(1, Invoke, Value::Null, 20),
+            read(1, Ok, json!([1]), 30),
+        ]);
+        assert_eq!(outcome_of(&h, 1), Some((Outcome::Stable, Some(0), None)));
+        let r = check(&h, "add");
+        assert_eq!(r["valid?"], json!(true));
+        assert_eq!(r["stable-count"], json!(1));
+        assert_eq!(r["stale-count"], json!(0));
+        assert_eq!(r["stable-latencies"], json!({"0":0,"0.5":0,"0.95":0,"0.99":0,"1":0}));
+    }
+
+    #[test]
+    fn stale_element_has_positive_latency() {
+        // Known at 10 ms (add ok); a read invoked at 20 ms misses it; one invoked at 40 ms sees it.
+        // stable time = last-absent invoke time + 1 ns = 20 ms → latency 10 ms.
+        let h = History::from_ops([
+            op(0, Invoke, "add", json!(7), 0),
+            op(0, Ok, "add", json!(7), 10),
+            read(1, Invoke, Value::Null, 20),
+            read(1, Ok, json!([]), 25),
+            read(2, Invoke, Value::Null, 40),
+            read(2, Ok, json!([7]), 45),
+        ]);
+        assert_eq!(outcome_of(&h, 7), Some((Outcome::Stable, Some(10), None)));
+        let r = check(&h, "add");
+        assert_eq!(r["stale-count"], json!(1));
+        assert_eq!(r["stale"], json!([7]));
+        assert_eq!(r["worst-stale"][0]["stable-latency"], json!(10));
+        assert_eq!(r["worst-stale"][0]["known"]["index"], json!(1));
+        assert_eq!(r["worst-stale"][0]["last-absent"]["index"], json!(2));
+        assert_eq!(r["valid?"], json!(true));
+    }
+
+    #[test]
+    fn lost_element_invalidates() {
+        // Seen by one read, then missing from a read invoked later: lost.
+        let h = History::from_ops([
+            op(0, Invoke, "add", json!(3), 0),
+            op(0, Ok, "add", json!(3), 5),
+            read(1, Invoke, Value::Null, 10),
+            read(1, Ok, json!([3]), 12),
+            read(2, Invoke, Value::Null, 20),
+            read(2, Ok, json!([]), 22),
+        ]);
+        // lost time = last-present invoke (10 ms) + 1 ns; known at 5 ms → 5 ms.
+        assert_eq!(outcome_of(&h, 3), Some((Outcome::Lost, None, Some(5))));
+        let r = check(&h, "add");
+        assert_eq!(r["valid?"], json!(false));
+        assert_eq!(r["lost-count"], json!(1));
+        assert_eq!(r["lost"], json!([3]));
+        assert_eq!(r["lost-latencies"]["1"], json!(5));
+    }
+
+    #[test]
+    fn never_read_outcomes() {
+        let h = History::from_ops([
+            // An info add that no read ever shows: never-read (not lost, since never known).
+            op(0, Invoke, "add", json!(1), 0),
+            op(0, Info, "add", json!(1), 5),
+            // An ok add with no read after it: never-read.
+            op(3, Invoke, "add", json!(2), 6),
+            op(3, Ok, "add", json!(2), 7),
+            read(1, Invoke, Value::Null, 1),
+            read(1, Ok, json!([]), 6),
+        ]);
+        // Element 2 is known at index 3 and the read invoked at index 4 misses it: lost.
+        let r = element_results(&h, "add");
+        assert_eq!(r[0].outcome, Outcome::NeverRead);
+        assert_eq!(r[1].outcome, Outcome::Lost);
+        let h2 = History::from_ops([
+            op(3, Invoke, "add", json!(2), 6),
+            op(3, Ok, "add", json!(2), 7),
+        ]);
+        let c = check(&h2, "add");
+        assert_eq!(c["never-read"], json!([2]));
+        assert_eq!(c["never-read-count"], json!(1));
+        assert_eq!(c["valid?"], json!("unknown"));
+    }
+
+    #[test]
+    fn read_invoked_before_add_completes_counts_absent_but_not_lost() {
+        // Read invoked (index 0) before the add is invoked; completes after the add is known.
+        // Its invocation index is below known's, so the element is not lost.
+        let h = History::from_ops([
+            read(1, Invoke, Value::Null, 0),
+            op(0, Invoke, "add", json!(5), 1),
+            op(0, Ok, "add", json!(5), 2),
+            read(1, Ok, json!([]), 3),
+        ]);
+        assert_eq!(outcome_of(&h, 5), Some((Outcome::NeverRead, None, None)));
+    }
+
+    #[test]
+    fn unexpected_values_and_failed_reads_are_ignored() {
+        let h = History::from_ops([
+            op(0, Invoke, "add", json!(1), 0),
+            op(0, Ok, "add", json!(1), 1),
+            read(1, Invoke, Value::Null, 2),
+            read(1, Fail, Value::Null, 3),
+            read(1, Invoke, Value::Null, 4),
+            read(1, Ok, json!([1, 99, 1]), 5),
+        ]);
+        let r = check(&h, "add");
+        assert_eq!(r["attempt-count"], json!(1));
+        assert_eq!(r["stable-count"], json!(1));
+        assert_eq!(r["duplicated-count"], json!(0));
+        assert_eq!(r["valid?"], json!(true));
+    }
+
+    #[test]
+    fn broadcast_counts_as_add() {
+        let h = History::from_ops([
+            op(0, Invoke, "broadcast", json!(0), 0),
+            op(0, Ok, "broadcast", json!(0), 1),
+            read(0, Invoke, Value::Null, 2),
+            read(0, Ok, json!([0]), 3),
+        ]);
+        assert_eq!(check(&h, "broadcast")["stable-count"], json!(1));
+    }
+}

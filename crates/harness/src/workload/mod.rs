@@ -1,0 +1,121 @@
+//! Workloads (§3): for each, what ops to generate, how a client phrases them as RPCs, how it
+//! reads the replies, and which checker judges the history.
+//!
+//! One module per workload; this one holds the shared types and the trait the engine drives.
+
+mod broadcast;
+mod counter;
+mod echo;
+mod g_set;
+
+use serde_json::{Map, Value, json};
+
+use crate::client::{ErrorStyle, Failure, complete_failure};
+use crate::history::{Exception, History, OpType};
+use crate::ids::NodeId;
+use crate::options::{TestOptions, WorkloadKind};
+use crate::rng::Rng;
+use crate::schema::{Reply, ResponseSchema, interpret};
+
+pub use broadcast::Broadcast;
+pub use counter::Counter;
+pub use echo::Echo;
+pub use g_set::GSet;
+
+/// An op to invoke: its function and argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpSpec {
+    /// The function, e.g. `read`.
+    pub f: &'static str,
+    /// The argument (`null` for reads).
+    pub value: Value,
+    /// Whether this is a final read (recorded as `final?`).
+    pub is_final: bool,
+}
+
+/// How an op completed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// ok / fail / info.
+    pub kind: OpType,
+    /// The result (or the invocation's value for failures).
+    pub value: Value,
+    /// Error detail.
+    pub error: Option<Value>,
+    /// The exception behind an info.
+    pub exception: Option<Exception>,
+}
+
+/// A workload as the engine sees it.
+pub trait Workload {
+    /// Which workload this is.
+    fn kind(&self) -> WorkloadKind;
+
+    /// Whether the run ends with heal, recovery and final reads (all but echo).
+    fn has_final_phase(&self) -> bool {
+        true
+    }
+
+    /// The next main-phase op.
+    fn next_op(&mut self, rng: &mut Rng) -> OpSpec;
+
+    /// The op each worker runs once in the final phase.
+    fn final_op(&self) -> OpSpec;
+
+    /// The request body for `op` (with `type`, without `msg_id`).
+    fn request(&self, op: &OpSpec) -> Value;
+
+    /// The response schema of `op`'s RPC.
+    fn schema(&self, op: &OpSpec) -> ResponseSchema;
+
+    /// How failures of `op` map to outcomes.
+    fn style(&self, op: &OpSpec) -> ErrorStyle;
+
+    /// The history value of a successful reply to `op`.
+    fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value;
+
+    /// A setup request for one node, sent after init (broadcast's topology).
+    fn setup_request(&self, _node: &NodeId) -> Option<Value> {
+        None
+    }
+
+    /// Judge the history; the result has a `valid?` key.
+    fn check(&self, history: &History) -> Value;
+
+    /// Turn a reply body into a completion.
+    fn complete_reply(&self, op: &OpSpec, body: &Value) -> Completion {
+        match interpret(&self.schema(op), body) {
+            Reply::Ok(map) => {
+                Completion { kind: OpType::Ok, value: self.ok_value(op, &map), error: None, exception: None }
+            }
+            Reply::Error(e) => complete_failure(op, self.style(op), &Failure::Error(e)),
+            Reply::Malformed(why) => complete_failure(op, self.style(op), &Failure::Malformed(why)),
+        }
+    }
+
+    /// The completion of a timed-out request.
+    fn complete_timeout(&self, op: &OpSpec) -> Completion {
+        complete_failure(op, self.style(op), &Failure::Timeout)
+    }
+}
+
+/// Build the workload for a run.
+pub fn make(opts: &TestOptions) -> Box<dyn Workload> {
+    match opts.workload {
+        WorkloadKind::Echo => Box::new(Echo),
+        WorkloadKind::Broadcast => Box::new(Broadcast::new(opts)),
+        WorkloadKind::GSet => Box::new(GSet::default()),
+        WorkloadKind::GCounter => Box::new(Counter::new(false)),
+        WorkloadKind::PnCounter => Box::new(Counter::new(true)),
+    }
+}
+
+/// A request body of the given type with extra fields.
+pub(crate) fn body(kind: &str, fields: &[(&str, Value)]) -> Value {
+    let mut m = Map::new();
+    m.insert("type".to_owned(), json!(kind));
+    for (k, v) in fields {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    Value::Object(m)
+}
