@@ -61,13 +61,7 @@ struct CausalContextRepr<A: Ord> {
 
 impl<A: Ord + Clone> From<CausalContextRepr<A>> for CausalContext<A> {
     fn from(repr: CausalContextRepr<A>) -> Self {
-        let mut ctx = CausalContext {
-            vv: repr.vv,
-            cloud: repr.cloud,
-        };
-        ctx.cloud.retain(|d| d.counter > 0);
-        ctx.compact();
-        ctx
+        CausalContext::from_vector_and_cloud(repr.vv, repr.cloud)
     }
 }
 
@@ -86,9 +80,9 @@ impl<A: Ord + Clone> CausalContext<A> {
         Self::default()
     }
 
-    /// `true` iff `dot` has been seen.
+    /// `true` iff `dot` has been seen. A dot with counter 0 names no event and is never seen.
     pub fn contains(&self, dot: &Dot<A>) -> bool {
-        dot.counter <= self.vv.get(&dot.replica) || self.cloud.contains(dot)
+        dot.counter > 0 && (dot.counter <= self.vv.get(&dot.replica) || self.cloud.contains(dot))
     }
 
     /// The highest counter seen from `replica`, gaps or not.
@@ -133,6 +127,14 @@ impl<A: Ord + Clone> CausalContext<A> {
     /// The dots seen ahead of a gap.
     pub fn cloud(&self) -> impl Iterator<Item = &Dot<A>> {
         self.cloud.iter()
+    }
+
+    /// Assembles a context from a gap-free prefix and loose dots, normalising it.
+    pub(crate) fn from_vector_and_cloud(vv: VersionVector<A>, cloud: BTreeSet<Dot<A>>) -> Self {
+        let mut ctx = CausalContext { vv, cloud };
+        ctx.cloud.retain(|d| d.counter > 0);
+        ctx.compact();
+        ctx
     }
 
     /// Moves every cloud dot that extends the vector into it, and drops covered ones.

@@ -79,12 +79,10 @@ where
     A: Ord + Clone + Deserialize<'de>,
 {
     let raw = Vec::<Sibling<T, A>>::deserialize(deserializer)?;
+    // One join of the whole list: it drops duplicates and dominated siblings whatever their
+    // order, and sorts once.
     let mut register = MvRegister::new();
-    for sibling in raw {
-        register.join(&MvRegister {
-            siblings: vec![sibling],
-        });
-    }
+    register.join(&MvRegister { siblings: raw });
     Ok(register.siblings)
 }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice};
+use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, VersionVector};
 
 /// An add-wins observed-remove set.
 ///
@@ -74,14 +74,23 @@ impl<T: Ord + Clone, A: Ord + Clone> TryFrom<OrSetRepr<T, A>> for OrSet<T, A> {
 
     fn try_from(repr: OrSetRepr<T, A>) -> Result<Self, Self::Error> {
         let mut entries: BTreeMap<T, BTreeSet<Dot<A>>> = BTreeMap::new();
-        let mut seen = BTreeSet::new();
+        // Which element each dot supports: one add tags one element.
+        let mut owner: BTreeMap<Dot<A>, T> = BTreeMap::new();
         for (element, dots) in repr.entries {
             for dot in dots {
+                if dot.counter == 0 {
+                    return Err(MalformedOrSet("a dot has counter 0 (counters start at 1)"));
+                }
                 if !repr.context.contains(&dot) {
                     return Err(MalformedOrSet("an entry's dot is missing from the context"));
                 }
-                if !seen.insert(dot.clone()) {
-                    return Err(MalformedOrSet("a dot supports two entries"));
+                match owner.get(&dot) {
+                    // The same dot listed twice for one element: redundant, not contradictory.
+                    Some(other) if *other == element => continue,
+                    Some(_) => return Err(MalformedOrSet("a dot supports two entries")),
+                    None => {
+                        owner.insert(dot.clone(), element.clone());
+                    }
                 }
                 entries.entry(element.clone()).or_default().insert(dot);
             }
@@ -244,8 +253,32 @@ impl<T: Ord + Clone, A: Ord + Clone> Lattice for OrSet<T, A> {
     }
 }
 
+/// The counters of `dots`, grouped by replica, ascending (`dots` must be sorted).
+fn counters_by_replica<'a, A: Ord + 'a>(
+    dots: impl Iterator<Item = &'a Dot<A>>,
+) -> BTreeMap<&'a A, Vec<u64>> {
+    let mut out: BTreeMap<&A, Vec<u64>> = BTreeMap::new();
+    for dot in dots {
+        out.entry(&dot.replica).or_default().push(dot.counter);
+    }
+    out
+}
+
+/// Every live dot of `set`, with the element it supports.
+fn live_dots<T: Ord, A: Ord>(set: &OrSet<T, A>) -> BTreeMap<&Dot<A>, &T> {
+    set.entries
+        .iter()
+        .flat_map(|(element, dots)| dots.iter().map(move |dot| (dot, element)))
+        .collect()
+}
+
 impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
     /// One part per live dot (with its element), and one per removed dot (context only).
+    ///
+    /// **Cost: one part per dot ever seen**, live or removed, so `O(events)` time and memory.
+    /// Fine for deltas and small states; a state from an untrusted peer may claim `2^64`
+    /// events in a dozen bytes (`{"vv":{"a":18446744073709551615}}`), so never decompose one.
+    /// [`difference`](Decompose::difference) does not call this and stays bounded.
     fn decompose(&self) -> Vec<Self> {
         let mut parts = Vec::new();
         let mut live = BTreeSet::new();
@@ -273,5 +306,139 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
             }
         }
         parts
+    }
+
+    /// What `known` lacks of `self`, without enumerating the context: `O((|self| + |known|)
+    /// log)`, where `|x|` counts live dots and loose (cloud) dots, never the events a gap-free
+    /// prefix stands for. So it is safe on hostile states.
+    ///
+    /// `known ⊔ d == known ⊔ self` and `d ≤ self` hold as for the default, but `d` is not always
+    /// the join of the parts `known` lacks: to keep its context a compact prefix it may repeat
+    /// dots `known` already has (removed ones as they are, live ones with their element).
+    fn difference(&self, known: &Self) -> Self {
+        let known_live = live_dots(known);
+        let self_live = live_dots(self);
+
+        // Live dots of `self` that must travel: adds `known` never saw, and (in states built
+        // from conflicting histories) dots `known` holds for another element, which the join
+        // then drops on both sides.
+        let mut entries: BTreeMap<T, BTreeSet<Dot<A>>> = BTreeMap::new();
+        // Live dots of `self` that `known` already has or already removed. They need not
+        // travel, but a context that covers one must carry it live, or it would remove it.
+        let mut optional: BTreeMap<&A, Vec<u64>> = BTreeMap::new();
+        // Dots that must travel in the context and that the ranges below do not cover.
+        let mut explicit: BTreeSet<Dot<A>> = BTreeSet::new();
+        for (dot, element) in &self_live {
+            if !known.context.contains(dot) {
+                entries
+                    .entry((*element).clone())
+                    .or_default()
+                    .insert((*dot).clone());
+                continue;
+            }
+            match known_live.get(dot) {
+                Some(theirs) if theirs != element => {
+                    entries
+                        .entry((*element).clone())
+                        .or_default()
+                        .insert((*dot).clone());
+                    explicit.insert((*dot).clone());
+                }
+                _ => optional.entry(&dot.replica).or_default().push(dot.counter),
+            }
+        }
+        // Removals: dots `known` holds live and `self` has seen and dropped.
+        for dot in known_live.keys() {
+            if self.context.contains(dot) && !self_live.contains_key(dot) {
+                explicit.insert((*dot).clone());
+            }
+        }
+        // Loose dots of `self` that `known` never saw.
+        for dot in self.context.cloud() {
+            if !known.context.contains(dot) {
+                explicit.insert(dot.clone());
+            }
+        }
+
+        // Per replica, the diff's context is a prefix `1..=p` plus loose dots above `p`. Each
+        // optional dot under the prefix must be carried live; each needed dot above it costs a
+        // loose dot. Choose `p` to carry the fewest.
+        let known_loose = counters_by_replica(known.context.cloud());
+        let explicit_by_replica = counters_by_replica(explicit.iter());
+        let mut vector = VersionVector::new();
+        let mut cloud: BTreeSet<Dot<A>> = BTreeSet::new();
+        for (replica, n) in self.context.vector().iter() {
+            let m = known.context.vector().get(replica);
+            let mut optional_here: Vec<u64> = optional
+                .get(replica)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|c| *c <= n)
+                .collect();
+            optional_here.sort_unstable();
+            let known_loose: &[u64] = known_loose.get(replica).map_or(&[], Vec::as_slice);
+            let explicit_here: &[u64] = explicit_by_replica.get(replica).map_or(&[], Vec::as_slice);
+            let above = |sorted: &[u64], low: u64| -> u128 {
+                (sorted.len() - sorted.partition_point(|c| *c <= low)) as u128
+            };
+            let between = |sorted: &[u64], low: u64, high: u64| -> u128 {
+                (sorted.partition_point(|c| *c <= high) - sorted.partition_point(|c| *c <= low))
+                    as u128
+            };
+            // Needed dots in (p, n]: the events `known` never saw there, plus the explicit ones.
+            let needed_above = |p: u64| -> u128 {
+                let low = p.max(m);
+                let unseen = if n > low {
+                    u128::from(n - low) - between(known_loose, low, n)
+                } else {
+                    0
+                };
+                unseen + above(explicit_here, p)
+            };
+            let mut best_p = n;
+            let mut best_cost = optional_here.len() as u128 + needed_above(n);
+            for (i, counter) in optional_here.iter().enumerate() {
+                let p = counter - 1;
+                let cost = i as u128 + needed_above(p);
+                if cost < best_cost {
+                    best_cost = cost;
+                    best_p = p;
+                }
+            }
+            let p = best_p;
+            vector.witness(replica.clone(), p);
+            // Optional dots under the prefix travel live.
+            for counter in optional_here.iter().take_while(|c| **c <= p) {
+                let dot = Dot {
+                    replica: replica.clone(),
+                    counter: *counter,
+                };
+                if let Some(element) = self_live.get(&dot) {
+                    entries.entry((*element).clone()).or_default().insert(dot);
+                }
+            }
+            // Unseen events above the prefix travel as loose dots (bounded: choosing `p = n`
+            // would have cost at most the number of optional dots).
+            let mut counter = p.max(m);
+            while counter < n {
+                counter += 1;
+                if known_loose.binary_search(&counter).is_err() {
+                    cloud.insert(Dot {
+                        replica: replica.clone(),
+                        counter,
+                    });
+                }
+            }
+        }
+        for dot in explicit {
+            if dot.counter > vector.get(&dot.replica) {
+                cloud.insert(dot);
+            }
+        }
+        OrSet {
+            entries,
+            context: CausalContext::from_vector_and_cloud(vector, cloud),
+        }
     }
 }

@@ -64,11 +64,38 @@ impl<A: Ord> Default for VersionVector<A> {
 }
 
 impl<'de, A: Ord + Deserialize<'de>> Deserialize<'de> for VersionVector<A> {
+    /// Accepts any object of replica → count and normalises it: zeros are dropped (they carry
+    /// no information, and dropping them keeps equality structural) and a replica named twice
+    /// keeps its largest count, as [`FromIterator`] does.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut counts = BTreeMap::<A, u64>::deserialize(deserializer)?;
-        // Zeros carry no information; dropping them keeps equality structural.
-        counts.retain(|_, n| *n > 0);
-        Ok(VersionVector { counts })
+        struct Entries<A>(std::marker::PhantomData<A>);
+
+        impl<'de, A: Ord + Deserialize<'de>> serde::de::Visitor<'de> for Entries<A> {
+            type Value = VersionVector<A>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map from replica id to a count (an unsigned 64-bit integer)")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut counts = BTreeMap::new();
+                while let Some((replica, count)) = map.next_entry::<A, u64>()? {
+                    if count == 0 {
+                        continue;
+                    }
+                    let entry = counts.entry(replica).or_insert(0);
+                    if *entry < count {
+                        *entry = count;
+                    }
+                }
+                Ok(VersionVector { counts })
+            }
+        }
+
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
     }
 }
 
