@@ -467,6 +467,9 @@ impl Engine {
             .wants_detail(&p)
             .then(|| (self.name(p.src).into_owned(), self.name(p.dest).into_owned()));
         self.journal.send(now, &p, names);
+        if tracing::enabled!(target: "gossip_harness::net", tracing::Level::DEBUG) {
+            tracing::debug!(target: "gossip_harness::net", "send {} {} -> {} {}", p.id.0, self.name(p.src), self.name(p.dest), p.body.get());
+        }
         if let Endpoint::Client(c) = p.dest {
             self.journal.recv(now, &p);
             self.client_receive(c, &p);

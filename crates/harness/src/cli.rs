@@ -1,0 +1,240 @@
+//! The command line: Maelstrom's `test` flags with Maelstrom's defaults (§4.3), plus `--seed`,
+//! `--recovery`, `--strict`, `--no-hol-blocking` and `--store`; and the hidden `node`
+//! subcommand. Parsing only; [`TestArgs::into_options`] validates into [`TestOptions`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ids::NodeId;
+use crate::options::{Availability, Concurrency, LatencyDist, TestOptions, TopologyKind, WorkloadKind, default_nodes};
+
+/// gossip-harness: run Maelstrom workloads against any program that speaks the protocol.
+#[derive(Debug, Parser)]
+#[command(name = "gossip-harness", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a test: start the nodes, drive the workload, check the history, write the store.
+    Test(Box<TestArgs>),
+    /// Run the project's own node on stdin/stdout (what `--bin` defaults to).
+    #[command(hide = true)]
+    Node {
+        /// Arguments for the node.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `gossip-harness test` flags.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Workload: echo, broadcast, g-set, g-counter or pn-counter.
+    #[arg(short = 'w', long, value_parser = parse::<WorkloadKind>)]
+    pub workload: WorkloadKind,
+    /// The node program. Omitted: this harness's own node (`gossip-harness node`).
+    #[arg(long)]
+    pub bin: Option<PathBuf>,
+    /// Number of nodes, named n0..n{N-1}. Unset: n1..n5.
+    #[arg(long)]
+    pub node_count: Option<usize>,
+    /// Explicit comma-separated node ids (overrides --node-count).
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Option<Vec<String>>,
+    /// Client workers: a number, or a multiple of the node count such as 2n.
+    #[arg(long, default_value = "1n", value_parser = parse::<Concurrency>)]
+    pub concurrency: Concurrency,
+    /// Seconds of client operations.
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Client operations per second (0: none).
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Mean inter-server latency, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency: u64,
+    /// Latency distribution: constant, uniform or exponential.
+    #[arg(long, default_value = "constant", value_parser = parse::<LatencyDist>)]
+    pub latency_dist: LatencyDist,
+    /// Broadcast topology: grid, line, total, tree2, tree3 or tree4.
+    #[arg(long, default_value = "grid", value_parser = parse::<TopologyKind>)]
+    pub topology: TopologyKind,
+    /// Faults to inject (comma-separated); the only one is partition.
+    #[arg(long, value_delimiter = ',')]
+    pub nemesis: Vec<String>,
+    /// Mean seconds between nemesis operations.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Required availability: total, or a fraction in [0, 1].
+    #[arg(long, value_parser = parse::<Availability>)]
+    pub availability: Option<Availability>,
+    /// Copy node stderr to the console.
+    #[arg(long)]
+    pub log_stderr: bool,
+    /// Log every message sent (debug log level).
+    #[arg(long)]
+    pub log_net_send: bool,
+    /// Log every message received (debug log level).
+    #[arg(long)]
+    pub log_net_recv: bool,
+    /// Run the test this many times (seed, seed+1, ...), stopping at the first failure.
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+    /// Seed for every random choice (latencies, ops, partitions). Default: random, printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seconds of quiet between healing and the final reads.
+    #[arg(long, default_value_t = 10.0)]
+    pub recovery: f64,
+    /// Behave like Maelstrom on a bad stdout line: ignore everything that node prints after it.
+    /// Default: log and drop the line, report it under `protocol`, and mark the run invalid.
+    #[arg(long)]
+    pub strict: bool,
+    /// Deliver each message at its own deadline instead of reproducing Maelstrom's
+    /// head-of-line blocking (a client request waiting behind a slow server message).
+    #[arg(long)]
+    pub no_hol_blocking: bool,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Arguments passed to every node (put them after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+    s.parse()
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!("--{name} must be a non-negative number of seconds, not {v}"))
+    }
+}
+
+impl TestArgs {
+    /// Validate into options. `seed` is used when `--seed` was not given.
+    pub fn into_options(self, seed: u64) -> Result<TestOptions, String> {
+        let nodes: Vec<NodeId> = match (&self.nodes, self.node_count) {
+            (Some(list), _) => list.iter().map(|s| NodeId(s.trim().to_owned())).collect(),
+            (None, count) => default_nodes(count),
+        };
+        if nodes.is_empty() {
+            return Err("a test needs at least one node".into());
+        }
+        if nodes.iter().any(|n| n.0.is_empty() || n.0.starts_with('c')) {
+            return Err("node ids must be non-empty and must not start with c (that marks clients)".into());
+        }
+        let concurrency = self.concurrency.resolve(nodes.len());
+        if concurrency == 0 {
+            return Err("--concurrency must be at least 1".into());
+        }
+        if !(self.rate.is_finite() && self.rate >= 0.0) {
+            return Err(format!("--rate must be a non-negative number, not {}", self.rate));
+        }
+        let mut nemesis_partition = false;
+        for n in &self.nemesis {
+            match n.as_str() {
+                "partition" => nemesis_partition = true,
+                "" => {}
+                other => return Err(format!("unknown nemesis {other:?}; the only one is partition")),
+            }
+        }
+        if self.test_count == 0 {
+            return Err("--test-count must be at least 1".into());
+        }
+        let interval = secs("nemesis-interval", self.nemesis_interval)?;
+        if nemesis_partition && interval.is_zero() {
+            return Err("--nemesis-interval must be positive".into());
+        }
+        Ok(TestOptions {
+            workload: self.workload,
+            bin: self.bin,
+            node_args: self.node_args,
+            nodes,
+            concurrency,
+            time_limit: secs("time-limit", self.time_limit)?,
+            rate: self.rate,
+            latency_ms: self.latency,
+            latency_dist: self.latency_dist,
+            topology: self.topology,
+            nemesis_partition,
+            nemesis_interval: interval,
+            availability: self.availability,
+            log_stderr: self.log_stderr,
+            seed: self.seed.unwrap_or(seed),
+            recovery: secs("recovery", self.recovery)?,
+            strict: self.strict,
+            hol_blocking: !self.no_hol_blocking,
+            store: self.store,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_test(args: &[&str]) -> Result<TestOptions, String> {
+        let mut argv = vec!["gossip-harness", "test"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Test(t) => t.into_options(42),
+            Command::Node { .. } => Err("node".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_are_maelstroms() {
+        let o = parse_test(&["-w", "broadcast", "--bin", "./b"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.nodes.len(), 5);
+        assert_eq!(o.nodes[0].0, "n1");
+        assert_eq!(o.concurrency, 5);
+        assert_eq!(o.time_limit, Duration::from_secs(60));
+        assert_eq!(o.rate, 5.0);
+        assert_eq!(o.latency_ms, 0);
+        assert_eq!(o.topology, TopologyKind::Grid);
+        assert!(!o.nemesis_partition);
+        assert_eq!(o.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(o.recovery, Duration::from_secs(10));
+        assert_eq!(o.seed, 42);
+        assert!(o.hol_blocking);
+        assert!(!o.strict);
+    }
+
+    #[test]
+    fn flags_and_trailing_args() {
+        let o = parse_test(&[
+            "-w", "g-set", "--bin", "./b", "--node-count", "3", "--concurrency", "2n", "--time-limit", "2.5",
+            "--nemesis", "partition", "--seed", "7", "--availability", "total", "--", "--fanout", "3",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.nodes.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(), ["n0", "n1", "n2"]);
+        assert_eq!(o.concurrency, 6);
+        assert_eq!(o.time_limit, Duration::from_millis(2500));
+        assert!(o.nemesis_partition);
+        assert_eq!(o.seed, 7);
+        assert_eq!(o.node_args, ["--fanout", "3"]);
+        let bare = parse_test(&["-w", "echo", "--bin", "./b", "500"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bare.node_args, ["500"]);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(parse_test(&["-w", "lin-kv"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--nemesis", "kill"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--rate", "-1"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--node-count", "0"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--concurrency", "zero"]).is_err());
+    }
+}

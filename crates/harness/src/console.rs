@@ -1,0 +1,253 @@
+//! What the user sees on the terminal: the options at start, a live progress line, the results
+//! summary, and exactly Maelstrom's closing banner (§7.1) with its exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::checker::Validity;
+use crate::engine::{Phase, Progress};
+use crate::time::Time;
+
+/// Maelstrom's banner for a valid run.
+pub const VALID_BANNER: &str = "Everything looks good! ヽ(‘ー`)ノ";
+/// Maelstrom's banner for an invalid run.
+pub const INVALID_BANNER: &str = "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻";
+/// Maelstrom's banner for an unknown verdict.
+pub const UNKNOWN_BANNER: &str = "Errors occurred during analysis, but no anomalies found. ಠ~ಠ";
+/// Jepsen's line for a crashed test.
+pub const CRASH_BANNER: &str = "Oh jeez, I'm sorry, Jepsen broke. Here's why:";
+
+/// Exit status of a valid run.
+pub const EXIT_VALID: i32 = 0;
+/// Exit status of an invalid run.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit status of an unknown verdict.
+pub const EXIT_UNKNOWN: i32 = 2;
+/// Exit status for bad arguments.
+pub const EXIT_BAD_ARGS: i32 = 254;
+/// Exit status of a crashed run.
+pub const EXIT_CRASH: i32 = 255;
+/// Exit status after Ctrl-C.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The banner and exit status for a verdict.
+pub fn verdict(v: Validity) -> (&'static str, i32) {
+    match v {
+        Validity::Valid => (VALID_BANNER, EXIT_VALID),
+        Validity::Invalid => (INVALID_BANNER, EXIT_INVALID),
+        Validity::Unknown => (UNKNOWN_BANNER, EXIT_UNKNOWN),
+    }
+}
+
+/// Prints a progress line to stderr: rewritten in place on a terminal, every 10 s otherwise.
+pub struct ProgressLine {
+    tty: bool,
+    last: Option<Instant>,
+    printed: bool,
+}
+
+impl Default for ProgressLine {
+    fn default() -> Self {
+        ProgressLine::new()
+    }
+}
+
+impl ProgressLine {
+    /// A progress printer for this process's stderr.
+    pub fn new() -> ProgressLine {
+        ProgressLine { tty: std::io::stderr().is_terminal(), last: None, printed: false }
+    }
+
+    /// Maybe print `p`.
+    pub fn update(&mut self, p: &Progress, _now: Time) {
+        let every = if self.tty { Duration::from_millis(250) } else { Duration::from_secs(10) };
+        let now = Instant::now();
+        match self.last {
+            None => {
+                self.last = Some(now);
+                return;
+            }
+            Some(last) if now.duration_since(last) < every => return,
+            Some(_) => self.last = Some(now),
+        }
+        self.printed = true;
+        let phase = match p.phase {
+            Phase::Created | Phase::Init => "init",
+            Phase::Setup => "setup",
+            Phase::Main => "main",
+            Phase::Recovery { .. } => "recovery",
+            Phase::Final => "final reads",
+            Phase::Done => "done",
+        };
+        let line = format!(
+            "[{:>6.1}/{:.0} s] {phase:<11} ops {:>7}  msgs {:>9}",
+            p.elapsed.as_secs_f64(),
+            p.total.as_secs_f64(),
+            p.ops_done,
+            p.messages
+        );
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r{line}\x1b[K");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+    }
+
+    /// End the line (on a terminal).
+    pub fn finish(&mut self) {
+        if self.tty && self.printed {
+            eprintln!();
+        }
+    }
+}
+
+fn num(v: &Value) -> String {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.3}"),
+            _ => n.to_string(),
+        },
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn valid_word(v: &Value) -> String {
+    match v.get("valid?") {
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => "?".into(),
+    }
+}
+
+/// A human summary of a results map (the full map is in `results.json`).
+pub fn summary(results: &Value, workload: &str) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    if let Some(c) = results.get("crash") {
+        line(format!("crash      {}", c["reason"].as_str().unwrap_or("?")));
+        if let Some(tail) = c["stderr-tail"].as_array().filter(|t| !t.is_empty()) {
+            line("           last lines of its stderr:".into());
+            for l in tail {
+                line(format!("             {}", l.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    if let Some(w) = results.get("workload") {
+        line(format!("workload   {workload}: valid? {}", valid_word(w)));
+        if w.get("attempt-count").is_some() {
+            line(format!(
+                "           attempts {}  stable {}  lost {}  never-read {}  stale {}",
+                num(&w["attempt-count"]),
+                num(&w["stable-count"]),
+                num(&w["lost-count"]),
+                num(&w["never-read-count"]),
+                num(&w["stale-count"])
+            ));
+            for key in ["stable-latencies", "lost-latencies"] {
+                if let Some(q) = w.get(key).and_then(Value::as_object) {
+                    let parts: Vec<String> = q.iter().map(|(k, v)| format!("{k}: {}", num(v))).collect();
+                    line(format!("           {key} (ms)  {}", parts.join("  ")));
+                }
+            }
+            if let Some(lost) = w["lost"].as_array().filter(|l| !l.is_empty()) {
+                let shown: Vec<String> = lost.iter().take(20).map(num).collect();
+                line(format!("           lost: {}{}", shown.join(" "), if lost.len() > 20 { " ..." } else { "" }));
+            }
+        }
+        if w.get("acceptable").is_some() {
+            line(format!("           final reads {}  acceptable {}", w["final-reads"], w["acceptable"]));
+        }
+        if let Some(errs) = w.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+            line(format!("           {} errors, first: {}", errs.len(), errs[0]));
+        }
+    }
+    if let Some(s) = results.get("stats") {
+        line(format!(
+            "stats      valid? {}  {} ops: {} ok, {} fail, {} info",
+            valid_word(s),
+            num(&s["count"]),
+            num(&s["ok-count"]),
+            num(&s["fail-count"]),
+            num(&s["info-count"])
+        ));
+        if let Some(by_f) = s["by-f"].as_object() {
+            for (f, c) in by_f {
+                line(format!(
+                    "           {f}: valid? {}  {} ok / {}",
+                    valid_word(c),
+                    num(&c["ok-count"]),
+                    num(&c["count"])
+                ));
+            }
+        }
+    }
+    if let Some(a) = results.get("availability") {
+        line(format!("availability valid? {}  ok-fraction {}", valid_word(a), num(&a["ok-fraction"])));
+    }
+    if let Some(n) = results.get("net") {
+        line(format!(
+            "net        all {} msgs ({} per op)  clients {}  servers {} ({} per op)",
+            num(&n["all"]["msg-count"]),
+            num(&n["all"]["msgs-per-op"]),
+            num(&n["clients"]["msg-count"]),
+            num(&n["servers"]["msg-count"]),
+            num(&n["servers"]["msgs-per-op"])
+        ));
+    }
+    if let Some(e) = results.get("exceptions").and_then(|e| e.get("exceptions")).and_then(Value::as_array) {
+        for x in e {
+            line(format!("exceptions {} x{}: {}", num(&x["class"]), num(&x["count"]), x["example"]["error"]));
+        }
+    }
+    if let Some(nodes) = results.get("protocol").and_then(|p| p.get("nodes")).and_then(Value::as_object) {
+        for (node, p) in nodes {
+            line(format!(
+                "protocol   node {node}: {} not JSON, {} bad envelopes, {} unknown endpoints, {} replies to closed clients",
+                num(&p["not-json-count"]),
+                num(&p["bad-envelope-count"]),
+                num(&p["unknown-endpoint-count"]),
+                num(&p["closed-client-count"])
+            ));
+            if let Some(ex) = p["examples"].as_array().and_then(|a| a.first()).and_then(Value::as_str) {
+                line(format!("           e.g. {ex}"));
+            }
+        }
+    }
+    line(format!("valid?     {}", valid_word(results)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn banners_are_exactly_maelstroms() {
+        assert_eq!(verdict(Validity::Valid), ("Everything looks good! ヽ(‘ー`)ノ", 0));
+        assert_eq!(verdict(Validity::Invalid), ("Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻", 1));
+        assert_eq!(verdict(Validity::Unknown), ("Errors occurred during analysis, but no anomalies found. ಠ~ಠ", 2));
+        assert!(VALID_BANNER.contains('\u{2018}') && VALID_BANNER.contains('\u{30FC}'));
+    }
+
+    #[test]
+    fn summary_mentions_key_figures() {
+        let r = json!({
+            "valid?": false,
+            "workload": {"valid?": false, "attempt-count": 3, "stable-count": 1, "lost-count": 2, "lost": [4, 5],
+                         "never-read-count": 0, "stale-count": 0, "stable-latencies": {"0": 0, "1": 5}},
+            "net": {"all": {"msg-count": 10, "msgs-per-op": 2.5}, "clients": {"msg-count": 4}, "servers": {"msg-count": 6, "msgs-per-op": 1.5}},
+        });
+        let s = summary(&r, "broadcast");
+        assert!(s.contains("lost 2"), "{s}");
+        assert!(s.contains("lost: 4 5"));
+        assert!(s.contains("servers 6 (1.500 per op)"), "{s}");
+    }
+}

@@ -1,0 +1,60 @@
+//! The drive loop: one owner, one loop, for any [`NodeHost`].
+//!
+//! After every input the loop drains the engine's output into the host and waits for the next
+//! host event with the engine's next deadline as the timeout. It ends when the engine is
+//! finished, then shuts the host down and applies Maelstrom's teardown check (a node that had
+//! already exited crashes the test).
+
+use crate::engine::{Crash, Engine, Progress, RunRecord};
+use crate::host::{HostEvent, NodeHost};
+use crate::ids::NodeIndex;
+use crate::time::Time;
+
+/// Run `engine` to completion on `host`. `progress` is called after every event.
+pub fn drive<H: NodeHost + ?Sized>(
+    mut engine: Engine,
+    host: &mut H,
+    progress: &mut dyn FnMut(&Progress, Time),
+) -> (RunRecord, bool) {
+    let mut interrupted = false;
+    match host.start(engine.nodes()) {
+        Ok(()) => engine.start(host.now()),
+        Err(e) => engine.abort(host.now(), e.node, e.message),
+    }
+    loop {
+        while let Some((node, line)) = engine.poll_output() {
+            host.deliver(node, line);
+        }
+        if engine.is_finished() {
+            break;
+        }
+        match host.next_event(engine.poll_timeout()) {
+            HostEvent::Line { node, line, at } => engine.handle_line(at, node, &line),
+            HostEvent::Timeout { now } => engine.handle_timeout(now),
+            HostEvent::Exited { node, status, at } => engine.handle_node_exit(at, node, &status),
+            HostEvent::Interrupted { now } => {
+                interrupted = true;
+                engine.abort(now, None, "Interrupted (Ctrl-C); every node process was killed".into());
+            }
+        }
+        progress(&engine.progress(), host.now());
+    }
+    let exited = host.shutdown();
+    let mut record = engine.into_record();
+    if record.crash.is_none() {
+        if let Some((node, status)) = exited.first() {
+            let name = record.opts.nodes.get(node.0).map(|n| n.0.clone()).unwrap_or_default();
+            record.crash = Some(Crash {
+                node: record.opts.nodes.get(node.0).cloned(),
+                reason: format!("Node {name} crashed with {status}"),
+                stderr_tail: Vec::new(),
+            });
+        }
+    }
+    if let Some(crash) = record.crash.as_mut() {
+        if let Some(i) = crash.node.as_ref().and_then(|n| record.opts.nodes.iter().position(|m| m == n)) {
+            crash.stderr_tail = host.stderr_tail(NodeIndex(i));
+        }
+    }
+    (record, interrupted)
+}

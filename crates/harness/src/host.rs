@@ -1,0 +1,83 @@
+//! The seam between the engine and the nodes: [`NodeHost`].
+//!
+//! A host runs the nodes and owns the clock. The process host (this crate's `process`
+//! module) runs OS processes in real time; a simulation host can run in-process node cores on a
+//! virtual clock that jumps from deadline to deadline. The driver (`driver::drive`) is the
+//! same for both.
+
+use crate::ids::{NodeId, NodeIndex};
+use crate::time::Time;
+
+/// Something that happened on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// A node printed a line on stdout.
+    Line {
+        /// Which node.
+        node: NodeIndex,
+        /// The line, without its newline.
+        line: String,
+        /// When it was read.
+        at: Time,
+    },
+    /// A node exited, or closed its stdout, on its own.
+    Exited {
+        /// Which node.
+        node: NodeIndex,
+        /// Its exit status, as words ("exit status 3", "signal 9").
+        status: String,
+        /// When it was noticed.
+        at: Time,
+    },
+    /// The deadline passed with nothing else happening.
+    Timeout {
+        /// The host's time now.
+        now: Time,
+    },
+    /// The user asked to stop (Ctrl-C).
+    Interrupted {
+        /// The host's time now.
+        now: Time,
+    },
+}
+
+/// A node could not be started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    /// Which node, if one.
+    pub node: Option<NodeIndex>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Runs the nodes and keeps time.
+pub trait NodeHost {
+    /// Start one node per id (the engine's order gives each its [`NodeIndex`]). Called once,
+    /// before anything is delivered.
+    fn start(&mut self, nodes: &[NodeId]) -> Result<(), HostError>;
+
+    /// The host's clock.
+    fn now(&self) -> Time;
+
+    /// Hand a line (one JSON message, no newline) to a node's stdin. Must not block.
+    fn deliver(&mut self, node: NodeIndex, line: String);
+
+    /// Wait for the next event, or until `deadline` (forever if `None`, though a host may
+    /// return a [`HostEvent::Timeout`] early).
+    fn next_event(&mut self, deadline: Option<Time>) -> HostEvent;
+
+    /// The last lines a node wrote to stderr, oldest first.
+    fn stderr_tail(&self, node: NodeIndex) -> Vec<String>;
+
+    /// Stop every node. Returns the nodes that had already exited on their own, with their
+    /// status, as Maelstrom's teardown check does.
+    fn shutdown(&mut self) -> Vec<(NodeIndex, String)>;
+}

@@ -1,0 +1,118 @@
+//! Process mode end to end: one `gossip-harness test` invocation.
+//!
+//! Creates the run directory, starts the nodes as processes, drives the engine, analyses the
+//! history, writes the store and prints the summary and banner. Returns the exit status.
+//! Simulation mode will share everything here but the host.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::checker::Validity;
+use crate::console::{self, EXIT_CRASH, EXIT_INTERRUPTED, ProgressLine};
+use crate::driver;
+use crate::engine::Engine;
+use crate::options::TestOptions;
+use crate::process::{ProcessConfig, ProcessHost};
+use crate::results;
+use crate::store;
+
+/// Run `opts.test_count`-style repetitions: seeds `seed, seed+1, ...`, stopping at the first
+/// run that is not valid. Returns the exit status.
+pub fn run_tests(opts: &TestOptions, test_count: u32, command: &str) -> i32 {
+    for i in 0..test_count {
+        let mut o = opts.clone();
+        o.seed = opts.seed.wrapping_add(u64::from(i));
+        if test_count > 1 {
+            println!("Test {} of {test_count} (seed {})", i + 1, o.seed);
+        }
+        let code = run_once(&o, command);
+        if code != 0 {
+            return code;
+        }
+    }
+    0
+}
+
+/// How the nodes are launched for `opts`: the given binary, or this executable's `node`.
+pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String> {
+    match &opts.bin {
+        // Nodes run in the temp dir, so a relative path must be made absolute.
+        Some(bin) => Ok((std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone()), Vec::new())),
+        None => std::env::current_exe()
+            .map(|exe| (exe, vec!["node".to_owned()]))
+            .map_err(|e| format!("cannot find this executable to run its own node: {e}")),
+    }
+}
+
+/// Run one test. Returns the exit status.
+pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
+    let started = Instant::now();
+    let options_json = serde_json::to_value(opts).unwrap_or(Value::Null);
+    println!("Test options:\n{}", serde_json::to_string_pretty(&options_json).unwrap_or_default());
+    println!("Seed {} (replay: {command})", opts.seed);
+    let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{}\n{e}", console::CRASH_BANNER);
+            return EXIT_CRASH;
+        }
+    };
+    let (program, leading_args) = match node_program(opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}\n{e}", console::CRASH_BANNER);
+            return EXIT_CRASH;
+        }
+    };
+    let mut host = ProcessHost::new(ProcessConfig {
+        program,
+        leading_args,
+        args: opts.node_args.clone(),
+        cwd: std::env::temp_dir(),
+        log_dir: dir.join("node-logs"),
+        log_stderr: opts.log_stderr,
+    });
+    let engine = Engine::new(opts.clone());
+    let mut progress = ProgressLine::new();
+    let (record, interrupted) = driver::drive(engine, &mut host, &mut |p, t| progress.update(p, t));
+    progress.finish();
+    drop(host);
+    let results = results::analyze(&record);
+    let test = json!({
+        "name": opts.workload.name(),
+        "command": command,
+        "seed": opts.seed,
+        "options": options_json,
+        "store": dir.display().to_string(),
+        "wall-seconds": started.elapsed().as_secs_f64(),
+        "harness-version": env!("CARGO_PKG_VERSION"),
+    });
+    let mut store_error = None;
+    if let Err(e) = store::write_run(&dir, &record, &results, &test) {
+        store_error = Some(e.to_string());
+    } else if let Err(e) = store::link_latest(&opts.store, opts.workload.name(), &dir) {
+        store_error = Some(e.to_string());
+    }
+    println!();
+    print!("{}", console::summary(&results, opts.workload.name()));
+    println!("Results in {} (report.html)", dir.display());
+    println!("Seed {} (replay: {command})", opts.seed);
+    println!();
+    if let Some(e) = store_error {
+        eprintln!("warning: {e}");
+    }
+    if interrupted {
+        println!("Interrupted; every node was killed.");
+        return EXIT_INTERRUPTED;
+    }
+    if let Some(c) = &record.crash {
+        println!("{}", console::CRASH_BANNER);
+        println!("{}", c.reason);
+        return EXIT_CRASH;
+    }
+    let (banner, code) = console::verdict(Validity::of(&results));
+    println!("{banner}");
+    code
+}
