@@ -1,0 +1,114 @@
+//! Configuration: which strategy spreads deltas, over which overlay, with which timings.
+//!
+//! Strategies are configuration, not forks of the engine: they differ only in *who* gets an
+//! eager push, and in which periodic exchanges run. Batching, acknowledgements, digests and
+//! repair are shared. `docs/anti-entropy.md` explains each choice and its cost.
+
+use std::time::Duration;
+
+/// How deltas spread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    /// Push every delta to every neighbour of the overlay, acknowledged; duplicates are
+    /// dropped by delta id. On a cyclic overlay a delta crosses every edge.
+    Flood,
+    /// Push along a spanning tree of the overlay, acknowledged; each delta crosses each tree
+    /// edge once. A [`Overlay::Star`] tree fails over to the next hub when its hub is
+    /// unreachable.
+    Tree,
+    /// Every `interval`, push to `fanout` random peers not known to hold everything
+    /// (acknowledged, every packet carrying the sender's digest); rounds stop once every peer
+    /// is known to hold everything.
+    Gossip {
+        /// Peers per round.
+        fanout: usize,
+        /// Time between rounds.
+        interval: Duration,
+    },
+    /// Every `interval`, exchange digests with one random peer not known to hold everything;
+    /// each side then sends exactly what the other lacks.
+    PushPull {
+        /// Time between rounds.
+        interval: Duration,
+    },
+    /// Plumtree-like: eager push along the tree (as [`Strategy::Tree`]), lazy digests to
+    /// random other peers every `lazy_interval` when something is new, and a pull ("graft")
+    /// when a digest shows a delta still missing `graft_delay` later.
+    Hybrid {
+        /// Time between lazy digests (only sent when something changed).
+        lazy_interval: Duration,
+        /// Peers per lazy round.
+        lazy_fanout: usize,
+        /// How long a delta announced by a digest may be missing before it is pulled.
+        graft_delay: Duration,
+    },
+}
+
+/// The graph deltas travel on, for the eager strategies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay<P> {
+    /// Every member is a neighbour of every other.
+    Full,
+    /// A star: the first member is the hub, every other member a leaf. `hubs` members (from
+    /// the front of the member list) can take over in turn when the ones before them are
+    /// unreachable, so a hub is not a single point of failure.
+    Star {
+        /// How many members may act as hub (at least 1).
+        hubs: usize,
+    },
+    /// A `k`-ary tree over the member list: member `i`'s parent is member `(i - 1) / k`.
+    Kary {
+        /// Children per node (at least 1).
+        k: usize,
+    },
+    /// An explicit neighbour list per member (e.g. Maelstrom's `topology`). With
+    /// [`Strategy::Tree`] or [`Strategy::Hybrid`], deltas follow a breadth-first spanning tree
+    /// of it rooted at the first member.
+    Given(Vec<(P, Vec<P>)>),
+}
+
+/// Every knob of the engine. [`Config::default`] is the efficient configuration: a star with
+/// two fallback hubs, leaves pushing at once, the hub batching every 200 ms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config<P> {
+    /// How deltas spread.
+    pub strategy: Strategy,
+    /// The overlay the eager strategies use.
+    pub overlay: Overlay<P>,
+    /// Batching interval for a node with at most one eager target (a leaf). Zero sends at
+    /// once.
+    pub flush: Duration,
+    /// Batching interval for a node with several eager targets (a hub or inner tree node).
+    /// Zero sends at once.
+    pub relay_flush: Duration,
+    /// A packet is sent early, and split, once its deltas pass this many (estimated JSON)
+    /// bytes.
+    pub max_packet_bytes: usize,
+    /// How long a receiver may hold back an acknowledgement, hoping to piggyback it on a
+    /// packet of its own.
+    pub ack_delay: Duration,
+    /// First retransmission timeout; doubles on each retry up to `max_rto`.
+    pub rto: Duration,
+    /// Cap on the retransmission timeout: after a partition heals, repair starts within
+    /// about this long.
+    pub max_rto: Duration,
+    /// An eager target whose oldest unacknowledged packet is this old is suspected
+    /// unreachable (a star then routes around it).
+    pub suspect_after: Duration,
+}
+
+impl<P> Default for Config<P> {
+    fn default() -> Self {
+        Config {
+            strategy: Strategy::Tree,
+            overlay: Overlay::Star { hubs: 3 },
+            flush: Duration::ZERO,
+            relay_flush: Duration::from_millis(200),
+            max_packet_bytes: 64 * 1024,
+            ack_delay: Duration::from_millis(1000),
+            rto: Duration::from_millis(2000),
+            max_rto: Duration::from_millis(4000),
+            suspect_after: Duration::from_millis(2500),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Who gets an eager push: the overlay each strategy pushes along.
+//!
+//! Flooding pushes to every neighbour of the overlay graph; the tree strategies push along a
+//! spanning tree of it. A star is the tree that minimises messages (every delta crosses two
+//! edges), and the only overlay here whose shape changes at run time: when a node cannot
+//! reach its hub it turns to the next candidate and asks it to relay.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::{Overlay, Strategy};
+
+/// The eager-push plan for one node.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Plan<P> {
+    /// No eager pushes (the epidemic strategies).
+    None,
+    /// A fixed neighbour list.
+    Fixed(Vec<P>),
+    /// A star: `candidates[0]` is the hub; the rest take over in order.
+    Star { candidates: Vec<P> },
+}
+
+/// Works out the plan for `me` among `members`.
+pub(crate) fn plan<P: Ord + Clone>(
+    me: &P,
+    members: &[P],
+    strategy: &Strategy,
+    overlay: &Overlay<P>,
+) -> Plan<P> {
+    let others = || members.iter().filter(|m| *m != me).cloned().collect::<Vec<_>>();
+    let tree = matches!(strategy, Strategy::Tree | Strategy::Hybrid { .. });
+    match strategy {
+        Strategy::Gossip { .. } | Strategy::PushPull { .. } => return Plan::None,
+        Strategy::Flood | Strategy::Tree | Strategy::Hybrid { .. } => {}
+    }
+    match overlay {
+        Overlay::Full if tree => Plan::Star {
+            candidates: members.iter().take(1).cloned().collect(),
+        },
+        Overlay::Full => Plan::Fixed(others()),
+        Overlay::Star { hubs } if tree => Plan::Star {
+            candidates: members.iter().take((*hubs).max(1)).cloned().collect(),
+        },
+        Overlay::Star { .. } => match members.first() {
+            Some(hub) if hub == me => Plan::Fixed(others()),
+            Some(hub) => Plan::Fixed(vec![hub.clone()]),
+            None => Plan::Fixed(Vec::new()),
+        },
+        Overlay::Kary { k } => Plan::Fixed(kary_neighbours(me, members, (*k).max(1))),
+        Overlay::Given(edges) => {
+            let graph = symmetric(edges);
+            if tree {
+                Plan::Fixed(spanning_tree_neighbours(me, members, &graph))
+            } else {
+                Plan::Fixed(graph.get(me).map(|s| s.iter().cloned().collect()).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// Parent and children of `me` in the k-ary tree laid over `members` in order.
+fn kary_neighbours<P: Ord + Clone>(me: &P, members: &[P], k: usize) -> Vec<P> {
+    let Some(i) = members.iter().position(|m| m == me) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if i > 0 {
+        out.push(members[(i - 1) / k].clone());
+    }
+    for c in (i * k + 1)..=(i * k + k) {
+        if let Some(child) = members.get(c) {
+            out.push(child.clone());
+        }
+    }
+    out
+}
+
+/// The neighbour relation made symmetric: an edge listed in either direction counts.
+fn symmetric<P: Ord + Clone>(edges: &[(P, Vec<P>)]) -> BTreeMap<P, BTreeSet<P>> {
+    let mut graph: BTreeMap<P, BTreeSet<P>> = BTreeMap::new();
+    for (node, neighbours) in edges {
+        for n in neighbours {
+            if n != node {
+                graph.entry(node.clone()).or_default().insert(n.clone());
+                graph.entry(n.clone()).or_default().insert(node.clone());
+            }
+        }
+    }
+    graph
+}
+
+/// `me`'s parent and children in a breadth-first spanning tree of `graph` rooted at the first
+/// member. Members the graph does not reach hang off the root, so nobody is left out.
+fn spanning_tree_neighbours<P: Ord + Clone>(
+    me: &P,
+    members: &[P],
+    graph: &BTreeMap<P, BTreeSet<P>>,
+) -> Vec<P> {
+    let Some(root) = members.first() else {
+        return Vec::new();
+    };
+    let mut parent: BTreeMap<P, Option<P>> = BTreeMap::new();
+    parent.insert(root.clone(), None);
+    let mut queue = VecDeque::from([root.clone()]);
+    while let Some(node) = queue.pop_front() {
+        for n in graph.get(&node).into_iter().flatten() {
+            if !parent.contains_key(n) {
+                parent.insert(n.clone(), Some(node.clone()));
+                queue.push_back(n.clone());
+            }
+        }
+    }
+    for m in members {
+        parent.entry(m.clone()).or_insert_with(|| Some(root.clone()));
+    }
+    let mut out: Vec<P> = parent.get(me).cloned().flatten().into_iter().collect();
+    for (child, p) in &parent {
+        if p.as_ref() == Some(me) {
+            out.push(child.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn kary_tree_matches_the_parent_rule() {
+        let m = names(25);
+        assert_eq!(kary_neighbours(&m[0], &m, 4), vec!["n1", "n2", "n3", "n4"]);
+        assert_eq!(
+            kary_neighbours(&m[1], &m, 4),
+            vec!["n0", "n5", "n6", "n7", "n8"]
+        );
+        assert_eq!(kary_neighbours(&m[5], &m, 4), vec!["n1", "n21", "n22", "n23", "n24"]);
+        assert_eq!(kary_neighbours(&m[24], &m, 4), vec!["n5"]);
+    }
+
+    #[test]
+    fn spanning_tree_covers_a_line_and_stragglers() {
+        let m = names(4);
+        // n0 - n1 - n2, and n3 unreachable.
+        let edges = vec![
+            ("n0".to_string(), vec!["n1".to_string()]),
+            ("n1".to_string(), vec!["n0".to_string(), "n2".to_string()]),
+        ];
+        let g = symmetric(&edges);
+        assert_eq!(spanning_tree_neighbours(&m[1], &m, &g), vec!["n0", "n2"]);
+        assert_eq!(spanning_tree_neighbours(&m[0], &m, &g), vec!["n1", "n3"]);
+        assert_eq!(spanning_tree_neighbours(&m[3], &m, &g), vec!["n0"]);
+    }
+
+    #[test]
+    fn strategies_pick_their_plan() {
+        let m = names(5);
+        assert_eq!(
+            plan(&m[2], &m, &Strategy::Tree, &Overlay::Star { hubs: 2 }),
+            Plan::Star {
+                candidates: vec!["n0".to_string(), "n1".to_string()]
+            }
+        );
+        assert_eq!(
+            plan(&m[2], &m, &Strategy::Flood, &Overlay::Full),
+            Plan::Fixed(vec!["n0".into(), "n1".into(), "n3".into(), "n4".into()])
+        );
+        assert_eq!(
+            plan(
+                &m[2],
+                &m,
+                &Strategy::PushPull {
+                    interval: std::time::Duration::from_millis(100)
+                },
+                &Overlay::Full
+            ),
+            Plan::None
+        );
+    }
+}

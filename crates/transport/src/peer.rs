@@ -1,0 +1,196 @@
+//! What a replica knows about one peer, and the reliable link to it.
+//!
+//! Knowledge: the deltas the peer is known to hold (it acknowledged them, sent them to us, or
+//! listed them in a digest). Nothing known is ever sent to it again, which also covers "never
+//! send a delta back to where it came from".
+//!
+//! The link: eager pushes carry link sequence numbers and stay in flight until the peer's
+//! cumulative acknowledgement covers them. On timeout every packet in flight is resent as one
+//! packet covering their whole range (holding only the deltas still not known there), so a
+//! partition costs one retransmission per timeout, not one per lost packet.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gossip_crdt::{CausalContext, Dot, Lattice};
+
+use crate::{ReplicaId, Time};
+
+/// Packets in flight to a peer, covering link sequence numbers `lo..=hi`.
+#[derive(Debug, Clone)]
+pub(crate) struct Flight {
+    pub(crate) lo: u64,
+    pub(crate) dots: Vec<Dot<ReplicaId>>,
+    /// When this range was (re)sent last.
+    pub(crate) sent_at: Time,
+    /// When its oldest packet was first sent: how long the peer has been silent.
+    pub(crate) first_sent: Time,
+    /// A relay request (or its end) this range carries.
+    pub(crate) relay: Option<bool>,
+}
+
+/// One peer, as this replica sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    /// The peer's incarnation, once heard from.
+    pub(crate) inc: Option<u64>,
+    /// Deltas the peer is known to hold.
+    pub(crate) known: CausalContext<ReplicaId>,
+    /// Deltas queued for the next eager push, in id order, with their total encoded size.
+    pub(crate) pending: Vec<Dot<ReplicaId>>,
+    pub(crate) pending_bytes: usize,
+    /// Outgoing link: its restart mark (the peer incarnation it was restarted for, `None` if
+    /// never), next sequence number, packets in flight keyed by their `hi`.
+    pub(crate) send_epoch: Option<u64>,
+    pub(crate) next_seq: u64,
+    pub(crate) flights: BTreeMap<u64, Flight>,
+    pub(crate) rto: Duration,
+    /// Incoming link: its restart mark as the peer sends it, everything up to `recv_cum`
+    /// arrived, ranges beyond a gap (`lo → hi`).
+    pub(crate) recv_epoch: Option<u64>,
+    pub(crate) recv_cum: u64,
+    pub(crate) recv_ahead: BTreeMap<u64, u64>,
+    /// Since when we owe the peer an acknowledgement, if we do.
+    pub(crate) ack_owed_since: Option<Time>,
+    /// The peer asked us to relay for it (its hub is unreachable).
+    pub(crate) relay_for: bool,
+    /// Whether we asked this peer to relay for us.
+    pub(crate) relaying_us: bool,
+    /// A digest from this peer announced deltas we lacked: pull them at this time.
+    pub(crate) graft_at: Option<(Time, CausalContext<ReplicaId>)>,
+}
+
+impl Peer {
+    pub(crate) fn new(rto: Duration) -> Self {
+        Peer {
+            inc: None,
+            known: CausalContext::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            send_epoch: None,
+            next_seq: 1,
+            flights: BTreeMap::new(),
+            rto,
+            recv_epoch: None,
+            recv_cum: 0,
+            recv_ahead: BTreeMap::new(),
+            ack_owed_since: None,
+            relay_for: false,
+            relaying_us: false,
+            graft_at: None,
+        }
+    }
+
+    /// Records that the peer holds `dot`.
+    pub(crate) fn learn(&mut self, dot: Dot<ReplicaId>) {
+        self.known.insert(dot);
+    }
+
+    /// Records a digest from the peer.
+    pub(crate) fn learn_digest(&mut self, have: &CausalContext<ReplicaId>) {
+        self.known.join(have);
+    }
+
+    /// `true` iff `dot` is waiting in `pending` or in flight.
+    fn queued(&self, dot: &Dot<ReplicaId>) -> bool {
+        self.pending.binary_search(dot).is_ok()
+            || self.flights.values().any(|f| f.dots.binary_search(dot).is_ok())
+    }
+
+    /// Queues `dot` for the next push unless the peer holds it or it is already on its way.
+    /// Returns `true` iff it was queued.
+    pub(crate) fn enqueue(&mut self, dot: Dot<ReplicaId>, bytes: usize) -> bool {
+        if self.known.contains(&dot) || self.queued(&dot) {
+            return false;
+        }
+        match self.pending.binary_search(&dot) {
+            Ok(_) => false,
+            Err(at) => {
+                self.pending.insert(at, dot);
+                self.pending_bytes += bytes;
+                true
+            }
+        }
+    }
+
+    /// Records an incoming packet carrying link sequence numbers `lo..=hi`. Returns `true` iff
+    /// it carried something not seen before on this link.
+    pub(crate) fn receive_seq(&mut self, lo: u64, hi: u64, now: Time) -> bool {
+        // Always acknowledge, even duplicates: the sender evidently missed our last ack.
+        self.ack_owed_since.get_or_insert(now);
+        if hi <= self.recv_cum {
+            return false;
+        }
+        let lo = lo.max(self.recv_cum + 1);
+        let entry = self.recv_ahead.entry(lo).or_insert(hi);
+        *entry = (*entry).max(hi);
+        // Advance the cumulative point over every range that now touches it.
+        while let Some((&start, &end)) = self.recv_ahead.first_key_value() {
+            if start > self.recv_cum.saturating_add(1) {
+                break;
+            }
+            self.recv_ahead.pop_first();
+            self.recv_cum = self.recv_cum.max(end);
+        }
+        true
+    }
+
+    /// Applies the peer's cumulative acknowledgement: flights it covers are delivered, and
+    /// their deltas are known there. Returns `true` iff some flight completed.
+    pub(crate) fn acknowledge(&mut self, upto: u64, base_rto: Duration) -> bool {
+        let done: Vec<u64> = self.flights.range(..=upto).map(|(hi, _)| *hi).collect();
+        if done.is_empty() {
+            return false;
+        }
+        for hi in done {
+            if let Some(flight) = self.flights.remove(&hi) {
+                for dot in flight.dots {
+                    self.known.insert(dot);
+                }
+            }
+        }
+        self.rto = base_rto;
+        true
+    }
+
+    /// The oldest first-send time of anything in flight.
+    pub(crate) fn silent_since(&self) -> Option<Time> {
+        self.flights.values().map(|f| f.first_sent).min()
+    }
+
+    /// When the next retransmission is due, if anything is in flight.
+    pub(crate) fn retransmit_at(&self) -> Option<Time> {
+        self.flights.values().map(|f| f.sent_at).min().map(|t| t + self.rto)
+    }
+
+    /// `true` iff the peer has left packets unacknowledged for `suspect_after`.
+    pub(crate) fn suspected(&self, now: Time, suspect_after: Duration) -> bool {
+        self.silent_since()
+            .is_some_and(|since| now - since >= suspect_after)
+    }
+
+    /// Forgets everything about a previous incarnation of the peer, and restarts the
+    /// outgoing link marked with the new incarnation: packets sent before, which may still
+    /// reach the new life, can then never be mistaken for the restarted link's.
+    pub(crate) fn reset(&mut self, inc: u64, rto: Duration) {
+        *self = Peer::new(rto);
+        self.inc = Some(inc);
+        self.send_epoch = Some(inc);
+    }
+
+    /// Accepts the incoming link's restart mark `to`. Returns `false` for a packet from an
+    /// older link (meant for an earlier life of ours): its sequence numbers must be ignored.
+    pub(crate) fn accept_epoch(&mut self, to: Option<u64>) -> bool {
+        match to.cmp(&self.recv_epoch) {
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => true,
+            std::cmp::Ordering::Greater => {
+                self.recv_epoch = to;
+                self.recv_cum = 0;
+                self.recv_ahead.clear();
+                self.ack_owed_since = None;
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,896 @@
+//! The engine: one replica's state, what it knows of its peers, and who to tell what, when.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use crate::log::{encoded_len, DeltaLog, Inserted};
+use crate::overlay::{plan, Plan};
+use crate::packet::{Ack, Packet, Run};
+use crate::peer::{Flight, Peer};
+use crate::{
+    Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError,
+};
+
+/// One replica of a lattice `L`, spreading its deltas to peers named by `P`.
+///
+/// The engine is *sans-IO*: it never reads a clock, sleeps, spawns or touches a socket. The
+/// caller owns the IO and drives it through four families of methods:
+///
+/// | family | methods | what for |
+/// |---|---|---|
+/// | getters | [`state`](Self::state), [`seen`](Self::seen), [`stats`](Self::stats), ... | read the replica |
+/// | mutators | [`update`](Self::update), [`set_overlay`](Self::set_overlay) | application commands |
+/// | inputs | [`handle_packet`](Self::handle_packet), [`handle_timeout`](Self::handle_timeout) | the network and the clock |
+/// | outputs | [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout) | what to send, and when to call again |
+///
+/// # Driving contract
+///
+/// 1. After [`new`](Self::new) and after every mutator or input, drain
+///    [`poll_transmit`](Self::poll_transmit) until it returns `None` and send each packet to its
+///    peer (any transport; loss, duplication and reordering are tolerated).
+/// 2. Then read [`poll_timeout`](Self::poll_timeout) and call
+///    [`handle_timeout`](Self::handle_timeout) once that time has come (or earlier: it only
+///    does what is due). `None` means "nothing to do until the next input".
+/// 3. `now` never goes backwards across calls. A smaller `now` is treated as the largest seen
+///    so far.
+///
+/// Randomness (peer choice, the replica id) comes from the seed in [`Start`], so one seed
+/// and one input sequence replay one run exactly.
+///
+/// # Example: two replicas, wired by hand
+///
+/// ```
+/// use gossip_crdt::GSet;
+/// use gossip_transport::{Config, Replicator, Start, Time};
+///
+/// let members = vec!["a", "b"];
+/// let mut a: Replicator<GSet<u32>, &str> =
+///     Replicator::new("a", members.clone(), Config::default(), Start::at(Time::ZERO, 1));
+/// let mut b: Replicator<GSet<u32>, &str> =
+///     Replicator::new("b", members, Config::default(), Start::at(Time::ZERO, 2));
+///
+/// let delta = a.state().insert_delta(42);
+/// a.update(Time::ZERO, delta);
+///
+/// // Shuttle packets both ways until both sides fall silent.
+/// let mut now = Time::ZERO;
+/// for _ in 0..50 {
+///     while let Some((to, packet)) = a.poll_transmit() {
+///         assert_eq!(to, "b");
+///         b.handle_packet(now, "a", packet).unwrap();
+///     }
+///     while let Some((to, packet)) = b.poll_transmit() {
+///         assert_eq!(to, "a");
+///         a.handle_packet(now, "b", packet).unwrap();
+///     }
+///     match [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min() {
+///         Some(t) => now = now.max(t),
+///         None => break,
+///     }
+///     a.handle_timeout(now);
+///     b.handle_timeout(now);
+/// }
+/// assert!(b.state().contains(&42));
+/// ```
+#[derive(Debug)]
+pub struct Replicator<L, P> {
+    me: P,
+    members: Vec<P>,
+    config: Config<P>,
+    id: ReplicaId,
+    /// This replica's incarnation: greater than any previous one of the same member.
+    inc: u64,
+    next_local: u64,
+    log: DeltaLog<L>,
+    peers: BTreeMap<P, Peer>,
+    plan: Plan<P>,
+    /// Star only: the hub this node pushes to, or `None` while it acts as the hub itself.
+    hub: Option<P>,
+    rng: Xoshiro256PlusPlus,
+    outbox: VecDeque<(P, Packet<L>)>,
+    stats: Stats,
+    now: Time,
+    flush_at: Option<Time>,
+    round_at: Option<Time>,
+    /// Something changed since the last lazy digest (hybrid).
+    lazy_dirty: bool,
+}
+
+impl<L, P> Replicator<L, P>
+where
+    L: Lattice + Decompose + Serialize,
+    P: Ord + Clone + std::fmt::Debug,
+{
+    /// A replica named `me` among `members` (which may include `me`), empty, as described by
+    /// `start`. It greets its eager targets with its (empty) digest, so that peers who knew a
+    /// previous incarnation send it everything again.
+    pub fn new(me: P, members: Vec<P>, config: Config<P>, start: Start) -> Self {
+        let Start {
+            seed,
+            incarnation,
+            now,
+        } = start;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let id = ReplicaId(rng.random_range(1..(1u64 << 53)));
+        let mut members = members;
+        if !members.contains(&me) {
+            members.push(me.clone());
+        }
+        let plan = plan(&me, &members, &config.strategy, &config.overlay);
+        let mut replicator = Replicator {
+            me,
+            members,
+            id,
+            inc: incarnation,
+            next_local: 1,
+            log: DeltaLog::new(),
+            peers: BTreeMap::new(),
+            plan,
+            hub: None,
+            rng,
+            outbox: VecDeque::new(),
+            stats: Stats::default(),
+            now,
+            flush_at: None,
+            round_at: None,
+            lazy_dirty: false,
+            config,
+        };
+        replicator.hub = replicator.choose_hub(now);
+        replicator.greet();
+        replicator
+    }
+
+    // ---- getters -------------------------------------------------------------------------
+
+    /// This replica's name.
+    pub fn me(&self) -> &P {
+        &self.me
+    }
+
+    /// The id that names this incarnation's deltas.
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    /// This replica's incarnation number, as given at start.
+    pub fn incarnation(&self) -> u64 {
+        self.inc
+    }
+
+    /// The replicated state: the join of every delta received or made here.
+    pub fn state(&self) -> &L {
+        self.log.state()
+    }
+
+    /// The ids of every delta held here (the digest this replica sends).
+    pub fn seen(&self) -> &CausalContext<ReplicaId> {
+        self.log.seen()
+    }
+
+    /// What has been sent and received so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Encoded size of the delta log, in bytes.
+    pub fn log_bytes(&self) -> usize {
+        self.log.bytes()
+    }
+
+    /// The peers this replica pushes new deltas to right now.
+    pub fn eager_targets(&self) -> Vec<P> {
+        self.targets()
+    }
+
+    /// `true` iff every peer this replica pushes to has acknowledged everything and nothing
+    /// waits to be sent: a quiet replica.
+    pub fn is_quiescent(&self) -> bool {
+        self.outbox.is_empty()
+            && self
+                .peers
+                .values()
+                .all(|p| p.pending.is_empty() && p.flights.is_empty() && p.ack_owed_since.is_none())
+    }
+
+    // ---- mutators ------------------------------------------------------------------------
+
+    /// Applies a local delta (generate it from [`state`](Self::state), e.g. with
+    /// `insert_delta`) and schedules it for the peers. The empty delta is ignored.
+    pub fn update(&mut self, now: Time, delta: L) {
+        let now = self.clock(now);
+        if delta.is_bottom() {
+            return;
+        }
+        let dot = Dot {
+            replica: self.id,
+            counter: self.next_local,
+        };
+        self.next_local += 1;
+        self.log.insert(dot.clone(), &delta);
+        self.stats.local_updates += 1;
+        self.lazy_dirty = true;
+        self.spread(&dot, None);
+        self.after_input(now);
+    }
+
+    /// Replaces the overlay (e.g. when a `topology` message arrives); deltas already queued
+    /// stay queued.
+    pub fn set_overlay(&mut self, now: Time, overlay: Overlay<P>) {
+        let now = self.clock(now);
+        self.config.overlay = overlay;
+        self.plan = plan(&self.me, &self.members, &self.config.strategy, &self.config.overlay);
+        self.hub = self.choose_hub(now);
+        self.greet();
+        self.after_input(now);
+    }
+
+    // ---- inputs --------------------------------------------------------------------------
+
+    /// Handles a packet from `from`. On `Err` nothing changed: the packet was malformed or
+    /// came from this replica itself.
+    pub fn handle_packet(
+        &mut self,
+        now: Time,
+        from: P,
+        packet: Packet<L>,
+    ) -> Result<(), TransportError> {
+        let now = self.clock(now);
+        validate(&self.me, &from, &packet)?;
+        self.stats.received_packets += 1;
+
+        let rto = self.config.rto;
+        let peer = self.peers.entry(from.clone()).or_insert_with(|| Peer::new(rto));
+        let mut restarted = false;
+        match peer.inc {
+            None => peer.inc = Some(packet.inc),
+            Some(inc) if packet.inc > inc => {
+                // A new incarnation lost whatever its predecessor had: start over with it.
+                peer.reset(packet.inc, rto);
+                restarted = true;
+            }
+            Some(inc) if packet.inc < inc => {
+                // A late packet from a previous incarnation: its deltas are still good, but
+                // nothing it says about the link or the peer's knowledge is.
+                for run in packet.runs {
+                    self.receive_run(&from, run, false);
+                }
+                self.after_input(now);
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        if let Some(ack) = packet.ack
+            && ack.inc == self.inc
+            && ack.to == peer.send_epoch
+        {
+            peer.acknowledge(ack.seq, rto);
+        }
+        // A link restarted for another life of ours carries nothing this life can acknowledge.
+        let for_this_life = packet.to.is_none_or(|to| to == self.inc);
+        if for_this_life && peer.accept_epoch(packet.to) {
+            if let Some(relay) = packet.relay {
+                peer.relay_for = relay;
+            }
+            if let Some((lo, hi)) = packet.seq {
+                peer.receive_seq(lo, hi, now);
+            }
+        }
+        if restarted && self.targets().contains(&from) {
+            self.enqueue_missing(&from);
+        }
+
+        for run in packet.runs {
+            self.receive_run(&from, run, true);
+        }
+        if let Some(have) = &packet.have {
+            self.peer_mut(&from).learn_digest(have);
+        }
+        self.refresh_hub(now);
+
+        // Eager targets get what they lack over the acknowledged path; anyone else who asks
+        // gets it in the reply.
+        let is_target = self.targets().contains(&from);
+        if packet.have.is_some() && is_target {
+            self.enqueue_missing(&from);
+        }
+        if packet.pull {
+            let their_have = packet.have.unwrap_or_default();
+            let mut reply = self.packet_to(&from);
+            if !is_target {
+                let missing = self.log.missing_from(&their_have);
+                reply.runs = self.log.runs(&missing);
+            }
+            reply.pull = !their_have.leq(self.log.seen());
+            reply.have = Some(self.log.seen().clone());
+            let kind = if reply.runs.is_empty() {
+                PacketKind::Digest
+            } else {
+                PacketKind::Repair
+            };
+            self.emit(from, reply, kind);
+        } else if let Some(have) = packet.have
+            && !have.leq(self.log.seen())
+            && let Strategy::Hybrid { graft_delay, .. } = self.config.strategy
+        {
+            let peer = self.peer_mut(&from);
+            if peer.graft_at.is_none() {
+                peer.graft_at = Some((now + graft_delay, have));
+            }
+        }
+        self.after_input(now);
+        Ok(())
+    }
+
+    /// Does whatever is due at `now`: flushes batches, acknowledges, retransmits, runs gossip
+    /// rounds and pulls, and routes around unreachable hubs.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let now = self.clock(now);
+        self.refresh_hub(now);
+
+        let names: Vec<P> = self.peers.keys().cloned().collect();
+        for name in &names {
+            let peer = &self.peers[name];
+            if peer.retransmit_at().is_some_and(|t| t <= now) {
+                self.retransmit(name, now);
+            }
+            let peer = &self.peers[name];
+            if peer
+                .ack_owed_since
+                .is_some_and(|since| since + self.config.ack_delay <= now)
+            {
+                let packet = self.packet_to(name);
+                self.emit(name.clone(), packet, PacketKind::Ack);
+            }
+            if let Some((at, have)) = self.peers[name].graft_at.clone()
+                && at <= now
+            {
+                self.peer_mut(name).graft_at = None;
+                if !have.leq(self.log.seen()) {
+                    self.send_digest(name, true, None);
+                }
+            }
+        }
+
+        if self.round_at.is_some_and(|t| t <= now) {
+            self.round_at = None;
+            self.run_round(now);
+        }
+        if self.flush_at.is_some_and(|t| t <= now) {
+            self.flush_at = None;
+            self.flush_all(now);
+        }
+        self.after_input(now);
+    }
+
+    // ---- outputs -------------------------------------------------------------------------
+
+    /// The next packet to send, and to whom.
+    pub fn poll_transmit(&mut self) -> Option<(P, Packet<L>)> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do next, if ever.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let mut next: Option<Time> = None;
+        let mut consider = |t: Option<Time>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        consider(self.flush_at);
+        consider(self.round_at);
+        for peer in self.peers.values() {
+            consider(peer.retransmit_at());
+            consider(peer.ack_owed_since.map(|s| s + self.config.ack_delay));
+            consider(peer.graft_at.as_ref().map(|(t, _)| *t));
+        }
+        if let Some(hub) = &self.hub
+            && let Some(peer) = self.peers.get(hub)
+        {
+            consider(peer.silent_since().map(|s| s + self.config.suspect_after));
+        }
+        next
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    fn clock(&mut self, now: Time) -> Time {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    fn peer_mut(&mut self, name: &P) -> &mut Peer {
+        let rto = self.config.rto;
+        self.peers.entry(name.clone()).or_insert_with(|| Peer::new(rto))
+    }
+
+    fn others(&self) -> impl Iterator<Item = &P> {
+        self.members.iter().filter(move |m| **m != self.me)
+    }
+
+    /// The peers that get eager pushes now.
+    fn targets(&self) -> Vec<P> {
+        match &self.plan {
+            Plan::None => Vec::new(),
+            Plan::Fixed(v) => v.clone(),
+            Plan::Star { .. } => match &self.hub {
+                None => self.others().cloned().collect(),
+                Some(hub) => {
+                    let mut out = vec![hub.clone()];
+                    for (name, peer) in &self.peers {
+                        if peer.relay_for && name != hub {
+                            out.push(name.clone());
+                        }
+                    }
+                    out
+                }
+            },
+        }
+    }
+
+    /// Star: the first candidate hub not suspected, or `None` when this node is it (or every
+    /// candidate before it is unreachable).
+    fn choose_hub(&self, now: Time) -> Option<P> {
+        let Plan::Star { candidates } = &self.plan else {
+            return None;
+        };
+        for c in candidates {
+            if *c == self.me {
+                return None;
+            }
+            let suspected = self
+                .peers
+                .get(c)
+                .is_some_and(|p| p.suspected(now, self.config.suspect_after));
+            if !suspected {
+                return Some(c.clone());
+            }
+        }
+        None
+    }
+
+    /// Star: switches hubs when the current one became unreachable or a better one returned.
+    fn refresh_hub(&mut self, now: Time) {
+        let Plan::Star { candidates } = &self.plan else {
+            return;
+        };
+        let primary = candidates.first().cloned();
+        let new = self.choose_hub(now);
+        if new == self.hub {
+            return;
+        }
+        let old = std::mem::replace(&mut self.hub, new.clone());
+        if let Some(old) = &old {
+            // Whatever waited for the old hub goes to the new route instead.
+            let peer = self.peer_mut(old);
+            peer.pending.clear();
+            peer.pending_bytes = 0;
+            if peer.relaying_us {
+                peer.relaying_us = false;
+                self.send_digest(old, false, Some(false));
+            }
+        }
+        match &new {
+            Some(hub) if Some(hub) == primary.as_ref() => self.enqueue_missing(hub),
+            Some(hub) => {
+                self.peer_mut(hub).relaying_us = true;
+                self.send_digest(hub, true, Some(true));
+            }
+            None => {
+                // Acting as hub: learn what every member lacks, and serve it.
+                let others: Vec<P> = self.others().cloned().collect();
+                for other in others {
+                    self.send_digest(&other, true, None);
+                }
+            }
+        }
+    }
+
+    /// Applies a run of deltas from `from`; with `learn`, also records that `from` holds them
+    /// (not for leftovers of a previous incarnation, which the current one may lack).
+    fn receive_run(&mut self, from: &P, run: Run<L>, learn: bool) {
+        for (i, delta) in run.deltas.iter().enumerate() {
+            let dot = Dot {
+                replica: run.origin,
+                counter: run.first + i as u64,
+            };
+            if learn {
+                self.peer_mut(from).learn(dot.clone());
+            }
+            match self.log.insert(dot.clone(), delta) {
+                Inserted::New => {
+                    self.stats.received_new += 1;
+                    self.lazy_dirty = true;
+                    // Not even a stale sender's current life is known to hold it.
+                    self.spread(&dot, learn.then_some(from));
+                }
+                Inserted::Duplicate => self.stats.received_duplicate += 1,
+            }
+        }
+    }
+
+    /// Queues a new delta for every eager target but the one it came from.
+    fn spread(&mut self, dot: &Dot<ReplicaId>, from: Option<&P>) {
+        let bytes = self.log.size_of(dot);
+        for target in self.targets() {
+            if Some(&target) != from {
+                self.peer_mut(&target).enqueue(dot.clone(), bytes);
+            }
+        }
+    }
+
+    /// Queues for `name` every delta it is not known to hold.
+    fn enqueue_missing(&mut self, name: &P) {
+        let known = self.peer_mut(name).known.clone();
+        for dot in self.log.missing_from(&known) {
+            let bytes = self.log.size_of(&dot);
+            self.peer_mut(name).enqueue(dot, bytes);
+        }
+    }
+
+    /// The batching interval for this node's role.
+    fn flush_interval(&self) -> Duration {
+        if self.targets().len() > 1 {
+            self.config.relay_flush
+        } else {
+            self.config.flush
+        }
+    }
+
+    /// Flushes what is due, and arms the timers the new state needs.
+    fn after_input(&mut self, now: Time) {
+        let interval = self.flush_interval();
+        let budget = self.config.max_packet_bytes;
+        let names: Vec<P> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                !p.pending.is_empty() && (interval.is_zero() || p.pending_bytes >= budget)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            self.flush_peer(&name, now);
+        }
+        let any_pending = self.peers.values().any(|p| !p.pending.is_empty());
+        if any_pending && self.flush_at.is_none() {
+            self.flush_at = Some(next_tick(now, interval));
+        }
+        if self.round_at.is_none() && self.round_due() {
+            if let Some(interval) = self.round_interval() {
+                self.round_at = Some(next_tick(now, interval));
+            }
+        }
+    }
+
+    fn flush_all(&mut self, now: Time) {
+        let names: Vec<P> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.pending.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            self.flush_peer(&name, now);
+        }
+    }
+
+    /// Sends `name` its queued deltas as one or more acknowledged packets.
+    fn flush_peer(&mut self, name: &P, now: Time) {
+        let peer = self.peer_mut(name);
+        let dots = std::mem::take(&mut peer.pending);
+        peer.pending_bytes = 0;
+        for chunk in self.chunks(dots) {
+            let peer = self.peer_mut(name);
+            let seq = peer.next_seq;
+            peer.next_seq += 1;
+            peer.flights.insert(
+                seq,
+                Flight {
+                    lo: seq,
+                    dots: chunk.clone(),
+                    sent_at: now,
+                    first_sent: now,
+                    relay: None,
+                },
+            );
+            let mut packet = self.packet_to(name);
+            packet.seq = Some((seq, seq));
+            packet.runs = self.log.runs(&chunk);
+            self.emit(name.clone(), packet, PacketKind::Push);
+        }
+    }
+
+    /// Splits `dots` into groups whose deltas fit the packet budget (at least one each).
+    fn chunks(&self, dots: Vec<Dot<ReplicaId>>) -> Vec<Vec<Dot<ReplicaId>>> {
+        let budget = self.config.max_packet_bytes;
+        let mut out: Vec<Vec<Dot<ReplicaId>>> = Vec::new();
+        let mut size = 0;
+        for dot in dots {
+            let bytes = self.log.size_of(&dot) + 4;
+            match out.last_mut() {
+                Some(chunk) if size + bytes <= budget => chunk.push(dot),
+                _ => {
+                    out.push(vec![dot]);
+                    size = 0;
+                }
+            }
+            size += bytes;
+        }
+        out
+    }
+
+    /// Resends everything in flight to `name` as one range, minus what it now holds.
+    fn retransmit(&mut self, name: &P, now: Time) {
+        let max_rto = self.config.max_rto;
+        let peer = self.peer_mut(name);
+        let flights = std::mem::take(&mut peer.flights);
+        let Some(hi) = flights.keys().next_back().copied() else {
+            return;
+        };
+        let lo = flights.values().map(|f| f.lo).min().unwrap_or(hi);
+        let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
+        // The latest relay change in flight must arrive, even if no delta is left to resend.
+        let relay = flights.values().rev().find_map(|f| f.relay);
+        let mut dots: Vec<Dot<ReplicaId>> = flights.into_values().flat_map(|f| f.dots).collect();
+        dots.sort();
+        dots.dedup();
+        dots.retain(|d| !peer.known.contains(d));
+        peer.rto = (peer.rto * 2).min(max_rto);
+        // Even with no deltas left the range is resent, so that the receiver's cumulative
+        // acknowledgement can move past it.
+        let mut chunks = self.chunks(dots);
+        if chunks.is_empty() {
+            chunks.push(Vec::new());
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let peer = self.peer_mut(name);
+            let (range_lo, range_hi) = if i == 0 {
+                (lo, hi)
+            } else {
+                let s = peer.next_seq;
+                peer.next_seq += 1;
+                (s, s)
+            };
+            let flight_relay = if i == 0 { relay } else { None };
+            peer.flights.insert(
+                range_hi,
+                Flight {
+                    lo: range_lo,
+                    dots: chunk.clone(),
+                    sent_at: now,
+                    first_sent,
+                    relay: flight_relay,
+                },
+            );
+            let mut packet = self.packet_to(name);
+            packet.seq = Some((range_lo, range_hi));
+            packet.runs = self.log.runs(&chunk);
+            if flight_relay.is_some() {
+                packet.relay = flight_relay;
+            }
+            self.emit(name.clone(), packet, PacketKind::Retransmit);
+        }
+    }
+
+    /// A packet to `name` carrying what every packet carries: our incarnation, a piggybacked
+    /// acknowledgement, the relay request while we rely on it, and our digest when the
+    /// strategy gossips knowledge.
+    fn packet_to(&mut self, name: &P) -> Packet<L> {
+        let gossip_digest = matches!(self.config.strategy, Strategy::Gossip { .. });
+        let have = gossip_digest.then(|| self.log.seen().clone());
+        let mut packet = Packet::new(self.inc);
+        let peer = self.peer_mut(name);
+        packet.to = peer.send_epoch;
+        if let Some(inc) = peer.inc
+            && peer.recv_cum > 0
+        {
+            packet.ack = Some(Ack {
+                inc,
+                seq: peer.recv_cum,
+                to: peer.recv_epoch,
+            });
+        }
+        peer.ack_owed_since = None;
+        if peer.relaying_us {
+            packet.relay = Some(true);
+        }
+        packet.have = have;
+        packet
+    }
+
+    /// Announces this incarnation, reliably, to every peer that pushes to it or that it
+    /// pushes to (everyone, for the epidemic strategies): peers that knew an earlier life then
+    /// forget what it held and send it everything again.
+    fn greet(&mut self) {
+        let peers: Vec<P> = match self.plan {
+            Plan::None => self.others().cloned().collect(),
+            Plan::Fixed(_) | Plan::Star { .. } => self.targets(),
+        };
+        for peer in peers {
+            self.send_control(&peer, false, None);
+        }
+    }
+
+    /// Sends our digest reliably (sequenced, retransmitted until acknowledged), with an
+    /// optional relay change.
+    fn send_control(&mut self, name: &P, pull: bool, relay: Option<bool>) {
+        self.send_digest_packet(name, pull, relay, true);
+    }
+
+    /// Sends our digest to `name`: a lazy announcement, or (with `pull`) a request.
+    fn send_digest(&mut self, name: &P, pull: bool, relay: Option<bool>) {
+        self.send_digest_packet(name, pull, relay, relay.is_some());
+    }
+
+    fn send_digest_packet(&mut self, name: &P, pull: bool, relay: Option<bool>, reliable: bool) {
+        let mut packet = self.packet_to(name);
+        packet.have = Some(self.log.seen().clone());
+        packet.pull = pull;
+        let kind = if reliable {
+            if relay.is_some() {
+                packet.relay = relay;
+            }
+            let now = self.now;
+            let peer = self.peer_mut(name);
+            let seq = peer.next_seq;
+            peer.next_seq += 1;
+            peer.flights.insert(
+                seq,
+                Flight {
+                    lo: seq,
+                    dots: Vec::new(),
+                    sent_at: now,
+                    first_sent: now,
+                    relay,
+                },
+            );
+            packet.seq = Some((seq, seq));
+            if relay.is_some() {
+                PacketKind::Relay
+            } else {
+                PacketKind::Digest
+            }
+        } else {
+            PacketKind::Digest
+        };
+        self.emit(name.clone(), packet, kind);
+    }
+
+    fn emit(&mut self, to: P, packet: Packet<L>, kind: PacketKind) {
+        self.stats
+            .record_sent(kind, encoded_len(&packet), packet.delta_count());
+        self.outbox.push_back((to, packet));
+    }
+
+    // ---- periodic rounds (gossip, push-pull, hybrid's lazy digests) ------------------------
+
+    fn round_interval(&self) -> Option<Duration> {
+        match self.config.strategy {
+            Strategy::Gossip { interval, .. } | Strategy::PushPull { interval } => Some(interval),
+            Strategy::Hybrid { lazy_interval, .. } => Some(lazy_interval),
+            Strategy::Flood | Strategy::Tree => None,
+        }
+    }
+
+    /// Peers not known to hold everything this replica holds.
+    fn behind(&self) -> Vec<P> {
+        let seen = self.log.seen();
+        self.others()
+            .filter(|m| !self.peers.get(*m).is_some_and(|p| seen.leq(&p.known)))
+            .cloned()
+            .collect()
+    }
+
+    fn round_due(&self) -> bool {
+        match self.config.strategy {
+            Strategy::Gossip { .. } | Strategy::PushPull { .. } => {
+                !self.log.seen().is_bottom() && !self.behind().is_empty()
+            }
+            Strategy::Hybrid { .. } => self.lazy_dirty,
+            Strategy::Flood | Strategy::Tree => false,
+        }
+    }
+
+    fn run_round(&mut self, now: Time) {
+        match self.config.strategy.clone() {
+            Strategy::Gossip { fanout, .. } => {
+                let mut behind = self.behind();
+                behind.shuffle(&mut self.rng);
+                for name in behind.into_iter().take(fanout.max(1)) {
+                    self.enqueue_missing(&name);
+                    self.flush_peer(&name, now);
+                }
+            }
+            Strategy::PushPull { .. } => {
+                let behind = self.behind();
+                if !behind.is_empty() {
+                    let pick = self.rng.random_range(0..behind.len());
+                    self.send_digest(&behind[pick], true, None);
+                }
+            }
+            Strategy::Hybrid { lazy_fanout, .. } => {
+                if !self.lazy_dirty {
+                    return;
+                }
+                self.lazy_dirty = false;
+                let targets = self.targets();
+                let mut others: Vec<P> = self
+                    .others()
+                    .filter(|m| !targets.contains(m))
+                    .cloned()
+                    .collect();
+                others.shuffle(&mut self.rng);
+                for name in others.into_iter().take(lazy_fanout.max(1)) {
+                    self.send_digest(&name, false, None);
+                }
+            }
+            Strategy::Flood | Strategy::Tree => {}
+        }
+    }
+}
+
+/// The first multiple of `interval` strictly after `now` (`now` itself for a zero interval),
+/// so that a node's batches leave on a steady beat and a round never repeats in one instant.
+fn next_tick(now: Time, interval: Duration) -> Time {
+    let step = interval.as_nanos();
+    if step == 0 {
+        return now;
+    }
+    let t = now.since_origin().as_nanos();
+    let ticks = t / step + 1;
+    let nanos = ticks.saturating_mul(step);
+    Time::from_duration(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)))
+}
+
+/// Checks a packet before anything is applied, so a bad one changes nothing.
+fn validate<L, P: PartialEq + std::fmt::Debug>(
+    me: &P,
+    from: &P,
+    packet: &Packet<L>,
+) -> Result<(), TransportError> {
+    if from == me {
+        return Err(TransportError::FromSelf);
+    }
+    if let Some((lo, hi)) = packet.seq
+        && (lo == 0 || lo > hi)
+    {
+        return Err(TransportError::BadSequence { lo, hi });
+    }
+    for run in &packet.runs {
+        let last = run
+            .first
+            .checked_add(run.deltas.len() as u64)
+            .map(|end| end.saturating_sub(1));
+        if run.first == 0 || last.is_none() {
+            return Err(TransportError::BadRun {
+                origin: run.origin,
+                first: run.first,
+                len: run.deltas.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_align_to_the_interval() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_tick(Time::from_millis(0), ms(200)), Time::from_millis(200));
+        assert_eq!(next_tick(Time::from_millis(1), ms(200)), Time::from_millis(200));
+        assert_eq!(next_tick(Time::from_millis(200), ms(200)), Time::from_millis(400));
+        assert_eq!(next_tick(Time::from_millis(399), ms(200)), Time::from_millis(400));
+        assert_eq!(next_tick(Time::from_millis(7), Duration::ZERO), Time::from_millis(7));
+    }
+}

@@ -1,0 +1,305 @@
+//! Every strategy converges under faults: quickcheck generates fault schedules (updates,
+//! partitions, heals, restarts with state loss, waits) over a lossy, duplicating, reordering
+//! network; after the faults stop and the network heals, every replica must hold every update
+//! (except those only a restarted replica ever had) and all replicas must be equal.
+//!
+//! A failure prints the seed; `TRANSPORT_SEED=<seed> cargo test -p gossip-transport --test
+//! convergence` replays it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, Faults};
+use gossip_transport::{Config, Overlay, Strategy};
+use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Fast timings so that a schedule of a few virtual seconds exercises many rounds.
+fn base() -> Config<u32> {
+    Config {
+        flush: ms(0),
+        relay_flush: ms(20),
+        ack_delay: ms(50),
+        rto: ms(100),
+        max_rto: ms(400),
+        suspect_after: ms(300),
+        max_packet_bytes: 256,
+        ..Config::default()
+    }
+}
+
+fn strategies() -> Vec<(&'static str, Config<u32>)> {
+    let with = |strategy: Strategy, overlay: Overlay<u32>| Config {
+        strategy,
+        overlay,
+        ..base()
+    };
+    vec![
+        ("flood/full", with(Strategy::Flood, Overlay::Full)),
+        (
+            "flood/ring",
+            with(
+                Strategy::Flood,
+                Overlay::Given((0..8u32).map(|i| (i, vec![(i + 1) % 8])).collect()),
+            ),
+        ),
+        ("tree/kary2", with(Strategy::Tree, Overlay::Kary { k: 2 })),
+        ("tree/star3", with(Strategy::Tree, Overlay::Star { hubs: 3 })),
+        (
+            "gossip/fanout2",
+            with(
+                Strategy::Gossip {
+                    fanout: 2,
+                    interval: ms(30),
+                },
+                Overlay::Full,
+            ),
+        ),
+        (
+            "push-pull",
+            with(Strategy::PushPull { interval: ms(30) }, Overlay::Full),
+        ),
+        (
+            "hybrid/star2",
+            with(
+                Strategy::Hybrid {
+                    lazy_interval: ms(50),
+                    lazy_fanout: 1,
+                    graft_delay: ms(60),
+                },
+                Overlay::Star { hubs: 2 },
+            ),
+        ),
+        (
+            "hybrid/kary3",
+            with(
+                Strategy::Hybrid {
+                    lazy_interval: ms(50),
+                    lazy_fanout: 1,
+                    graft_delay: ms(60),
+                },
+                Overlay::Kary { k: 3 },
+            ),
+        ),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Update(u32),
+    /// Splits the cluster by a bitmask of members.
+    Partition(u32),
+    Heal,
+    Restart(u32),
+    Wait(u64),
+}
+
+#[derive(Debug, Clone)]
+struct Schedule {
+    nodes: u32,
+    seed: u64,
+    p_loss: f64,
+    p_dup: f64,
+    jitter_ms: u64,
+    ops: Vec<Op>,
+}
+
+impl Arbitrary for Schedule {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let nodes = 2 + u32::from(u8::arbitrary(g) % 7);
+        let len = usize::from(u8::arbitrary(g) % 40);
+        let ops = (0..len)
+            .map(|_| match u8::arbitrary(g) % 16 {
+                0..=7 => Op::Update(u32::from(u8::arbitrary(g)) % nodes),
+                8 => Op::Partition(u32::arbitrary(g)),
+                9 => Op::Heal,
+                10 => Op::Restart(u32::from(u8::arbitrary(g)) % nodes),
+                _ => Op::Wait(u64::from(u8::arbitrary(g)) * 4),
+            })
+            .collect();
+        Schedule {
+            nodes,
+            seed: u64::arbitrary(g),
+            p_loss: f64::from(u8::arbitrary(g) % 4) * 0.1,
+            p_dup: f64::from(u8::arbitrary(g) % 3) * 0.1,
+            jitter_ms: u64::from(u8::arbitrary(g) % 30),
+            ops,
+        }
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        // Drop the second half, then single operations.
+        let me = self.clone();
+        let n = self.ops.len();
+        let halves = (n > 1).then(|| self.ops[..n / 2].to_vec());
+        let singles = (0..n).map(move |i| {
+            let mut ops = me.ops.clone();
+            ops.remove(i);
+            ops
+        });
+        let me = self.clone();
+        Box::new(
+            halves
+                .into_iter()
+                .chain(singles)
+                .map(move |ops| Schedule { ops, ..me.clone() }),
+        )
+    }
+}
+
+/// Runs `schedule` under `config`; `Err` explains what went wrong.
+fn run(config: &Config<u32>, schedule: &Schedule) -> Result<(), String> {
+    let faults = Faults {
+        latency: ms(5),
+        jitter: ms(schedule.jitter_ms),
+        p_loss: schedule.p_loss,
+        p_dup: schedule.p_dup,
+    };
+    let mut config = config.clone();
+    if let Overlay::Given(_) = config.overlay {
+        let n = schedule.nodes;
+        config.overlay = Overlay::Given((0..n).map(|i| (i, vec![(i + 1) % n])).collect());
+    }
+    let mut cluster = Cluster::new(schedule.nodes, config, faults, schedule.seed);
+    let mut value = 0u64;
+    // Updates whose node was restarted afterwards may be lost with it.
+    let mut expected: Vec<(u32, u64)> = Vec::new();
+    for op in &schedule.ops {
+        match *op {
+            Op::Update(node) => {
+                value += 1;
+                cluster.update(node, value);
+                expected.push((node, value));
+            }
+            Op::Partition(mask) => {
+                let (a, b): (Vec<u32>, Vec<u32>) =
+                    cluster.members().into_iter().partition(|m| mask & (1 << m) != 0);
+                cluster.partition(&a, &b);
+            }
+            Op::Heal => cluster.heal(),
+            Op::Restart(node) => {
+                cluster.restart(node);
+                expected.retain(|(n, _)| *n != node);
+            }
+            Op::Wait(ms_) => {
+                if !cluster.run_for(ms(ms_)) {
+                    return Err("livelock while running the schedule".into());
+                }
+            }
+        }
+        if !cluster.run_for(ms(1)) {
+            return Err("livelock".into());
+        }
+    }
+    cluster.heal();
+    cluster.faults.p_loss = 0.0;
+    cluster.faults.p_dup = 0.0;
+    if !cluster.run_for(Duration::from_secs(30)) {
+        return Err("livelock after healing".into());
+    }
+    let state = cluster.nodes[0].state().clone();
+    if !cluster.converged() {
+        let states: Vec<Vec<u64>> = cluster
+            .nodes
+            .iter()
+            .map(|n| n.state().iter().copied().collect())
+            .collect();
+        return Err(format!("replicas differ after healing: {states:?}"));
+    }
+    for (node, v) in &expected {
+        if !state.contains(v) {
+            return Err(format!("update {v} made on node {node} was lost"));
+        }
+    }
+    if !cluster.quiet() {
+        return Err("still sending 30 s after the last update".into());
+    }
+    Ok(())
+}
+
+fn seed() -> u64 {
+    std::env::var("TRANSPORT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::time::SystemTime::now())
+        })
+}
+
+fn cases() -> u64 {
+    std::env::var("TRANSPORT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60)
+}
+
+fn config(name: &str) -> Config<u32> {
+    strategies()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| c)
+        .unwrap_or_else(|| panic!("no strategy named {name}"))
+}
+
+fn check(name: &'static str, prop: fn(Schedule) -> TestResult) {
+    let seed = seed();
+    eprintln!(
+        "{name}: seed {seed} (replay: TRANSPORT_SEED={seed} cargo test -p gossip-transport --test convergence)"
+    );
+    QuickCheck::new()
+        .tests(cases())
+        .rng(Gen::from_size_and_seed(40, seed))
+        .quickcheck(prop);
+}
+
+fn verdict(name: &'static str, schedule: Schedule) -> TestResult {
+    match run(&config(name), &schedule) {
+        Ok(()) => TestResult::passed(),
+        Err(why) => TestResult::error(format!("{name}: {why}\nschedule: {schedule:?}")),
+    }
+}
+
+macro_rules! converges {
+    ($($test:ident => $name:literal),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            fn prop(schedule: Schedule) -> TestResult {
+                verdict($name, schedule)
+            }
+            check($name, prop);
+        }
+    )*};
+}
+
+converges! {
+    flood_over_a_full_mesh_converges => "flood/full",
+    flood_over_a_ring_converges => "flood/ring",
+    a_binary_tree_converges => "tree/kary2",
+    a_star_with_fallback_hubs_converges => "tree/star3",
+    push_gossip_converges => "gossip/fanout2",
+    push_pull_anti_entropy_converges => "push-pull",
+    the_hybrid_over_a_star_converges => "hybrid/star2",
+    the_hybrid_over_a_tree_converges => "hybrid/kary3",
+}
+
+#[test]
+fn every_strategy_has_a_convergence_test() {
+    let tested = [
+        "flood/full",
+        "flood/ring",
+        "tree/kary2",
+        "tree/star3",
+        "gossip/fanout2",
+        "push-pull",
+        "hybrid/star2",
+        "hybrid/kary3",
+    ];
+    for (name, _) in strategies() {
+        assert!(tested.contains(&name), "{name} has no convergence test");
+    }
+}
