@@ -738,11 +738,14 @@ impl Engine {
             let late = self.setup.iter().position(|r| r.as_ref().is_some_and(|r| !r.done && r.deadline <= now));
             if let Some(i) = late {
                 let name = self.node_name(NodeIndex(i));
-                let what = if self.phase == Phase::Init {
+                let mut what = if self.phase == Phase::Init {
                     format!("Node {name} did not answer init within {} s (init-failed)", INIT_TIMEOUT.as_secs())
                 } else {
                     format!("Node {name} did not answer topology within {} s", RPC_TIMEOUT.as_secs())
                 };
+                if let Some(first) = self.protocol.get(i).and_then(|p| p.examples.first()) {
+                    what.push_str(&format!("; it {first}"));
+                }
                 self.fail(Some(NodeIndex(i)), what);
                 return true;
             }

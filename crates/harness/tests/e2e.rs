@@ -1,0 +1,211 @@
+//! End-to-end tests of the `gossip-harness` binary with small Python test nodes
+//! (`tests/nodes/test_node.py`): correct nodes pass every workload, and each negative control
+//! (lost writes, an extra response key, a crash, garbage on stdout, no init) gets the verdict
+//! and exit status Maelstrom would give, with the guilty node named.
+//!
+//! Runs are kept short (`--time-limit` 2–3 s, `--recovery` 1–2 s); the two init-timeout tests
+//! take Maelstrom's fixed 10 s.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const NODE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nodes/test_node.py");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    results: Value,
+    dir: PathBuf,
+}
+
+fn harness(name: &str, args: &[&str]) -> Run {
+    let store = std::env::temp_dir().join(format!("gossip-harness-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    let out = Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
+        .arg("test")
+        .arg("--store")
+        .arg(&store)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the harness: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dir = store.join("latest");
+    let results = std::fs::read_to_string(dir.join("results.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null);
+    let code = out.status.code().unwrap_or(-1);
+    eprintln!("--- {name}: exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    Run { code, stdout, results, dir }
+}
+
+fn file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+const VALID: &str = "Everything looks good! ヽ(‘ー`)ノ";
+const INVALID: &str = "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻";
+
+#[test]
+fn broadcast_passes_and_fills_the_store() {
+    let r = harness("broadcast", &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "20", "--recovery", "1"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.trim_end().ends_with(VALID));
+    assert_eq!(r.results["valid?"], Value::Bool(true));
+    let w = &r.results["workload"];
+    assert_eq!(w["lost-count"], 0);
+    assert!(w["stable-count"].as_u64().unwrap_or(0) > 0);
+    assert!(w["stable-latencies"]["0.5"].is_u64());
+    let net = &r.results["net"];
+    assert!(net["servers"]["msgs-per-op"].is_f64());
+    assert!(net["all"]["msgs-per-op"].is_f64());
+    assert!(net["clients"].get("msgs-per-op").is_none());
+    // op-count includes the final reads: invocations = net msg-count / msgs-per-op.
+    let history = file(&r.dir, "history.jsonl");
+    let invokes = history.lines().filter(|l| l.contains(r#""type":"invoke""#)).count() as f64;
+    let mpo = net["all"]["msg-count"].as_f64().unwrap_or(0.0) / invokes;
+    assert!((mpo - net["all"]["msgs-per-op"].as_f64().unwrap_or(-1.0)).abs() < 1e-9);
+    assert_eq!(history.lines().filter(|l| l.contains(r#""final?":true"#)).count(), 10, "5 final read invocations + completions");
+    for f in ["results.json", "test.json", "history.txt", "latency-raw.svg", "latency-quantiles.svg", "rate.svg", "messages.svg", "report.html"] {
+        assert!(!file(&r.dir, f).is_empty(), "{f} missing");
+    }
+    for n in 1..=5 {
+        assert!(r.dir.join(format!("node-logs/n{n}.log")).exists());
+    }
+    assert!(file(&r.dir, "report.html").contains("<svg"));
+    assert!(file(&r.dir, "messages.svg").contains("topology"));
+}
+
+#[test]
+fn broadcast_survives_partitions_with_latency() {
+    let r = harness(
+        "broadcast-partition",
+        &[
+            "-w", "broadcast", "--bin", NODE, "--time-limit", "4", "--rate", "20", "--recovery", "2", "--nemesis",
+            "partition", "--nemesis-interval", "1", "--latency", "10", "--latency-dist", "uniform", "--seed", "5",
+        ],
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(r.results["workload"]["lost-count"], 0);
+    let history = file(&r.dir, "history.jsonl");
+    assert!(history.contains(r#""f":"start-partition""#));
+    assert!(history.contains(r#""value":"network-healed""#));
+    assert!(history.contains(r#""process":"nemesis""#));
+}
+
+#[test]
+fn g_set_passes_with_partitions() {
+    let r = harness(
+        "g-set",
+        &[
+            "-w", "g-set", "--bin", NODE, "--node-count", "3", "--time-limit", "3", "--rate", "20", "--recovery", "2",
+            "--nemesis", "partition", "--nemesis-interval", "1", "--", "g-set",
+        ],
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(r.results["workload"]["valid?"], true);
+}
+
+#[test]
+fn counters_pass() {
+    for (w, mode) in [("g-counter", "counter"), ("pn-counter", "counter"), ("g-counter", "seqkv-counter")] {
+        let r = harness(
+            &format!("{w}-{mode}"),
+            &["-w", w, "--bin", NODE, "--node-count", "3", "--time-limit", "2", "--rate", "30", "--recovery", "1", "--", mode],
+        );
+        assert_eq!(r.code, 0, "{w} {mode}");
+        let finals = r.results["workload"]["final-reads"].as_array().map_or(0, Vec::len);
+        assert_eq!(finals, 3, "{w} {mode}: one final read per worker");
+    }
+}
+
+#[test]
+fn echo_passes() {
+    let r = harness("echo", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "2", "--rate", "20"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.results["workload"]["errors"], serde_json::json!([]));
+    assert!(r.results["stats"]["by-f"]["echo"]["ok-count"].as_u64().unwrap_or(0) > 10);
+}
+
+#[test]
+fn lost_broadcasts_are_invalid() {
+    let r = harness(
+        "no-gossip",
+        &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "20", "--recovery", "1", "--", "broadcast", "--no-gossip"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.trim_end().ends_with(INVALID));
+    assert_eq!(r.results["valid?"], false);
+    assert!(r.results["workload"]["lost-count"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn an_extra_response_key_invalidates_stats() {
+    let r = harness(
+        "extra-key",
+        &["-w", "broadcast", "--bin", NODE, "--time-limit", "2", "--rate", "20", "--recovery", "1", "--", "broadcast", "--extra-key"],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.results["stats"]["valid?"], false);
+    assert_eq!(r.results["stats"]["by-f"]["read"]["ok-count"], 0);
+    assert_eq!(r.results["exceptions"]["exceptions"][0]["class"], "malformed-rpc-response");
+}
+
+#[test]
+fn a_crashing_node_is_named_with_its_stderr() {
+    let r = harness(
+        "crash",
+        &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "10", "--recovery", "1", "--", "broadcast", "--crash", "n2"],
+    );
+    assert_eq!(r.code, 255);
+    assert!(r.stdout.contains("Node n2 crashed with exit status 3"), "{}", r.stdout);
+    assert!(r.stdout.contains("fatal: simulated crash of n2"));
+    assert!(r.stdout.contains("Oh jeez, I'm sorry, Jepsen broke."));
+    assert_eq!(r.results["crash"]["node"], "n2");
+}
+
+#[test]
+fn garbage_on_stdout_is_reported_and_invalid() {
+    let r = harness(
+        "garbage",
+        &["-w", "g-set", "--bin", NODE, "--node-count", "2", "--time-limit", "2", "--rate", "20", "--recovery", "1", "--", "g-set", "--garbage-mid-run"],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.results["protocol"]["valid?"], false);
+    assert!(r.stdout.contains("not well-formed JSON"), "{}", r.stdout);
+    assert!(r.stdout.contains("node n0") || r.stdout.contains("node n1"));
+}
+
+#[test]
+fn no_init_reply_crashes_with_the_node_named() {
+    let r = harness("no-init", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "1", "--", "echo", "--no-init"]);
+    assert_eq!(r.code, 255);
+    assert!(r.stdout.contains("Node n0 did not answer init within 10 s"), "{}", r.stdout);
+    assert!(r.stdout.contains("not answering init, as asked"));
+}
+
+#[test]
+fn garbage_instead_of_init_crashes_with_the_reason() {
+    let r = harness("garbage-init", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "1", "--", "echo", "--garbage-init"]);
+    assert_eq!(r.code, 255);
+    assert!(r.stdout.contains("Node n0 did not answer init"), "{}", r.stdout);
+    assert!(r.stdout.contains("not well-formed JSON"));
+}
+
+#[test]
+fn a_missing_binary_crashes_cleanly() {
+    let r = harness("missing-bin", &["-w", "echo", "--bin", "/nonexistent/node", "--time-limit", "1"]);
+    assert_eq!(r.code, 255);
+    assert!(r.stdout.contains("could not be started"), "{}", r.stdout);
+}
+
+#[test]
+fn bad_arguments_exit_254() {
+    let r = harness("bad-args", &["-w", "lin-kv", "--bin", NODE]);
+    assert_eq!(r.code, 254);
+    let r = harness("bad-nemesis", &["-w", "echo", "--bin", NODE, "--nemesis", "kill"]);
+    assert_eq!(r.code, 254);
+}
