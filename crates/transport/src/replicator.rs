@@ -281,6 +281,11 @@ where
             if let Some((lo, hi)) = packet.seq {
                 peer.receive_seq(lo, hi, now);
             }
+        } else if !for_this_life && packet.seq.is_some() {
+            // The sender still talks to an earlier life of ours and waits for an ack that
+            // will never come: tell it who we are now, and it restarts the link.
+            let reply = self.packet_to(&from);
+            self.emit(from.clone(), reply, PacketKind::Ack);
         }
         if restarted && self.targets().contains(&from) {
             self.enqueue_missing(&from);
