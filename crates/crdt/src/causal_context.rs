@@ -7,8 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::wire::MapOnly;
 use crate::{Lattice, VersionVector};
 
 /// One event: the `counter`-th event of `replica`. Counters start at 1.
@@ -42,9 +43,7 @@ impl<'de, A: Deserialize<'de>> Deserialize<'de> for Dot<A> {
 /// equal representations.
 ///
 /// JSON: `{"vv":{"a":3},"cloud":[["b",5]]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, from = "CausalContextRepr<A>")]
-#[serde(bound(deserialize = "A: Ord + Clone + Deserialize<'de>"))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct CausalContext<A: Ord> {
     vv: VersionVector<A>,
     cloud: BTreeSet<Dot<A>>,
@@ -52,16 +51,19 @@ pub struct CausalContext<A: Ord> {
 
 /// The wire form, before normalisation.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename = "CausalContext", deny_unknown_fields)]
 #[serde(bound(deserialize = "A: Ord + Deserialize<'de>"))]
 struct CausalContextRepr<A: Ord> {
     vv: VersionVector<A>,
     cloud: BTreeSet<Dot<A>>,
 }
 
-impl<A: Ord + Clone> From<CausalContextRepr<A>> for CausalContext<A> {
-    fn from(repr: CausalContextRepr<A>) -> Self {
-        CausalContext::from_vector_and_cloud(repr.vv, repr.cloud)
+impl<'de, A: Ord + Clone + Deserialize<'de>> Deserialize<'de> for CausalContext<A> {
+    /// Decodes any set of dots and normalises it (covered and zero dots dropped, dots that
+    /// extend the vector absorbed), so equal sets of dots decode to equal values.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = CausalContextRepr::deserialize(MapOnly(deserializer))?;
+        Ok(CausalContext::from_vector_and_cloud(repr.vv, repr.cloud))
     }
 }
 

@@ -66,6 +66,7 @@ mod or_set;
 mod pn_counter;
 mod two_p_set;
 mod version_vector;
+mod wire;
 
 #[cfg(feature = "laws")]
 pub mod laws;

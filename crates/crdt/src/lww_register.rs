@@ -7,13 +7,13 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::wire::MapOnly;
 use crate::{Decompose, Lattice};
 
 /// One write: the value and the pair that orders it against other writes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct LwwWrite<T, A> {
     /// The writer's clock when it wrote, e.g. milliseconds or a hybrid logical clock.
     pub timestamp: u64,
@@ -21,6 +21,30 @@ pub struct LwwWrite<T, A> {
     pub replica: A,
     /// The value written.
     pub value: T,
+}
+
+/// The wire form: exactly these three fields, as a JSON object.
+#[derive(Deserialize)]
+#[serde(rename = "LwwWrite", deny_unknown_fields)]
+struct LwwWriteFields<T, A> {
+    timestamp: u64,
+    replica: A,
+    value: T,
+}
+
+impl<'de, T: Deserialize<'de>, A: Deserialize<'de>> Deserialize<'de> for LwwWrite<T, A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let LwwWriteFields {
+            timestamp,
+            replica,
+            value,
+        } = LwwWriteFields::deserialize(MapOnly(deserializer))?;
+        Ok(LwwWrite {
+            timestamp,
+            replica,
+            value,
+        })
+    }
 }
 
 impl<T: Ord, A: Ord> LwwWrite<T, A> {

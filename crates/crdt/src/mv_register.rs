@@ -9,18 +9,33 @@
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::wire::MapOnly;
 use crate::{Causality, CrdtError, Decompose, Lattice, VersionVector};
 
 /// One write: a value and the version vector that places it in causal history.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Sibling<T, A: Ord> {
     /// The history this write saw, including itself.
     pub clock: VersionVector<A>,
     /// The value written.
     pub value: T,
+}
+
+/// The wire form: exactly these two fields, as a JSON object.
+#[derive(Deserialize)]
+#[serde(rename = "Sibling", deny_unknown_fields)]
+struct SiblingFields<T, A: Ord> {
+    clock: VersionVector<A>,
+    value: T,
+}
+
+impl<'de, T: Deserialize<'de>, A: Ord + Deserialize<'de>> Deserialize<'de> for Sibling<T, A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let SiblingFields { clock, value } = SiblingFields::deserialize(MapOnly(deserializer))?;
+        Ok(Sibling { clock, value })
+    }
 }
 
 impl<T: Ord, A: Ord + Clone> Sibling<T, A> {

@@ -9,8 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::wire::MapOnly;
 use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, VersionVector};
 
 /// An add-wins observed-remove set.
@@ -34,12 +36,7 @@ use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, VersionVector};
 /// assert_eq!(a, b);
 /// # Ok::<(), gossip_crdt::CrdtError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "OrSetRepr<T, A>", into = "OrSetRepr<T, A>")]
-#[serde(bound(
-    serialize = "T: Ord + Clone + Serialize, A: Ord + Clone + Serialize",
-    deserialize = "T: Ord + Clone + Deserialize<'de>, A: Ord + Clone + Deserialize<'de>"
-))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrSet<T: Ord, A: Ord> {
     /// Present elements and the live dots that support them; never an empty dot set.
     entries: BTreeMap<T, BTreeSet<Dot<A>>>,
@@ -47,16 +44,45 @@ pub struct OrSet<T: Ord, A: Ord> {
     context: CausalContext<A>,
 }
 
-/// The wire form.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[serde(bound(
-    serialize = "T: Serialize, A: Ord + Serialize",
-    deserialize = "T: Deserialize<'de>, A: Ord + Clone + Deserialize<'de>"
-))]
+/// The wire form, as decoded before its invariants are checked.
+#[derive(Deserialize)]
+#[serde(rename = "OrSet", deny_unknown_fields)]
+#[serde(bound(deserialize = "T: Deserialize<'de>, A: Ord + Clone + Deserialize<'de>"))]
 struct OrSetRepr<T, A: Ord> {
     entries: Vec<(T, Vec<Dot<A>>)>,
     context: CausalContext<A>,
+}
+
+impl<T: Serialize + Ord, A: Serialize + Ord> Serialize for OrSet<T, A> {
+    /// Borrows the state: `{"entries":[[element,[dot,..]],..],"context":..}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The entries as an array of `[element, dots]` pairs.
+        struct Entries<'a, T, A>(&'a BTreeMap<T, BTreeSet<Dot<A>>>);
+
+        impl<T: Serialize, A: Serialize> Serialize for Entries<'_, T, A> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter())
+            }
+        }
+
+        let mut state = serializer.serialize_struct("OrSet", 2)?;
+        state.serialize_field("entries", &Entries(&self.entries))?;
+        state.serialize_field("context", &self.context)?;
+        state.end()
+    }
+}
+
+impl<'de, T, A> Deserialize<'de> for OrSet<T, A>
+where
+    T: Ord + Clone + Deserialize<'de>,
+    A: Ord + Clone + Deserialize<'de>,
+{
+    /// Refuses a state whose entries break its invariants (a dot outside the context, one dot
+    /// for two elements, counter 0); normalises the rest (duplicates, empty entries).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = OrSetRepr::deserialize(MapOnly(deserializer))?;
+        OrSet::try_from(repr).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Why a decoded `OrSet` was refused.
@@ -99,19 +125,6 @@ impl<T: Ord + Clone, A: Ord + Clone> TryFrom<OrSetRepr<T, A>> for OrSet<T, A> {
             entries,
             context: repr.context,
         })
-    }
-}
-
-impl<T: Ord + Clone, A: Ord + Clone> From<OrSet<T, A>> for OrSetRepr<T, A> {
-    fn from(set: OrSet<T, A>) -> Self {
-        OrSetRepr {
-            entries: set
-                .entries
-                .into_iter()
-                .map(|(t, dots)| (t, dots.into_iter().collect()))
-                .collect(),
-            context: set.context,
-        }
     }
 }
 

@@ -3,8 +3,9 @@
 //! Increments and decrements are tracked separately so each half stays monotone and merges by
 //! maximum; the value is their difference. Maelstrom's `pn-counter` workload runs on it.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::wire::MapOnly;
 use crate::{CrdtError, Decompose, GCounter, Lattice};
 
 /// A counter with increments and decrements.
@@ -26,13 +27,27 @@ use crate::{CrdtError, Decompose, GCounter, Lattice};
 /// assert_eq!(a, b);
 /// # Ok::<(), gossip_crdt::CrdtError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct PnCounter<A: Ord> {
     /// Increments.
     p: GCounter<A>,
     /// Decrements, as positive amounts.
     n: GCounter<A>,
+}
+
+/// The wire form: exactly these two fields, as a JSON object.
+#[derive(Deserialize)]
+#[serde(rename = "PnCounter", deny_unknown_fields)]
+struct PnCounterFields<A: Ord> {
+    p: GCounter<A>,
+    n: GCounter<A>,
+}
+
+impl<'de, A: Ord + Deserialize<'de>> Deserialize<'de> for PnCounter<A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let PnCounterFields { p, n } = PnCounterFields::deserialize(MapOnly(deserializer))?;
+        Ok(PnCounter { p, n })
+    }
 }
 
 impl<A: Ord> Default for PnCounter<A> {

@@ -4,8 +4,9 @@
 //! iff it was added and never removed. Because tombstones only grow, a removed element can never
 //! come back; [`OrSet`](crate::OrSet) is the set to use when it must.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::wire::MapOnly;
 use crate::{Decompose, GSet, Lattice};
 
 /// A two-phase set: add, then (optionally) remove, once and for all.
@@ -25,11 +26,25 @@ use crate::{Decompose, GSet, Lattice};
 /// set.add("x"); // too late: "x" was removed for good
 /// assert!(!set.contains(&"x"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct TwoPSet<T: Ord> {
     adds: GSet<T>,
     removes: GSet<T>,
+}
+
+/// The wire form: exactly these two fields, as a JSON object.
+#[derive(Deserialize)]
+#[serde(rename = "TwoPSet", deny_unknown_fields)]
+struct TwoPSetFields<T: Ord> {
+    adds: GSet<T>,
+    removes: GSet<T>,
+}
+
+impl<'de, T: Ord + Deserialize<'de>> Deserialize<'de> for TwoPSet<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let TwoPSetFields { adds, removes } = TwoPSetFields::deserialize(MapOnly(deserializer))?;
+        Ok(TwoPSet { adds, removes })
+    }
 }
 
 impl<T: Ord> Default for TwoPSet<T> {
