@@ -346,7 +346,9 @@ impl Engine {
                             consider(next);
                         }
                     }
-                    consider(s.cutoff());
+                    if s.cutoff() > self.now {
+                        consider(s.cutoff());
+                    }
                     if let Some(n) = &self.nemesis {
                         if n.next_at() < s.cutoff() {
                             consider(n.next_at());

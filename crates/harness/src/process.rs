@@ -296,11 +296,19 @@ impl NodeHost for ProcessHost {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 return HostEvent::Interrupted { now };
             }
-            if deadline.is_some_and(|d| d <= now) {
-                return HostEvent::Timeout { now };
-            }
+            // Even when the deadline has passed, take what the nodes already said first, so a
+            // busy engine can never starve them.
             let wait = deadline.map_or(POLL_CAP, |d| (d - now).min(POLL_CAP));
-            match self.rx.recv_timeout(wait) {
+            let got = if wait.is_zero() {
+                match self.rx.try_recv() {
+                    Ok(m) => Ok(m),
+                    Err(mpsc::TryRecvError::Empty) => return HostEvent::Timeout { now },
+                    Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                }
+            } else {
+                self.rx.recv_timeout(wait)
+            };
+            match got {
                 Ok(Msg::Lines(i, lines, at)) => {
                     let at = self.time_of(at);
                     self.pending.extend(lines.into_iter().map(|line| HostEvent::Line { node: NodeIndex(i), line, at }));
