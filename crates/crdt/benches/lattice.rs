@@ -1,1 +1,155 @@
-fn main() {}
+//! The costs the transport pays per message, measured.
+//!
+//! Run: `cargo bench -p gossip-crdt --bench lattice -- --warm-up-time 1 --measurement-time 3`
+//! (figures and machine in `docs/benchmarks.md`, section "CRDT operations").
+//!
+//! - joining a one-element delta into a large `GSet` must cost about `O(log n)`: the sizes
+//!   1,000 → 1,000,000 show it (a linear join would be 1,000 times slower at the top);
+//! - joining two 1,000,000-element sets that differ by 1 % (a full-state repair), and
+//!   computing what one lacks of the other;
+//! - `VersionVector::compare` on two 1,000-replica vectors (equal, ordered, concurrent);
+//! - applying 100,000 deltas: `GSet` inserts and `GCounter` increments.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use gossip_crdt::{Causality, Decompose, GCounter, GSet, Lattice, VersionVector};
+
+/// A set of `n` even numbers; odd numbers are never in it.
+fn evens(n: u64) -> GSet<u64> {
+    (0..n).map(|i| 2 * i).collect()
+}
+
+fn gset_one_element_delta(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gset_join_one_element_delta");
+    for n in [1_000u64, 1_000_000] {
+        let mut set = evens(n);
+        // A delta with an element the set lacks. Each iteration adds a new odd number, so the
+        // set grows by one per iteration (by a few percent over a run): the cost of a real,
+        // changing join, not of a lookup.
+        let mut next_odd = 1u64;
+        group.bench_with_input(BenchmarkId::new("new_element", n), &n, |b, _| {
+            b.iter_batched(
+                || {
+                    let delta: GSet<u64> = [next_odd].into_iter().collect();
+                    next_odd += 2;
+                    delta
+                },
+                |delta| set.join(black_box(&delta)),
+                BatchSize::SmallInput,
+            );
+        });
+        // A duplicate delta: the common case on a gossip network, and a pure lookup.
+        let set = evens(n);
+        let duplicate: GSet<u64> = [n].into_iter().collect();
+        group.bench_with_input(BenchmarkId::new("duplicate", n), &n, |b, _| {
+            let mut set = set.clone();
+            b.iter(|| set.join(black_box(&duplicate)));
+        });
+    }
+    group.finish();
+}
+
+fn gset_one_percent_apart(c: &mut Criterion) {
+    const N: u64 = 1_000_000;
+    // `a` holds 0..N; `b` lacks the first 1 % of those and has 1 % that `a` lacks.
+    let a: GSet<u64> = (0..N).collect();
+    let b: GSet<u64> = (N / 100..N + N / 100).collect();
+    let mut group = c.benchmark_group("gset_1m_differing_by_1pct");
+    group.sample_size(10);
+    group.bench_function("join", |bench| {
+        bench.iter_batched_ref(
+            || a.clone(),
+            |mine| assert!(mine.join(black_box(&b))),
+            BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("difference", |bench| {
+        bench.iter(|| {
+            let lacking = b.difference(black_box(&a));
+            assert_eq!(lacking.len() as u64, N / 100);
+            lacking
+        });
+    });
+    group.bench_function("clone_only_for_reference", |bench| {
+        bench.iter(|| black_box(&a).clone());
+    });
+    group.finish();
+}
+
+fn version_vector_compare(c: &mut Criterion) {
+    let replicas = 1_000u64;
+    let base: VersionVector<u64> = (0..replicas).map(|r| (r, 1 + r % 17)).collect();
+    let mut after = base.clone();
+    after.increment(replicas - 1).expect("small counts");
+    let mut other_side = base.clone();
+    other_side.increment(replicas - 2).expect("small counts");
+    let mut group = c.benchmark_group("version_vector_compare_1000_replicas");
+    for (name, left, right, expected) in [
+        ("equal", &base, &base.clone(), Causality::Equal),
+        ("before", &base, &after, Causality::Before),
+        (
+            "concurrent_at_the_end",
+            &after,
+            &other_side,
+            Causality::Concurrent,
+        ),
+    ] {
+        assert_eq!(left.compare(right), expected);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(left).compare(black_box(right)));
+        });
+    }
+    group.finish();
+}
+
+fn apply_100k_deltas(c: &mut Criterion) {
+    const DELTAS: u64 = 100_000;
+    let mut group = c.benchmark_group("apply_100k_deltas");
+    group.sample_size(20);
+
+    // GSet: the insert deltas of 100,000 distinct elements, joined into an empty replica.
+    let mut writer = GSet::new();
+    let inserts: Vec<GSet<u64>> = (0..DELTAS)
+        .map(|i| writer.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .collect();
+    group.bench_function("gset_insert_deltas", |b| {
+        b.iter_batched_ref(
+            GSet::new,
+            |replica| {
+                for delta in &inserts {
+                    replica.join(delta);
+                }
+            },
+            BatchSize::LargeInput,
+        );
+    });
+
+    // GCounter: 100,000 increment deltas from 10 replicas, joined into an empty replica.
+    let mut counter = GCounter::new();
+    let increments: Vec<GCounter<u64>> = (0..DELTAS)
+        .map(|i| counter.increment(i % 10, 1).expect("small counts"))
+        .collect();
+    group.bench_function("gcounter_increment_deltas", |b| {
+        b.iter_batched_ref(
+            GCounter::new,
+            |replica| {
+                for delta in &increments {
+                    replica.join(delta);
+                }
+                assert_eq!(replica.value(), u128::from(DELTAS));
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    gset_one_element_delta,
+    gset_one_percent_apart,
+    version_vector_compare,
+    apply_100k_deltas
+);
+criterion_main!(benches);

@@ -1,0 +1,114 @@
+//! Counterexamples, frozen. Each test is a case that once broke a law or a promise, named for
+//! what went wrong, with the input exactly as it was found. They run in milliseconds and need
+//! no seed: if one fails again, the bug is back.
+
+use gossip_crdt::laws;
+use gossip_crdt::{CausalContext, Decompose, Dot, Lattice, LwwRegister, OrSet, VersionVector};
+
+/// Checks every binary law on the pair, both ways round.
+#[track_caller]
+fn laws_hold<L: Lattice + std::fmt::Debug>(a: &L, b: &L) {
+    for (x, y) in [(a, b), (b, a)] {
+        assert!(laws::commutative(x, y), "commutative: {x:?} ⊔ {y:?}");
+        assert!(laws::associative(x, y, x), "associative: {x:?}, {y:?}");
+        assert!(laws::idempotent(x), "idempotent: {x:?}");
+        assert!(laws::inflation(x, y), "inflation: {x:?}, {y:?}");
+        assert!(laws::order_agrees_with_join(x, y), "order: {x:?}, {y:?}");
+        assert!(laws::join_reports_change(x, y), "change: {x:?}, {y:?}");
+    }
+}
+
+fn or_set(json: &str) -> OrSet<String, String> {
+    serde_json::from_str(json).expect("a valid OrSet")
+}
+
+/// Found by the laws (commutativity). Join compared `(timestamp, replica)` only, so two writes
+/// that reuse the pair (a buggy writer, or a replica id reused after a restart) merged to
+/// different values depending on who joined whom. The value now breaks the tie: the greater
+/// one wins on every replica.
+#[test]
+fn lww_tie_on_timestamp_and_replica_is_broken_by_the_value() {
+    let mut a = LwwRegister::new();
+    a.set(1, 1u8, 217u8);
+    let mut b = LwwRegister::new();
+    b.set(1, 1u8, 32u8);
+    laws_hold(&a, &b);
+    assert_eq!(a.clone().joined(&b).get(), Some(&217));
+    assert_eq!(b.clone().joined(&a).get(), Some(&217));
+    // And the order is the same one `leq` uses.
+    assert!(b.leq(&a) && !a.leq(&b));
+    // The loser's write delta on the winner's state is bottom.
+    assert!(a.set_delta(1, 1, 32).is_bottom());
+}
+
+/// Found by the laws (commutativity, then convergence). Join kept a local dot when the other
+/// side had *seen* it, where it must keep it when the other side has *not* seen it (or still
+/// holds it). Here `b` saw x's add and removed it; with the inverted test, `a ⊔ b` kept x
+/// and `b ⊔ a` did not.
+#[test]
+fn or_set_join_drops_dots_the_other_side_saw_and_removed() {
+    let a = or_set(r#"{"entries":[["x",[["r0",1]]]],"context":{"vv":{"r0":1},"cloud":[]}}"#);
+    let b = or_set(r#"{"entries":[],"context":{"vv":{"r0":1},"cloud":[]}}"#);
+    laws_hold(&a, &b);
+    assert!(!a.clone().joined(&b).contains(&"x".to_string()));
+    assert!(!b.clone().joined(&a).contains(&"x".to_string()));
+    // A dot the other side never saw survives: that is the add-wins half of the rule.
+    let c = or_set(r#"{"entries":[],"context":{"vv":{"r1":1},"cloud":[]}}"#);
+    laws_hold(&a, &c);
+    assert!(a.clone().joined(&c).contains(&"x".to_string()));
+}
+
+/// Found while writing the hostile-input tests. A dot with counter 0 names no event, but
+/// `CausalContext::contains` answered "seen" for it (`0 <= vv[r]` always holds), so a decoded
+/// OrSet could hold a live entry supported by dot 0. Its part in `decompose` then had a live
+/// dot outside its own context: a malformed state. Counter 0 is now never seen, and refused
+/// in entries.
+#[test]
+fn or_set_dot_with_counter_zero_is_not_seen_and_not_accepted() {
+    let ctx: CausalContext<String> =
+        serde_json::from_str(r#"{"vv":{"a":4},"cloud":[]}"#).expect("a valid context");
+    assert!(!ctx.contains(&Dot {
+        replica: "a".to_string(),
+        counter: 0,
+    }));
+    let decoded = serde_json::from_str::<OrSet<String, String>>(
+        r#"{"entries":[["x",[["a",0]]]],"context":{"vv":{"a":4},"cloud":[]}}"#,
+    );
+    assert!(decoded.is_err(), "{decoded:?}");
+}
+
+/// Found while writing the hostile-input tests. `Decompose::difference` defaulted to walking
+/// `decompose()`, which lists one part per dot ever seen, so `difference` on an OrSet whose
+/// context claimed `u64::MAX` events of one replica (a dozen bytes of JSON) never returned.
+/// The OrSet now computes its difference from the live and loose dots only.
+#[test]
+fn or_set_difference_does_not_enumerate_a_huge_context() {
+    let huge = or_set(
+        r#"{"entries":[["x",[["a",18446744073709551615]]]],
+            "context":{"vv":{"a":18446744073709551615},"cloud":[]}}"#,
+    );
+    let known = or_set(r#"{"entries":[["x",[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}}"#);
+    let diff = huge.difference(&known);
+    assert_eq!(known.clone().joined(&diff), known.clone().joined(&huge));
+    assert!(diff.leq(&huge));
+    assert_eq!(huge.difference(&OrSet::new()), huge);
+    assert!(huge.difference(&huge).iter().next().is_none());
+}
+
+/// Found while writing the hostile-input tests. A replica named twice in a version vector's
+/// JSON object kept the *last* count, so `{"a":5,"a":1}` decoded below what it claimed. It
+/// now keeps the largest, as `FromIterator` does.
+#[test]
+fn version_vector_duplicate_replica_keeps_the_largest_count() {
+    let v: VersionVector<String> = serde_json::from_str(r#"{"a":5,"a":1}"#).expect("valid");
+    assert_eq!(v.get(&"a".to_string()), 5);
+}
+
+/// Found while writing the hostile-input tests. serde's derived struct decoding also takes the
+/// fields as a bare sequence, so `[1,"a",2]` decoded as an LWW write: an undocumented second
+/// wire shape. Structs now decode from JSON objects only.
+#[test]
+fn structs_do_not_decode_from_a_sequence_of_their_fields() {
+    assert!(serde_json::from_str::<LwwRegister<u8, String>>(r#"[1,"a",2]"#).is_err());
+    assert!(serde_json::from_str::<OrSet<u8, String>>(r#"[[],{"vv":{},"cloud":[]}]"#).is_err());
+}
