@@ -1,0 +1,357 @@
+//! The node core: a sans-IO state machine that turns stdin lines and time into stdout lines.
+
+use std::collections::VecDeque;
+
+use gossip_transport::{Start, Stats, Time};
+use serde_json::{Map, Value};
+
+use crate::Rejection;
+use crate::options::{Options, WorkloadKind};
+use crate::protocol::{ErrorCode, Inbound, MsgId, NodeId, Outbound, body, parse_line};
+use crate::replicated::GOSSIP;
+use crate::workload::{self, Reply, Setup, Workload};
+
+/// How a node comes to life: the randomness and incarnation its replication engine uses.
+///
+/// The incarnation must grow across restarts of the same node (the shell uses wall-clock
+/// milliseconds), so that peers tell a restarted node, which lost its state, from a late
+/// message of its previous life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Birth {
+    /// Seeds every random choice.
+    pub seed: u64,
+    /// Orders this life against earlier ones of the same node.
+    pub incarnation: u64,
+}
+
+/// One Maelstrom node, without IO.
+///
+/// # Driving contract
+///
+/// | family | methods |
+/// |---|---|
+/// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout) |
+/// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout) |
+/// | getters | [`id`](Self::id), [`workload`](Self::workload), [`stats`](Self::stats) |
+///
+/// After every input, drain [`poll_output`](Self::poll_output) to stdout (each line followed
+/// by `\n`), then ask [`poll_timeout`](Self::poll_timeout) when to call
+/// [`handle_timeout`](Self::handle_timeout) next. `now` is any monotonic clock (real or
+/// simulated) and must not go backwards. The node never reads a clock, never blocks and never
+/// panics on input: bad lines are logged (through `tracing`) and, where the sender can be
+/// answered, get a Maelstrom error reply.
+///
+/// ```
+/// use gossip_node::{Birth, Node, Options};
+/// use gossip_transport::Time;
+///
+/// let mut node = Node::new(Options::default(), Birth { seed: 1, incarnation: 0 });
+/// node.handle_line(Time::ZERO, r#"{"src":"c0","dest":"n0","body":{"type":"init","node_id":"n0","node_ids":["n0"],"msg_id":1}}"#);
+/// assert_eq!(
+///     node.poll_output().as_deref(),
+///     Some(r#"{"src":"n0","dest":"c0","body":{"in_reply_to":1,"msg_id":1,"type":"init_ok"}}"#)
+/// );
+/// node.handle_line(Time::ZERO, r#"{"src":"c1","dest":"n0","body":{"type":"echo","echo":"hi","msg_id":1}}"#);
+/// assert_eq!(
+///     node.poll_output().as_deref(),
+///     Some(r#"{"src":"n0","dest":"c1","body":{"echo":"hi","in_reply_to":1,"msg_id":2,"type":"echo_ok"}}"#)
+/// );
+/// ```
+pub struct Node {
+    options: Options,
+    birth: Birth,
+    me: Option<NodeId>,
+    members: Vec<NodeId>,
+    kind: Option<WorkloadKind>,
+    app: Option<Box<dyn Workload>>,
+    next_msg_id: u64,
+    out: VecDeque<String>,
+    now: Time,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("me", &self.me)
+            .field("workload", &self.kind)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A node waiting for `init`.
+    pub fn new(options: Options, birth: Birth) -> Node {
+        Node {
+            kind: options.workload,
+            options,
+            birth,
+            me: None,
+            members: Vec::new(),
+            app: None,
+            next_msg_id: 1,
+            out: VecDeque::new(),
+            now: Time::ZERO,
+        }
+    }
+
+    /// Our node id, once initialised.
+    pub fn id(&self) -> Option<&NodeId> {
+        self.me.as_ref()
+    }
+
+    /// The workload, once named or inferred.
+    pub fn workload(&self) -> Option<WorkloadKind> {
+        self.kind
+    }
+
+    /// Replication counters, for replicated workloads once running.
+    pub fn stats(&self) -> Option<&Stats> {
+        self.app.as_ref().and_then(|a| a.stats())
+    }
+
+    /// Handles one line from stdin (without its newline).
+    pub fn handle_line(&mut self, now: Time, line: &str) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        if line.trim().is_empty() {
+            return;
+        }
+        let msg = match parse_line(line) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::warn!(
+                    "ignoring a line that is not a Maelstrom message ({e}): {}",
+                    clip(line)
+                );
+                return;
+            }
+        };
+        if msg.is_reply() {
+            // We send no requests that expect replies; never answer a reply (no loops).
+            tracing::debug!(src = %msg.src, kind = %msg.kind, "ignoring an unexpected reply");
+            return;
+        }
+        match msg.kind.as_str() {
+            "init" => self.init(now, &msg),
+            GOSSIP => self.gossip(now, &msg),
+            _ => self.request(now, &msg),
+        }
+        self.drain();
+    }
+
+    /// Does whatever replication has due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.now = self.now.max(now);
+        if let Some(app) = &mut self.app {
+            app.handle_timeout(self.now);
+        }
+        self.drain();
+    }
+
+    /// The next line to print on stdout (without its newline).
+    pub fn poll_output(&mut self) -> Option<String> {
+        self.out.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due next, if ever.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.app.as_ref().and_then(|a| a.poll_timeout())
+    }
+
+    fn init(&mut self, now: Time, msg: &Inbound) {
+        let parsed = (|| {
+            let me = msg
+                .body
+                .get("node_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Rejection::malformed("`init` needs a string `node_id`"))?;
+            let ids = msg
+                .body
+                .get("node_ids")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Rejection::malformed("`init` needs an array `node_ids`"))?;
+            let members = ids
+                .iter()
+                .map(|v| v.as_str().map(NodeId::from))
+                .collect::<Option<Vec<NodeId>>>()
+                .ok_or_else(|| Rejection::malformed("`node_ids` must hold strings"))?;
+            Ok((NodeId::from(me), members))
+        })();
+        match parsed {
+            Err(rejection) => self.reply_error(msg, rejection),
+            Ok((me, members)) => {
+                if let Some(current) = &self.me
+                    && *current != me
+                {
+                    let text = format!("already initialised as {current}");
+                    self.reply_error(msg, Rejection::new(ErrorCode::Abort, text));
+                    return;
+                }
+                if self.me.is_none() {
+                    tracing::info!(node = %me, members = members.len(), workload = ?self.kind, "initialised");
+                    self.me = Some(me);
+                    self.members = members;
+                    if let Some(kind) = self.kind {
+                        self.start(kind, now, None);
+                    }
+                }
+                self.reply(msg, Reply::ok("init_ok"));
+            }
+        }
+    }
+
+    /// Starts the workload `kind`; `tag` is set when it was inferred.
+    fn start(&mut self, kind: WorkloadKind, now: Time, tag: Option<&'static str>) {
+        let Some(me) = self.me.clone() else { return };
+        let setup = Setup {
+            me,
+            members: self.members.clone(),
+            options: &self.options,
+            start: Start {
+                seed: self.birth.seed,
+                incarnation: self.birth.incarnation,
+                now,
+            },
+            tag,
+        };
+        self.kind = Some(kind);
+        self.app = Some(workload::build(kind, setup));
+    }
+
+    /// Starts the workload from `msg` if none was named and `msg` tells which it is.
+    fn ensure_started(&mut self, now: Time, msg: &Inbound) {
+        if self.app.is_some() || self.me.is_none() {
+            return;
+        }
+        if let Some(kind) = workload::infer(msg) {
+            tracing::info!(workload = kind.name(), from = %msg.kind, "workload inferred");
+            self.start(kind, now, Some(kind.name()));
+        }
+    }
+
+    fn gossip(&mut self, now: Time, msg: &Inbound) {
+        self.ensure_started(now, msg);
+        let result = match &mut self.app {
+            Some(app) => app.gossip(now, &msg.src, &msg.body),
+            None => Err(Rejection::new(
+                ErrorCode::TemporarilyUnavailable,
+                "gossip before the workload is known",
+            )),
+        };
+        if let Err(e) = result {
+            tracing::warn!(from = %msg.src, "dropping gossip: {e}");
+        }
+    }
+
+    fn request(&mut self, now: Time, msg: &Inbound) {
+        if self.me.is_none() {
+            let rejection = Rejection::new(
+                ErrorCode::TemporarilyUnavailable,
+                "not initialised yet: send init first",
+            );
+            self.reply_error(msg, rejection);
+            return;
+        }
+        self.ensure_started(now, msg);
+        let result = match &mut self.app {
+            Some(app) => app.request(now, msg),
+            None => Err(Rejection::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "cannot answer `{}` before the workload is known: start the node with the workload's name (e.g. `gossip-node g-set`)",
+                    msg.kind
+                ),
+            )),
+        };
+        match result {
+            Ok(reply) => self.reply(msg, reply),
+            Err(rejection) => self.reply_error(msg, rejection),
+        }
+    }
+
+    fn take_msg_id(&mut self) -> u64 {
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        id
+    }
+
+    /// Our id as a sender: known after init; before it, whatever the sender addressed.
+    fn src_for(&self, msg: &Inbound) -> NodeId {
+        self.me.clone().unwrap_or_else(|| msg.dest.clone())
+    }
+
+    fn reply(&mut self, msg: &Inbound, reply: Reply) {
+        let Some(in_reply_to) = msg.msg_id else {
+            // Maelstrom's requests all carry msg_id; without one there is nothing to answer.
+            tracing::debug!(src = %msg.src, kind = %msg.kind, "request without msg_id: no reply");
+            return;
+        };
+        let mut body = body(reply.kind, reply.fields);
+        self.address(&mut body, in_reply_to);
+        let line = Outbound {
+            src: self.src_for(msg),
+            dest: msg.src.clone(),
+            body,
+        }
+        .to_line();
+        self.out.push_back(line);
+    }
+
+    fn reply_error(&mut self, msg: &Inbound, rejection: Rejection) {
+        tracing::warn!(src = %msg.src, kind = %msg.kind, "{rejection}");
+        let Some(in_reply_to) = msg.msg_id else {
+            return;
+        };
+        let mut body = body(
+            "error",
+            [
+                ("code", Value::from(u32::from(rejection.code))),
+                ("text", Value::String(rejection.text)),
+            ],
+        );
+        self.address(&mut body, in_reply_to);
+        let line = Outbound {
+            src: self.src_for(msg),
+            dest: msg.src.clone(),
+            body,
+        }
+        .to_line();
+        self.out.push_back(line);
+    }
+
+    fn address(&mut self, body: &mut Map<String, Value>, in_reply_to: MsgId) {
+        let msg_id = self.take_msg_id();
+        body.insert("in_reply_to".into(), Value::from(in_reply_to.0));
+        body.insert("msg_id".into(), Value::from(msg_id));
+    }
+
+    /// Moves the workload's gossip into the output queue.
+    fn drain(&mut self) {
+        let (Some(app), Some(me)) = (&mut self.app, &self.me) else {
+            return;
+        };
+        while let Some((to, body)) = app.poll_transmit() {
+            let line = Outbound {
+                src: me.clone(),
+                dest: to,
+                body,
+            }
+            .to_line();
+            self.out.push_back(line);
+        }
+    }
+}
+
+/// A line cut short for logs.
+fn clip(line: &str) -> String {
+    const MAX: usize = 200;
+    if line.len() <= MAX {
+        return line.to_string();
+    }
+    let mut end = MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &line[..end], line.len())
+}

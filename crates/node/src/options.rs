@@ -1,0 +1,313 @@
+//! Command-line options: which workload, and how to replicate.
+//!
+//! Maelstrom passes the arguments that follow its own options to every node, and it would
+//! swallow anything that looks like one of its options (`--foo`). So the node takes plain
+//! words: an optional workload name and `key=value` settings, e.g.
+//!
+//! ```text
+//! gossip-node broadcast profile=fast
+//! gossip-node g-set strategy=hybrid overlay=star hubs=3 relay-flush=150ms
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use gossip_transport::{Config, Overlay, Strategy};
+
+use crate::protocol::NodeId;
+
+/// The Maelstrom workloads this node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// `echo`: reply with what was sent.
+    Echo,
+    /// `broadcast`: spread integers to every node; `read` returns `messages`.
+    Broadcast,
+    /// `g-set`: a grow-only set; `read` returns `value`.
+    GSet,
+    /// `g-counter`: a grow-only counter.
+    GCounter,
+    /// `pn-counter`: a counter that also goes down.
+    PnCounter,
+}
+
+impl WorkloadKind {
+    /// Every workload, by its Maelstrom name.
+    pub const ALL: [(&'static str, WorkloadKind); 5] = [
+        ("echo", WorkloadKind::Echo),
+        ("broadcast", WorkloadKind::Broadcast),
+        ("g-set", WorkloadKind::GSet),
+        ("g-counter", WorkloadKind::GCounter),
+        ("pn-counter", WorkloadKind::PnCounter),
+    ];
+
+    /// The Maelstrom name (`g-set`, ...).
+    pub fn name(self) -> &'static str {
+        WorkloadKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Looks a workload up by its Maelstrom name.
+    pub fn from_name(name: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+    }
+}
+
+/// Where the eager overlay comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OverlayChoice {
+    /// Our own overlay (the `topology` message is acknowledged and ignored).
+    Own(Overlay<NodeId>),
+    /// The neighbours Maelstrom's `topology` message gives.
+    Maelstrom,
+}
+
+/// Everything the node is told at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The workload, if named; otherwise it is inferred from the first request that tells.
+    pub workload: Option<WorkloadKind>,
+    /// Replication settings (the overlay inside is replaced per [`Options::overlay`]).
+    pub transport: Config<NodeId>,
+    /// Which overlay to use.
+    pub overlay: OverlayChoice,
+    /// Seeds every random choice; the shell picks one per process unless given.
+    pub seed: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::profile("efficient").unwrap_or_else(|| Options {
+            workload: None,
+            transport: Config::default(),
+            overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
+            seed: None,
+        })
+    }
+}
+
+/// A bad command-line argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionsError(pub String);
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
+/// The usage text, printed on bad arguments.
+pub const USAGE: &str = "\
+usage: gossip-node [WORKLOAD] [key=value ...]
+
+WORKLOAD: echo | broadcast | g-set | g-counter | pn-counter
+          (optional: without it the node infers the workload from the first request that
+          tells, and refuses reads that come before it)
+
+settings (durations take ms or s, e.g. 200ms, 1.5s):
+  profile=efficient|fast   preset timings (default: efficient)
+  strategy=tree|flood|gossip|push-pull|hybrid
+  overlay=star|full|kary|maelstrom   (maelstrom: follow the topology message)
+  hubs=N            star: members that can act as hub in turn (default 3)
+  k=N               kary: children per node (default 4)
+  flush=D           batching interval of a leaf (one eager target)
+  relay-flush=D     batching interval of a hub / inner node
+  fanout=N interval=D                 gossip / push-pull rounds
+  lazy-interval=D lazy-fanout=N graft-delay=D   hybrid
+  ack-delay=D rto=D max-rto=D suspect-after=D max-packet-bytes=N
+  seed=N            fix the random seed
+";
+
+impl Options {
+    /// A named preset: `efficient` (the default: fewest messages within the latency targets)
+    /// or `fast` (lowest latency for a few more messages).
+    pub fn profile(name: &str) -> Option<Options> {
+        let ms = Duration::from_millis;
+        let base = Config {
+            strategy: Strategy::Tree,
+            overlay: Overlay::Star { hubs: 3 },
+            ..Config::default()
+        };
+        let transport = match name {
+            "efficient" => Config {
+                flush: ms(0),
+                relay_flush: ms(200),
+                ..base
+            },
+            "fast" => Config {
+                flush: ms(0),
+                relay_flush: ms(40),
+                ..base
+            },
+            _ => return None,
+        };
+        Some(Options {
+            workload: None,
+            transport,
+            overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
+            seed: None,
+        })
+    }
+
+    /// Parses the arguments after the program name.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Options, OptionsError> {
+        let mut options = Options::default();
+        // The profile goes first, whatever its position, so other settings refine it.
+        for arg in args {
+            if let Some(name) = arg.as_ref().strip_prefix("profile=") {
+                options = Options::profile(name).ok_or_else(|| {
+                    OptionsError(format!("unknown profile `{name}` (efficient, fast)"))
+                })?;
+            }
+        }
+        let mut strategy: Option<String> = None;
+        let mut overlay: Option<String> = None;
+        let mut hubs = 3usize;
+        let mut k = 4usize;
+        let mut fanout = 3usize;
+        let mut interval = Duration::from_millis(200);
+        let mut lazy_interval = Duration::from_millis(1000);
+        let mut lazy_fanout = 1usize;
+        let mut graft_delay = Duration::from_millis(600);
+        for arg in args {
+            let arg = arg.as_ref();
+            let Some((key, value)) = arg.split_once('=') else {
+                let kind = WorkloadKind::from_name(arg)
+                    .ok_or_else(|| OptionsError(format!("unknown workload or argument `{arg}`")))?;
+                if options.workload.replace(kind).is_some() {
+                    return Err(OptionsError("more than one workload given".into()));
+                }
+                continue;
+            };
+            let t = &mut options.transport;
+            match key {
+                "profile" => {}
+                "strategy" => strategy = Some(value.to_string()),
+                "overlay" => overlay = Some(value.to_string()),
+                "hubs" => hubs = number(key, value)?,
+                "k" => k = number(key, value)?,
+                "fanout" => fanout = number(key, value)?,
+                "lazy-fanout" => lazy_fanout = number(key, value)?,
+                "interval" => interval = duration(key, value)?,
+                "lazy-interval" => lazy_interval = duration(key, value)?,
+                "graft-delay" => graft_delay = duration(key, value)?,
+                "flush" => t.flush = duration(key, value)?,
+                "relay-flush" => t.relay_flush = duration(key, value)?,
+                "ack-delay" => t.ack_delay = duration(key, value)?,
+                "rto" => t.rto = duration(key, value)?,
+                "max-rto" => t.max_rto = duration(key, value)?,
+                "suspect-after" => t.suspect_after = duration(key, value)?,
+                "max-packet-bytes" => t.max_packet_bytes = number(key, value)?,
+                "seed" => options.seed = Some(number(key, value)?),
+                _ => return Err(OptionsError(format!("unknown setting `{key}`"))),
+            }
+        }
+        if let Some(s) = strategy {
+            options.transport.strategy = match s.as_str() {
+                "tree" => Strategy::Tree,
+                "flood" => Strategy::Flood,
+                "gossip" => Strategy::Gossip { fanout, interval },
+                "push-pull" => Strategy::PushPull { interval },
+                "hybrid" => Strategy::Hybrid {
+                    lazy_interval,
+                    lazy_fanout,
+                    graft_delay,
+                },
+                other => {
+                    return Err(OptionsError(format!(
+                        "unknown strategy `{other}` (tree, flood, gossip, push-pull, hybrid)"
+                    )));
+                }
+            };
+        }
+        let overlay_name = overlay.unwrap_or_else(|| "star".into());
+        options.overlay = match overlay_name.as_str() {
+            "star" => OverlayChoice::Own(Overlay::Star { hubs: hubs.max(1) }),
+            "full" => OverlayChoice::Own(Overlay::Full),
+            "kary" => OverlayChoice::Own(Overlay::Kary { k: k.max(1) }),
+            "maelstrom" => OverlayChoice::Maelstrom,
+            other => {
+                return Err(OptionsError(format!(
+                    "unknown overlay `{other}` (star, full, kary, maelstrom)"
+                )));
+            }
+        };
+        if let OverlayChoice::Own(o) = &options.overlay {
+            options.transport.overlay = o.clone();
+        }
+        Ok(options)
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, OptionsError> {
+    value
+        .parse()
+        .map_err(|_| OptionsError(format!("`{key}` wants a whole number, got `{value}`")))
+}
+
+/// `250ms`, `1.5s` or `2` (seconds).
+fn duration(key: &str, value: &str) -> Result<Duration, OptionsError> {
+    let bad = || {
+        OptionsError(format!(
+            "`{key}` wants a duration like 200ms or 1.5s, got `{value}`"
+        ))
+    };
+    let (number, scale) = if let Some(n) = value.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (value, 1.0)
+    };
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(n * scale).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workload_is_a_plain_word() {
+        let o = Options::parse(&["g-set"]).expect("valid");
+        assert_eq!(o.workload, Some(WorkloadKind::GSet));
+        assert_eq!(Options::parse::<&str>(&[]).expect("valid").workload, None);
+    }
+
+    #[test]
+    fn settings_refine_the_profile() {
+        let o = Options::parse(&["broadcast", "relay-flush=150ms", "profile=fast", "hubs=2"])
+            .expect("valid");
+        assert_eq!(o.transport.relay_flush, Duration::from_millis(150));
+        assert_eq!(o.transport.overlay, Overlay::Star { hubs: 2 });
+        let o = Options::parse(&["strategy=gossip", "fanout=4", "interval=0.1s"]).expect("valid");
+        assert_eq!(
+            o.transport.strategy,
+            Strategy::Gossip {
+                fanout: 4,
+                interval: Duration::from_millis(100)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let err = |args: &[&str]| Options::parse(args).expect_err("invalid").0;
+        assert!(err(&["--workload"]).contains("unknown workload"));
+        assert!(err(&["flush=soon"]).contains("duration"));
+        assert!(err(&["hubs=-1"]).contains("whole number"));
+        assert!(err(&["colour=blue"]).contains("unknown setting"));
+        assert!(err(&["echo", "g-set"]).contains("more than one"));
+        assert!(err(&["strategy=telepathy"]).contains("unknown strategy"));
+    }
+}

@@ -1,0 +1,230 @@
+//! The message envelope: parsing what arrives on stdin, building what leaves on stdout.
+//!
+//! Maelstrom is strict about what nodes print (one JSON object per line, no top-level key but
+//! `src`, `dest` and `body`) and lenient about what it sends (an extra top-level `id` on every
+//! delivered message). Parsing here accepts exactly what Maelstrom sends; building emits only
+//! what it accepts.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{MsgId, NodeId};
+
+/// A message read from stdin, with the fields every handler needs pulled out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// Sender.
+    pub src: NodeId,
+    /// Addressee (us, normally).
+    pub dest: NodeId,
+    /// The body's `type`.
+    pub kind: String,
+    /// The body's `msg_id`, if any.
+    pub msg_id: Option<MsgId>,
+    /// The body's `in_reply_to`, if any: then this is a reply.
+    pub in_reply_to: Option<MsgId>,
+    /// The whole body, `type` and ids included.
+    pub body: Map<String, Value>,
+}
+
+impl Inbound {
+    /// `true` iff this message answers one of ours.
+    pub fn is_reply(&self) -> bool {
+        self.in_reply_to.is_some()
+    }
+}
+
+/// Why a line was not a message. The node logs it to stderr and carries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not JSON at all.
+    NotJson(String),
+    /// JSON, but not an object.
+    NotAnObject,
+    /// A mandatory field is missing: `src`, `dest`, `body` or the body's `type`.
+    Missing(&'static str),
+    /// A field has the wrong JSON type.
+    WrongType {
+        /// The field.
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::NotJson(e) => write!(f, "not JSON: {e}"),
+            ParseError::NotAnObject => write!(f, "not a JSON object"),
+            ParseError::Missing(field) => write!(f, "missing `{field}`"),
+            ParseError::WrongType { field, expected } => {
+                write!(f, "`{field}` should be {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one stdin line. The extra top-level `id` Maelstrom adds is accepted and ignored.
+pub fn parse_line(line: &str) -> Result<Inbound, ParseError> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let Value::Object(mut envelope) = value else {
+        return Err(ParseError::NotAnObject);
+    };
+    let src = take_string(&mut envelope, "src")?;
+    let dest = take_string(&mut envelope, "dest")?;
+    let body = match envelope.remove("body") {
+        Some(Value::Object(body)) => body,
+        Some(_) => {
+            return Err(ParseError::WrongType {
+                field: "body",
+                expected: "an object",
+            });
+        }
+        None => return Err(ParseError::Missing("body")),
+    };
+    let kind = match body.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        Some(_) => {
+            return Err(ParseError::WrongType {
+                field: "type",
+                expected: "a string",
+            });
+        }
+        None => return Err(ParseError::Missing("type")),
+    };
+    let msg_id = optional_id(&body, "msg_id")?;
+    let in_reply_to = optional_id(&body, "in_reply_to")?;
+    Ok(Inbound {
+        src: NodeId(src),
+        dest: NodeId(dest),
+        kind,
+        msg_id,
+        in_reply_to,
+        body,
+    })
+}
+
+fn take_string(map: &mut Map<String, Value>, field: &'static str) -> Result<String, ParseError> {
+    match map.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ParseError::WrongType {
+            field,
+            expected: "a string",
+        }),
+        None => Err(ParseError::Missing(field)),
+    }
+}
+
+fn optional_id(
+    body: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<MsgId>, ParseError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(|n| Some(MsgId(n)))
+            .ok_or(ParseError::WrongType {
+                field,
+                expected: "a non-negative integer",
+            }),
+    }
+}
+
+/// A message to print: exactly `src`, `dest` and `body`, in that order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outbound {
+    /// Sender (us).
+    pub src: NodeId,
+    /// Addressee.
+    pub dest: NodeId,
+    /// The body.
+    pub body: Map<String, Value>,
+}
+
+impl Outbound {
+    /// The message as one line of JSON, without the newline.
+    pub fn to_line(&self) -> String {
+        // A map of strings and JSON values always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A body of the given `type`, with `fields`.
+pub fn body(
+    kind: &str,
+    fields: impl IntoIterator<Item = (&'static str, Value)>,
+) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("type".into(), Value::String(kind.into()));
+    for (k, v) in fields {
+        body.insert(k.into(), v);
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_extra_id_maelstrom_adds() {
+        let line = r#"{"id":0,"src":"c0","dest":"n0","body":{"type":"init","node_id":"n0","node_ids":["n0"],"msg_id":1}}"#;
+        let msg = parse_line(line).expect("a valid init");
+        assert_eq!(msg.src, NodeId::from("c0"));
+        assert_eq!(msg.kind, "init");
+        assert_eq!(msg.msg_id, Some(MsgId(1)));
+        assert!(!msg.is_reply());
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert!(matches!(parse_line("nope"), Err(ParseError::NotJson(_))));
+        assert_eq!(parse_line("[1]"), Err(ParseError::NotAnObject));
+        assert_eq!(
+            parse_line(r#"{"dest":"n1","body":{"type":"x"}}"#),
+            Err(ParseError::Missing("src"))
+        );
+        assert_eq!(
+            parse_line(r#"{"src":"c1","dest":"n1"}"#),
+            Err(ParseError::Missing("body"))
+        );
+        assert_eq!(
+            parse_line(r#"{"src":"c1","dest":"n1","body":{}}"#),
+            Err(ParseError::Missing("type"))
+        );
+        assert_eq!(
+            parse_line(r#"{"src":1,"dest":"n1","body":{"type":"x"}}"#),
+            Err(ParseError::WrongType {
+                field: "src",
+                expected: "a string"
+            })
+        );
+        assert_eq!(
+            parse_line(r#"{"src":"c1","dest":"n1","body":{"type":"x","msg_id":"7"}}"#),
+            Err(ParseError::WrongType {
+                field: "msg_id",
+                expected: "a non-negative integer"
+            })
+        );
+    }
+
+    #[test]
+    fn prints_only_src_dest_body() {
+        let out = Outbound {
+            src: "n1".into(),
+            dest: "c2".into(),
+            body: body("echo_ok", [("in_reply_to", Value::from(3))]),
+        };
+        assert_eq!(
+            out.to_line(),
+            r#"{"src":"n1","dest":"c2","body":{"in_reply_to":3,"type":"echo_ok"}}"#
+        );
+    }
+}

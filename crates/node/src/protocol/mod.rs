@@ -1,0 +1,12 @@
+//! The Maelstrom protocol: ids, error codes, and the JSON envelope.
+//!
+//! `docs/maelstrom.md` in the repository describes the protocol; this module is its
+//! executable form.
+
+mod envelope;
+mod error_code;
+mod ids;
+
+pub use envelope::{Inbound, Outbound, ParseError, body, parse_line};
+pub use error_code::ErrorCode;
+pub use ids::{MsgId, NodeId};

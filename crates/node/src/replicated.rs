@@ -1,0 +1,105 @@
+//! A lattice replicated by the transport, wrapped for Maelstrom: gossip packets travel as
+//! message bodies of type `gossip`.
+
+use gossip_crdt::{Decompose, Lattice};
+use gossip_transport::{Overlay, Packet, Replicator, Start, Stats, Time};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::Rejection;
+use crate::protocol::{ErrorCode, NodeId};
+
+/// The `type` of inter-node replication messages.
+pub const GOSSIP: &str = "gossip";
+
+/// One replicated lattice and its engine.
+#[derive(Debug)]
+pub(crate) struct Replicated<L> {
+    replicator: Replicator<L, NodeId>,
+    /// Set when the workload was inferred: peers started without a workload name learn it
+    /// from our gossip.
+    tag: Option<&'static str>,
+}
+
+impl<L> Replicated<L>
+where
+    L: Lattice + Decompose + Serialize + DeserializeOwned,
+{
+    pub(crate) fn new(
+        me: NodeId,
+        members: Vec<NodeId>,
+        config: gossip_transport::Config<NodeId>,
+        start: Start,
+        tag: Option<&'static str>,
+    ) -> Self {
+        Replicated {
+            replicator: Replicator::new(me, members, config, start),
+            tag,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &L {
+        self.replicator.state()
+    }
+
+    pub(crate) fn replicator(&self) -> &Replicator<L, NodeId> {
+        &self.replicator
+    }
+
+    pub(crate) fn update(&mut self, now: Time, delta: L) {
+        self.replicator.update(now, delta);
+    }
+
+    pub(crate) fn set_overlay(&mut self, now: Time, overlay: Overlay<NodeId>) {
+        self.replicator.set_overlay(now, overlay);
+    }
+
+    /// Applies a `gossip` body from `from`.
+    pub(crate) fn gossip(
+        &mut self,
+        now: Time,
+        from: &NodeId,
+        body: &Map<String, Value>,
+    ) -> Result<(), Rejection> {
+        let packet: Packet<L> =
+            serde_json::from_value(Value::Object(body.clone())).map_err(|e| {
+                Rejection::new(
+                    ErrorCode::MalformedRequest,
+                    format!("bad gossip packet: {e}"),
+                )
+            })?;
+        self.replicator
+            .handle_packet(now, from.clone(), packet)
+            .map_err(|e| {
+                Rejection::new(ErrorCode::MalformedRequest, format!("gossip refused: {e}"))
+            })
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Time) {
+        self.replicator.handle_timeout(now);
+    }
+
+    /// The next gossip message: its addressee and body.
+    pub(crate) fn poll_transmit(&mut self) -> Option<(NodeId, Map<String, Value>)> {
+        let (to, packet) = self.replicator.poll_transmit()?;
+        let mut body = match serde_json::to_value(&packet) {
+            Ok(Value::Object(map)) => map,
+            // A packet is a struct of numbers, arrays and our lattices: always an object.
+            _ => Map::new(),
+        };
+        body.insert("type".into(), Value::String(GOSSIP.into()));
+        if let Some(tag) = self.tag {
+            body.insert("w".into(), Value::String(tag.into()));
+        }
+        Some((to, body))
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Time> {
+        self.replicator.poll_timeout()
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        self.replicator.stats()
+    }
+}

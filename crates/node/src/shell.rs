@@ -1,0 +1,126 @@
+//! The tokio shell: stdin lines and timers in, stdout lines out, around one [`Node`].
+//!
+//! One task owns the node. Each turn of the loop waits for one [`Input`] (a stdin line, the
+//! node's deadline, or end of input), hands it to the node, writes every line the node has
+//! for stdout through one buffer flushed once per turn, and re-arms the single timer. Logs go
+//! to stderr, which Maelstrom keeps as the node's log.
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gossip_transport::Time;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::time::Instant;
+
+use crate::options::{Options, USAGE};
+use crate::{Birth, Node};
+
+/// What woke the loop.
+enum Input {
+    /// One line from stdin, newline removed (invalid UTF-8 replaced, so the node can log it).
+    Line(String),
+    /// The node's deadline passed.
+    Deadline,
+    /// stdin closed: Maelstrom is done with us.
+    Eof,
+}
+
+/// Runs the node on stdin/stdout with the given arguments (those after the program name);
+/// returns when stdin closes. Bad arguments print the usage and exit with status 2.
+pub fn run_stdio<S: AsRef<str>>(args: &[S]) -> ExitCode {
+    init_logging();
+    let options = match Options::parse(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("gossip-node: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let wall_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let birth = Birth {
+        // A node's seed only needs to differ between processes; the pid and the clock do.
+        seed: options
+            .seed
+            .unwrap_or_else(|| wall_ms ^ (u64::from(std::process::id()) << 32)),
+        incarnation: wall_ms,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gossip-node: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(Node::new(options, birth))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("stdio failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+async fn serve(mut node: Node) -> std::io::Result<()> {
+    let origin = Instant::now();
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut stdout = BufWriter::new(tokio::io::stdout());
+    let mut buffer = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let input = tokio::select! {
+            read = stdin.read_until(b'\n', &mut buffer) => match read? {
+                0 => Input::Eof,
+                _ => {
+                    let line = String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']).to_string();
+                    buffer.clear();
+                    Input::Line(line)
+                }
+            },
+            () = sleep_until(deadline) => Input::Deadline,
+        };
+        let now = Time::from_duration(origin.elapsed());
+        match input {
+            Input::Line(line) => node.handle_line(now, &line),
+            Input::Deadline => node.handle_timeout(now),
+            Input::Eof => {
+                tracing::info!("stdin closed; exiting");
+                stdout.flush().await?;
+                if let Some(stats) = node.stats() {
+                    tracing::info!("replication: {stats}");
+                }
+                return Ok(());
+            }
+        }
+        while let Some(line) = node.poll_output() {
+            stdout.write_all(line.as_bytes()).await?;
+            stdout.write_all(b"\n").await?;
+        }
+        stdout.flush().await?;
+        deadline = node.poll_timeout().map(|t| origin + t.since_origin());
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

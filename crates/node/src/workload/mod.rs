@@ -1,0 +1,179 @@
+//! The workloads: what each client request means, and which lattice holds the answer.
+//!
+//! Each workload is a [`Workload`]: it answers client requests and, for the replicated ones,
+//! relays gossip to and from its [`Replicated`](crate::replicated::Replicated) lattice.
+
+/// Implements the replication half of [`Workload`] by handing everything to the
+/// [`Replicated`](crate::replicated::Replicated) field named `$field`.
+macro_rules! delegate_replication {
+    ($field:ident) => {
+        fn gossip(
+            &mut self,
+            now: gossip_transport::Time,
+            from: &crate::protocol::NodeId,
+            body: &serde_json::Map<String, serde_json::Value>,
+        ) -> Result<(), crate::Rejection> {
+            self.$field.gossip(now, from, body)
+        }
+
+        fn handle_timeout(&mut self, now: gossip_transport::Time) {
+            self.$field.handle_timeout(now);
+        }
+
+        fn poll_transmit(
+            &mut self,
+        ) -> Option<(
+            crate::protocol::NodeId,
+            serde_json::Map<String, serde_json::Value>,
+        )> {
+            self.$field.poll_transmit()
+        }
+
+        fn poll_timeout(&self) -> Option<gossip_transport::Time> {
+            self.$field.poll_timeout()
+        }
+
+        fn stats(&self) -> Option<&gossip_transport::Stats> {
+            Some(self.$field.stats())
+        }
+    };
+}
+pub(crate) use delegate_replication;
+
+mod broadcast;
+mod counter;
+mod echo;
+mod g_set;
+
+use gossip_transport::{Overlay, Start, Stats, Time};
+use serde_json::{Map, Value};
+
+use crate::Rejection;
+use crate::options::{Options, OverlayChoice, WorkloadKind};
+use crate::protocol::{Inbound, NodeId};
+
+pub(crate) use broadcast::Broadcast;
+pub(crate) use counter::{GCounterWorkload, PnCounterWorkload};
+pub(crate) use echo::Echo;
+pub(crate) use g_set::GSetWorkload;
+
+/// A successful reply: its `type` and its fields (besides `type`, `msg_id`, `in_reply_to`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    pub(crate) kind: &'static str,
+    pub(crate) fields: Vec<(&'static str, Value)>,
+}
+
+impl Reply {
+    pub(crate) fn ok(kind: &'static str) -> Reply {
+        Reply {
+            kind,
+            fields: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with(mut self, key: &'static str, value: Value) -> Reply {
+        self.fields.push((key, value));
+        self
+    }
+}
+
+/// One workload's request handling and replication.
+pub(crate) trait Workload {
+    /// Answers a client request (`msg.kind` is anything but `init` and `gossip`).
+    fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection>;
+
+    /// Applies a `gossip` body from a peer. Workloads without replication refuse it.
+    fn gossip(
+        &mut self,
+        now: Time,
+        from: &NodeId,
+        body: &Map<String, Value>,
+    ) -> Result<(), Rejection>;
+
+    /// Does what the replication engine has due at `now`.
+    fn handle_timeout(&mut self, now: Time);
+
+    /// The next gossip message to send.
+    fn poll_transmit(&mut self) -> Option<(NodeId, Map<String, Value>)>;
+
+    /// When [`handle_timeout`](Workload::handle_timeout) is due next.
+    fn poll_timeout(&self) -> Option<Time>;
+
+    /// Replication counters, if this workload replicates.
+    fn stats(&self) -> Option<&Stats>;
+}
+
+/// What every workload needs to start.
+pub(crate) struct Setup<'a> {
+    pub(crate) me: NodeId,
+    pub(crate) members: Vec<NodeId>,
+    pub(crate) options: &'a Options,
+    pub(crate) start: Start,
+    /// Set when the workload was inferred rather than named, so peers can learn it.
+    pub(crate) tag: Option<&'static str>,
+}
+
+impl Setup<'_> {
+    fn config(&self) -> gossip_transport::Config<NodeId> {
+        let mut config = self.options.transport.clone();
+        if let OverlayChoice::Own(overlay) = &self.options.overlay {
+            config.overlay = overlay.clone();
+        } else {
+            // Until the topology arrives, a star keeps things moving.
+            config.overlay = Overlay::Star { hubs: 3 };
+        }
+        config
+    }
+}
+
+/// Builds the workload `kind`.
+pub(crate) fn build(kind: WorkloadKind, setup: Setup<'_>) -> Box<dyn Workload> {
+    let config = setup.config();
+    match kind {
+        WorkloadKind::Echo => Box::new(Echo),
+        WorkloadKind::Broadcast => Box::new(Broadcast::new(setup, config)),
+        WorkloadKind::GSet => Box::new(GSetWorkload::new(setup, config)),
+        WorkloadKind::GCounter => Box::new(GCounterWorkload::new(setup, config)),
+        WorkloadKind::PnCounter => Box::new(PnCounterWorkload::new(setup, config)),
+    }
+}
+
+/// Guesses the workload from a request, for nodes started without one: the first request
+/// that can only belong to one workload decides.
+pub(crate) fn infer(msg: &Inbound) -> Option<WorkloadKind> {
+    match msg.kind.as_str() {
+        "echo" => Some(WorkloadKind::Echo),
+        "topology" | "broadcast" => Some(WorkloadKind::Broadcast),
+        "add" if msg.body.contains_key("element") => Some(WorkloadKind::GSet),
+        // pn-counter accepts every g-counter request, so it is the safe guess.
+        "add" if msg.body.contains_key("delta") => Some(WorkloadKind::PnCounter),
+        "gossip" => msg
+            .body
+            .get("w")
+            .and_then(Value::as_str)
+            .and_then(WorkloadKind::from_name),
+        _ => None,
+    }
+}
+
+/// The integer in field `key` of a request body.
+pub(crate) fn integer_field(msg: &Inbound, key: &str) -> Result<i64, Rejection> {
+    match msg.body.get(key) {
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| Rejection::malformed(format!("`{key}` must be an integer, got {v}"))),
+        None => Err(Rejection::malformed(format!(
+            "`{}` needs a `{key}` field",
+            msg.kind
+        ))),
+    }
+}
+
+/// Error 10 for a request type the workload does not know.
+pub(crate) fn not_supported(workload: &str, msg: &Inbound) -> Rejection {
+    Rejection::new(
+        crate::protocol::ErrorCode::NotSupported,
+        format!("the {workload} workload has no `{}` request", msg.kind),
+    )
+}
