@@ -82,3 +82,8 @@ pub use or_set::OrSet;
 pub use pn_counter::PnCounter;
 pub use two_p_set::TwoPSet;
 pub use version_vector::{Causality, VersionVector};
+
+/// `docs/crdts.md`, included only so that `cargo test` compiles and runs its examples.
+#[doc = include_str!("../../../docs/crdts.md")]
+#[cfg(doctest)]
+pub struct CrdtsGuide;
