@@ -40,8 +40,9 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String
     match &opts.bin {
         // Nodes run in the temp dir, so a relative path must be made absolute.
         Some(bin) => Ok((std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone()), Vec::new())),
+        // Our own node is told the workload, so it never has to infer it.
         None => std::env::current_exe()
-            .map(|exe| (exe, vec!["node".to_owned()]))
+            .map(|exe| (exe, vec!["node".to_owned(), opts.workload.name().to_owned()]))
             .map_err(|e| format!("cannot find this executable to run its own node: {e}")),
     }
 }
