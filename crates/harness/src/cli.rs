@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::ids::NodeId;
-use crate::options::{Availability, Concurrency, LatencyDist, TestOptions, TopologyKind, WorkloadKind, default_nodes};
+use crate::options::{
+    Availability, Concurrency, LatencyDist, TestOptions, TopologyKind, WorkloadKind, default_nodes,
+};
 
 /// gossip-harness: run Maelstrom workloads against any program that speaks the protocol.
 #[derive(Debug, Parser)]
@@ -117,7 +119,9 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
     if v.is_finite() && v >= 0.0 {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(format!("--{name} must be a non-negative number of seconds, not {v}"))
+        Err(format!(
+            "--{name} must be a non-negative number of seconds, not {v}"
+        ))
     }
 }
 
@@ -132,21 +136,30 @@ impl TestArgs {
             return Err("a test needs at least one node".into());
         }
         if nodes.iter().any(|n| n.0.is_empty() || n.0.starts_with('c')) {
-            return Err("node ids must be non-empty and must not start with c (that marks clients)".into());
+            return Err(
+                "node ids must be non-empty and must not start with c (that marks clients)".into(),
+            );
         }
         let concurrency = self.concurrency.resolve(nodes.len());
         if concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
         if !(self.rate.is_finite() && self.rate >= 0.0) {
-            return Err(format!("--rate must be a non-negative number, not {}", self.rate));
+            return Err(format!(
+                "--rate must be a non-negative number, not {}",
+                self.rate
+            ));
         }
         let mut nemesis_partition = false;
         for n in &self.nemesis {
             match n.as_str() {
                 "partition" => nemesis_partition = true,
                 "" => {}
-                other => return Err(format!("unknown nemesis {other:?}; the only one is partition")),
+                other => {
+                    return Err(format!(
+                        "unknown nemesis {other:?}; the only one is partition"
+                    ));
+                }
             }
         }
         if self.test_count == 0 {
@@ -215,17 +228,38 @@ mod tests {
     #[test]
     fn flags_and_trailing_args() {
         let o = parse_test(&[
-            "-w", "g-set", "--bin", "./b", "--node-count", "3", "--concurrency", "2n", "--time-limit", "2.5",
-            "--nemesis", "partition", "--seed", "7", "--availability", "total", "--", "--fanout", "3",
+            "-w",
+            "g-set",
+            "--bin",
+            "./b",
+            "--node-count",
+            "3",
+            "--concurrency",
+            "2n",
+            "--time-limit",
+            "2.5",
+            "--nemesis",
+            "partition",
+            "--seed",
+            "7",
+            "--availability",
+            "total",
+            "--",
+            "--fanout",
+            "3",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(o.nodes.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(), ["n0", "n1", "n2"]);
+        assert_eq!(
+            o.nodes.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+            ["n0", "n1", "n2"]
+        );
         assert_eq!(o.concurrency, 6);
         assert_eq!(o.time_limit, Duration::from_millis(2500));
         assert!(o.nemesis_partition);
         assert_eq!(o.seed, 7);
         assert_eq!(o.node_args, ["--fanout", "3"]);
-        let bare = parse_test(&["-w", "echo", "--bin", "./b", "500"]).unwrap_or_else(|e| panic!("{e}"));
+        let bare =
+            parse_test(&["-w", "echo", "--bin", "./b", "500"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bare.node_args, ["500"]);
     }
 

@@ -103,13 +103,21 @@ pub fn complete_failure(op: &OpSpec, style: ErrorStyle, failure: &Failure) -> Co
     let value = op.value.clone();
     match (style, failure) {
         (ErrorStyle::WithErrors { idempotent }, Failure::Timeout) => Completion {
-            kind: if idempotent { OpType::Fail } else { OpType::Info },
+            kind: if idempotent {
+                OpType::Fail
+            } else {
+                OpType::Info
+            },
             value,
             error: Some(json!("net-timeout")),
             exception: None,
         },
         (ErrorStyle::WithErrors { idempotent }, Failure::Error(e)) => Completion {
-            kind: if e.code.definite || idempotent { OpType::Fail } else { OpType::Info },
+            kind: if e.code.definite || idempotent {
+                OpType::Fail
+            } else {
+                OpType::Info
+            },
             value,
             error: Some(json!([e.code.name, e.text])),
             exception: None,
@@ -119,7 +127,10 @@ pub fn complete_failure(op: &OpSpec, style: ErrorStyle, failure: &Failure) -> Co
             Completion {
                 kind: OpType::Info,
                 value,
-                error: Some(Value::String(format!("indeterminate: {}", exception.message))),
+                error: Some(Value::String(format!(
+                    "indeterminate: {}",
+                    exception.message
+                ))),
                 exception: Some(exception),
             }
         }
@@ -138,10 +149,16 @@ fn exception_of(f: &Failure) -> Exception {
                 "RPC error {} ({}){}",
                 e.code.code,
                 e.code.name,
-                e.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
+                e.text
+                    .as_deref()
+                    .map(|t| format!(": {t}"))
+                    .unwrap_or_default()
             ),
         },
-        Failure::Malformed(why) => Exception { kind: "malformed-rpc-response".to_owned(), message: why.clone() },
+        Failure::Malformed(why) => Exception {
+            kind: "malformed-rpc-response".to_owned(),
+            message: why.clone(),
+        },
     }
 }
 
@@ -151,17 +168,33 @@ mod tests {
     use crate::error_code::lookup;
 
     fn op() -> OpSpec {
-        OpSpec { f: "broadcast", value: json!(3), is_final: false }
+        OpSpec {
+            f: "broadcast",
+            value: json!(3),
+            is_final: false,
+        }
     }
 
     #[test]
     fn with_errors_mapping() {
         let w = ErrorStyle::WithErrors { idempotent: false };
         let r = ErrorStyle::WithErrors { idempotent: true };
-        assert_eq!(complete_failure(&op(), w, &Failure::Timeout).kind, OpType::Info);
-        assert_eq!(complete_failure(&op(), r, &Failure::Timeout).kind, OpType::Fail);
-        let definite = Failure::Error(RpcError { code: lookup(11), text: None });
-        let indefinite = Failure::Error(RpcError { code: lookup(13), text: Some("x".into()) });
+        assert_eq!(
+            complete_failure(&op(), w, &Failure::Timeout).kind,
+            OpType::Info
+        );
+        assert_eq!(
+            complete_failure(&op(), r, &Failure::Timeout).kind,
+            OpType::Fail
+        );
+        let definite = Failure::Error(RpcError {
+            code: lookup(11),
+            text: None,
+        });
+        let indefinite = Failure::Error(RpcError {
+            code: lookup(13),
+            text: Some("x".into()),
+        });
         assert_eq!(complete_failure(&op(), w, &definite).kind, OpType::Fail);
         assert_eq!(complete_failure(&op(), w, &indefinite).kind, OpType::Info);
         assert_eq!(complete_failure(&op(), r, &indefinite).kind, OpType::Fail);
@@ -169,20 +202,31 @@ mod tests {
         assert_eq!(c.error, Some(json!(["temporarily-unavailable", null])));
         let m = complete_failure(&op(), r, &Failure::Malformed("bad".into()));
         assert_eq!(m.kind, OpType::Info);
-        assert_eq!(m.exception.map(|e| e.kind), Some("malformed-rpc-response".to_owned()));
+        assert_eq!(
+            m.exception.map(|e| e.kind),
+            Some("malformed-rpc-response".to_owned())
+        );
     }
 
     #[test]
     fn plain_mapping_is_always_info() {
         for f in [
             Failure::Timeout,
-            Failure::Error(RpcError { code: lookup(11), text: None }),
+            Failure::Error(RpcError {
+                code: lookup(11),
+                text: None,
+            }),
             Failure::Malformed("x".into()),
         ] {
             let c = complete_failure(&op(), ErrorStyle::Plain, &f);
             assert_eq!(c.kind, OpType::Info);
             assert!(c.exception.is_some());
-            assert!(c.error.as_ref().and_then(Value::as_str).is_some_and(|s| s.starts_with("indeterminate: ")));
+            assert!(
+                c.error
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.starts_with("indeterminate: "))
+            );
         }
     }
 

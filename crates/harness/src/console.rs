@@ -57,12 +57,20 @@ impl Default for ProgressLine {
 impl ProgressLine {
     /// A progress printer for this process's stderr.
     pub fn new() -> ProgressLine {
-        ProgressLine { tty: std::io::stderr().is_terminal(), last: None, printed: false }
+        ProgressLine {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            printed: false,
+        }
     }
 
     /// Maybe print `p`.
     pub fn update(&mut self, p: &Progress, _now: Time) {
-        let every = if self.tty { Duration::from_millis(250) } else { Duration::from_secs(10) };
+        let every = if self.tty {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
         let now = Instant::now();
         match self.last {
             None => {
@@ -131,7 +139,10 @@ pub fn summary(results: &Value, workload: &str) -> String {
         out.push('\n');
     };
     if let Some(c) = results.get("crash") {
-        line(format!("crash      {}", c["reason"].as_str().unwrap_or("?")));
+        line(format!(
+            "crash      {}",
+            c["reason"].as_str().unwrap_or("?")
+        ));
         if let Some(tail) = c["stderr-tail"].as_array().filter(|t| !t.is_empty()) {
             line("           last lines of its stderr:".into());
             for l in tail {
@@ -152,20 +163,36 @@ pub fn summary(results: &Value, workload: &str) -> String {
             ));
             for key in ["stable-latencies", "lost-latencies"] {
                 if let Some(q) = w.get(key).and_then(Value::as_object) {
-                    let parts: Vec<String> = q.iter().map(|(k, v)| format!("{k}: {}", num(v))).collect();
+                    let parts: Vec<String> =
+                        q.iter().map(|(k, v)| format!("{k}: {}", num(v))).collect();
                     line(format!("           {key} (ms)  {}", parts.join("  ")));
                 }
             }
             if let Some(lost) = w["lost"].as_array().filter(|l| !l.is_empty()) {
                 let shown: Vec<String> = lost.iter().take(20).map(num).collect();
-                line(format!("           lost: {}{}", shown.join(" "), if lost.len() > 20 { " ..." } else { "" }));
+                line(format!(
+                    "           lost: {}{}",
+                    shown.join(" "),
+                    if lost.len() > 20 { " ..." } else { "" }
+                ));
             }
         }
         if w.get("acceptable").is_some() {
-            line(format!("           final reads {}  acceptable {}", w["final-reads"], w["acceptable"]));
+            line(format!(
+                "           final reads {}  acceptable {}",
+                w["final-reads"], w["acceptable"]
+            ));
         }
-        if let Some(errs) = w.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
-            line(format!("           {} errors, first: {}", errs.len(), errs[0]));
+        if let Some(errs) = w
+            .get("errors")
+            .and_then(Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            line(format!(
+                "           {} errors, first: {}",
+                errs.len(),
+                errs[0]
+            ));
         }
     }
     if let Some(s) = results.get("stats") {
@@ -189,7 +216,11 @@ pub fn summary(results: &Value, workload: &str) -> String {
         }
     }
     if let Some(a) = results.get("availability") {
-        line(format!("availability valid? {}  ok-fraction {}", valid_word(a), num(&a["ok-fraction"])));
+        line(format!(
+            "availability valid? {}  ok-fraction {}",
+            valid_word(a),
+            num(&a["ok-fraction"])
+        ));
     }
     if let Some(n) = results.get("net") {
         line(format!(
@@ -201,12 +232,25 @@ pub fn summary(results: &Value, workload: &str) -> String {
             num(&n["servers"]["msgs-per-op"])
         ));
     }
-    if let Some(e) = results.get("exceptions").and_then(|e| e.get("exceptions")).and_then(Value::as_array) {
+    if let Some(e) = results
+        .get("exceptions")
+        .and_then(|e| e.get("exceptions"))
+        .and_then(Value::as_array)
+    {
         for x in e {
-            line(format!("exceptions {} x{}: {}", num(&x["class"]), num(&x["count"]), x["example"]["error"]));
+            line(format!(
+                "exceptions {} x{}: {}",
+                num(&x["class"]),
+                num(&x["count"]),
+                x["example"]["error"]
+            ));
         }
     }
-    if let Some(nodes) = results.get("protocol").and_then(|p| p.get("nodes")).and_then(Value::as_object) {
+    if let Some(nodes) = results
+        .get("protocol")
+        .and_then(|p| p.get("nodes"))
+        .and_then(Value::as_object)
+    {
         for (node, p) in nodes {
             line(format!(
                 "protocol   node {node}: {} not JSON, {} bad envelopes, {} unknown endpoints, {} replies to closed clients",
@@ -215,7 +259,11 @@ pub fn summary(results: &Value, workload: &str) -> String {
                 num(&p["unknown-endpoint-count"]),
                 num(&p["closed-client-count"])
             ));
-            if let Some(ex) = p["examples"].as_array().and_then(|a| a.first()).and_then(Value::as_str) {
+            if let Some(ex) = p["examples"]
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+            {
                 line(format!("           e.g. {ex}"));
             }
         }
@@ -231,9 +279,21 @@ mod tests {
 
     #[test]
     fn banners_are_exactly_maelstroms() {
-        assert_eq!(verdict(Validity::Valid), ("Everything looks good! ヽ(‘ー`)ノ", 0));
-        assert_eq!(verdict(Validity::Invalid), ("Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻", 1));
-        assert_eq!(verdict(Validity::Unknown), ("Errors occurred during analysis, but no anomalies found. ಠ~ಠ", 2));
+        assert_eq!(
+            verdict(Validity::Valid),
+            ("Everything looks good! ヽ(‘ー`)ノ", 0)
+        );
+        assert_eq!(
+            verdict(Validity::Invalid),
+            ("Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻", 1)
+        );
+        assert_eq!(
+            verdict(Validity::Unknown),
+            (
+                "Errors occurred during analysis, but no anomalies found. ಠ~ಠ",
+                2
+            )
+        );
         assert!(VALID_BANNER.contains('\u{2018}') && VALID_BANNER.contains('\u{30FC}'));
     }
 

@@ -34,27 +34,38 @@ pub fn drive<H: NodeHost + ?Sized>(
             HostEvent::Exited { node, status, at } => engine.handle_node_exit(at, node, &status),
             HostEvent::Interrupted { now } => {
                 interrupted = true;
-                engine.abort(now, None, "Interrupted (Ctrl-C); every node process was killed".into());
+                engine.abort(
+                    now,
+                    None,
+                    "Interrupted (Ctrl-C); every node process was killed".into(),
+                );
             }
         }
         progress(&engine.progress(), host.now());
     }
     let exited = host.shutdown();
     let mut record = engine.into_record();
-    if record.crash.is_none() {
-        if let Some((node, status)) = exited.first() {
-            let name = record.opts.nodes.get(node.0).map(|n| n.0.clone()).unwrap_or_default();
-            record.crash = Some(Crash {
-                node: record.opts.nodes.get(node.0).cloned(),
-                reason: format!("Node {name} crashed with {status}"),
-                stderr_tail: Vec::new(),
-            });
-        }
+    if let Some((node, status)) = exited.first().filter(|_| record.crash.is_none()) {
+        let name = record
+            .opts
+            .nodes
+            .get(node.0)
+            .map(|n| n.0.clone())
+            .unwrap_or_default();
+        record.crash = Some(Crash {
+            node: record.opts.nodes.get(node.0).cloned(),
+            reason: format!("Node {name} crashed with {status}"),
+            stderr_tail: Vec::new(),
+        });
     }
-    if let Some(crash) = record.crash.as_mut() {
-        if let Some(i) = crash.node.as_ref().and_then(|n| record.opts.nodes.iter().position(|m| m == n)) {
-            crash.stderr_tail = host.stderr_tail(NodeIndex(i));
-        }
+    let nodes = &record.opts.nodes;
+    if let Some((crash, i)) = record.crash.as_mut().and_then(|c| {
+        c.node
+            .as_ref()
+            .and_then(|n| nodes.iter().position(|m| m == n))
+            .map(|i| (c, i))
+    }) {
+        crash.stderr_tail = host.stderr_tail(NodeIndex(i));
     }
     (record, interrupted)
 }

@@ -175,7 +175,12 @@ impl Engine {
     /// A new engine for `opts`; every random choice derives from `opts.seed`.
     pub fn new(opts: TestOptions) -> Engine {
         let n = opts.nodes.len();
-        let lookup = opts.nodes.iter().enumerate().map(|(i, id)| (id.0.clone(), NodeIndex(i))).collect();
+        let lookup = opts
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.0.clone(), NodeIndex(i)))
+            .collect();
         let workers = (0..opts.concurrency)
             .map(|t| Worker {
                 thread: t,
@@ -292,7 +297,13 @@ impl Engine {
         match self.accept_line(line) {
             Ok((src, dest, body)) => {
                 let head = BodyHead::parse(&body);
-                self.route(Packet { id, src, dest, body, head });
+                self.route(Packet {
+                    id,
+                    src,
+                    dest,
+                    body,
+                    head,
+                });
             }
             Err(e) => self.bad_line(node, line, &e),
         }
@@ -341,18 +352,17 @@ impl Engine {
             }
             Phase::Main => {
                 if let Some(s) = &self.stagger {
-                    if let Some(next) = s.next_at() {
-                        if self.workers.iter().any(Worker::is_idle) {
-                            consider(next);
-                        }
+                    if let Some(next) = s
+                        .next_at()
+                        .filter(|_| self.workers.iter().any(Worker::is_idle))
+                    {
+                        consider(next);
                     }
                     if s.cutoff() > self.now {
                         consider(s.cutoff());
                     }
-                    if let Some(n) = &self.nemesis {
-                        if n.next_at() < s.cutoff() {
-                            consider(n.next_at());
-                        }
+                    if let Some(n) = self.nemesis.as_ref().filter(|n| n.next_at() < s.cutoff()) {
+                        consider(n.next_at());
                     }
                 }
             }
@@ -369,7 +379,12 @@ impl Engine {
 
     /// Finish: hand over everything recorded.
     pub fn into_record(self) -> RunRecord {
-        let protocol = self.names.iter().map(|n| n.0.clone()).zip(self.protocol).collect();
+        let protocol = self
+            .names
+            .iter()
+            .map(|n| n.0.clone())
+            .zip(self.protocol)
+            .collect();
         RunRecord {
             history: self.history,
             journal: self.journal,
@@ -389,12 +404,17 @@ impl Engine {
     }
 
     fn node_name(&self, n: NodeIndex) -> String {
-        self.names.get(n.0).map_or_else(|| format!("node#{}", n.0), |id| id.0.clone())
+        self.names
+            .get(n.0)
+            .map_or_else(|| format!("node#{}", n.0), |id| id.0.clone())
     }
 
     fn name(&self, e: Endpoint) -> Cow<'_, str> {
         match e {
-            Endpoint::Node(n) => self.names.get(n.0).map_or(Cow::Borrowed("?"), |id| Cow::Borrowed(id.as_str())),
+            Endpoint::Node(n) => self
+                .names
+                .get(n.0)
+                .map_or(Cow::Borrowed("?"), |id| Cow::Borrowed(id.as_str())),
             Endpoint::Client(c) => Cow::Owned(c.to_string()),
             Endpoint::Service(s) => Cow::Borrowed(s.as_str()),
         }
@@ -417,10 +437,17 @@ impl Engine {
                 closed_client: c.0 < self.next_client,
             });
         }
-        Err(LineError::UnknownEndpoint { field, value: s.to_owned(), closed_client: false })
+        Err(LineError::UnknownEndpoint {
+            field,
+            value: s.to_owned(),
+            closed_client: false,
+        })
     }
 
-    fn accept_line(&self, line: &str) -> Result<(Endpoint, Endpoint, Box<serde_json::value::RawValue>), LineError> {
+    fn accept_line(
+        &self,
+        line: &str,
+    ) -> Result<(Endpoint, Endpoint, Box<serde_json::value::RawValue>), LineError> {
         let parsed = parse_line(line)?;
         let src = self.resolve("src", &parsed.src)?;
         let dest = self.resolve("dest", &parsed.dest)?;
@@ -430,11 +457,16 @@ impl Engine {
     fn bad_line(&mut self, node: NodeIndex, line: &str, e: &LineError) {
         let name = self.node_name(node);
         let strict = self.opts.strict;
-        let Some(p) = self.protocol.get_mut(node.0) else { return };
+        let Some(p) = self.protocol.get_mut(node.0) else {
+            return;
+        };
         match e {
             LineError::NotJson(_) => p.not_json += 1,
             LineError::Schema(_) => p.bad_envelope += 1,
-            LineError::UnknownEndpoint { closed_client: true, .. } => p.closed_client += 1,
+            LineError::UnknownEndpoint {
+                closed_client: true,
+                ..
+            } => p.closed_client += 1,
             LineError::UnknownEndpoint { .. } => p.unknown_endpoint += 1,
         }
         let shown: String = line.chars().take(200).collect();
@@ -443,7 +475,9 @@ impl Engine {
         }
         if strict {
             p.stdout_dead = true;
-            tracing::error!("Error! Node {name} {e}: {shown}. As Maelstrom would, ignoring everything it prints from now on (--strict).");
+            tracing::error!(
+                "Error! Node {name} {e}: {shown}. As Maelstrom would, ignoring everything it prints from now on (--strict)."
+            );
         } else {
             tracing::warn!("node {name} {e}: {shown} (dropped)");
         }
@@ -464,10 +498,12 @@ impl Engine {
 
     fn route(&mut self, p: Packet) {
         let now = self.now;
-        let names = self
-            .journal
-            .wants_detail(&p)
-            .then(|| (self.name(p.src).into_owned(), self.name(p.dest).into_owned()));
+        let names = self.journal.wants_detail(&p).then(|| {
+            (
+                self.name(p.src).into_owned(),
+                self.name(p.dest).into_owned(),
+            )
+        });
         self.journal.send(now, &p, names);
         if tracing::enabled!(target: "gossip_harness::net", tracing::Level::DEBUG) {
             tracing::debug!(target: "gossip_harness::net", "send {} {} -> {} {}", p.id.0, self.name(p.src), self.name(p.dest), p.body.get());
@@ -477,7 +513,11 @@ impl Engine {
             self.client_receive(c, &p);
             return;
         }
-        let latency = if p.src.is_client() { Duration::ZERO } else { self.latency.draw(&mut self.rng_latency) };
+        let latency = if p.src.is_client() {
+            Duration::ZERO
+        } else {
+            self.latency.draw(&mut self.rng_latency)
+        };
         self.net.enqueue(now, now + latency, p);
     }
 
@@ -485,7 +525,13 @@ impl Engine {
         let id = self.next_id();
         let body = raw_body(&body);
         let head = BodyHead::parse(&body);
-        self.route(Packet { id, src: Endpoint::Client(from), dest: Endpoint::Node(node), body, head });
+        self.route(Packet {
+            id,
+            src: Endpoint::Client(from),
+            dest: Endpoint::Node(node),
+            body,
+            head,
+        });
     }
 
     fn setup_rpc(&mut self, node: usize, owner: Owner, mut body: Value, timeout: Duration) {
@@ -495,17 +541,28 @@ impl Engine {
             m.insert("msg_id".into(), json!(msg_id.0));
         }
         let from = conn.id;
-        self.setup[node] = Some(SetupRpc { conn, msg_id, deadline: self.now + timeout, done: false });
+        self.setup[node] = Some(SetupRpc {
+            conn,
+            msg_id,
+            deadline: self.now + timeout,
+            done: false,
+        });
         self.client_send(from, NodeIndex(node), body);
     }
 
     fn client_receive(&mut self, c: ClientId, p: &Packet) {
-        let Some(owner) = self.clients.get(&c).copied() else { return };
-        let Some(reply_to) = p.head.in_reply_to else { return };
+        let Some(owner) = self.clients.get(&c).copied() else {
+            return;
+        };
+        let Some(reply_to) = p.head.in_reply_to else {
+            return;
+        };
         let body: Value = serde_json::from_str(p.body.get()).unwrap_or(Value::Null);
         match owner {
             Owner::Init(i) | Owner::Setup(i) => {
-                let matches = self.setup[i].as_ref().is_some_and(|r| !r.done && r.conn.id == c && r.msg_id == reply_to);
+                let matches = self.setup[i]
+                    .as_ref()
+                    .is_some_and(|r| !r.done && r.conn.id == c && r.msg_id == reply_to);
                 if matches {
                     self.setup_reply(i, owner, &body);
                 }
@@ -513,7 +570,11 @@ impl Engine {
             Owner::Worker(t) => {
                 let Some(w) = self.workers.get(t) else { return };
                 let current = w.conn.as_ref().is_some_and(|k| k.id == c);
-                let Some(f) = w.in_flight.as_ref().filter(|f| current && f.msg_id == reply_to) else {
+                let Some(f) = w
+                    .in_flight
+                    .as_ref()
+                    .filter(|f| current && f.msg_id == reply_to)
+                else {
                     // A stale reply: discarded (its receive is already journaled).
                     return;
                 };
@@ -531,7 +592,10 @@ impl Engine {
                 if kind == "error" {
                     let code = body.get("code").cloned().unwrap_or(Value::Null);
                     let text = body.get("text").and_then(Value::as_str).unwrap_or("");
-                    return self.fail(Some(NodeIndex(i)), format!("Node {name} answered init with error {code}: {text}"));
+                    return self.fail(
+                        Some(NodeIndex(i)),
+                        format!("Node {name} answered init with error {code}: {text}"),
+                    );
                 }
                 if kind != "init_ok" {
                     return self.fail(
@@ -541,13 +605,19 @@ impl Engine {
                 }
             }
             Owner::Setup(_) => {
-                let schema = ResponseSchema { kind: "topology_ok", fields: &[] };
+                let schema = ResponseSchema {
+                    kind: "topology_ok",
+                    fields: &[],
+                };
                 match interpret(&schema, body) {
                     Reply::Ok(_) => {}
                     Reply::Error(e) => {
                         return self.fail(
                             Some(NodeIndex(i)),
-                            format!("Node {name} answered topology with error {} ({})", e.code.code, e.code.name),
+                            format!(
+                                "Node {name} answered topology with error {} ({})",
+                                e.code.code, e.code.name
+                            ),
                         );
                     }
                     Reply::Malformed(why) => {
@@ -564,7 +634,11 @@ impl Engine {
 
     fn fail(&mut self, node: Option<NodeIndex>, reason: String) {
         tracing::error!("{reason}");
-        self.crash = Some(Crash { node: node.map(|n| NodeId(self.node_name(n))), reason, stderr_tail: Vec::new() });
+        self.crash = Some(Crash {
+            node: node.map(|n| NodeId(self.node_name(n))),
+            reason,
+            stderr_tail: Vec::new(),
+        });
         self.phase = Phase::Done;
     }
 
@@ -584,7 +658,9 @@ impl Engine {
                 w.conn = Some(conn);
             }
         }
-        let Some(w) = self.workers.get_mut(t) else { return };
+        let Some(w) = self.workers.get_mut(t) else {
+            return;
+        };
         let Some(conn) = w.conn.as_mut() else { return };
         let msg_id = conn.next_msg_id();
         let from = conn.id;
@@ -604,14 +680,20 @@ impl Engine {
             exception: None,
         });
         tracing::debug!("{process}\t:invoke\t:{}\t{}", op.f, op.value);
-        w.in_flight = Some(InFlight { op, msg_id, deadline: now + RPC_TIMEOUT });
+        w.in_flight = Some(InFlight {
+            op,
+            msg_id,
+            deadline: now + RPC_TIMEOUT,
+        });
         self.client_send(from, node, body);
     }
 
     fn complete(&mut self, t: usize, c: Completion) {
         let time = self.rel();
         let concurrency = self.workers.len() as u64;
-        let Some(w) = self.workers.get_mut(t) else { return };
+        let Some(w) = self.workers.get_mut(t) else {
+            return;
+        };
         let Some(f) = w.in_flight.take() else { return };
         let process = w.process;
         tracing::debug!("{process}\t{}\t:{}\t{}", c.kind.keyword(), f.op.f, c.value);
@@ -657,13 +739,18 @@ impl Engine {
                 let value = json!(["isolated", self.grudge_json(&grudge)]);
                 tracing::info!("nemesis: start-partition {} {}", spec.name(), value[1]);
                 self.history.push(op("start-partition", value));
-                self.partitions.push(PartitionSpan { start: time, end: None, spec: spec.name() });
+                self.partitions.push(PartitionSpan {
+                    start: time,
+                    end: None,
+                    spec: spec.name(),
+                });
             }
             NemesisAction::Stop => {
                 self.history.push(op("stop-partition", Value::Null));
                 self.net.partitions.heal();
                 tracing::info!("nemesis: network healed");
-                self.history.push(op("stop-partition", json!("network-healed")));
+                self.history
+                    .push(op("stop-partition", json!("network-healed")));
                 if let Some(p) = self.partitions.last_mut().filter(|p| p.end.is_none()) {
                     p.end = Some(time);
                 }
@@ -674,7 +761,10 @@ impl Engine {
     fn grudge_json(&self, g: &Grudge) -> Value {
         let mut m = Map::new();
         for (dest, srcs) in g {
-            m.insert(self.node_name(*dest), srcs.iter().map(|s| json!(self.node_name(*s))).collect());
+            m.insert(
+                self.node_name(*dest),
+                srcs.iter().map(|s| json!(self.node_name(*s))).collect(),
+            );
         }
         Value::Object(m)
     }
@@ -727,9 +817,18 @@ impl Engine {
                 let id = self.next_id();
                 let body = raw_body(&reply);
                 let head = BodyHead::parse(&body);
-                self.route(Packet { id, src: Endpoint::Service(svc), dest: p.src, body, head });
+                self.route(Packet {
+                    id,
+                    src: Endpoint::Service(svc),
+                    dest: p.src,
+                    body,
+                    head,
+                });
             }
-            Err(why) => tracing::warn!("service {} got a request it cannot handle from {caller}: {why}", svc.as_str()),
+            Err(why) => tracing::warn!(
+                "service {} got a request it cannot handle from {caller}: {why}",
+                svc.as_str()
+            ),
         }
     }
 
@@ -737,13 +836,22 @@ impl Engine {
         let now = self.now;
         let mut any = false;
         if matches!(self.phase, Phase::Init | Phase::Setup) {
-            let late = self.setup.iter().position(|r| r.as_ref().is_some_and(|r| !r.done && r.deadline <= now));
+            let late = self
+                .setup
+                .iter()
+                .position(|r| r.as_ref().is_some_and(|r| !r.done && r.deadline <= now));
             if let Some(i) = late {
                 let name = self.node_name(NodeIndex(i));
                 let mut what = if self.phase == Phase::Init {
-                    format!("Node {name} did not answer init within {} s (init-failed)", INIT_TIMEOUT.as_secs())
+                    format!(
+                        "Node {name} did not answer init within {} s (init-failed)",
+                        INIT_TIMEOUT.as_secs()
+                    )
                 } else {
-                    format!("Node {name} did not answer topology within {} s", RPC_TIMEOUT.as_secs())
+                    format!(
+                        "Node {name} did not answer topology within {} s",
+                        RPC_TIMEOUT.as_secs()
+                    )
                 };
                 if let Some(first) = self.protocol.get(i).and_then(|p| p.examples.first()) {
                     what.push_str(&format!("; it {first}"));
@@ -753,7 +861,11 @@ impl Engine {
             }
         }
         for t in 0..self.workers.len() {
-            let timed_out = self.workers[t].in_flight.as_ref().filter(|f| f.deadline <= now).map(|f| f.op.clone());
+            let timed_out = self.workers[t]
+                .in_flight
+                .as_ref()
+                .filter(|f| f.deadline <= now)
+                .map(|f| f.op.clone());
             if let Some(op) = timed_out {
                 let c = self.workload.complete_timeout(&op);
                 self.complete(t, c);
@@ -772,7 +884,11 @@ impl Engine {
         match self.phase {
             Phase::Created | Phase::Done => false,
             Phase::Init => {
-                if self.setup.iter().all(|r| r.as_ref().is_some_and(|r| r.done)) {
+                if self
+                    .setup
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|r| r.done))
+                {
                     // Close the init clients, open one setup client per node.
                     for r in self.setup.iter_mut().filter_map(Option::take) {
                         self.clients.remove(&r.conn.id);
@@ -803,11 +919,19 @@ impl Engine {
                     }
                     self.origin = now;
                     self.phase = Phase::Main;
-                    self.stagger = Some(crate::generator::Stagger::new(now, self.opts.rate, self.opts.time_limit));
+                    self.stagger = Some(crate::generator::Stagger::new(
+                        now,
+                        self.opts.rate,
+                        self.opts.time_limit,
+                    ));
                     if self.opts.nemesis_partition {
                         self.nemesis = Some(NemesisSchedule::new(now, self.opts.nemesis_interval));
                     }
-                    tracing::info!("main phase: {} s at {} ops/s", self.opts.time_limit.as_secs_f64(), self.opts.rate);
+                    tracing::info!(
+                        "main phase: {} s at {} ops/s",
+                        self.opts.time_limit.as_secs_f64(),
+                        self.opts.rate
+                    );
                     true
                 } else {
                     false
@@ -838,18 +962,34 @@ impl Engine {
 
     fn step_main(&mut self) -> bool {
         let now = self.now;
-        let Some(cutoff) = self.stagger.as_ref().map(crate::generator::Stagger::cutoff) else { return false };
+        let Some(cutoff) = self.stagger.as_ref().map(crate::generator::Stagger::cutoff) else {
+            return false;
+        };
         let mut any = false;
-        if let Some(action) = self.nemesis.as_mut().filter(|n| n.next_at() <= now && n.next_at() < cutoff).map(|n| n.take(&mut self.rng_nemesis)) {
+        if let Some(action) = self
+            .nemesis
+            .as_mut()
+            .filter(|n| n.next_at() <= now && n.next_at() < cutoff)
+            .map(|n| n.take(&mut self.rng_nemesis))
+        {
             self.nemesis_op(action);
             any = true;
         }
-        while let Some(next) = self.stagger.as_ref().and_then(crate::generator::Stagger::next_at) {
+        while let Some(next) = self
+            .stagger
+            .as_ref()
+            .and_then(crate::generator::Stagger::next_at)
+        {
             if next > now {
                 break;
             }
             let n = self.workers.len();
-            let Some(t) = (0..n).map(|k| (self.next_thread + k) % n).find(|&t| self.workers[t].is_idle()) else { break };
+            let Some(t) = (0..n)
+                .map(|k| (self.next_thread + k) % n)
+                .find(|&t| self.workers[t].is_idle())
+            else {
+                break;
+            };
             self.next_thread = (t + 1) % n.max(1);
             let op = self.workload.next_op(&mut self.rng_ops);
             if let Some(s) = self.stagger.as_mut() {
@@ -864,7 +1004,9 @@ impl Engine {
                     self.nemesis_op(NemesisAction::Stop);
                 }
                 tracing::info!("Waiting for recovery...");
-                self.phase = Phase::Recovery { until: now + self.opts.recovery };
+                self.phase = Phase::Recovery {
+                    until: now + self.opts.recovery,
+                };
             } else {
                 self.phase = Phase::Done;
             }

@@ -33,8 +33,16 @@ pub fn lookup(code: i64) -> ErrorCode {
     REGISTRY
         .iter()
         .find(|(c, _, _)| *c == code)
-        .map(|&(code, name, definite)| ErrorCode { code, name, definite })
-        .unwrap_or(ErrorCode { code, name: "unknown", definite: false })
+        .map(|&(code, name, definite)| ErrorCode {
+            code,
+            name,
+            definite,
+        })
+        .unwrap_or(ErrorCode {
+            code,
+            name: "unknown",
+            definite: false,
+        })
 }
 
 /// The code for a missing key.

@@ -25,12 +25,18 @@ impl Stagger {
     /// `start + limit`.
     pub fn new(start: Time, rate: f64, limit: Duration) -> Stagger {
         let span_nanos = (rate > 0.0 && rate.is_finite()).then(|| ((2e9 / rate) as u64).max(1));
-        Stagger { span_nanos, next_at: start, cutoff: start + limit }
+        Stagger {
+            span_nanos,
+            next_at: start,
+            cutoff: start + limit,
+        }
     }
 
     /// When the next op may go out, or `None` if the schedule is exhausted.
     pub fn next_at(&self) -> Option<Time> {
-        self.span_nanos.and(Some(self.next_at)).filter(|t| *t < self.cutoff)
+        self.span_nanos
+            .and(Some(self.next_at))
+            .filter(|t| *t < self.cutoff)
     }
 
     /// The time after which no op is emitted.

@@ -151,7 +151,10 @@ impl History {
 
     /// Client invocations (the denominator of msgs-per-op).
     pub fn client_invocations(&self) -> usize {
-        self.ops.iter().filter(|o| o.is_client() && o.kind == OpType::Invoke).count()
+        self.ops
+            .iter()
+            .filter(|o| o.is_client() && o.kind == OpType::Invoke)
+            .count()
     }
 
     /// Pairs each client invocation with its completion (if any), in invocation order.
@@ -159,7 +162,9 @@ impl History {
         let mut open: std::collections::HashMap<u64, usize> = Default::default();
         let mut out: Vec<(&Op, Option<&Op>)> = Vec::new();
         for op in &self.ops {
-            let Process::Worker(p) = op.process else { continue };
+            let Process::Worker(p) = op.process else {
+                continue;
+            };
             if op.kind == OpType::Invoke {
                 open.insert(p, out.len());
                 out.push((op, None));
@@ -202,7 +207,10 @@ mod tests {
         let mut o = op(3, OpType::Ok, "read", json!([1, 2]), 5);
         o.is_final = true;
         let s = serde_json::to_string(&o).unwrap_or_default();
-        assert_eq!(s, r#"{"index":0,"type":"ok","f":"read","value":[1,2],"process":3,"time":5000000,"final?":true}"#);
+        assert_eq!(
+            s,
+            r#"{"index":0,"type":"ok","f":"read","value":[1,2],"process":3,"time":5000000,"final?":true}"#
+        );
         let mut n = op(0, OpType::Info, "start-partition", json!("majority"), 0);
         n.process = Process::NEMESIS;
         let s = serde_json::to_string(&n).unwrap_or_default();

@@ -61,7 +61,12 @@ pub enum Service {
 
 impl Service {
     /// Every service, in a fixed order.
-    pub const ALL: [Service; 4] = [Service::LinKv, Service::SeqKv, Service::LwwKv, Service::LinTso];
+    pub const ALL: [Service; 4] = [
+        Service::LinKv,
+        Service::SeqKv,
+        Service::LwwKv,
+        Service::LinTso,
+    ];
 
     /// The wire id.
     pub fn as_str(self) -> &'static str {

@@ -87,18 +87,29 @@ fn label(p: &Packet) -> String {
     let rest = match serde_json::from_str::<Value>(p.body.get()) {
         Ok(Value::Object(mut m)) => {
             if p.head.is_error() {
-                m.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()
+                m.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
             } else {
                 for k in ["type", "msg_id", "in_reply_to"] {
                     m.remove(k);
                 }
-                if m.is_empty() { String::new() } else { Value::Object(m).to_string() }
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    Value::Object(m).to_string()
+                }
             }
         }
         Ok(v) => v.to_string(),
         Err(_) => String::new(),
     };
-    let full = if rest.is_empty() { kind } else { format!("{kind} {rest}") };
+    let full = if rest.is_empty() {
+        kind
+    } else {
+        format!("{kind} {rest}")
+    };
     full.chars().take(48).collect()
 }
 
@@ -109,7 +120,11 @@ impl Journal {
     }
 
     fn group(&mut self, p: &Packet) -> &mut GroupCounts {
-        if p.src.is_client() || p.dest.is_client() { &mut self.clients } else { &mut self.servers }
+        if p.src.is_client() || p.dest.is_client() {
+            &mut self.clients
+        } else {
+            &mut self.servers
+        }
     }
 
     fn keep(&mut self, p: &Packet) -> bool {
@@ -149,7 +164,11 @@ impl Journal {
                     client: p.src.is_client() || p.dest.is_client(),
                 },
             );
-            self.events.push(VizEvent { kind: EventKind::Send, id: p.id, time: now });
+            self.events.push(VizEvent {
+                kind: EventKind::Send,
+                id: p.id,
+                time: now,
+            });
         }
     }
 
@@ -158,7 +177,11 @@ impl Journal {
         self.all.recv_count += 1;
         self.group(p).recv_count += 1;
         if self.keep(p) {
-            self.events.push(VizEvent { kind: EventKind::Recv, id: p.id, time: now });
+            self.events.push(VizEvent {
+                kind: EventKind::Recv,
+                id: p.id,
+                time: now,
+            });
         }
     }
 
@@ -188,7 +211,13 @@ mod tests {
     fn packet(id: u64, src: Endpoint, dest: Endpoint, body: Value) -> Packet {
         let body = raw_body(&body);
         let head = BodyHead::parse(&body);
-        Packet { id: NetId(id), src, dest, body, head }
+        Packet {
+            id: NetId(id),
+            src,
+            dest,
+            body,
+            head,
+        }
     }
 
     #[test]
@@ -199,13 +228,42 @@ mod tests {
         let init = packet(0, c, n(0), json!({"type":"init","msg_id":1}));
         j.send(Time::ZERO, &init, Some(("c0".into(), "n0".into())));
         j.recv(Time::ZERO, &init);
-        let gossip = packet(1, n(0), n(1), json!({"type":"gossip","msg_id":3,"values":[1,2]}));
+        let gossip = packet(
+            1,
+            n(0),
+            n(1),
+            json!({"type":"gossip","msg_id":3,"values":[1,2]}),
+        );
         j.send(Time::ZERO, &gossip, Some(("n0".into(), "n1".into())));
-        assert_eq!(j.all, GroupCounts { send_count: 2, recv_count: 1, msg_count: 2 });
-        assert_eq!(j.clients, GroupCounts { send_count: 1, recv_count: 1, msg_count: 1 });
-        assert_eq!(j.servers, GroupCounts { send_count: 1, recv_count: 0, msg_count: 1 });
+        assert_eq!(
+            j.all,
+            GroupCounts {
+                send_count: 2,
+                recv_count: 1,
+                msg_count: 2
+            }
+        );
+        assert_eq!(
+            j.clients,
+            GroupCounts {
+                send_count: 1,
+                recv_count: 1,
+                msg_count: 1
+            }
+        );
+        assert_eq!(
+            j.servers,
+            GroupCounts {
+                send_count: 1,
+                recv_count: 0,
+                msg_count: 1
+            }
+        );
         // init is counted but not drawn.
         assert_eq!(j.events().len(), 1);
-        assert_eq!(j.message(NetId(1)).map(|m| m.label.as_str()), Some(r#"gossip {"values":[1,2]}"#));
+        assert_eq!(
+            j.message(NetId(1)).map(|m| m.label.as_str()),
+            Some(r#"gossip {"values":[1,2]}"#)
+        );
     }
 }

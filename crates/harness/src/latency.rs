@@ -63,6 +63,9 @@ mod tests {
         assert!((95.0..105.0).contains(&mu), "uniform mean {mu}");
         // Truncation to whole ms lowers the exponential mean by about half a millisecond.
         assert!((94.0..106.0).contains(&me), "exponential mean {me}");
-        assert_eq!(Latency::new(LatencyDist::Uniform, 0).draw(&mut rng), Duration::ZERO);
+        assert_eq!(
+            Latency::new(LatencyDist::Uniform, 0).draw(&mut rng),
+            Duration::ZERO
+        );
     }
 }

@@ -52,7 +52,9 @@ fn exit(code: i32) -> ExitCode {
 }
 
 fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
 }
 
@@ -63,11 +65,22 @@ fn replay_command(seed: u64) -> String {
         args.drain(i..(i + 2).min(args.len()));
     }
     args.retain(|a| !a.starts_with("--seed="));
-    let at = args.iter().position(|a| a == "test").map_or(args.len(), |i| i + 1);
+    let at = args
+        .iter()
+        .position(|a| a == "test")
+        .map_or(args.len(), |i| i + 1);
     args.insert(at, seed.to_string());
     args.insert(at, "--seed".to_owned());
     args.iter()
-        .map(|a| if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c)) { a.clone() } else { format!("'{}'", a.replace('\'', r"'\''")) })
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -89,14 +89,34 @@ impl std::fmt::Display for LineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LineError::NotJson(e) => {
-                write!(f, "printed a line to STDOUT which was not well-formed JSON ({e})")
+                write!(
+                    f,
+                    "printed a line to STDOUT which was not well-formed JSON ({e})"
+                )
             }
-            LineError::Schema(e) => write!(f, "printed a message that does not match the envelope schema ({e})"),
-            LineError::UnknownEndpoint { field, value, closed_client: true } => {
-                write!(f, "sent a message with {field} {value:?}, a client connection that is already closed (a reply after the client timed out?)")
+            LineError::Schema(e) => write!(
+                f,
+                "printed a message that does not match the envelope schema ({e})"
+            ),
+            LineError::UnknownEndpoint {
+                field,
+                value,
+                closed_client: true,
+            } => {
+                write!(
+                    f,
+                    "sent a message with {field} {value:?}, a client connection that is already closed (a reply after the client timed out?)"
+                )
             }
-            LineError::UnknownEndpoint { field, value, closed_client: false } => {
-                write!(f, "sent a message with {field} {value:?}, which is not a node, client or service of this test")
+            LineError::UnknownEndpoint {
+                field,
+                value,
+                closed_client: false,
+            } => {
+                write!(
+                    f,
+                    "sent a message with {field} {value:?}, which is not a node, client or service of this test"
+                )
             }
         }
     }
@@ -128,7 +148,11 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
         id: Option<i64>,
     }
     match serde_json::from_str::<Wire<'_>>(line) {
-        Ok(w) => Ok(ParsedLine { src: w.src, dest: w.dest, body: w.body }),
+        Ok(w) => Ok(ParsedLine {
+            src: w.src,
+            dest: w.dest,
+            body: w.body,
+        }),
         Err(e) => {
             if matches!(e.classify(), serde_json::error::Category::Data) {
                 Err(LineError::Schema(e.to_string()))
@@ -153,7 +177,9 @@ pub fn format_line(id: NetId, src: &str, dest: &str, body: &RawValue) -> String 
 }
 
 fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         out.push('"');
         out.push_str(s);
         out.push('"');
@@ -186,21 +212,31 @@ mod tests {
         assert!(matches!(null_src, Err(LineError::Schema(_))));
         let garbage = parse_line("hello world");
         assert!(matches!(garbage, Err(LineError::NotJson(_))));
-        let escaped = parse_line(r#"{"src":"n\u0031","dest":"c1","body":1}"#).map(|p| p.src.into_owned());
+        let escaped =
+            parse_line(r#"{"src":"n\u0031","dest":"c1","body":1}"#).map(|p| p.src.into_owned());
         assert_eq!(escaped, Ok("n1".to_owned()));
     }
 
     #[test]
     fn head_and_format() {
-        let p = parse_line(r#"{"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":4,"x":[1,2]}}"#);
+        let p =
+            parse_line(r#"{"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":4,"x":[1,2]}}"#);
         let p = p.map_err(|e| e.to_string());
-        let Ok(p) = p else { panic!("parse failed: {p:?}") };
+        let Ok(p) = p else {
+            panic!("parse failed: {p:?}")
+        };
         let head = BodyHead::parse(&p.body);
         assert_eq!(head.kind.as_deref(), Some("gossip"));
         assert_eq!(head.msg_id, Some(MsgId(4)));
         assert_eq!(head.in_reply_to, None);
         let line = format_line(NetId(9), &p.src, &p.dest, &p.body);
-        assert_eq!(line, r#"{"id":9,"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":4,"x":[1,2]}}"#);
-        assert_eq!(BodyHead::parse(&raw_body(&Value::from(3))), BodyHead::default());
+        assert_eq!(
+            line,
+            r#"{"id":9,"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":4,"x":[1,2]}}"#
+        );
+        assert_eq!(
+            BodyHead::parse(&raw_body(&Value::from(3))),
+            BodyHead::default()
+        );
     }
 }

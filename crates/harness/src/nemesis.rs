@@ -28,7 +28,11 @@ pub struct NemesisSchedule {
 impl NemesisSchedule {
     /// A schedule whose first op (a start) is due at `start`.
     pub fn new(start: Time, interval: Duration) -> NemesisSchedule {
-        NemesisSchedule { interval, next_at: start, next_is_start: true }
+        NemesisSchedule {
+            interval,
+            next_at: start,
+            next_is_start: true,
+        }
     }
 
     /// When the next op is due.

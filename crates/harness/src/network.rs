@@ -105,10 +105,18 @@ impl Network {
             _ => return,
         };
         self.seq += 1;
-        let q = Queued { deadline, seq: self.seq, packet };
+        let q = Queued {
+            deadline,
+            seq: self.seq,
+            packet,
+        };
         self.queue(target).heap.push(Reverse(q));
         // With head-of-line blocking an idle delivery thread takes the message at once.
-        let wake = if self.hol_blocking && matches!(target, Target::Node(_)) { now } else { deadline };
+        let wake = if self.hol_blocking && matches!(target, Target::Node(_)) {
+            now
+        } else {
+            deadline
+        };
         self.wakeups.push(Reverse((wake, target)));
     }
 
@@ -126,7 +134,11 @@ impl Network {
 
     /// Messages waiting (or held) for delivery.
     pub fn in_flight(&self) -> usize {
-        self.nodes.iter().chain(&self.services).map(|q| q.heap.len() + usize::from(q.holding.is_some())).sum()
+        self.nodes
+            .iter()
+            .chain(&self.services)
+            .map(|q| q.heap.len() + usize::from(q.holding.is_some()))
+            .sum()
     }
 
     /// Deliver everything due at `now`, in order, into `out`.
@@ -137,7 +149,11 @@ impl Network {
             }
             self.wakeups.pop();
             // Skip duplicate wake-ups for the same queue at the same time.
-            while self.wakeups.peek().is_some_and(|Reverse(w)| *w == (t, target)) {
+            while self
+                .wakeups
+                .peek()
+                .is_some_and(|Reverse(w)| *w == (t, target))
+            {
                 self.wakeups.pop();
             }
             self.drain(now, target, out);
@@ -150,7 +166,9 @@ impl Network {
             let q = self.queue(target);
             if hol {
                 if q.holding.is_none() {
-                    let Some(Reverse(head)) = q.heap.pop() else { return };
+                    let Some(Reverse(head)) = q.heap.pop() else {
+                        return;
+                    };
                     // The partition is checked when the head is taken, before the sleep.
                     if self.partitioned(&head.packet) {
                         out.push(Delivery::Dropped(head.packet));
@@ -159,7 +177,9 @@ impl Network {
                     self.queue(target).holding = Some(head);
                 }
                 let q = self.queue(target);
-                let Some(deadline) = q.holding.as_ref().map(|h| h.deadline) else { return };
+                let Some(deadline) = q.holding.as_ref().map(|h| h.deadline) else {
+                    return;
+                };
                 if deadline > now {
                     self.wakeups.push(Reverse((deadline, target)));
                     return;
@@ -168,13 +188,17 @@ impl Network {
                     out.push(Self::delivery(h.packet));
                 }
             } else {
-                let Some(Reverse(head)) = q.heap.peek() else { return };
+                let Some(Reverse(head)) = q.heap.peek() else {
+                    return;
+                };
                 if head.deadline > now {
                     let d = head.deadline;
                     self.wakeups.push(Reverse((d, target)));
                     return;
                 }
-                let Some(Reverse(head)) = q.heap.pop() else { return };
+                let Some(Reverse(head)) = q.heap.pop() else {
+                    return;
+                };
                 if self.partitioned(&head.packet) {
                     out.push(Delivery::Dropped(head.packet));
                 } else {
@@ -209,7 +233,13 @@ mod tests {
     use serde_json::json;
 
     fn pkt(id: u64, src: Endpoint, dest: Endpoint) -> Packet {
-        Packet { id: NetId(id), src, dest, body: raw_body(&json!({})), head: BodyHead::default() }
+        Packet {
+            id: NetId(id),
+            src,
+            dest,
+            body: raw_body(&json!({})),
+            head: BodyHead::default(),
+        }
     }
     const N0: Endpoint = Endpoint::Node(NodeIndex(0));
     const N1: Endpoint = Endpoint::Node(NodeIndex(1));

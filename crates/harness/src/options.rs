@@ -89,7 +89,9 @@ impl FromStr for LatencyDist {
             "constant" => Ok(LatencyDist::Constant),
             "uniform" => Ok(LatencyDist::Uniform),
             "exponential" => Ok(LatencyDist::Exponential),
-            _ => Err(format!("unknown latency distribution {s:?} (constant, uniform, exponential)")),
+            _ => Err(format!(
+                "unknown latency distribution {s:?} (constant, uniform, exponential)"
+            )),
         }
     }
 }
@@ -119,7 +121,9 @@ impl FromStr for TopologyKind {
             "tree" | "tree2" => Ok(TopologyKind::Tree(2)),
             "tree3" => Ok(TopologyKind::Tree(3)),
             "tree4" => Ok(TopologyKind::Tree(4)),
-            _ => Err(format!("unknown topology {s:?} (grid, line, total, tree2, tree3, tree4)")),
+            _ => Err(format!(
+                "unknown topology {s:?} (grid, line, total, tree2, tree3, tree4)"
+            )),
         }
     }
 }
@@ -146,7 +150,11 @@ impl Concurrency {
 impl FromStr for Concurrency {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("bad concurrency {s:?}: expected an integer, optionally followed by n (e.g. 10 or 2n)");
+        let bad = || {
+            format!(
+                "bad concurrency {s:?}: expected an integer, optionally followed by n (e.g. 10 or 2n)"
+            )
+        };
         match s.strip_suffix('n') {
             Some(k) => k.parse().map(Concurrency::PerNode).map_err(|_| bad()),
             None => s.parse().map(Concurrency::Absolute).map_err(|_| bad()),
@@ -172,7 +180,9 @@ impl FromStr for Availability {
         }
         match s.parse::<f64>() {
             Ok(x) if (0.0..=1.0).contains(&x) => Ok(Availability::Fraction(x)),
-            _ => Err(format!("bad availability {s:?}: expected total or a fraction in [0, 1]")),
+            _ => Err(format!(
+                "bad availability {s:?}: expected total or a fraction in [0, 1]"
+            )),
         }
     }
 }
@@ -284,7 +294,10 @@ mod tests {
         assert_eq!(d.first().map(NodeId::as_str), Some("n1"));
         assert_eq!(d.len(), 5);
         let c = default_nodes(Some(3));
-        assert_eq!(c.iter().map(NodeId::as_str).collect::<Vec<_>>(), ["n0", "n1", "n2"]);
+        assert_eq!(
+            c.iter().map(NodeId::as_str).collect::<Vec<_>>(),
+            ["n0", "n1", "n2"]
+        );
     }
 
     #[test]
@@ -295,7 +308,10 @@ mod tests {
         assert_eq!(Concurrency::PerNode(2).resolve(5), 10);
         assert_eq!("tree".parse::<TopologyKind>(), Ok(TopologyKind::Tree(2)));
         assert_eq!("tree4".parse::<TopologyKind>(), Ok(TopologyKind::Tree(4)));
-        assert!(matches!("total".parse::<Availability>(), Ok(Availability::Total)));
+        assert!(matches!(
+            "total".parse::<Availability>(),
+            Ok(Availability::Total)
+        ));
         assert!("1.5".parse::<Availability>().is_err());
         assert_eq!("g-set".parse::<WorkloadKind>(), Ok(WorkloadKind::GSet));
         assert!("lin-kv".parse::<WorkloadKind>().is_err());

@@ -141,7 +141,8 @@ mod tests {
     use rand::rngs::Xoshiro256PlusPlus;
 
     fn sym(g: &Grudge) -> bool {
-        g.iter().all(|(d, srcs)| srcs.iter().all(|s| g.get(s).is_some_and(|x| x.contains(d))))
+        g.iter()
+            .all(|(d, srcs)| srcs.iter().all(|s| g.get(s).is_some_and(|x| x.contains(d))))
     }
 
     #[test]
@@ -164,14 +165,21 @@ mod tests {
             }
             let third = grudge(PartitionSpec::MinorityThird, n, &mut rng);
             assert!(sym(&third));
-            assert_eq!(third.values().filter(|s| s.len() == n - (n - 1) / 3).count(), (n - 1) / 3);
+            assert_eq!(
+                third
+                    .values()
+                    .filter(|s| s.len() == n - (n - 1) / 3)
+                    .count(),
+                (n - 1) / 3
+            );
             let ring = grudge(PartitionSpec::MajoritiesRing, n, &mut rng);
             for (me, dropped) in &ring {
                 assert!(!dropped.contains(me));
                 assert_eq!(n - dropped.len(), n / 2 + 1, "node sees a majority");
             }
             if n >= 3 {
-                let seen: BTreeSet<Vec<NodeIndex>> = ring.values().map(|d| d.iter().copied().collect()).collect();
+                let seen: BTreeSet<Vec<NodeIndex>> =
+                    ring.values().map(|d| d.iter().copied().collect()).collect();
                 assert_eq!(seen.len(), ring.len(), "distinct majorities");
             }
         }

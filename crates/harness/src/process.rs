@@ -105,14 +105,20 @@ impl ProcessHost {
     }
 
     fn time_of(&self, at: Instant) -> Time {
-        Time::from_nanos(u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX))
+        Time::from_nanos(
+            u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX),
+        )
     }
 
     fn spawn(&mut self, i: usize, id: &NodeId) -> Result<(), HostError> {
         let c = &self.config;
-        let err = |message: String| HostError { node: Some(NodeIndex(i)), message };
+        let err = |message: String| HostError {
+            node: Some(NodeIndex(i)),
+            message,
+        };
         let log_path = c.log_dir.join(format!("{}.log", id.0));
-        let log = File::create(&log_path).map_err(|e| err(format!("cannot create {}: {e}", log_path.display())))?;
+        let log = File::create(&log_path)
+            .map_err(|e| err(format!("cannot create {}: {e}", log_path.display())))?;
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.leading_args)
             .args(&c.args)
@@ -122,9 +128,14 @@ impl ProcessHost {
             .stderr(Stdio::piped());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| {
-            err(format!("Node {} could not be started: {}: {e}", id.0, c.program.display()))
+            err(format!(
+                "Node {} could not be started: {}: {e}",
+                id.0,
+                c.program.display()
+            ))
         })?;
-        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             let _ = child.kill();
             return Err(err(format!("Node {}: missing stdio pipes", id.0)));
@@ -146,7 +157,13 @@ impl ProcessHost {
             .name(format!("{name}-stderr"))
             .spawn(move || stderr_loop(stderr, log, tail2, echo, &label))
             .map_err(|e| err(format!("cannot start a thread: {e}")))?;
-        self.nodes.push(NodeProc { name, child, writer: Some(wtx), tail, reported_exit: false });
+        self.nodes.push(NodeProc {
+            name,
+            child,
+            writer: Some(wtx),
+            tail,
+            reported_exit: false,
+        });
         Ok(())
     }
 
@@ -165,7 +182,11 @@ impl ProcessHost {
                 Err(e) => break format!("an unknown status ({e})"),
             }
         };
-        HostEvent::Exited { node: NodeIndex(i), status, at }
+        HostEvent::Exited {
+            node: NodeIndex(i),
+            status,
+            at,
+        }
     }
 }
 
@@ -181,12 +202,18 @@ fn describe(s: std::process::ExitStatus) -> String {
 fn write_loop(stdin: ChildStdin, rx: Receiver<String>) {
     let mut w = BufWriter::with_capacity(64 * 1024, stdin);
     while let Ok(line) = rx.recv() {
-        if w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n")).is_err() {
+        if w.write_all(line.as_bytes())
+            .and_then(|()| w.write_all(b"\n"))
+            .is_err()
+        {
             return;
         }
         // Write whatever else is queued, then flush once.
         while let Ok(line) = rx.try_recv() {
-            if w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n")).is_err() {
+            if w.write_all(line.as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+                .is_err()
+            {
                 return;
             }
         }
@@ -311,7 +338,12 @@ impl NodeHost for ProcessHost {
             match got {
                 Ok(Msg::Lines(i, lines, at)) => {
                     let at = self.time_of(at);
-                    self.pending.extend(lines.into_iter().map(|line| HostEvent::Line { node: NodeIndex(i), line, at }));
+                    self.pending
+                        .extend(lines.into_iter().map(|line| HostEvent::Line {
+                            node: NodeIndex(i),
+                            line,
+                            at,
+                        }));
                 }
                 Ok(Msg::Eof(i, at)) => {
                     if self.nodes.get(i).is_some_and(|n| !n.reported_exit) {
@@ -320,7 +352,9 @@ impl NodeHost for ProcessHost {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return HostEvent::Timeout { now: self.now() },
+                Err(RecvTimeoutError::Disconnected) => {
+                    return HostEvent::Timeout { now: self.now() };
+                }
             }
         }
     }
@@ -341,10 +375,11 @@ impl NodeHost for ProcessHost {
         self.shut_down = true;
         let mut exited = Vec::new();
         for (i, n) in self.nodes.iter_mut().enumerate() {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                if !n.reported_exit {
-                    exited.push((NodeIndex(i), describe(status)));
+            match n.child.try_wait() {
+                Ok(Some(status)) if !n.reported_exit => {
+                    exited.push((NodeIndex(i), describe(status)))
                 }
+                _ => {}
             }
             n.writer = None;
             kill_group(&mut n.child, &n.name);
@@ -356,10 +391,9 @@ impl NodeHost for ProcessHost {
 fn kill_group(child: &mut Child, name: &str) {
     if let Ok(pid) = i32::try_from(child.id()) {
         // The node leads its own process group: kill the group, so helpers it spawned die too.
-        if let Err(e) = killpg(Pid::from_raw(pid), Signal::SIGKILL) {
-            if e != nix::errno::Errno::ESRCH {
-                tracing::debug!("killpg {name}: {e}");
-            }
+        match killpg(Pid::from_raw(pid), Signal::SIGKILL) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => tracing::debug!("killpg {name}: {e}"),
         }
     }
     let _ = child.kill();

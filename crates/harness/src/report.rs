@@ -14,7 +14,9 @@ use crate::svg::escape;
 fn fig(v: &Value) -> String {
     match v {
         Value::Null => "–".into(),
-        Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
+        Value::Number(n) if n.is_f64() => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -41,19 +43,55 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
         ("workload".into(), workload.into()),
         ("valid?".into(), fig(&results["valid?"])),
         ("nodes".into(), record.opts.nodes.len().to_string()),
-        ("time limit (s)".into(), format!("{}", record.opts.time_limit.as_secs_f64())),
+        (
+            "time limit (s)".into(),
+            format!("{}", record.opts.time_limit.as_secs_f64()),
+        ),
         ("rate (ops/s)".into(), format!("{}", record.opts.rate)),
-        ("latency (ms)".into(), format!("{} ({:?})", record.opts.latency_ms, record.opts.latency_dist)),
-        ("nemesis".into(), if record.opts.nemesis_partition { "partition".into() } else { "none".into() }),
+        (
+            "latency (ms)".into(),
+            format!(
+                "{} ({:?})",
+                record.opts.latency_ms, record.opts.latency_dist
+            ),
+        ),
+        (
+            "nemesis".into(),
+            if record.opts.nemesis_partition {
+                "partition".into()
+            } else {
+                "none".into()
+            },
+        ),
         ("seed".into(), record.opts.seed.to_string()),
         ("ops".into(), fig(&s["count"])),
-        ("ok / fail / info".into(), format!("{} / {} / {}", fig(&s["ok-count"]), fig(&s["fail-count"]), fig(&s["info-count"]))),
-        ("availability".into(), fig(&results["availability"]["ok-fraction"])),
+        (
+            "ok / fail / info".into(),
+            format!(
+                "{} / {} / {}",
+                fig(&s["ok-count"]),
+                fig(&s["fail-count"]),
+                fig(&s["info-count"])
+            ),
+        ),
+        (
+            "availability".into(),
+            fig(&results["availability"]["ok-fraction"]),
+        ),
         ("msgs (all)".into(), fig(&n["all"]["msg-count"])),
         ("msgs-per-op (all)".into(), fig(&n["all"]["msgs-per-op"])),
-        ("msgs-per-op (servers)".into(), fig(&n["servers"]["msgs-per-op"])),
+        (
+            "msgs-per-op (servers)".into(),
+            fig(&n["servers"]["msgs-per-op"]),
+        ),
     ];
-    for key in ["attempt-count", "stable-count", "lost-count", "never-read-count", "stale-count"] {
+    for key in [
+        "attempt-count",
+        "stable-count",
+        "lost-count",
+        "never-read-count",
+        "stale-count",
+    ] {
         if let Some(v) = w.get(key) {
             rows.push((key.into(), fig(v)));
         }
@@ -89,9 +127,16 @@ h2 {{ margin-top: 28px; }} pre {{ background: #f6f6f6; padding: 10px; overflow-x
         let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(v));
     }
     h.push_str("</table>");
-    if let Some(tail) = results.get("crash").and_then(|c| c["stderr-tail"].as_array()) {
+    if let Some(tail) = results
+        .get("crash")
+        .and_then(|c| c["stderr-tail"].as_array())
+    {
         let lines: Vec<&str> = tail.iter().filter_map(Value::as_str).collect();
-        let _ = write!(h, "<h2>Last stderr lines</h2><pre>{}</pre>", escape(&lines.join("\n")));
+        let _ = write!(
+            h,
+            "<h2>Last stderr lines</h2><pre>{}</pre>",
+            escape(&lines.join("\n"))
+        );
     }
     for (title, svg) in [
         ("Latency", &plots.latency_raw),
@@ -100,10 +145,14 @@ h2 {{ margin-top: 28px; }} pre {{ background: #f6f6f6; padding: 10px; overflow-x
     ] {
         let _ = write!(h, "<h2>{title}</h2>{svg}");
     }
-    let _ = write!(h, r#"<h2>Messages</h2><div class="messages">{}</div>"#, plots.messages);
     let _ = write!(
         h,
-        "<h2>Results</h2><pre>{}</pre><h2>Test</h2><pre>{}</pre></body></html>\n",
+        r#"<h2>Messages</h2><div class="messages">{}</div>"#,
+        plots.messages
+    );
+    let _ = writeln!(
+        h,
+        "<h2>Results</h2><pre>{}</pre><h2>Test</h2><pre>{}</pre></body></html>",
         escape(&serde_json::to_string_pretty(results).unwrap_or_default()),
         escape(&serde_json::to_string_pretty(test).unwrap_or_default())
     );

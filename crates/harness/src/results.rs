@@ -31,10 +31,19 @@ pub fn analyze(record: &RunRecord) -> Value {
     );
     m.insert("exceptions".into(), checker::exceptions::check(h));
     m.insert("stats".into(), checker::stats::check(h));
-    m.insert("availability".into(), checker::availability::check(h, record.opts.availability));
-    m.insert("net".into(), checker::net::check(&record.journal, h.client_invocations()));
+    m.insert(
+        "availability".into(),
+        checker::availability::check(h, record.opts.availability),
+    );
+    m.insert(
+        "net".into(),
+        checker::net::check(&record.journal, h.client_invocations()),
+    );
     m.insert("workload".into(), workload::make(&record.opts).check(h));
-    m.insert("protocol".into(), checker::protocol::check(&record.protocol, record.opts.strict));
+    m.insert(
+        "protocol".into(),
+        checker::protocol::check(&record.protocol, record.opts.strict),
+    );
     let valid = Validity::merge_all(m.values().map(Validity::of));
     m.insert("valid?".into(), valid.to_json());
     Value::Object(m)

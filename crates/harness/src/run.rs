@@ -39,10 +39,18 @@ pub fn run_tests(opts: &TestOptions, test_count: u32, command: &str) -> i32 {
 pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String> {
     match &opts.bin {
         // Nodes run in the temp dir, so a relative path must be made absolute.
-        Some(bin) => Ok((std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone()), Vec::new())),
+        Some(bin) => Ok((
+            std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone()),
+            Vec::new(),
+        )),
         // Our own node is told the workload, so it never has to infer it.
         None => std::env::current_exe()
-            .map(|exe| (exe, vec!["node".to_owned(), opts.workload.name().to_owned()]))
+            .map(|exe| {
+                (
+                    exe,
+                    vec!["node".to_owned(), opts.workload.name().to_owned()],
+                )
+            })
             .map_err(|e| format!("cannot find this executable to run its own node: {e}")),
     }
 }
@@ -51,7 +59,10 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String
 pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
     let started = Instant::now();
     let options_json = serde_json::to_value(opts).unwrap_or(Value::Null);
-    println!("Test options:\n{}", serde_json::to_string_pretty(&options_json).unwrap_or_default());
+    println!(
+        "Test options:\n{}",
+        serde_json::to_string_pretty(&options_json).unwrap_or_default()
+    );
     println!("Seed {} (replay: {command})", opts.seed);
     let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now()) {
         Ok(d) => d,

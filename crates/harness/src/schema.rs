@@ -65,21 +65,29 @@ pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
     if map.get("type").and_then(Value::as_str) == Some("error") {
         let code = map.get("code").and_then(Value::as_i64).unwrap_or(13);
         let text = map.get("text").and_then(Value::as_str).map(str::to_owned);
-        return Reply::Error(RpcError { code: error_code::lookup(code), text });
+        return Reply::Error(RpcError {
+            code: error_code::lookup(code),
+            text,
+        });
     }
     let mut problems = Vec::new();
     match map.get("type") {
         Some(Value::String(t)) if t == schema.kind => {}
-        other => problems.push(format!("type should be {:?} but was {}", schema.kind, show(other))),
+        other => problems.push(format!(
+            "type should be {:?} but was {}",
+            schema.kind,
+            show(other)
+        )),
     }
     match map.get("in_reply_to") {
         Some(v) if type_ok(FieldType::Int, v) => {}
-        other => problems.push(format!("in_reply_to should be an integer but was {}", show(other))),
+        other => problems.push(format!(
+            "in_reply_to should be an integer but was {}",
+            show(other)
+        )),
     }
-    if let Some(v) = map.get("msg_id") {
-        if !type_ok(FieldType::Int, v) {
-            problems.push(format!("msg_id should be an integer but was {v}"));
-        }
+    if let Some(v) = map.get("msg_id").filter(|v| !type_ok(FieldType::Int, v)) {
+        problems.push(format!("msg_id should be an integer but was {v}"));
     }
     for (name, t) in schema.fields {
         match map.get(*name) {
@@ -98,7 +106,11 @@ pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
     if problems.is_empty() {
         Reply::Ok(map.clone())
     } else {
-        Reply::Malformed(format!("malformed {} response: {}", schema.kind, problems.join("; ")))
+        Reply::Malformed(format!(
+            "malformed {} response: {}",
+            schema.kind,
+            problems.join("; ")
+        ))
     }
 }
 
@@ -111,13 +123,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const READ: ResponseSchema = ResponseSchema { kind: "read_ok", fields: &[("value", FieldType::Int)] };
+    const READ: ResponseSchema = ResponseSchema {
+        kind: "read_ok",
+        fields: &[("value", FieldType::Int)],
+    };
 
     #[test]
     fn closed_schema() {
-        assert!(matches!(interpret(&READ, &json!({"type":"read_ok","value":3,"in_reply_to":1})), Reply::Ok(_)));
         assert!(matches!(
-            interpret(&READ, &json!({"type":"read_ok","value":3,"in_reply_to":1,"msg_id":7})),
+            interpret(&READ, &json!({"type":"read_ok","value":3,"in_reply_to":1})),
+            Reply::Ok(_)
+        ));
+        assert!(matches!(
+            interpret(
+                &READ,
+                &json!({"type":"read_ok","value":3,"in_reply_to":1,"msg_id":7})
+            ),
             Reply::Ok(_)
         ));
         for bad in [
@@ -129,13 +150,19 @@ mod tests {
             json!({"type":"write_ok","value":3,"in_reply_to":1}),
             json!([1]),
         ] {
-            assert!(matches!(interpret(&READ, &bad), Reply::Malformed(_)), "{bad}");
+            assert!(
+                matches!(interpret(&READ, &bad), Reply::Malformed(_)),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn errors_skip_the_schema() {
-        let r = interpret(&READ, &json!({"type":"error","code":11,"text":"busy","in_reply_to":1,"extra":1}));
+        let r = interpret(
+            &READ,
+            &json!({"type":"error","code":11,"text":"busy","in_reply_to":1,"extra":1}),
+        );
         match r {
             Reply::Error(e) => {
                 assert!(e.code.definite);

@@ -31,7 +31,10 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 fn ctx<T>(path: &Path, r: io::Result<T>) -> Result<T, StoreError> {
-    r.map_err(|source| StoreError { path: path.to_owned(), source })
+    r.map_err(|source| StoreError {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Hinnant's algorithm).
@@ -68,7 +71,11 @@ pub fn create_run_dir(root: &Path, workload: &str, at: SystemTime) -> Result<Pat
     ctx(&base, fs::create_dir_all(&base))?;
     let stamp = timestamp(at);
     for k in 0..1000 {
-        let name = if k == 0 { stamp.clone() } else { format!("{stamp}-{k}") };
+        let name = if k == 0 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{k}")
+        };
         let dir = base.join(name);
         match fs::create_dir(&dir) {
             Ok(()) => {
@@ -76,10 +83,18 @@ pub fn create_run_dir(root: &Path, workload: &str, at: SystemTime) -> Result<Pat
                 return Ok(dir);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(StoreError { path: dir, source: e }),
+            Err(e) => {
+                return Err(StoreError {
+                    path: dir,
+                    source: e,
+                });
+            }
         }
     }
-    Err(StoreError { path: base, source: io::Error::other("too many runs with the same timestamp") })
+    Err(StoreError {
+        path: base,
+        source: io::Error::other("too many runs with the same timestamp"),
+    })
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), StoreError> {
@@ -92,7 +107,12 @@ fn relink(link: &Path, target: &Path) -> Result<(), StoreError> {
 }
 
 /// Write everything about a finished run into `dir`.
-pub fn write_run(dir: &Path, record: &RunRecord, results: &Value, test: &Value) -> Result<(), StoreError> {
+pub fn write_run(
+    dir: &Path,
+    record: &RunRecord,
+    results: &Value,
+    test: &Value,
+) -> Result<(), StoreError> {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into()) + "\n";
     write(&dir.join("results.json"), &pretty(results))?;
     write(&dir.join("test.json"), &pretty(test))?;
@@ -111,8 +131,17 @@ pub fn write_run(dir: &Path, record: &RunRecord, results: &Value, test: &Value) 
             crate::history::Process::Worker(p) => p.to_string(),
             crate::history::Process::Nemesis(_) => ":nemesis".into(),
         };
-        let error = op.error.as_ref().map(|e| format!("\t{e}")).unwrap_or_default();
-        txt.push_str(&format!("{process}\t{}\t:{}\t{}{error}\n", op.kind.keyword(), op.f, op.value));
+        let error = op
+            .error
+            .as_ref()
+            .map(|e| format!("\t{e}"))
+            .unwrap_or_default();
+        txt.push_str(&format!(
+            "{process}\t{}\t:{}\t{}{error}\n",
+            op.kind.keyword(),
+            op.f,
+            op.value
+        ));
     }
     write(&tpath, &txt)?;
     let plots = Plots::new(record);
@@ -120,7 +149,10 @@ pub fn write_run(dir: &Path, record: &RunRecord, results: &Value, test: &Value) 
     write(&dir.join("latency-quantiles.svg"), &plots.latency_quantiles)?;
     write(&dir.join("rate.svg"), &plots.rate)?;
     write(&dir.join("messages.svg"), &plots.messages)?;
-    write(&dir.join("report.html"), &report::render(record, results, test, &plots))?;
+    write(
+        &dir.join("report.html"),
+        &report::render(record, results, test, &plots),
+    )?;
     Ok(())
 }
 
@@ -151,11 +183,19 @@ impl Plots {
     pub fn new(record: &RunRecord) -> Plots {
         let samples = svg::latency::samples(&record.history);
         let end_ns = record.history.ops().last().map_or(0, |o| o.time);
-        let end = (end_ns as f64 / 1e9).max(record.opts.time_limit.as_secs_f64()).max(1.0);
+        let end = (end_ns as f64 / 1e9)
+            .max(record.opts.time_limit.as_secs_f64())
+            .max(1.0);
         let spans: Vec<(f64, f64, String)> = record
             .partitions
             .iter()
-            .map(|p| (p.start as f64 / 1e9, p.end.map_or(end, |e| e as f64 / 1e9), p.spec.to_owned()))
+            .map(|p| {
+                (
+                    p.start as f64 / 1e9,
+                    p.end.map_or(end, |e| e as f64 / 1e9),
+                    p.spec.to_owned(),
+                )
+            })
             .collect();
         let range = (0.0, end);
         Plots {

@@ -97,7 +97,9 @@ mod tests {
     use crate::options::default_nodes;
 
     fn get<'a>(t: &'a Topology, k: &str) -> Vec<&'a str> {
-        t.get(k).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default()
+        t.get(k)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     #[test]

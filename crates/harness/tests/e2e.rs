@@ -21,7 +21,8 @@ struct Run {
 }
 
 fn harness(name: &str, args: &[&str]) -> Run {
-    let store = std::env::temp_dir().join(format!("gossip-harness-e2e-{}-{name}", std::process::id()));
+    let store =
+        std::env::temp_dir().join(format!("gossip-harness-e2e-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
     let out = Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
         .arg("test")
@@ -39,7 +40,12 @@ fn harness(name: &str, args: &[&str]) -> Run {
         .unwrap_or(Value::Null);
     let code = out.status.code().unwrap_or(-1);
     eprintln!("--- {name}: exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    Run { code, stdout, results, dir }
+    Run {
+        code,
+        stdout,
+        results,
+        dir,
+    }
 }
 
 fn file(dir: &Path, name: &str) -> String {
@@ -51,7 +57,21 @@ const INVALID: &str = "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻";
 
 #[test]
 fn broadcast_passes_and_fills_the_store() {
-    let r = harness("broadcast", &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "20", "--recovery", "1"]);
+    let r = harness(
+        "broadcast",
+        &[
+            "-w",
+            "broadcast",
+            "--bin",
+            NODE,
+            "--time-limit",
+            "3",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+        ],
+    );
     assert_eq!(r.code, 0);
     assert!(r.stdout.trim_end().ends_with(VALID));
     assert_eq!(r.results["valid?"], Value::Bool(true));
@@ -65,11 +85,30 @@ fn broadcast_passes_and_fills_the_store() {
     assert!(net["clients"].get("msgs-per-op").is_none());
     // op-count includes the final reads: invocations = net msg-count / msgs-per-op.
     let history = file(&r.dir, "history.jsonl");
-    let invokes = history.lines().filter(|l| l.contains(r#""type":"invoke""#)).count() as f64;
+    let invokes = history
+        .lines()
+        .filter(|l| l.contains(r#""type":"invoke""#))
+        .count() as f64;
     let mpo = net["all"]["msg-count"].as_f64().unwrap_or(0.0) / invokes;
     assert!((mpo - net["all"]["msgs-per-op"].as_f64().unwrap_or(-1.0)).abs() < 1e-9);
-    assert_eq!(history.lines().filter(|l| l.contains(r#""final?":true"#)).count(), 10, "5 final read invocations + completions");
-    for f in ["results.json", "test.json", "history.txt", "latency-raw.svg", "latency-quantiles.svg", "rate.svg", "messages.svg", "report.html"] {
+    assert_eq!(
+        history
+            .lines()
+            .filter(|l| l.contains(r#""final?":true"#))
+            .count(),
+        10,
+        "5 final read invocations + completions"
+    );
+    for f in [
+        "results.json",
+        "test.json",
+        "history.txt",
+        "latency-raw.svg",
+        "latency-quantiles.svg",
+        "rate.svg",
+        "messages.svg",
+        "report.html",
+    ] {
         assert!(!file(&r.dir, f).is_empty(), "{f} missing");
     }
     for n in 1..=5 {
@@ -84,8 +123,26 @@ fn broadcast_survives_partitions_with_latency() {
     let r = harness(
         "broadcast-partition",
         &[
-            "-w", "broadcast", "--bin", NODE, "--time-limit", "4", "--rate", "20", "--recovery", "2", "--nemesis",
-            "partition", "--nemesis-interval", "1", "--latency", "10", "--latency-dist", "uniform", "--seed", "5",
+            "-w",
+            "broadcast",
+            "--bin",
+            NODE,
+            "--time-limit",
+            "4",
+            "--rate",
+            "20",
+            "--recovery",
+            "2",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--latency",
+            "10",
+            "--latency-dist",
+            "uniform",
+            "--seed",
+            "5",
         ],
     );
     assert_eq!(r.code, 0);
@@ -101,8 +158,24 @@ fn g_set_passes_with_partitions() {
     let r = harness(
         "g-set",
         &[
-            "-w", "g-set", "--bin", NODE, "--node-count", "3", "--time-limit", "3", "--rate", "20", "--recovery", "2",
-            "--nemesis", "partition", "--nemesis-interval", "1", "--", "g-set",
+            "-w",
+            "g-set",
+            "--bin",
+            NODE,
+            "--node-count",
+            "3",
+            "--time-limit",
+            "3",
+            "--rate",
+            "20",
+            "--recovery",
+            "2",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--",
+            "g-set",
         ],
     );
     assert_eq!(r.code, 0);
@@ -111,30 +184,84 @@ fn g_set_passes_with_partitions() {
 
 #[test]
 fn counters_pass() {
-    for (w, mode) in [("g-counter", "counter"), ("pn-counter", "counter"), ("g-counter", "seqkv-counter")] {
+    for (w, mode) in [
+        ("g-counter", "counter"),
+        ("pn-counter", "counter"),
+        ("g-counter", "seqkv-counter"),
+    ] {
         let r = harness(
             &format!("{w}-{mode}"),
-            &["-w", w, "--bin", NODE, "--node-count", "3", "--time-limit", "2", "--rate", "30", "--recovery", "1", "--", mode],
+            &[
+                "-w",
+                w,
+                "--bin",
+                NODE,
+                "--node-count",
+                "3",
+                "--time-limit",
+                "2",
+                "--rate",
+                "30",
+                "--recovery",
+                "1",
+                "--",
+                mode,
+            ],
         );
         assert_eq!(r.code, 0, "{w} {mode}");
-        let finals = r.results["workload"]["final-reads"].as_array().map_or(0, Vec::len);
+        let finals = r.results["workload"]["final-reads"]
+            .as_array()
+            .map_or(0, Vec::len);
         assert_eq!(finals, 3, "{w} {mode}: one final read per worker");
     }
 }
 
 #[test]
 fn echo_passes() {
-    let r = harness("echo", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "2", "--rate", "20"]);
+    let r = harness(
+        "echo",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+        ],
+    );
     assert_eq!(r.code, 0);
     assert_eq!(r.results["workload"]["errors"], serde_json::json!([]));
-    assert!(r.results["stats"]["by-f"]["echo"]["ok-count"].as_u64().unwrap_or(0) > 10);
+    assert!(
+        r.results["stats"]["by-f"]["echo"]["ok-count"]
+            .as_u64()
+            .unwrap_or(0)
+            > 10
+    );
 }
 
 #[test]
 fn lost_broadcasts_are_invalid() {
     let r = harness(
         "no-gossip",
-        &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "20", "--recovery", "1", "--", "broadcast", "--no-gossip"],
+        &[
+            "-w",
+            "broadcast",
+            "--bin",
+            NODE,
+            "--time-limit",
+            "3",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+            "--",
+            "broadcast",
+            "--no-gossip",
+        ],
     );
     assert_eq!(r.code, 1);
     assert!(r.stdout.trim_end().ends_with(INVALID));
@@ -146,22 +273,58 @@ fn lost_broadcasts_are_invalid() {
 fn an_extra_response_key_invalidates_stats() {
     let r = harness(
         "extra-key",
-        &["-w", "broadcast", "--bin", NODE, "--time-limit", "2", "--rate", "20", "--recovery", "1", "--", "broadcast", "--extra-key"],
+        &[
+            "-w",
+            "broadcast",
+            "--bin",
+            NODE,
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+            "--",
+            "broadcast",
+            "--extra-key",
+        ],
     );
     assert_eq!(r.code, 1);
     assert_eq!(r.results["stats"]["valid?"], false);
     assert_eq!(r.results["stats"]["by-f"]["read"]["ok-count"], 0);
-    assert_eq!(r.results["exceptions"]["exceptions"][0]["class"], "malformed-rpc-response");
+    assert_eq!(
+        r.results["exceptions"]["exceptions"][0]["class"],
+        "malformed-rpc-response"
+    );
 }
 
 #[test]
 fn a_crashing_node_is_named_with_its_stderr() {
     let r = harness(
         "crash",
-        &["-w", "broadcast", "--bin", NODE, "--time-limit", "3", "--rate", "10", "--recovery", "1", "--", "broadcast", "--crash", "n2"],
+        &[
+            "-w",
+            "broadcast",
+            "--bin",
+            NODE,
+            "--time-limit",
+            "3",
+            "--rate",
+            "10",
+            "--recovery",
+            "1",
+            "--",
+            "broadcast",
+            "--crash",
+            "n2",
+        ],
     );
     assert_eq!(r.code, 255);
-    assert!(r.stdout.contains("Node n2 crashed with exit status 3"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Node n2 crashed with exit status 3"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("fatal: simulated crash of n2"));
     assert!(r.stdout.contains("Oh jeez, I'm sorry, Jepsen broke."));
     assert_eq!(r.results["crash"]["node"], "n2");
@@ -171,7 +334,23 @@ fn a_crashing_node_is_named_with_its_stderr() {
 fn garbage_on_stdout_is_reported_and_invalid() {
     let r = harness(
         "garbage",
-        &["-w", "g-set", "--bin", NODE, "--node-count", "2", "--time-limit", "2", "--rate", "20", "--recovery", "1", "--", "g-set", "--garbage-mid-run"],
+        &[
+            "-w",
+            "g-set",
+            "--bin",
+            NODE,
+            "--node-count",
+            "2",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+            "--",
+            "g-set",
+            "--garbage-mid-run",
+        ],
     );
     assert_eq!(r.code, 1);
     assert_eq!(r.results["protocol"]["valid?"], false);
@@ -181,23 +360,71 @@ fn garbage_on_stdout_is_reported_and_invalid() {
 
 #[test]
 fn no_init_reply_crashes_with_the_node_named() {
-    let r = harness("no-init", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "1", "--", "echo", "--no-init"]);
+    let r = harness(
+        "no-init",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+            "--",
+            "echo",
+            "--no-init",
+        ],
+    );
     assert_eq!(r.code, 255);
-    assert!(r.stdout.contains("Node n0 did not answer init within 10 s"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Node n0 did not answer init within 10 s"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("not answering init, as asked"));
 }
 
 #[test]
 fn garbage_instead_of_init_crashes_with_the_reason() {
-    let r = harness("garbage-init", &["-w", "echo", "--bin", NODE, "--node-count", "1", "--time-limit", "1", "--", "echo", "--garbage-init"]);
+    let r = harness(
+        "garbage-init",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+            "--",
+            "echo",
+            "--garbage-init",
+        ],
+    );
     assert_eq!(r.code, 255);
-    assert!(r.stdout.contains("Node n0 did not answer init"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Node n0 did not answer init"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("not well-formed JSON"));
 }
 
 #[test]
 fn a_missing_binary_crashes_cleanly() {
-    let r = harness("missing-bin", &["-w", "echo", "--bin", "/nonexistent/node", "--time-limit", "1"]);
+    let r = harness(
+        "missing-bin",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            "/nonexistent/node",
+            "--time-limit",
+            "1",
+        ],
+    );
     assert_eq!(r.code, 255);
     assert!(r.stdout.contains("could not be started"), "{}", r.stdout);
 }
@@ -206,6 +433,9 @@ fn a_missing_binary_crashes_cleanly() {
 fn bad_arguments_exit_254() {
     let r = harness("bad-args", &["-w", "lin-kv", "--bin", NODE]);
     assert_eq!(r.code, 254);
-    let r = harness("bad-nemesis", &["-w", "echo", "--bin", NODE, "--nemesis", "kill"]);
+    let r = harness(
+        "bad-nemesis",
+        &["-w", "echo", "--bin", NODE, "--nemesis", "kill"],
+    );
     assert_eq!(r.code, 254);
 }

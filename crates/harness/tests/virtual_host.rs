@@ -34,7 +34,9 @@ impl FloodNode {
     }
 
     fn handle(&mut self, line: &str) -> Vec<String> {
-        let Ok(msg) = serde_json::from_str::<Value>(line) else { return Vec::new() };
+        let Ok(msg) = serde_json::from_str::<Value>(line) else {
+            return Vec::new();
+        };
         let src = msg["src"].as_str().unwrap_or_default().to_owned();
         let body = &msg["body"];
         let reply_to = body["msg_id"].clone();
@@ -44,14 +46,26 @@ impl FloodNode {
                 self.id = body["node_id"].as_str().unwrap_or_default().to_owned();
                 self.peers = body["node_ids"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).filter(|p| *p != self.id).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .filter(|p| *p != self.id)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.push(self.out(&src, json!({"type": "init_ok", "in_reply_to": reply_to})));
             }
-            "topology" => out.push(self.out(&src, json!({"type": "topology_ok", "in_reply_to": reply_to}))),
+            "topology" => out.push(self.out(
+                &src,
+                json!({"type": "topology_ok", "in_reply_to": reply_to}),
+            )),
             "broadcast" => {
                 let v = body["message"].as_u64().unwrap_or_default();
-                out.push(self.out(&src, json!({"type": "broadcast_ok", "in_reply_to": reply_to})));
+                out.push(self.out(
+                    &src,
+                    json!({"type": "broadcast_ok", "in_reply_to": reply_to}),
+                ));
                 if self.seen.insert(v) {
                     for p in self.peers.clone() {
                         out.push(self.out(&p, json!({"type": "gossip", "values": [v]})));
@@ -61,10 +75,18 @@ impl FloodNode {
             "read" => {
                 let mut all: Vec<u64> = self.seen.iter().copied().collect();
                 all.sort_unstable();
-                out.push(self.out(&src, json!({"type": "read_ok", "messages": all, "in_reply_to": reply_to})));
+                out.push(self.out(
+                    &src,
+                    json!({"type": "read_ok", "messages": all, "in_reply_to": reply_to}),
+                ));
             }
             "gossip" => {
-                for v in body["values"].as_array().into_iter().flatten().filter_map(Value::as_u64) {
+                for v in body["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+                {
                     self.seen.insert(v);
                 }
             }
@@ -100,7 +122,13 @@ impl NodeHost for VirtualHost {
     fn start(&mut self, nodes: &[NodeId]) -> Result<(), HostError> {
         self.nodes = nodes
             .iter()
-            .map(|_| FloodNode { id: String::new(), peers: Vec::new(), seen: HashSet::new(), next_msg: 0, turn: 0 })
+            .map(|_| FloodNode {
+                id: String::new(),
+                peers: Vec::new(),
+                seen: HashSet::new(),
+                next_msg: 0,
+                turn: 0,
+            })
             .collect();
         Ok(())
     }
@@ -120,7 +148,11 @@ impl NodeHost for VirtualHost {
     fn next_event(&mut self, deadline: Option<Time>) -> HostEvent {
         self.events += 1;
         if let Some((node, line)) = self.pending.pop_front() {
-            return HostEvent::Line { node, line, at: self.now };
+            return HostEvent::Line {
+                node,
+                line,
+                at: self.now,
+            };
         }
         if deadline.is_none_or(|d| d > self.next_tick) {
             // The nodes' timer comes first.
@@ -163,11 +195,21 @@ fn options(seed: u64, hol: bool) -> TestOptions {
 }
 
 fn run(opts: TestOptions) -> (Value, Vec<String>, u64, Time) {
-    let mut host =
-        VirtualHost { now: Time::ZERO, nodes: Vec::new(), pending: VecDeque::new(), next_tick: Time::ZERO, events: 0 };
+    let mut host = VirtualHost {
+        now: Time::ZERO,
+        nodes: Vec::new(),
+        pending: VecDeque::new(),
+        next_tick: Time::ZERO,
+        events: 0,
+    };
     let (record, interrupted) = drive(Engine::new(opts), &mut host, &mut |_, _| {});
     assert!(!interrupted);
-    let history = record.history.ops().iter().map(|o| serde_json::to_string(o).unwrap_or_default()).collect();
+    let history = record
+        .history
+        .ops()
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap_or_default())
+        .collect();
     (analyze(&record), history, host.events, host.now)
 }
 
@@ -177,11 +219,17 @@ fn deterministic_valid_and_no_busy_loop() {
     assert_eq!(Validity::of(&results), Validity::Valid, "{results:#}");
     assert!(history.iter().any(|h| h.contains("start-partition")));
     // 20 s main phase + 2 s recovery + final reads, on the virtual clock.
-    assert!(end >= Time::from_secs_f64(22.0) && end < Time::from_secs_f64(30.0), "ended at {end}");
+    assert!(
+        end >= Time::from_secs_f64(22.0) && end < Time::from_secs_f64(30.0),
+        "ended at {end}"
+    );
     // About 1000 ops, each a handful of messages: the loop must not spin on stale deadlines.
     let msgs = results["net"]["all"]["msg-count"].as_u64().unwrap_or(0);
     // Each message is at most one host event, plus a timer wake-up per 100 ms tick.
-    assert!(events < 3 * msgs + 10_000, "{events} host events for {msgs} messages");
+    assert!(
+        events < 3 * msgs + 10_000,
+        "{events} host events for {msgs} messages"
+    );
     // Same seed, same run.
     let (results2, history2, _, end2) = run(options(11, true));
     assert_eq!(history, history2);
@@ -195,11 +243,16 @@ fn deterministic_valid_and_no_busy_loop() {
 #[test]
 fn head_of_line_blocking_slows_clients_down() {
     fn mean_latency(history: &[String]) -> f64 {
-        let ops: Vec<Value> = history.iter().filter_map(|h| serde_json::from_str(h).ok()).collect();
+        let ops: Vec<Value> = history
+            .iter()
+            .filter_map(|h| serde_json::from_str(h).ok())
+            .collect();
         let mut open = std::collections::HashMap::new();
         let (mut sum, mut n) = (0u64, 0u64);
         for o in &ops {
-            let Some(p) = o["process"].as_u64() else { continue };
+            let Some(p) = o["process"].as_u64() else {
+                continue;
+            };
             if o["type"] == "invoke" {
                 open.insert(p, o["time"].as_u64().unwrap_or(0));
             } else if let Some(t0) = open.remove(&p) {

@@ -13,7 +13,11 @@ pub fn check(history: &History, required: Option<Availability>) -> Value {
     let invokes = client.clone().filter(|o| o.kind == OpType::Invoke).count();
     let oks = client.filter(|o| o.kind == OpType::Ok).count();
     if invokes == 0 {
-        let valid = if required.is_some() { Validity::Unknown } else { Validity::Valid };
+        let valid = if required.is_some() {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
         return json!({"valid?": valid.to_json(), "ok-fraction": null});
     }
     let fraction = oks as f64 / invokes as f64;
@@ -41,8 +45,14 @@ mod tests {
         ]);
         assert_eq!(check(&h, None), json!({"valid?": true, "ok-fraction": 0.5}));
         assert_eq!(check(&h, Some(Availability::Total))["valid?"], json!(false));
-        assert_eq!(check(&h, Some(Availability::Fraction(0.5)))["valid?"], json!(true));
-        assert_eq!(check(&h, Some(Availability::Fraction(0.6)))["valid?"], json!(false));
+        assert_eq!(
+            check(&h, Some(Availability::Fraction(0.5)))["valid?"],
+            json!(true)
+        );
+        assert_eq!(
+            check(&h, Some(Availability::Fraction(0.6)))["valid?"],
+            json!(false)
+        );
         assert_eq!(check(&History::new(), None)["valid?"], json!(true));
     }
 }

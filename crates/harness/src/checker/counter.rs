@@ -21,7 +21,11 @@ impl RangeSet {
     /// self ∪ (self + d).
     pub fn add_maybe(&self, d: i64) -> RangeSet {
         let mut all: Vec<(i64, i64)> = self.0.clone();
-        all.extend(self.0.iter().map(|&(lo, hi)| (lo.saturating_add(d), hi.saturating_add(d))));
+        all.extend(
+            self.0
+                .iter()
+                .map(|&(lo, hi)| (lo.saturating_add(d), hi.saturating_add(d))),
+        );
         all.sort_unstable();
         let mut merged: Vec<(i64, i64)> = Vec::with_capacity(all.len());
         for (lo, hi) in all {
@@ -46,8 +50,15 @@ impl RangeSet {
 
 /// Run the counter checker.
 pub fn check(history: &History) -> Value {
-    let adds = history.ops().iter().filter(|o| o.is_client() && o.f == "add");
-    let definite: i64 = adds.clone().filter(|o| o.kind == OpType::Ok).filter_map(|o| o.value.as_i64()).sum();
+    let adds = history
+        .ops()
+        .iter()
+        .filter(|o| o.is_client() && o.f == "add");
+    let definite: i64 = adds
+        .clone()
+        .filter(|o| o.kind == OpType::Ok)
+        .filter_map(|o| o.value.as_i64())
+        .sum();
     let mut acceptable = RangeSet::single(definite);
     for op in adds.filter(|o| o.kind == OpType::Info) {
         if let Some(d) = op.value.as_i64() {
@@ -59,9 +70,16 @@ pub fn check(history: &History) -> Value {
         .iter()
         .filter(|o| o.is_client() && o.f == "read" && o.kind == OpType::Ok && o.is_final)
         .collect();
-    let errors: Vec<Value> =
-        final_reads.iter().filter(|o| !o.value.as_i64().is_some_and(|v| acceptable.contains(v))).map(|o| json!(o)).collect();
-    let valid = if errors.is_empty() { Validity::Valid } else { Validity::Invalid };
+    let errors: Vec<Value> = final_reads
+        .iter()
+        .filter(|o| !o.value.as_i64().is_some_and(|v| acceptable.contains(v)))
+        .map(|o| json!(o))
+        .collect();
+    let valid = if errors.is_empty() {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    };
     json!({
         "valid?": valid.to_json(),
         "errors": if errors.is_empty() { Value::Null } else { Value::Array(errors) },
@@ -85,7 +103,10 @@ mod tests {
     }
 
     fn add(p: u64, kind: OpType, d: i64, t: u64) -> [Op; 2] {
-        [op(p, Invoke, "add", json!(d), t), op(p, kind, "add", json!(d), t + 1)]
+        [
+            op(p, Invoke, "add", json!(d), t),
+            op(p, kind, "add", json!(d), t + 1),
+        ]
     }
 
     #[test]
@@ -100,7 +121,14 @@ mod tests {
     #[test]
     fn vector_definite_adds() {
         let h = History::from_ops(
-            [add(0, Ok, 2, 0), add(1, Ok, 3, 2), final_read(0, 5, 10), final_read(1, 4, 10)].into_iter().flatten(),
+            [
+                add(0, Ok, 2, 0),
+                add(1, Ok, 3, 2),
+                final_read(0, 5, 10),
+                final_read(1, 4, 10),
+            ]
+            .into_iter()
+            .flatten(),
         );
         let r = check(&h);
         assert_eq!(r["valid?"], json!(false));
@@ -137,7 +165,10 @@ mod tests {
             [
                 add(0, Ok, 1, 0),
                 add(0, Fail, 100, 2),
-                [op(1, Invoke, "read", Value::Null, 3), op(1, Ok, "read", json!(42), 4)],
+                [
+                    op(1, Invoke, "read", Value::Null, 3),
+                    op(1, Ok, "read", json!(42), 4),
+                ],
                 final_read(1, 1, 10),
             ]
             .into_iter()

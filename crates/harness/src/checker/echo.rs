@@ -14,13 +14,26 @@ pub fn check(history: &History) -> Value {
         .filter(|(inv, _)| inv.kind == OpType::Invoke && inv.f == "echo")
         .filter_map(|(inv, done)| {
             let done = done?;
-            let echoed = if done.kind == OpType::Ok { done.value.get("echo") } else { None };
+            let echoed = if done.kind == OpType::Ok {
+                done.value.get("echo")
+            } else {
+                None
+            };
             (echoed != Some(&inv.value)).then(|| {
-                json!(["Expected a message with :echo", inv.value, "But received", done.value])
+                json!([
+                    "Expected a message with :echo",
+                    inv.value,
+                    "But received",
+                    done.value
+                ])
             })
         })
         .collect();
-    let valid = if errors.is_empty() { Validity::Valid } else { Validity::Invalid };
+    let valid = if errors.is_empty() {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    };
     json!({"valid?": valid.to_json(), "errors": errors})
 }
 
@@ -34,12 +47,24 @@ mod tests {
     fn echo_matches_and_mismatches() {
         let good = History::from_ops([
             op(0, Invoke, "echo", json!("Please echo 1"), 0),
-            op(0, Ok, "echo", json!({"type":"echo_ok","echo":"Please echo 1","in_reply_to":1}), 1),
+            op(
+                0,
+                Ok,
+                "echo",
+                json!({"type":"echo_ok","echo":"Please echo 1","in_reply_to":1}),
+                1,
+            ),
         ]);
         assert_eq!(check(&good)["valid?"], json!(true));
         let bad = History::from_ops([
             op(0, Invoke, "echo", json!("Please echo 1"), 0),
-            op(0, Ok, "echo", json!({"type":"echo_ok","echo":"Please echo 2","in_reply_to":1}), 1),
+            op(
+                0,
+                Ok,
+                "echo",
+                json!({"type":"echo_ok","echo":"Please echo 2","in_reply_to":1}),
+                1,
+            ),
             op(1, Invoke, "echo", json!("Please echo 3"), 0),
             op(1, Info, "echo", json!("Please echo 3"), 1),
         ]);

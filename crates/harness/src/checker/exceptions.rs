@@ -18,8 +18,12 @@ pub fn check(history: &History) -> Value {
     if groups.is_empty() {
         return json!({"valid?": true});
     }
-    let list: Vec<Value> =
-        groups.into_iter().map(|(class, (count, example))| json!({"class": class, "count": count, "example": example})).collect();
+    let list: Vec<Value> = groups
+        .into_iter()
+        .map(
+            |(class, (count, example))| json!({"class": class, "count": count, "example": example}),
+        )
+        .collect();
     json!({"valid?": true, "exceptions": list})
 }
 
@@ -32,7 +36,10 @@ mod tests {
     #[test]
     fn groups_by_kind() {
         let mut a = op(0, OpType::Info, "read", Value::Null, 1);
-        a.exception = Some(Exception { kind: "malformed-rpc-response".into(), message: "x".into() });
+        a.exception = Some(Exception {
+            kind: "malformed-rpc-response".into(),
+            message: "x".into(),
+        });
         let b = a.clone();
         let h = History::from_ops([a, b, op(1, OpType::Info, "add", json!(1), 2)]);
         let r = check(&h);

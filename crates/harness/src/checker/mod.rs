@@ -59,12 +59,20 @@ impl Validity {
 
     /// The validity recorded in a checker result map.
     pub fn of(result: &Value) -> Validity {
-        result.get("valid?").map_or(Validity::Unknown, Validity::from_json)
+        result
+            .get("valid?")
+            .map_or(Validity::Unknown, Validity::from_json)
     }
 }
 
 /// The quantile points Maelstrom reports.
-pub const QUANTILES: [(f64, &str); 5] = [(0.0, "0"), (0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99"), (1.0, "1")];
+pub const QUANTILES: [(f64, &str); 5] = [
+    (0.0, "0"),
+    (0.5, "0.5"),
+    (0.95, "0.95"),
+    (0.99, "0.99"),
+    (1.0, "1"),
+];
 
 /// The element at quantile `p` of sorted values: index min(n−1, floor(n·p)).
 pub fn quantile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -113,6 +121,9 @@ mod tests {
         assert_eq!(quantile(&v, 0.95), Some(10));
         assert_eq!(quantile(&v, 1.0), Some(10));
         assert_eq!(quantile(&[], 0.5), None);
-        assert_eq!(quantile_map(&[5, 1, 3]), json!({"0":1,"0.5":3,"0.95":5,"0.99":5,"1":5}));
+        assert_eq!(
+            quantile_map(&[5, 1, 3]),
+            json!({"0":1,"0.5":3,"0.95":5,"0.99":5,"1":5})
+        );
     }
 }

@@ -12,7 +12,11 @@ fn group(g: &GroupCounts, op_count: Option<usize>) -> Value {
     m.insert("recv-count".into(), json!(g.recv_count));
     m.insert("msg-count".into(), json!(g.msg_count));
     if let Some(ops) = op_count {
-        let per_op = if ops == 0 { Value::Null } else { json!(g.msg_count as f64 / ops as f64) };
+        let per_op = if ops == 0 {
+            Value::Null
+        } else {
+            json!(g.msg_count as f64 / ops as f64)
+        };
         m.insert("msgs-per-op".into(), per_op);
     }
     Value::Object(m)
@@ -35,9 +39,21 @@ mod tests {
     #[test]
     fn msgs_per_op_only_for_all_and_servers() {
         let mut j = Journal::new();
-        j.all = GroupCounts { send_count: 30, recv_count: 28, msg_count: 30 };
-        j.clients = GroupCounts { send_count: 10, recv_count: 10, msg_count: 10 };
-        j.servers = GroupCounts { send_count: 20, recv_count: 18, msg_count: 20 };
+        j.all = GroupCounts {
+            send_count: 30,
+            recv_count: 28,
+            msg_count: 30,
+        };
+        j.clients = GroupCounts {
+            send_count: 10,
+            recv_count: 10,
+            msg_count: 10,
+        };
+        j.servers = GroupCounts {
+            send_count: 20,
+            recv_count: 18,
+            msg_count: 20,
+        };
         let r = check(&j, 5);
         assert_eq!(r["all"]["msgs-per-op"], json!(6.0));
         assert_eq!(r["servers"]["msgs-per-op"], json!(4.0));

@@ -72,13 +72,28 @@ mod tests {
     #[test]
     fn garbage_invalidates_unless_strict() {
         let mut m = BTreeMap::new();
-        m.insert("n1".to_owned(), NodeProtocol { closed_client: 2, ..Default::default() });
+        m.insert(
+            "n1".to_owned(),
+            NodeProtocol {
+                closed_client: 2,
+                ..Default::default()
+            },
+        );
         assert_eq!(check(&m, false)["valid?"], json!(true));
-        m.insert("n2".to_owned(), NodeProtocol { not_json: 1, ..Default::default() });
+        m.insert(
+            "n2".to_owned(),
+            NodeProtocol {
+                not_json: 1,
+                ..Default::default()
+            },
+        );
         let r = check(&m, false);
         assert_eq!(r["valid?"], json!(false));
         assert_eq!(r["nodes"]["n2"]["not-json-count"], json!(1));
         assert_eq!(check(&m, true)["valid?"], json!(true));
-        assert_eq!(check(&BTreeMap::new(), false), json!({"valid?": true, "nodes": {}}));
+        assert_eq!(
+            check(&BTreeMap::new(), false),
+            json!({"valid?": true, "nodes": {}})
+        );
     }
 }

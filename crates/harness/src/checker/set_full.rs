@@ -86,7 +86,9 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
     let mut elements: BTreeMap<Key, Element> = BTreeMap::new();
     let mut read_invocations: HashMap<u64, usize> = HashMap::new();
     for (pos, op) in ops.iter().enumerate() {
-        let Process::Worker(process) = op.process else { continue };
+        let Process::Worker(process) = op.process else {
+            continue;
+        };
         if op.f == add_f {
             match op.kind {
                 OpType::Invoke => {
@@ -110,8 +112,14 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
                     read_invocations.insert(process, pos);
                 }
                 OpType::Ok => {
-                    let Some(&inv) = read_invocations.get(&process) else { continue };
-                    let seen: HashSet<Key> = op.value.as_array().map(|a| a.iter().map(key).collect()).unwrap_or_default();
+                    let Some(&inv) = read_invocations.get(&process) else {
+                        continue;
+                    };
+                    let seen: HashSet<Key> = op
+                        .value
+                        .as_array()
+                        .map(|a| a.iter().map(key).collect())
+                        .unwrap_or_default();
                     for (k, e) in elements.iter_mut() {
                         if seen.contains(k) {
                             e.known.get_or_insert(pos);
@@ -133,7 +141,8 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
         .map(|e| {
             let (absent, present, known) = (idx(e.last_absent), idx(e.last_present), idx(e.known));
             let stable = e.last_present.is_some() && absent < present;
-            let lost = e.known.is_some() && e.last_absent.is_some() && present < absent && known < absent;
+            let lost =
+                e.known.is_some() && e.last_absent.is_some() && present < absent && known < absent;
             let known_time = time(e.known).unwrap_or(0);
             let stable_time = time(e.last_absent).map_or(0, |t| t + 1);
             let lost_time = time(e.last_present).map_or(0, |t| t + 1);
@@ -163,9 +172,11 @@ pub fn check(history: &History, add_f: &str) -> Value {
     let lost: Vec<Value> = of(Outcome::Lost).map(|r| r.element.clone()).collect();
     let never_read: Vec<Value> = of(Outcome::NeverRead).map(|r| r.element.clone()).collect();
     let stable_count = of(Outcome::Stable).count();
-    let mut stale: Vec<&ElementResult> = of(Outcome::Stable).filter(|r| r.stable_latency.unwrap_or(0) > 0).collect();
+    let mut stale: Vec<&ElementResult> = of(Outcome::Stable)
+        .filter(|r| r.stable_latency.unwrap_or(0) > 0)
+        .collect();
     let stale_values: Vec<Value> = stale.iter().map(|r| r.element.clone()).collect();
-    stale.sort_by(|a, b| b.stable_latency.cmp(&a.stable_latency));
+    stale.sort_by_key(|r| std::cmp::Reverse(r.stable_latency));
     let ops = history.ops();
     let op_json = |i: Option<usize>| i.and_then(|i| ops.get(i)).map_or(Value::Null, |o| json!(o));
     let worst_stale: Vec<Value> = stale
@@ -203,7 +214,9 @@ pub fn check(history: &History, add_f: &str) -> Value {
         "duplicated-count": 0,
         "duplicated": {},
     });
-    let stable_lat: Vec<u64> = of(Outcome::Stable).filter_map(|r| r.stable_latency).collect();
+    let stable_lat: Vec<u64> = of(Outcome::Stable)
+        .filter_map(|r| r.stable_latency)
+        .collect();
     let lost_lat: Vec<u64> = of(Outcome::Lost).filter_map(|r| r.lost_latency).collect();
     if let Some(m) = out.as_object_mut() {
         if !stable_lat.is_empty() {
@@ -255,7 +268,10 @@ mod tests {
         assert_eq!(r["valid?"], json!(true));
         assert_eq!(r["stable-count"], json!(1));
         assert_eq!(r["stale-count"], json!(0));
-        assert_eq!(r["stable-latencies"], json!({"0":0,"0.5":0,"0.95":0,"0.99":0,"1":0}));
+        assert_eq!(
+            r["stable-latencies"],
+            json!({"0":0,"0.5":0,"0.95":0,"0.99":0,"1":0})
+        );
     }
 
     #[test]

@@ -43,14 +43,22 @@ impl Counts {
 pub fn check(history: &History) -> Value {
     let mut all = Counts::default();
     let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
-    for op in history.ops().iter().filter(|o| o.is_client() && o.kind != OpType::Invoke) {
+    for op in history
+        .ops()
+        .iter()
+        .filter(|o| o.is_client() && o.kind != OpType::Invoke)
+    {
         all.add(op.kind);
         by_f.entry(op.f.as_str()).or_default().add(op.kind);
     }
     let mut by_f_json = Map::new();
     let mut verdicts = Vec::new();
     for (f, c) in &by_f {
-        let v = if c.ok > 0 { Validity::Valid } else { Validity::Invalid };
+        let v = if c.ok > 0 {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
         verdicts.push(v);
         by_f_json.insert((*f).to_owned(), Value::Object(c.to_json(v)));
     }

@@ -53,7 +53,11 @@ pub fn apply(state: &KvState, body: &Value, allow_create: bool) -> KvResult {
         "cas" => {
             let from = body.get("from").cloned().unwrap_or(Value::Null);
             let to = body.get("to").cloned().unwrap_or(Value::Null);
-            let create = allow_create && body.get("create_if_not_exists").and_then(Value::as_bool).unwrap_or(false);
+            let create = allow_create
+                && body
+                    .get("create_if_not_exists")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
             match state.get(&k) {
                 None if create => {
                     let mut next = state.clone();
@@ -93,23 +97,55 @@ mod tests {
         let s = KvState::new();
         let r = apply(&s, &json!({"type":"read","key":"a"}), true);
         assert_eq!(reply(&r)["code"], json!(20));
-        let KvResult::Changed(_, s) = apply(&s, &json!({"type":"write","key":"a","value":1}), true) else {
+        let KvResult::Changed(_, s) = apply(&s, &json!({"type":"write","key":"a","value":1}), true)
+        else {
             panic!("write should change")
         };
-        assert_eq!(reply(&apply(&s, &json!({"type":"read","key":"a"}), true))["value"], json!(1));
+        assert_eq!(
+            reply(&apply(&s, &json!({"type":"read","key":"a"}), true))["value"],
+            json!(1)
+        );
         let bad = apply(&s, &json!({"type":"cas","key":"a","from":2,"to":3}), true);
         assert_eq!(reply(&bad)["code"], json!(22));
-        assert!(matches!(apply(&s, &json!({"type":"cas","key":"a","from":1,"to":3}), true), KvResult::Changed(..)));
-        assert_eq!(reply(&apply(&s, &json!({"type":"cas","key":"b","from":1,"to":3}), true))["code"], json!(20));
-        let created = apply(&s, &json!({"type":"cas","key":"b","from":1,"to":3,"create_if_not_exists":true}), true);
+        assert!(matches!(
+            apply(&s, &json!({"type":"cas","key":"a","from":1,"to":3}), true),
+            KvResult::Changed(..)
+        ));
+        assert_eq!(
+            reply(&apply(
+                &s,
+                &json!({"type":"cas","key":"b","from":1,"to":3}),
+                true
+            ))["code"],
+            json!(20)
+        );
+        let created = apply(
+            &s,
+            &json!({"type":"cas","key":"b","from":1,"to":3,"create_if_not_exists":true}),
+            true,
+        );
         assert!(matches!(created, KvResult::Changed(..)));
-        let lww = apply(&s, &json!({"type":"cas","key":"b","from":1,"to":3,"create_if_not_exists":true}), false);
+        let lww = apply(
+            &s,
+            &json!({"type":"cas","key":"b","from":1,"to":3,"create_if_not_exists":true}),
+            false,
+        );
         assert_eq!(reply(&lww)["code"], json!(20));
-        assert!(matches!(apply(&s, &json!({"type":"frob"}), true), KvResult::Unsupported(_)));
+        assert!(matches!(
+            apply(&s, &json!({"type":"frob"}), true),
+            KvResult::Unsupported(_)
+        ));
         // Keys compare by JSON value.
-        let KvResult::Changed(_, s) = apply(&s, &json!({"type":"write","key":{"x":[1]},"value":"v"}), true) else {
+        let KvResult::Changed(_, s) = apply(
+            &s,
+            &json!({"type":"write","key":{"x":[1]},"value":"v"}),
+            true,
+        ) else {
             panic!("write should change")
         };
-        assert_eq!(reply(&apply(&s, &json!({"type":"read","key":{"x":[1]}}), true))["value"], json!("v"));
+        assert_eq!(
+            reply(&apply(&s, &json!({"type":"read","key":{"x":[1]}}), true))["value"],
+            json!("v")
+        );
     }
 }

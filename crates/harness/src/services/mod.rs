@@ -74,7 +74,10 @@ impl Services {
 
     fn lww(&mut self, body: &Value) -> Result<Value, String> {
         // Anti-entropy step: merge one random replica into another.
-        let (a, b) = (self.rng.random_range(0..LWW_REPLICAS), self.rng.random_range(0..LWW_REPLICAS));
+        let (a, b) = (
+            self.rng.random_range(0..LWW_REPLICAS),
+            self.rng.random_range(0..LWW_REPLICAS),
+        );
         if a != b {
             let src = self.lww[a].1.clone();
             let (state, stamps) = &mut self.lww[b];
@@ -112,25 +115,47 @@ mod tests {
     #[test]
     fn tso_counts_and_unknown_types_get_no_reply() {
         let mut s = Services::new(Rng::seed_from_u64(1));
-        assert_eq!(s.handle(Service::LinTso, "n1", &json!({"type":"ts"})), Ok(json!({"type":"ts_ok","ts":0})));
-        assert_eq!(s.handle(Service::LinTso, "n1", &json!({"type":"ts"})), Ok(json!({"type":"ts_ok","ts":1})));
-        assert!(s.handle(Service::LinKv, "n1", &json!({"type":"nope"})).is_err());
+        assert_eq!(
+            s.handle(Service::LinTso, "n1", &json!({"type":"ts"})),
+            Ok(json!({"type":"ts_ok","ts":0}))
+        );
+        assert_eq!(
+            s.handle(Service::LinTso, "n1", &json!({"type":"ts"})),
+            Ok(json!({"type":"ts_ok","ts":1}))
+        );
+        assert!(
+            s.handle(Service::LinKv, "n1", &json!({"type":"nope"}))
+                .is_err()
+        );
     }
 
     #[test]
     fn lin_kv_is_linearizable() {
         let mut s = Services::new(Rng::seed_from_u64(1));
-        let _ = s.handle(Service::LinKv, "n1", &json!({"type":"write","key":"k","value":1}));
-        assert_eq!(s.handle(Service::LinKv, "n2", &json!({"type":"read","key":"k"})), Ok(json!({"type":"read_ok","value":1})));
+        let _ = s.handle(
+            Service::LinKv,
+            "n1",
+            &json!({"type":"write","key":"k","value":1}),
+        );
+        assert_eq!(
+            s.handle(Service::LinKv, "n2", &json!({"type":"read","key":"k"})),
+            Ok(json!({"type":"read_ok","value":1}))
+        );
     }
 
     #[test]
     fn lww_kv_converges() {
         let mut s = Services::new(Rng::seed_from_u64(2));
-        let _ = s.handle(Service::LwwKv, "n1", &json!({"type":"write","key":"k","value":1}));
+        let _ = s.handle(
+            Service::LwwKv,
+            "n1",
+            &json!({"type":"write","key":"k","value":1}),
+        );
         let mut seen = false;
         for _ in 0..100 {
-            if s.handle(Service::LwwKv, "n2", &json!({"type":"read","key":"k"})) == Ok(json!({"type":"read_ok","value":1})) {
+            if s.handle(Service::LwwKv, "n2", &json!({"type":"read","key":"k"}))
+                == Ok(json!({"type":"read_ok","value":1}))
+            {
                 seen = true;
                 break;
             }

@@ -34,17 +34,29 @@ impl Default for SeqKv {
 impl SeqKv {
     /// An empty store.
     pub fn new() -> SeqKv {
-        SeqKv { states: VecDeque::from([(0, KvState::new())]), last_seen: HashMap::new() }
+        SeqKv {
+            states: VecDeque::from([(0, KvState::new())]),
+            last_seen: HashMap::new(),
+        }
     }
 
     /// Handle one request from `caller`.
     pub fn handle(&mut self, caller: &str, body: &Value, rng: &mut Rng) -> Result<Value, String> {
         let oldest = self.states.front().map_or(0, |s| s.0);
         let newest = self.states.back().map_or(0, |s| s.0);
-        let from = self.last_seen.get(caller).copied().unwrap_or(oldest).clamp(oldest, newest);
+        let from = self
+            .last_seen
+            .get(caller)
+            .copied()
+            .unwrap_or(oldest)
+            .clamp(oldest, newest);
         let version = rng.random_range(from..=newest);
         let pos = (version - oldest) as usize;
-        let chosen = self.states.get(pos).map(|s| &s.1).ok_or("seq-kv lost a state")?;
+        let chosen = self
+            .states
+            .get(pos)
+            .map(|s| &s.1)
+            .ok_or("seq-kv lost a state")?;
         match kv::apply(chosen, body, true) {
             KvResult::Unsupported(why) => Err(why),
             KvResult::Unchanged(reply) => {
@@ -52,7 +64,11 @@ impl SeqKv {
                 Ok(reply)
             }
             KvResult::Changed(..) => {
-                let latest = self.states.back().map(|s| &s.1).ok_or("seq-kv lost a state")?;
+                let latest = self
+                    .states
+                    .back()
+                    .map(|s| &s.1)
+                    .ok_or("seq-kv lost a state")?;
                 let reply = match kv::apply(latest, body, true) {
                     KvResult::Unsupported(why) => return Err(why),
                     KvResult::Unchanged(reply) => reply,
@@ -96,7 +112,10 @@ mod tests {
         assert!(stale_seen, "another caller sometimes reads a stale value");
         let mut last = -1;
         for _ in 0..50 {
-            let v = s.handle("n3", &json!({"type":"read","key":"k"}), &mut rng).ok().and_then(|v| v["value"].as_i64());
+            let v = s
+                .handle("n3", &json!({"type":"read","key":"k"}), &mut rng)
+                .ok()
+                .and_then(|v| v["value"].as_i64());
             let v = v.unwrap_or(-1);
             assert!(v >= last, "monotonic: {v} after {last}");
             last = v;

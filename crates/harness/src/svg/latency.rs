@@ -50,12 +50,24 @@ fn functions(samples: &[Sample]) -> Vec<String> {
 pub fn raw(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
     let mut series = Vec::new();
     for (k, f) in functions(samples).iter().enumerate() {
-        for (kind, color, name) in [(OpType::Ok, colors::OK, "ok"), (OpType::Info, colors::INFO, "info"), (OpType::Fail, colors::FAIL, "fail")] {
+        for (kind, color, name) in [
+            (OpType::Ok, colors::OK, "ok"),
+            (OpType::Info, colors::INFO, "info"),
+            (OpType::Fail, colors::FAIL, "fail"),
+        ] {
             // Clamp to 0.01 ms so zero-latency ops still show on the log scale.
-            let points: Vec<(f64, f64)> =
-                samples.iter().filter(|s| &s.f == f && s.kind == kind).map(|s| (s.t, s.ms.max(0.01))).collect();
+            let points: Vec<(f64, f64)> = samples
+                .iter()
+                .filter(|s| &s.f == f && s.kind == kind)
+                .map(|s| (s.t, s.ms.max(0.01)))
+                .collect();
             if !points.is_empty() {
-                series.push(Series::Points { label: format!("{f} {name}"), color: color.to_owned(), marker: Marker::nth(k), points });
+                series.push(Series::Points {
+                    label: format!("{f} {name}"),
+                    color: color.to_owned(),
+                    marker: Marker::nth(k),
+                    points,
+                });
             }
         }
     }
@@ -79,13 +91,21 @@ pub fn bucket_width(x_range: (f64, f64)) -> f64 {
 /// The latency quantiles plot.
 pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
     let dt = bucket_width(x_range);
-    let qs = [(0.5, "0.5", "#1f77b4"), (0.95, "0.95", "#2ca02c"), (0.99, "0.99", "#ff7f0e"), (1.0, "1", "#d62728")];
+    let qs = [
+        (0.5, "0.5", "#1f77b4"),
+        (0.95, "0.95", "#2ca02c"),
+        (0.99, "0.99", "#ff7f0e"),
+        (1.0, "1", "#d62728"),
+    ];
     let dashes = ["", "6 3", "2 2", "8 3 2 3"];
     let mut series = Vec::new();
     for (k, f) in functions(samples).iter().enumerate() {
         let mut buckets: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
         for s in samples.iter().filter(|s| &s.f == f && s.kind == OpType::Ok) {
-            buckets.entry((s.t / dt).floor() as i64).or_default().push((s.ms * 1000.0) as u64);
+            buckets
+                .entry((s.t / dt).floor() as i64)
+                .or_default()
+                .push((s.ms * 1000.0) as u64);
         }
         for v in buckets.values_mut() {
             v.sort_unstable();
@@ -93,7 +113,10 @@ pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64
         for (p, name, color) in qs {
             let points: Vec<(f64, f64)> = buckets
                 .iter()
-                .filter_map(|(b, v)| quantile(v, p).map(|us| ((*b as f64 + 0.5) * dt, (us as f64 / 1000.0).max(0.01))))
+                .filter_map(|(b, v)| {
+                    quantile(v, p)
+                        .map(|us| ((*b as f64 + 0.5) * dt, (us as f64 / 1000.0).max(0.01)))
+                })
                 .collect();
             if !points.is_empty() {
                 series.push(Series::Line {

@@ -21,9 +21,12 @@ const MARGIN: f64 = 60.0;
 fn endpoint_key(id: &str) -> (u8, String, u64, String) {
     let digits_at = id.find(|c: char| c.is_ascii_digit());
     match digits_at {
-        Some(i) if id[i..].bytes().all(|b| b.is_ascii_digit()) => {
-            (0, id[..i].to_owned(), id[i..].parse().unwrap_or(u64::MAX), String::new())
-        }
+        Some(i) if id[i..].bytes().all(|b| b.is_ascii_digit()) => (
+            0,
+            id[..i].to_owned(),
+            id[i..].parse().unwrap_or(u64::MAX),
+            String::new(),
+        ),
         _ => (1, String::new(), 0, id.to_owned()),
     }
 }
@@ -80,7 +83,10 @@ pub fn render(journal: &Journal) -> String {
         );
     }
     s.push_str("</defs>");
-    for (e, x) in endpoints.iter().map(|e| (e, column.get(e.as_str()).copied().unwrap_or(0.0))) {
+    for (e, x) in endpoints
+        .iter()
+        .map(|e| (e, column.get(e.as_str()).copied().unwrap_or(0.0)))
+    {
         let _ = write!(
             s,
             r##"<text x="{x:.1}" y="20" text-anchor="middle" font-size="12" font-weight="bold">{}</text><line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{:.1}" stroke="#ccc"/>"##,
@@ -90,8 +96,13 @@ pub fn render(journal: &Journal) -> String {
         );
     }
     for (from, (id, to)) in &arrows {
-        let Some(m) = journal.message(*id) else { continue };
-        let (Some(&xa), Some(&xb)) = (column.get(m.src.as_str()), column.get(m.dest.as_str())) else { continue };
+        let Some(m) = journal.message(*id) else {
+            continue;
+        };
+        let (Some(&xa), Some(&xb)) = (column.get(m.src.as_str()), column.get(m.dest.as_str()))
+        else {
+            continue;
+        };
         let (ya, yb) = (HEADER + *from as f64 * STEP, HEADER + *to as f64 * STEP);
         let (color, marker) = if m.is_error {
             ("#FF1E90", "pink")
@@ -139,11 +150,20 @@ mod tests {
         let mut j = Journal::new();
         let body = raw_body(&json!({"type":"echo","echo":"hi","msg_id":1}));
         let head = BodyHead::parse(&body);
-        let p = Packet { id: NetId(5), src: Endpoint::Client(ClientId(2)), dest: Endpoint::Node(NodeIndex(0)), body, head };
+        let p = Packet {
+            id: NetId(5),
+            src: Endpoint::Client(ClientId(2)),
+            dest: Endpoint::Node(NodeIndex(0)),
+            body,
+            head,
+        };
         j.send(Time::ZERO, &p, Some(("c2".into(), "n1".into())));
         j.recv(Time::ZERO, &p);
         let svg = render(&j);
-        assert!(svg.contains("echo {&quot;echo&quot;:&quot;hi&quot;}"), "{svg}");
+        assert!(
+            svg.contains("echo {&quot;echo&quot;:&quot;hi&quot;}"),
+            "{svg}"
+        );
         assert!(svg.contains("#81BFFC"));
         assert!(!svg.contains("Additional network events"));
     }

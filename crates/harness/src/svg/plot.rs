@@ -22,7 +22,12 @@ pub enum Marker {
 impl Marker {
     /// The k-th marker, cycling.
     pub fn nth(k: usize) -> Marker {
-        [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond][k % 4]
+        [
+            Marker::Circle,
+            Marker::Square,
+            Marker::Triangle,
+            Marker::Diamond,
+        ][k % 4]
     }
 }
 
@@ -104,7 +109,10 @@ fn fmt_num(v: f64) -> String {
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
-        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_owned()
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
     }
 }
 
@@ -118,7 +126,10 @@ impl Chart {
     /// Render to a standalone SVG document.
     pub fn render(&self) -> String {
         let (mut x0, mut x1) = self.x_range.unwrap_or_else(|| {
-            self.data().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| (a.min(x), b.max(x)))
+            self.data()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+                    (a.min(x), b.max(x))
+                })
         });
         if !x0.is_finite() || !x1.is_finite() {
             (x0, x1) = (0.0, 1.0);
@@ -126,8 +137,16 @@ impl Chart {
         if x1 <= x0 {
             x1 = x0 + 1.0;
         }
-        let ys: Vec<f64> = self.data().map(|(_, y)| y).filter(|y| y.is_finite() && (!self.log_y || *y > 0.0)).collect();
-        let (mut y0, mut y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+        let ys: Vec<f64> = self
+            .data()
+            .map(|(_, y)| y)
+            .filter(|y| y.is_finite() && (!self.log_y || *y > 0.0))
+            .collect();
+        let (mut y0, mut y1) = ys
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                (a.min(y), b.max(y))
+            });
         if self.log_y {
             if !y0.is_finite() {
                 (y0, y1) = (1.0, 10.0);
@@ -148,7 +167,11 @@ impl Chart {
         let ph = H - TOP - BOTTOM;
         let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
         let sy = |y: f64| {
-            let f = if self.log_y { (y.max(y0).log10() - y0.log10()) / (y1.log10() - y0.log10()) } else { (y - y0) / (y1 - y0) };
+            let f = if self.log_y {
+                (y.max(y0).log10() - y0.log10()) / (y1.log10() - y0.log10())
+            } else {
+                (y - y0) / (y1 - y0)
+            };
             TOP + ph - f.clamp(0.0, 1.0) * ph
         };
         let mut s = String::new();
@@ -156,8 +179,16 @@ impl Chart {
             s,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
         );
-        let _ = write!(s, r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>"##);
-        let _ = write!(s, r#"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"#, LEFT, escape(&self.title));
+        let _ = write!(
+            s,
+            r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>"##
+        );
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"#,
+            LEFT,
+            escape(&self.title)
+        );
         // Shaded spans.
         for (a, b, label) in &self.spans {
             let (xa, xb) = (sx(a.max(x0)), sx(b.min(x1)));
@@ -172,7 +203,10 @@ impl Chart {
             }
         }
         // Axes and ticks.
-        let _ = write!(s, r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##);
+        let _ = write!(
+            s,
+            r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##
+        );
         let step = nice_step(x1 - x0, 10);
         let mut x = (x0 / step).ceil() * step;
         while x <= x1 + 1e-9 {
@@ -232,7 +266,12 @@ impl Chart {
         let _ = write!(s, r#"<g clip-path="none">"#);
         for series in &self.series {
             match series {
-                Series::Points { color, marker, points, .. } => {
+                Series::Points {
+                    color,
+                    marker,
+                    points,
+                    ..
+                } => {
                     for &(x, y) in points {
                         if self.log_y && y <= 0.0 {
                             continue;
@@ -240,7 +279,12 @@ impl Chart {
                         marker_svg(&mut s, *marker, sx(x), sy(y), color);
                     }
                 }
-                Series::Line { color, dash, points, .. } => {
+                Series::Line {
+                    color,
+                    dash,
+                    points,
+                    ..
+                } => {
                     let pts: Vec<String> = points
                         .iter()
                         .filter(|(_, y)| !self.log_y || *y > 0.0)
@@ -262,11 +306,23 @@ impl Chart {
         let mut ly = TOP + 10.0;
         for series in &self.series {
             match series {
-                Series::Points { label, color, marker, .. } => {
+                Series::Points {
+                    label,
+                    color,
+                    marker,
+                    ..
+                } => {
                     marker_svg(&mut s, *marker, lx + 6.0, ly - 4.0, color);
-                    let _ = write!(s, r#"<text x="{:.1}" y="{ly:.1}">{}</text>"#, lx + 16.0, escape(label));
+                    let _ = write!(
+                        s,
+                        r#"<text x="{:.1}" y="{ly:.1}">{}</text>"#,
+                        lx + 16.0,
+                        escape(label)
+                    );
                 }
-                Series::Line { label, color, dash, .. } => {
+                Series::Line {
+                    label, color, dash, ..
+                } => {
                     let _ = write!(
                         s,
                         r#"<line x1="{lx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
@@ -297,7 +353,10 @@ impl Chart {
 fn marker_svg(s: &mut String, m: Marker, x: f64, y: f64, color: &str) {
     let r = 3.0;
     let _ = match m {
-        Marker::Circle => write!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="{color}" fill-opacity="0.7"/>"#),
+        Marker::Circle => write!(
+            s,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="{color}" fill-opacity="0.7"/>"#
+        ),
         Marker::Square => write!(
             s,
             r#"<rect x="{:.1}" y="{:.1}" width="{}" height="{}" fill="{color}" fill-opacity="0.7"/>"#,
@@ -344,8 +403,18 @@ mod tests {
             log_y: true,
             spans: vec![(1.0, 2.0, "majority".into())],
             series: vec![
-                Series::Points { label: "ok".into(), color: "#000".into(), marker: Marker::Circle, points: vec![(0.5, 3.0), (2.5, 300.0)] },
-                Series::Line { label: "p50".into(), color: "#f00".into(), dash: String::new(), points: vec![(0.0, 1.0), (3.0, 10.0)] },
+                Series::Points {
+                    label: "ok".into(),
+                    color: "#000".into(),
+                    marker: Marker::Circle,
+                    points: vec![(0.5, 3.0), (2.5, 300.0)],
+                },
+                Series::Line {
+                    label: "p50".into(),
+                    color: "#f00".into(),
+                    dash: String::new(),
+                    points: vec![(0.0, 1.0), (3.0, 10.0)],
+                },
             ],
             x_range: None,
         };

@@ -17,7 +17,11 @@ pub fn rate(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64
     let dashes = ["", "6 3", "2 2", "8 3 2 3"];
     let mut series = Vec::new();
     for (k, f) in fs.iter().enumerate() {
-        for (kind, color, name) in [(OpType::Ok, colors::OK, "ok"), (OpType::Info, colors::INFO, "info"), (OpType::Fail, colors::FAIL, "fail")] {
+        for (kind, color, name) in [
+            (OpType::Ok, colors::OK, "ok"),
+            (OpType::Info, colors::INFO, "info"),
+            (OpType::Fail, colors::FAIL, "fail"),
+        ] {
             let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
             for s in samples.iter().filter(|s| s.f == *f && s.kind == kind) {
                 *counts.entry((s.t / dt).floor() as i64).or_default() += 1;
@@ -25,8 +29,14 @@ pub fn rate(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64
             if counts.is_empty() {
                 continue;
             }
-            let points =
-                (0..nb).map(|b| ((b as f64 + 0.5) * dt, *counts.get(&b).unwrap_or(&0) as f64 / dt)).collect::<Vec<_>>();
+            let points = (0..nb)
+                .map(|b| {
+                    (
+                        (b as f64 + 0.5) * dt,
+                        *counts.get(&b).unwrap_or(&0) as f64 / dt,
+                    )
+                })
+                .collect::<Vec<_>>();
             series.push(Series::Line {
                 label: format!("{f} {name}"),
                 color: color.to_owned(),
@@ -53,8 +63,14 @@ mod tests {
 
     #[test]
     fn rate_counts_completions() {
-        let s: Vec<Sample> =
-            (0..20).map(|i| Sample { f: "read".into(), kind: OpType::Ok, t: f64::from(i) * 0.5, ms: 1.0 }).collect();
+        let s: Vec<Sample> = (0..20)
+            .map(|i| Sample {
+                f: "read".into(),
+                kind: OpType::Ok,
+                t: f64::from(i) * 0.5,
+                ms: 1.0,
+            })
+            .collect();
         let svg = rate(&s, &[], (0.0, 10.0));
         assert!(svg.contains("read ok"));
         assert!(svg.contains("<polyline"));

@@ -24,7 +24,10 @@ pub struct Broadcast {
 impl Broadcast {
     /// The workload with the run's topology.
     pub fn new(opts: &TestOptions) -> Broadcast {
-        Broadcast { next_value: 0, topology: topology::build(opts.topology, &opts.nodes) }
+        Broadcast {
+            next_value: 0,
+            topology: topology::build(opts.topology, &opts.nodes),
+        }
     }
 }
 
@@ -37,14 +40,26 @@ impl Workload for Broadcast {
         if rng.random_bool(0.5) {
             let v = self.next_value;
             self.next_value += 1;
-            OpSpec { f: "broadcast", value: json!(v), is_final: false }
+            OpSpec {
+                f: "broadcast",
+                value: json!(v),
+                is_final: false,
+            }
         } else {
-            OpSpec { f: "read", value: Value::Null, is_final: false }
+            OpSpec {
+                f: "read",
+                value: Value::Null,
+                is_final: false,
+            }
         }
     }
 
     fn final_op(&self) -> OpSpec {
-        OpSpec { f: "read", value: Value::Null, is_final: true }
+        OpSpec {
+            f: "read",
+            value: Value::Null,
+            is_final: true,
+        }
     }
 
     fn request(&self, op: &OpSpec) -> Value {
@@ -56,13 +71,21 @@ impl Workload for Broadcast {
 
     fn schema(&self, op: &OpSpec) -> ResponseSchema {
         match op.f {
-            "broadcast" => ResponseSchema { kind: "broadcast_ok", fields: &[] },
-            _ => ResponseSchema { kind: "read_ok", fields: &[("messages", FieldType::Array)] },
+            "broadcast" => ResponseSchema {
+                kind: "broadcast_ok",
+                fields: &[],
+            },
+            _ => ResponseSchema {
+                kind: "read_ok",
+                fields: &[("messages", FieldType::Array)],
+            },
         }
     }
 
     fn style(&self, op: &OpSpec) -> ErrorStyle {
-        ErrorStyle::WithErrors { idempotent: op.f == "read" }
+        ErrorStyle::WithErrors {
+            idempotent: op.f == "read",
+        }
     }
 
     fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value {

@@ -28,21 +28,41 @@ impl Counter {
 
 impl Workload for Counter {
     fn kind(&self) -> WorkloadKind {
-        if self.negative { WorkloadKind::PnCounter } else { WorkloadKind::GCounter }
+        if self.negative {
+            WorkloadKind::PnCounter
+        } else {
+            WorkloadKind::GCounter
+        }
     }
 
     fn next_op(&mut self, rng: &mut Rng) -> OpSpec {
         if rng.random_bool(0.5) {
             // pn: randint(0..9) - 5; g: the same with negatives filtered out, i.e. uniform 0..4.
-            let delta: i64 = if self.negative { rng.random_range(0..10) - 5 } else { rng.random_range(0..5) };
-            OpSpec { f: "add", value: json!(delta), is_final: false }
+            let delta: i64 = if self.negative {
+                rng.random_range(0..10) - 5
+            } else {
+                rng.random_range(0..5)
+            };
+            OpSpec {
+                f: "add",
+                value: json!(delta),
+                is_final: false,
+            }
         } else {
-            OpSpec { f: "read", value: Value::Null, is_final: false }
+            OpSpec {
+                f: "read",
+                value: Value::Null,
+                is_final: false,
+            }
         }
     }
 
     fn final_op(&self) -> OpSpec {
-        OpSpec { f: "read", value: Value::Null, is_final: true }
+        OpSpec {
+            f: "read",
+            value: Value::Null,
+            is_final: true,
+        }
     }
 
     fn request(&self, op: &OpSpec) -> Value {
@@ -54,8 +74,14 @@ impl Workload for Counter {
 
     fn schema(&self, op: &OpSpec) -> ResponseSchema {
         match op.f {
-            "add" => ResponseSchema { kind: "add_ok", fields: &[] },
-            _ => ResponseSchema { kind: "read_ok", fields: &[("value", FieldType::Int)] },
+            "add" => ResponseSchema {
+                kind: "add_ok",
+                fields: &[],
+            },
+            _ => ResponseSchema {
+                kind: "read_ok",
+                fields: &[("value", FieldType::Int)],
+            },
         }
     }
 

@@ -26,11 +26,19 @@ impl Workload for Echo {
 
     fn next_op(&mut self, rng: &mut Rng) -> OpSpec {
         let k: u32 = rng.random_range(0..128);
-        OpSpec { f: "echo", value: json!(format!("Please echo {k}")), is_final: false }
+        OpSpec {
+            f: "echo",
+            value: json!(format!("Please echo {k}")),
+            is_final: false,
+        }
     }
 
     fn final_op(&self) -> OpSpec {
-        OpSpec { f: "echo", value: json!("Please echo 0"), is_final: false }
+        OpSpec {
+            f: "echo",
+            value: json!("Please echo 0"),
+            is_final: false,
+        }
     }
 
     fn request(&self, op: &OpSpec) -> Value {
@@ -38,7 +46,10 @@ impl Workload for Echo {
     }
 
     fn schema(&self, _op: &OpSpec) -> ResponseSchema {
-        ResponseSchema { kind: "echo_ok", fields: &[("echo", FieldType::Any)] }
+        ResponseSchema {
+            kind: "echo_ok",
+            fields: &[("echo", FieldType::Any)],
+        }
     }
 
     fn style(&self, _op: &OpSpec) -> ErrorStyle {

@@ -27,14 +27,26 @@ impl Workload for GSet {
         if rng.random_bool(0.5) {
             let v = self.next_value;
             self.next_value += 1;
-            OpSpec { f: "add", value: json!(v), is_final: false }
+            OpSpec {
+                f: "add",
+                value: json!(v),
+                is_final: false,
+            }
         } else {
-            OpSpec { f: "read", value: Value::Null, is_final: false }
+            OpSpec {
+                f: "read",
+                value: Value::Null,
+                is_final: false,
+            }
         }
     }
 
     fn final_op(&self) -> OpSpec {
-        OpSpec { f: "read", value: Value::Null, is_final: false }
+        OpSpec {
+            f: "read",
+            value: Value::Null,
+            is_final: false,
+        }
     }
 
     fn request(&self, op: &OpSpec) -> Value {
@@ -46,8 +58,14 @@ impl Workload for GSet {
 
     fn schema(&self, op: &OpSpec) -> ResponseSchema {
         match op.f {
-            "add" => ResponseSchema { kind: "add_ok", fields: &[] },
-            _ => ResponseSchema { kind: "read_ok", fields: &[("value", FieldType::Array)] },
+            "add" => ResponseSchema {
+                kind: "add_ok",
+                fields: &[],
+            },
+            _ => ResponseSchema {
+                kind: "read_ok",
+                fields: &[("value", FieldType::Array)],
+            },
         }
     }
 

@@ -85,9 +85,12 @@ pub trait Workload {
     /// Turn a reply body into a completion.
     fn complete_reply(&self, op: &OpSpec, body: &Value) -> Completion {
         match interpret(&self.schema(op), body) {
-            Reply::Ok(map) => {
-                Completion { kind: OpType::Ok, value: self.ok_value(op, &map), error: None, exception: None }
-            }
+            Reply::Ok(map) => Completion {
+                kind: OpType::Ok,
+                value: self.ok_value(op, &map),
+                error: None,
+                exception: None,
+            },
             Reply::Error(e) => complete_failure(op, self.style(op), &Failure::Error(e)),
             Reply::Malformed(why) => complete_failure(op, self.style(op), &Failure::Malformed(why)),
         }
