@@ -4,7 +4,8 @@
 #   crates/harness/scripts/render-report.sh [RUN_DIR_OR_REPORT] [OUT.png] [WIDTH] [HEIGHT]
 #
 # RUN_DIR_OR_REPORT defaults to store/latest; OUT defaults to <run dir>/report.png.
-# Needs Debian's chromium (apt-get install -y chromium). The flags keep Chromium off the
+# Needs Debian's chromium (apt-get install -y chromium; add fonts-noto-cjk fonts-noto-core so the
+# banner's Japanese and Kannada glyphs are not drawn as boxes). The flags keep Chromium off the
 # network (this machine has none) and away from any existing profile.
 set -euo pipefail
 

@@ -359,6 +359,79 @@ fn garbage_on_stdout_is_reported_and_invalid() {
 }
 
 #[test]
+fn a_message_to_an_unknown_node_is_reported_and_invalid() {
+    let r = harness(
+        "bad-dest",
+        &[
+            "-w",
+            "g-set",
+            "--bin",
+            NODE,
+            "--node-count",
+            "2",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+            "--",
+            "g-set",
+            "--bad-dest",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    let nodes = r.results["protocol"]["nodes"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!nodes.is_empty());
+    assert!(nodes.values().all(|p| p["unknown-endpoint-count"] == 1));
+    assert!(
+        r.stdout.contains(r#"dest "n99", which is not a node"#),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn strict_mode_cuts_off_stdout_like_maelstrom() {
+    let r = harness(
+        "strict",
+        &[
+            "-w",
+            "g-set",
+            "--bin",
+            NODE,
+            "--node-count",
+            "2",
+            "--time-limit",
+            "2",
+            "--rate",
+            "20",
+            "--recovery",
+            "1",
+            "--strict",
+            "--",
+            "g-set",
+            "--garbage-mid-run",
+        ],
+    );
+    // Maelstrom semantics: the protocol report does not invalidate, but the node went silent,
+    // so its later requests time out.
+    assert_eq!(r.results["protocol"]["valid?"], true);
+    let nodes = r.results["protocol"]["nodes"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        nodes.values().any(|p| p["stdout-dead"] == true),
+        "{nodes:?}"
+    );
+    assert!(r.results["stats"]["info-count"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
 fn no_init_reply_crashes_with_the_node_named() {
     let r = harness(
         "no-init",

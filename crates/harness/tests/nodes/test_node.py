@@ -7,6 +7,7 @@ Usage: test_node.py MODE [FLAGS...]
   --no-gossip        acknowledge writes but never tell other nodes (loses data)
   --extra-key        put an extra key in every read_ok (closed-schema violation)
   --garbage-mid-run  print a non-JSON line on stdout after the 3rd client request
+  --bad-dest         send a message to n99 (no such node) after the 3rd client request
   --crash NODE       if this node is NODE: exit with status 3 one second after init
   --no-init          never answer init
   --garbage-init     print garbage instead of answering init
@@ -69,6 +70,8 @@ def handle(msg):
         client_requests += 1
         if client_requests == 3 and "--garbage-mid-run" in FLAGS:
             sys.stdout.write("this is not JSON\n")
+        if client_requests == 3 and "--bad-dest" in FLAGS:
+            send("n99", {"type": "gossip", "elements": [], "counts": {}})
     irt = body.get("in_reply_to")
     if irt is not None and irt in pending:
         pending.pop(irt)(body)
