@@ -11,6 +11,7 @@
 //! - applying 100,000 deltas: `GSet` inserts and `GCounter` increments.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use gossip_crdt::{Causality, Decompose, GCounter, GSet, Lattice, VersionVector};
@@ -23,27 +24,35 @@ fn evens(n: u64) -> GSet<u64> {
 fn gset_one_element_delta(c: &mut Criterion) {
     let mut group = c.benchmark_group("gset_join_one_element_delta");
     for n in [1_000u64, 1_000_000] {
-        let mut set = evens(n);
-        // A delta with an element the set lacks. Each iteration adds a new odd number, so the
-        // set grows by one per iteration (by a few percent over a run): the cost of a real,
-        // changing join, not of a lookup.
-        let mut next_odd = 1u64;
-        group.bench_with_input(BenchmarkId::new("new_element", n), &n, |b, _| {
-            b.iter_batched(
-                || {
-                    let delta: GSet<u64> = [next_odd].into_iter().collect();
-                    next_odd += 2;
-                    delta
-                },
-                |delta| set.join(black_box(&delta)),
-                BatchSize::SmallInput,
-            );
+        let base = evens(n);
+        // A delta with an element the set lacks: the cost of a real, changing join, not of a
+        // lookup. Each join grows the set by one, so the set is rebuilt (untimed) every n/20
+        // joins: the timed joins always land in a set of n to 1.05·n elements.
+        group.bench_with_input(BenchmarkId::new("new_element", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                let chunk = (n / 20).max(1);
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let len = chunk.min(iters - done);
+                    let mut set = base.clone();
+                    let deltas: Vec<GSet<u64>> = (0..len)
+                        .map(|i| [2 * i + 1].into_iter().collect())
+                        .collect();
+                    let start = Instant::now();
+                    for delta in &deltas {
+                        set.join(black_box(delta));
+                    }
+                    timed += start.elapsed();
+                    done += len;
+                }
+                timed
+            });
         });
         // A duplicate delta: the common case on a gossip network, and a pure lookup.
-        let set = evens(n);
         let duplicate: GSet<u64> = [n].into_iter().collect();
         group.bench_with_input(BenchmarkId::new("duplicate", n), &n, |b, _| {
-            let mut set = set.clone();
+            let mut set = base.clone();
             b.iter(|| set.join(black_box(&duplicate)));
         });
     }
