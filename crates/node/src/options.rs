@@ -182,7 +182,11 @@ impl Options {
                 let kind = WorkloadKind::from_name(arg)
                     .ok_or_else(|| OptionsError(format!("unknown workload or argument `{arg}`")))?;
                 // Naming the same workload twice is harmless (a harness may add it too).
-                if options.workload.replace(kind).is_some_and(|before| before != kind) {
+                if options
+                    .workload
+                    .replace(kind)
+                    .is_some_and(|before| before != kind)
+                {
                     return Err(OptionsError("more than one workload given".into()));
                 }
                 continue;

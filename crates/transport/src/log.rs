@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
 use serde::Serialize;
 
-use crate::packet::Run;
 use crate::ReplicaId;
+use crate::packet::Run;
 
 /// One stored delta and its encoded size, measured once.
 #[derive(Debug, Clone)]
@@ -70,13 +70,10 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         self.state.join(&news);
         let bytes = encoded_len(&news);
         self.bytes += bytes;
-        self.deltas.entry(dot.replica).or_default().insert(
-            dot.counter,
-            Stored {
-                delta: news,
-                bytes,
-            },
-        );
+        self.deltas
+            .entry(dot.replica)
+            .or_default()
+            .insert(dot.counter, Stored { delta: news, bytes });
         self.seen.insert(dot);
         Inserted::New
     }

@@ -27,7 +27,13 @@ pub(crate) fn plan<P: Ord + Clone>(
     strategy: &Strategy,
     overlay: &Overlay<P>,
 ) -> Plan<P> {
-    let others = || members.iter().filter(|m| *m != me).cloned().collect::<Vec<_>>();
+    let others = || {
+        members
+            .iter()
+            .filter(|m| *m != me)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     let tree = matches!(strategy, Strategy::Tree | Strategy::Hybrid { .. });
     match strategy {
         Strategy::Gossip { .. } | Strategy::PushPull { .. } => return Plan::None,
@@ -52,7 +58,12 @@ pub(crate) fn plan<P: Ord + Clone>(
             if tree {
                 Plan::Fixed(spanning_tree_neighbours(me, members, &graph))
             } else {
-                Plan::Fixed(graph.get(me).map(|s| s.iter().cloned().collect()).unwrap_or_default())
+                Plan::Fixed(
+                    graph
+                        .get(me)
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default(),
+                )
             }
         }
     }
@@ -111,7 +122,9 @@ fn spanning_tree_neighbours<P: Ord + Clone>(
         }
     }
     for m in members {
-        parent.entry(m.clone()).or_insert_with(|| Some(root.clone()));
+        parent
+            .entry(m.clone())
+            .or_insert_with(|| Some(root.clone()));
     }
     let mut out: Vec<P> = parent.get(me).cloned().flatten().into_iter().collect();
     for (child, p) in &parent {
@@ -138,7 +151,10 @@ mod tests {
             kary_neighbours(&m[1], &m, 4),
             vec!["n0", "n5", "n6", "n7", "n8"]
         );
-        assert_eq!(kary_neighbours(&m[5], &m, 4), vec!["n1", "n21", "n22", "n23", "n24"]);
+        assert_eq!(
+            kary_neighbours(&m[5], &m, 4),
+            vec!["n1", "n21", "n22", "n23", "n24"]
+        );
         assert_eq!(kary_neighbours(&m[24], &m, 4), vec!["n5"]);
     }
 

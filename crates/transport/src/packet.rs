@@ -80,10 +80,7 @@ pub struct Ack {
 
 /// One message between replicas. See the [module docs](self) for the JSON form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "L: Serialize",
-    deserialize = "L: Deserialize<'de>"
-))]
+#[serde(bound(serialize = "L: Serialize", deserialize = "L: Deserialize<'de>"))]
 pub struct Packet<L> {
     /// The sender's incarnation.
     pub inc: u64,

@@ -94,7 +94,10 @@ impl Peer {
     /// `true` iff `dot` is waiting in `pending` or in flight.
     fn queued(&self, dot: &Dot<ReplicaId>) -> bool {
         self.pending.binary_search(dot).is_ok()
-            || self.flights.values().any(|f| f.dots.binary_search(dot).is_ok())
+            || self
+                .flights
+                .values()
+                .any(|f| f.dots.binary_search(dot).is_ok())
     }
 
     /// Queues `dot` for the next push unless the peer holds it or it is already on its way.
@@ -160,7 +163,11 @@ impl Peer {
 
     /// When the next retransmission is due, if anything is in flight.
     pub(crate) fn retransmit_at(&self) -> Option<Time> {
-        self.flights.values().map(|f| f.sent_at).min().map(|t| t + self.rto)
+        self.flights
+            .values()
+            .map(|f| f.sent_at)
+            .min()
+            .map(|t| t + self.rto)
     }
 
     /// `true` iff the peer has left packets unacknowledged for `suspect_after`.

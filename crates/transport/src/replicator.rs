@@ -9,13 +9,11 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::log::{encoded_len, DeltaLog, Inserted};
-use crate::overlay::{plan, Plan};
+use crate::log::{DeltaLog, Inserted, encoded_len};
+use crate::overlay::{Plan, plan};
 use crate::packet::{Ack, Packet, Run};
 use crate::peer::{Flight, Peer};
-use crate::{
-    Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError,
-};
+use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError};
 
 /// One replica of a lattice `L`, spreading its deltas to peers named by `P`.
 ///
@@ -225,7 +223,12 @@ where
     pub fn set_overlay(&mut self, now: Time, overlay: Overlay<P>) {
         let now = self.clock(now);
         self.config.overlay = overlay;
-        self.plan = plan(&self.me, &self.members, &self.config.strategy, &self.config.overlay);
+        self.plan = plan(
+            &self.me,
+            &self.members,
+            &self.config.strategy,
+            &self.config.overlay,
+        );
         self.hub = self.choose_hub(now);
         self.greet();
         self.after_input(now);
@@ -246,7 +249,10 @@ where
         self.stats.received_packets += 1;
 
         let rto = self.config.rto;
-        let peer = self.peers.entry(from.clone()).or_insert_with(|| Peer::new(rto));
+        let peer = self
+            .peers
+            .entry(from.clone())
+            .or_insert_with(|| Peer::new(rto));
         let mut restarted = false;
         match peer.inc {
             None => peer.inc = Some(packet.inc),
@@ -413,7 +419,9 @@ where
 
     fn peer_mut(&mut self, name: &P) -> &mut Peer {
         let rto = self.config.rto;
-        self.peers.entry(name.clone()).or_insert_with(|| Peer::new(rto))
+        self.peers
+            .entry(name.clone())
+            .or_insert_with(|| Peer::new(rto))
     }
 
     fn others(&self) -> impl Iterator<Item = &P> {
@@ -568,10 +576,11 @@ where
         if any_pending && self.flush_at.is_none() {
             self.flush_at = Some(next_tick(now, interval));
         }
-        if self.round_at.is_none() && self.round_due() {
-            if let Some(interval) = self.round_interval() {
-                self.round_at = Some(next_tick(now, interval));
-            }
+        if self.round_at.is_none()
+            && self.round_due()
+            && let Some(interval) = self.round_interval()
+        {
+            self.round_at = Some(next_tick(now, interval));
         }
     }
 
@@ -852,7 +861,9 @@ fn next_tick(now: Time, interval: Duration) -> Time {
     let t = now.since_origin().as_nanos();
     let ticks = t / step + 1;
     let nanos = ticks.saturating_mul(step);
-    Time::from_duration(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)))
+    Time::from_duration(Duration::from_nanos(
+        u64::try_from(nanos).unwrap_or(u64::MAX),
+    ))
 }
 
 /// Checks a packet before anything is applied, so a bad one changes nothing.
@@ -892,10 +903,25 @@ mod tests {
     #[test]
     fn ticks_align_to_the_interval() {
         let ms = Duration::from_millis;
-        assert_eq!(next_tick(Time::from_millis(0), ms(200)), Time::from_millis(200));
-        assert_eq!(next_tick(Time::from_millis(1), ms(200)), Time::from_millis(200));
-        assert_eq!(next_tick(Time::from_millis(200), ms(200)), Time::from_millis(400));
-        assert_eq!(next_tick(Time::from_millis(399), ms(200)), Time::from_millis(400));
-        assert_eq!(next_tick(Time::from_millis(7), Duration::ZERO), Time::from_millis(7));
+        assert_eq!(
+            next_tick(Time::from_millis(0), ms(200)),
+            Time::from_millis(200)
+        );
+        assert_eq!(
+            next_tick(Time::from_millis(1), ms(200)),
+            Time::from_millis(200)
+        );
+        assert_eq!(
+            next_tick(Time::from_millis(200), ms(200)),
+            Time::from_millis(400)
+        );
+        assert_eq!(
+            next_tick(Time::from_millis(399), ms(200)),
+            Time::from_millis(400)
+        );
+        assert_eq!(
+            next_tick(Time::from_millis(7), Duration::ZERO),
+            Time::from_millis(7)
+        );
     }
 }

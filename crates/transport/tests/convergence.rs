@@ -48,7 +48,10 @@ fn strategies() -> Vec<(&'static str, Config<u32>)> {
             ),
         ),
         ("tree/kary2", with(Strategy::Tree, Overlay::Kary { k: 2 })),
-        ("tree/star3", with(Strategy::Tree, Overlay::Star { hubs: 3 })),
+        (
+            "tree/star3",
+            with(Strategy::Tree, Overlay::Star { hubs: 3 }),
+        ),
         (
             "gossip/fanout2",
             with(
@@ -176,8 +179,10 @@ fn run(config: &Config<u32>, schedule: &Schedule) -> Result<(), String> {
                 expected.push((node, value));
             }
             Op::Partition(mask) => {
-                let (a, b): (Vec<u32>, Vec<u32>) =
-                    cluster.members().into_iter().partition(|m| mask & (1 << m) != 0);
+                let (a, b): (Vec<u32>, Vec<u32>) = cluster
+                    .members()
+                    .into_iter()
+                    .partition(|m| mask & (1 << m) != 0);
                 cluster.partition(&a, &b);
             }
             Op::Heal => cluster.heal(),

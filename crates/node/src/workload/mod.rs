@@ -164,7 +164,7 @@ pub(crate) fn integer_field(msg: &Inbound, key: &str) -> Result<i64, Rejection> 
             .as_i64()
             .ok_or_else(|| Rejection::malformed(format!("`{key}` must be an integer, got {v}"))),
         None => Err(Rejection::malformed(format!(
-            "`{}` needs a `{key}` field",
+            "`{}` is missing its `{key}` field",
             msg.kind
         ))),
     }

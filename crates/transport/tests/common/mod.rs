@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use gossip_crdt::{GSet, Lattice};
@@ -122,18 +122,33 @@ impl Cluster {
                 self.sent += 1;
                 if self.rng.chance(self.faults.p_loss) {
                     if self.trace {
-                        eprintln!("{} {} -> {}: LOST {}", self.now, i, to, serde_json::to_string(&packet).unwrap_or_default());
+                        eprintln!(
+                            "{} {} -> {}: LOST {}",
+                            self.now,
+                            i,
+                            to,
+                            serde_json::to_string(&packet).unwrap_or_default()
+                        );
                     }
                     continue;
                 }
-                let copies = if self.rng.chance(self.faults.p_dup) { 2 } else { 1 };
+                let copies = if self.rng.chance(self.faults.p_dup) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
                     let jitter_ns = self.faults.jitter.as_nanos() as u64;
                     let extra = Duration::from_nanos(self.rng.below(jitter_ns));
                     let at = self.now + self.faults.latency + extra;
                     self.order += 1;
                     self.payloads.insert(self.order, packet.clone());
-                    self.queue.push(Reverse(InFlight { at, order: self.order, from: i as u32, to }));
+                    self.queue.push(Reverse(InFlight {
+                        at,
+                        order: self.order,
+                        from: i as u32,
+                        to,
+                    }));
                 }
             }
         }
@@ -214,13 +229,24 @@ impl Cluster {
             if f.at > now {
                 break;
             }
-            let Some(Reverse(f)) = self.queue.pop() else { break };
-            let packet = self.payloads.remove(&f.order).expect("payload stored with its event");
+            let Some(Reverse(f)) = self.queue.pop() else {
+                break;
+            };
+            let packet = self
+                .payloads
+                .remove(&f.order)
+                .expect("payload stored with its event");
             if self.cut.contains(&(f.from, f.to)) {
                 continue;
             }
             if self.trace {
-                eprintln!("{} {} -> {}: {}", now, f.from, f.to, serde_json::to_string(&packet).unwrap_or_default());
+                eprintln!(
+                    "{} {} -> {}: {}",
+                    now,
+                    f.from,
+                    f.to,
+                    serde_json::to_string(&packet).unwrap_or_default()
+                );
             }
             self.delivered += 1;
             self.nodes[f.to as usize]
