@@ -1,6 +1,66 @@
-//! gossip-harness: a Maelstrom-compatible test runner in Rust.
+//! gossip-harness: a Maelstrom-compatible test runner in Rust, so one command runs Maelstrom's
+//! workloads with no JVM.
 //!
-//! (Crate docs are completed below, after the module list is final.)
+//! It does what Maelstrom does, with Maelstrom's flags, defaults, semantics and output
+//! vocabulary (the reference is `maelstrom.md` in the shared docs; `docs/maelstrom.md` in the
+//! repository is the user guide). Any program that speaks the Maelstrom protocol on
+//! stdin/stdout can be tested.
+//!
+//! # Usage
+//!
+//! ```text
+//! gossip-harness test -w broadcast --bin ./my-node --node-count 25 --time-limit 20 \
+//!     --rate 100 --latency 100 --nemesis partition [-- args for every node]
+//! gossip-harness test -w broadcast            # no --bin: runs this project's own node
+//! ```
+//!
+//! Workloads: `echo`, `broadcast`, `g-set`, `g-counter`, `pn-counter`. Flags and defaults as in
+//! Maelstrom: `--node-count` (unset: `n1..n5`), `--concurrency 1n`, `--time-limit 60`,
+//! `--rate 5`, `--latency 0`, `--latency-dist constant|uniform|exponential`,
+//! `--topology grid|line|total|tree2|tree3|tree4`, `--nemesis partition`,
+//! `--nemesis-interval 10`, `--availability total|F`, `--log-stderr`, `--test-count 1`. Added:
+//! `--seed N` (every random choice; printed with a replay command), `--recovery S` (quiet
+//! period before the final reads, default 10), `--strict` (Maelstrom's behaviour on a bad
+//! stdout line: ignore the node from then on), `--no-hol-blocking` (deliver each message at its
+//! own deadline instead of Maelstrom's head-of-line blocking), `--store DIR`.
+//!
+//! Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crashed (a node died,
+//! never answered init, or could not start), 130 interrupted. The last stdout line is exactly
+//! Maelstrom's banner. Every run is stored under `store/<workload>/<timestamp>/`
+//! (`results.json` with Maelstrom's key names, `history.jsonl`, `node-logs/`, SVG plots,
+//! `messages.svg`, `report.html`), with `store/latest` pointing at it.
+//!
+//! # Layout
+//!
+//! The engine is sans-IO and deterministic; everything with a clock, a thread or a pipe lives
+//! outside it, behind [`host::NodeHost`].
+//!
+//! - Types: [`ids`] (node, client, message ids, endpoints), [`time`] (engine time),
+//!   [`options`] (validated configuration), [`rng`] (one seeded generator type).
+//! - Wire: [`message`] (envelope parsing and formatting), [`schema`] (closed response schemas),
+//!   [`error_code`] (Maelstrom's error registry).
+//! - Network model: [`network`] (per-destination deadline queues, head-of-line blocking,
+//!   receive-side partition drop), [`latency`], [`partition`] (grudges), [`nemesis`]
+//!   (partition schedule), [`topology`], [`journal`] (send/recv events and counts).
+//! - Test logic: [`generator`] (stagger and time limit), [`client`] (synchronous clients and
+//!   error mapping), [`workload`] (one module per workload), [`services`] (`lin-kv`, `seq-kv`,
+//!   `lww-kv`, `lin-tso`), [`history`], and [`engine`], which ties them together.
+//! - Checkers: [`checker`] (set-full, counter, stats, availability, echo, exceptions, net,
+//!   protocol) and [`results`] (the composed result map).
+//! - Running: [`host`] (the seam), [`driver`] (the one loop), [`process`] (OS processes in
+//!   real time), [`run`] (process mode end to end), [`cli`], [`node_cmd`] (the hidden `node`
+//!   subcommand that runs `gossip-node` when `--bin` is omitted).
+//! - Output: [`console`] (progress, summary, banners), [`store`], [`svg`] (hand-written
+//!   plots), [`report`] (`report.html`).
+//!
+//! # Driving the engine yourself (simulation mode hooks here)
+//!
+//! Implement [`host::NodeHost`] (start nodes, `deliver` lines, `next_event` up to a deadline,
+//! `now`) and call [`driver::drive`] with an [`engine::Engine`]; analyse the returned
+//! [`engine::RunRecord`] with [`results::analyze`] and write it with [`store::write_run`]. A
+//! virtual-clock host simply jumps `now` to the deadline it is given when its nodes are quiet;
+//! `tests/virtual_host.rs` is a complete small example. The engine reads no clock and draws
+//! every random number from generators seeded by `--seed`, so such a run is reproducible.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
