@@ -28,7 +28,7 @@ impl Rng {
         if n == 0 { 0 } else { self.next() % n }
     }
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 % 1.0 < p
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 }
 
@@ -79,6 +79,9 @@ pub struct Cluster {
     restarts: u64,
     /// Print every delivery (for debugging a failing schedule).
     pub trace: bool,
+    /// Every packet sent, with the time, sender and addressee, when `record` is on.
+    pub record: bool,
+    pub sent_log: Vec<(Time, u32, u32, Packet<GSet<u64>>)>,
 }
 
 impl Cluster {
@@ -106,6 +109,8 @@ impl Cluster {
             retired: Stats::default(),
             restarts: 0,
             trace: false,
+            record: false,
+            sent_log: Vec::new(),
         };
         cluster.collect();
         cluster
@@ -120,6 +125,9 @@ impl Cluster {
         for i in 0..self.nodes.len() {
             while let Some((to, packet)) = self.nodes[i].poll_transmit() {
                 self.sent += 1;
+                if self.record {
+                    self.sent_log.push((self.now, i as u32, to, packet.clone()));
+                }
                 if self.rng.chance(self.faults.p_loss) {
                     if self.trace {
                         eprintln!(

@@ -1,0 +1,205 @@
+//! Message economy: what the engine sends when, and what it never sends. Each test states the
+//! rule it pins down.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, Faults};
+use gossip_transport::{Config, Overlay, PacketKind, Strategy, Time};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn star(relay_flush: u64) -> Config<u32> {
+    Config {
+        strategy: Strategy::Tree,
+        overlay: Overlay::Star { hubs: 3 },
+        flush: ms(0),
+        relay_flush: ms(relay_flush),
+        ..Config::default()
+    }
+}
+
+fn calm() -> Faults {
+    Faults {
+        latency: ms(10),
+        ..Faults::default()
+    }
+}
+
+/// Runs `updates` spread over nodes 1.. (leaves) at 5 ms intervals, then lets the cluster
+/// settle.
+fn busy(cluster: &mut Cluster, updates: u64) {
+    let n = cluster.nodes.len() as u64;
+    for v in 0..updates {
+        cluster.update((1 + v % (n - 1)) as u32, v);
+        cluster.run_for(ms(5));
+    }
+    assert!(cluster.run_for(Duration::from_secs(30)), "no livelock");
+    assert!(cluster.converged());
+    assert_eq!(cluster.union().len() as u64, updates);
+}
+
+#[test]
+fn no_empty_batch_is_ever_sent() {
+    let mut cluster = Cluster::new(8, star(50), calm(), 1);
+    cluster.record = true;
+    busy(&mut cluster, 200);
+    for (at, from, to, p) in &cluster.sent_log {
+        let says_something = !p.runs.is_empty()
+            || p.have.is_some()
+            || p.ack.is_some()
+            || p.relay.is_some()
+            || p.seq.is_some();
+        assert!(says_something, "empty packet {from} -> {to} at {at}: {p:?}");
+        if p.seq.is_some() && p.have.is_none() && p.relay.is_none() {
+            assert!(
+                !p.runs.is_empty() || p.seq.is_some_and(|(lo, hi)| hi > lo),
+                "a first-time push must carry deltas: {p:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_converged_cluster_falls_silent() {
+    let mut cluster = Cluster::new(10, star(100), calm(), 2);
+    busy(&mut cluster, 100);
+    let before = cluster.sent;
+    assert!(cluster.run_for(Duration::from_secs(60)));
+    assert_eq!(
+        cluster.sent, before,
+        "timers that find nothing new send nothing"
+    );
+    assert!(cluster.quiet());
+}
+
+#[test]
+fn on_a_tree_no_delta_travels_an_edge_twice() {
+    // Back-propagation is impossible (never sent back to the sender) and a tree has no
+    // cycles, so on a loss-free network nobody receives a delta it already holds.
+    for overlay in [Overlay::Star { hubs: 3 }, Overlay::Kary { k: 3 }] {
+        let config = Config {
+            overlay: overlay.clone(),
+            ..star(20)
+        };
+        let mut cluster = Cluster::new(13, config, calm(), 3);
+        busy(&mut cluster, 300);
+        let stats = cluster.stats();
+        assert_eq!(stats.received_duplicate, 0, "{overlay:?}: {stats}");
+        // Each delta reaches each of the 12 other nodes exactly once.
+        assert_eq!(stats.received_new, 300 * 12, "{overlay:?}: {stats}");
+    }
+}
+
+#[test]
+fn the_hub_batches_one_packet_per_leaf_per_interval() {
+    let mut cluster = Cluster::new(6, star(200), calm(), 4);
+    cluster.record = true;
+    // 100 updates in 500 ms: 2.5 hub intervals.
+    busy(&mut cluster, 100);
+    let hub_pushes = cluster
+        .sent_log
+        .iter()
+        .filter(|(_, from, _, p)| *from == 0 && !p.runs.is_empty())
+        .count();
+    // At most one push per leaf per 200 ms tick while updates arrive (~4 ticks).
+    assert!(hub_pushes <= 5 * 4, "hub sent {hub_pushes} pushes");
+    let leaf_pushes = cluster
+        .sent_log
+        .iter()
+        .filter(|(_, from, _, p)| *from != 0 && !p.runs.is_empty())
+        .count();
+    assert_eq!(
+        leaf_pushes, 100,
+        "leaves (flush 0) push each update at once"
+    );
+}
+
+#[test]
+fn an_oversized_batch_is_split_and_sent_early() {
+    let config = Config {
+        max_packet_bytes: 200,
+        ..star(10_000)
+    };
+    let mut cluster = Cluster::new(3, config, calm(), 5);
+    cluster.record = true;
+    for v in 0..100 {
+        cluster.update(1, 1_000_000 + v);
+    }
+    // Long before the 10 s hub tick, the budget forces the hub to send.
+    assert!(cluster.run_for(ms(500)));
+    let early: Vec<_> = cluster
+        .sent_log
+        .iter()
+        .filter(|(_, from, to, p)| *from == 0 && *to == 2 && !p.runs.is_empty())
+        .collect();
+    assert!(
+        early.len() >= 2,
+        "split into several packets, got {}",
+        early.len()
+    );
+    for (_, _, _, p) in &early {
+        let json = serde_json::to_string(&p.runs).unwrap_or_default();
+        assert!(
+            json.len() <= 200 + 40,
+            "packet runs of {} bytes",
+            json.len()
+        );
+    }
+    assert!(cluster.nodes[2].state().len() >= 90);
+}
+
+#[test]
+fn repair_after_a_partition_costs_the_difference_not_the_state() {
+    let config = Config {
+        strategy: Strategy::PushPull { interval: ms(50) },
+        overlay: Overlay::Full,
+        ..Config::default()
+    };
+    let mut cluster = Cluster::new(4, config, calm(), 6);
+    // A large shared history...
+    for v in 0..2000 {
+        cluster.update((v % 4) as u32, v);
+    }
+    assert!(cluster.run_for(Duration::from_secs(20)));
+    assert!(cluster.converged());
+    // ...then 10 updates on each side of a partition.
+    cluster.partition(&[0, 1], &[2, 3]);
+    for v in 0..20 {
+        cluster.update((v % 4) as u32, 10_000 + v);
+    }
+    assert!(cluster.run_for(Duration::from_secs(5)));
+    let before = cluster.stats();
+    cluster.heal();
+    assert!(cluster.run_for(Duration::from_secs(20)));
+    assert!(cluster.converged());
+    let after = cluster.stats();
+    let shipped: u64 = PacketKind::ALL
+        .iter()
+        .map(|k| {
+            after.sent.get(k).map_or(0, |c| c.deltas) - before.sent.get(k).map_or(0, |c| c.deltas)
+        })
+        .sum();
+    // Each node lacks 10 deltas; shipping the 2,000-delta state to anyone would blow this.
+    assert!(shipped <= 4 * 10 * 4, "repair shipped {shipped} deltas");
+    assert!(
+        shipped >= 4 * 10,
+        "every node needed 10 deltas, shipped {shipped}"
+    );
+}
+
+#[test]
+fn time_going_backwards_is_treated_as_now() {
+    let mut cluster = Cluster::new(2, star(0), calm(), 7);
+    cluster.run_for(Duration::from_secs(1));
+    let node = &mut cluster.nodes[1];
+    let delta = node.state().insert_delta(5);
+    node.update(Time::ZERO, delta); // earlier than the node has seen
+    assert!(
+        node.poll_timeout()
+            .is_none_or(|t| t >= Time::from_millis(1000))
+    );
+}
