@@ -6,6 +6,9 @@
 //! | path | crate | what it is |
 //! |---|---|---|
 //! | [`crdt`] | `gossip-crdt` | lattices (sets, counters, registers, version vectors) and their laws |
+//! | [`transport`] | `gossip-transport` | the sans-IO engine that spreads deltas between replicas |
+//! | `node` (feature `node`) | `gossip-node` | the Maelstrom node: protocol, workloads, stdio shell |
+//! | `harness` (feature `harness`) | `gossip-harness` | the Maelstrom-compatible test runner |
 //!
 //! ```
 //! use gossip::crdt::{GSet, Lattice};
@@ -20,3 +23,10 @@
 #![forbid(unsafe_code)]
 
 pub use gossip_crdt as crdt;
+pub use gossip_transport as transport;
+
+#[cfg(feature = "node")]
+pub use gossip_node as node;
+
+#[cfg(feature = "harness")]
+pub use gossip_harness as harness;
