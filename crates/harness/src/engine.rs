@@ -792,6 +792,9 @@ impl Engine {
             match d {
                 Delivery::Node(n, p) => {
                     self.journal.recv(self.now, &p);
+                    if tracing::enabled!(target: "gossip_harness::net", tracing::Level::DEBUG) {
+                        tracing::debug!(target: "gossip_harness::net", "recv {} {} -> {} {}", p.id.0, self.name(p.src), self.name(p.dest), p.body.get());
+                    }
                     let line = format_line(p.id, &self.name(p.src), &self.name(p.dest), &p.body);
                     self.outbox.push_back((n, line));
                 }

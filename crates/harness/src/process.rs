@@ -32,8 +32,16 @@ use crate::time::Time;
 const TAIL_LINES: usize = 32;
 /// The longest the loop sleeps before checking for Ctrl-C.
 const POLL_CAP: Duration = Duration::from_millis(100);
-/// How long to wait for an exit status after a node closed its stdout.
+/// How long to wait for an exit status after a node closed its stdout, and for the last
+/// stderr lines of a dead node.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// The last stderr lines of a node, and whether its stderr reached end of file.
+#[derive(Default)]
+struct Tail {
+    lines: Mutex<VecDeque<String>>,
+    closed: AtomicBool,
+}
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static HANDLER: Once = Once::new();
@@ -74,7 +82,7 @@ struct NodeProc {
     name: String,
     child: Child,
     writer: Option<Sender<String>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Tail>,
     reported_exit: bool,
 }
 
@@ -140,7 +148,7 @@ impl ProcessHost {
             let _ = child.kill();
             return Err(err(format!("Node {}: missing stdio pipes", id.0)));
         };
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let tail = Arc::new(Tail::default());
         let name = id.0.clone();
         let (wtx, wrx) = mpsc::channel::<String>();
         thread::Builder::new()
@@ -261,7 +269,7 @@ fn read_loop(i: usize, stdout: std::process::ChildStdout, tx: Sender<Msg>) {
 fn stderr_loop(
     stderr: std::process::ChildStderr,
     log: File,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Tail>,
     echo: bool,
     name: &str,
 ) {
@@ -271,7 +279,10 @@ fn stderr_loop(
     loop {
         buf.clear();
         match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                tail.closed.store(true, Ordering::SeqCst);
+                return;
+            }
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.trim_end_matches(['\n', '\r']);
@@ -279,7 +290,7 @@ fn stderr_loop(
                 if echo {
                     eprintln!("{name} stderr: {line}");
                 }
-                if let Ok(mut t) = tail.lock() {
+                if let Ok(mut t) = tail.lines.lock() {
                     if t.len() == TAIL_LINES {
                         t.pop_front();
                     }
@@ -360,11 +371,18 @@ impl NodeHost for ProcessHost {
     }
 
     fn stderr_tail(&self, node: NodeIndex) -> Vec<String> {
-        // Give the stderr thread a moment to catch up with a node that just died.
-        thread::sleep(Duration::from_millis(20));
-        self.nodes
-            .get(node.0)
-            .and_then(|n| n.tail.lock().ok().map(|t| t.iter().cloned().collect()))
+        let Some(n) = self.nodes.get(node.0) else {
+            return Vec::new();
+        };
+        // Once the node is dead, let its stderr thread read what is left in the pipe.
+        let deadline = Instant::now() + EXIT_GRACE;
+        while self.shut_down && !n.tail.closed.load(Ordering::SeqCst) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        n.tail
+            .lines
+            .lock()
+            .map(|t| t.iter().cloned().collect())
             .unwrap_or_default()
     }
 
