@@ -9,6 +9,7 @@ use std::time::Duration;
 use gossip_harness::checker::Validity;
 use gossip_harness::driver::drive;
 use gossip_harness::engine::Engine;
+use gossip_harness::history::{OpType, Process};
 use gossip_harness::host::{HostError, HostEvent, NodeHost};
 use gossip_harness::ids::{NodeId, NodeIndex};
 use gossip_harness::options::{LatencyDist, TestOptions, WorkloadKind};
@@ -24,6 +25,8 @@ struct FloodNode {
     seen: HashSet<u64>,
     next_msg: u64,
     turn: usize,
+    /// Never answer broadcasts (to provoke client timeouts).
+    mute: bool,
 }
 
 impl FloodNode {
@@ -60,6 +63,7 @@ impl FloodNode {
                 &src,
                 json!({"type": "topology_ok", "in_reply_to": reply_to}),
             )),
+            "broadcast" if self.mute => {}
             "broadcast" => {
                 let v = body["message"].as_u64().unwrap_or_default();
                 out.push(self.out(
@@ -116,6 +120,9 @@ struct VirtualHost {
     pending: VecDeque<(NodeIndex, String)>,
     next_tick: Time,
     events: u64,
+    mute: bool,
+    /// Every line delivered to a node, in order.
+    delivered: Vec<String>,
 }
 
 impl NodeHost for VirtualHost {
@@ -128,6 +135,7 @@ impl NodeHost for VirtualHost {
                 seen: HashSet::new(),
                 next_msg: 0,
                 turn: 0,
+                mute: self.mute,
             })
             .collect();
         Ok(())
@@ -138,6 +146,7 @@ impl NodeHost for VirtualHost {
     }
 
     fn deliver(&mut self, node: NodeIndex, line: String) {
+        self.delivered.push(line.clone());
         if let Some(n) = self.nodes.get_mut(node.0) {
             for out in n.handle(&line) {
                 self.pending.push_back((node, out));
@@ -194,14 +203,20 @@ fn options(seed: u64, hol: bool) -> TestOptions {
     o
 }
 
-fn run(opts: TestOptions) -> (Value, Vec<String>, u64, Time) {
-    let mut host = VirtualHost {
+fn host(mute: bool) -> VirtualHost {
+    VirtualHost {
         now: Time::ZERO,
         nodes: Vec::new(),
         pending: VecDeque::new(),
         next_tick: Time::ZERO,
         events: 0,
-    };
+        mute,
+        delivered: Vec::new(),
+    }
+}
+
+fn run(opts: TestOptions) -> (Value, Vec<String>, u64, Time) {
+    let mut host = host(false);
     let (record, interrupted) = drive(Engine::new(opts), &mut host, &mut |_, _| {});
     assert!(!interrupted);
     let history = record
@@ -267,4 +282,85 @@ fn head_of_line_blocking_slows_clients_down() {
     // Without blocking, instant nodes answer in zero virtual time.
     assert_eq!(mean_latency(&without), 0.0);
     assert!(mean_latency(&with_hol) > 0.0);
+}
+
+#[test]
+fn client_ids_init_and_timeouts_follow_maelstrom() {
+    let mut o = TestOptions::defaults(WorkloadKind::Broadcast);
+    o.time_limit = Duration::from_secs(8);
+    o.rate = 10.0;
+    o.recovery = Duration::from_secs(1);
+    o.seed = 1;
+    let mut h = host(true);
+    let (record, _) = drive(Engine::new(o), &mut h, &mut |_, _| {});
+    let lines: Vec<Value> = h
+        .delivered
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // Every delivered line carries the network id, first of all the init from c0..c4.
+    assert!(lines.iter().all(|l| l["id"].is_u64()));
+    let inits: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["body"]["type"] == "init")
+        .collect();
+    assert_eq!(inits.len(), 5);
+    for (k, init) in inits.iter().enumerate() {
+        assert_eq!(init["src"], format!("c{k}"));
+        assert_eq!(init["dest"], format!("n{}", k + 1));
+        assert_eq!(init["body"]["msg_id"], 1);
+        assert_eq!(
+            init["body"]["node_ids"],
+            json!(["n1", "n2", "n3", "n4", "n5"])
+        );
+    }
+    let topo: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["body"]["type"] == "topology")
+        .collect();
+    assert_eq!(
+        topo.iter()
+            .map(|l| l["src"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["c5", "c6", "c7", "c8", "c9"]
+    );
+    assert_eq!(topo[0]["body"]["topology"]["n1"], json!(["n4", "n2"]));
+    // Unanswered broadcasts time out after 5 s as info; the worker's next op uses process p + 5
+    // and a fresh client id.
+    let ops = record.history.ops();
+    let timeout = ops
+        .iter()
+        .find(|o| o.f == "broadcast" && o.kind == OpType::Info);
+    let Some(timeout) = timeout else {
+        panic!("expected a timed-out broadcast")
+    };
+    assert_eq!(timeout.error, Some(json!("net-timeout")));
+    assert!(
+        timeout.time
+            - ops
+                .iter()
+                .rev()
+                .find(|o| o.index < timeout.index && o.process == timeout.process)
+                .map_or(0, |o| o.time)
+            >= 5_000_000_000
+    );
+    assert!(
+        ops.iter()
+            .any(|o| matches!(o.process, Process::Worker(p) if p >= 5))
+    );
+    let clients: HashSet<&str> = lines
+        .iter()
+        .filter_map(|l| l["src"].as_str())
+        .filter(|s| s.starts_with('c'))
+        .collect();
+    assert!(
+        clients.contains("c10") && clients.contains("c15"),
+        "{clients:?}"
+    );
+    // Reads are answered, so the final reads all succeed.
+    let finals = ops
+        .iter()
+        .filter(|o| o.is_final && o.kind == OpType::Ok)
+        .count();
+    assert_eq!(finals, 5);
 }
