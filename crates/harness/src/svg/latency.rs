@@ -111,13 +111,18 @@ pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64
             v.sort_unstable();
         }
         for (p, name, color) in qs {
-            let points: Vec<(f64, f64)> = buckets
-                .iter()
-                .filter_map(|(b, v)| {
-                    quantile(v, p)
-                        .map(|us| ((*b as f64 + 0.5) * dt, (us as f64 / 1000.0).max(0.01)))
-                })
-                .collect();
+            let mut points: Vec<(f64, f64)> = Vec::new();
+            let mut last: Option<i64> = None;
+            for (b, v) in &buckets {
+                if last.is_some_and(|l| *b > l + 1) {
+                    // No ok op in the buckets between: leave a gap rather than a bridge.
+                    points.push((*b as f64 * dt, f64::NAN));
+                }
+                last = Some(*b);
+                if let Some(us) = quantile(v, p) {
+                    points.push(((*b as f64 + 0.5) * dt, (us as f64 / 1000.0).max(0.01)));
+                }
+            }
             if !points.is_empty() {
                 series.push(Series::Line {
                     label: format!("{f} {name}"),

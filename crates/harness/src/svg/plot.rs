@@ -53,7 +53,7 @@ pub enum Series {
         color: String,
         /// SVG dash pattern, empty for solid.
         dash: String,
-        /// (x, y) data, in x order.
+        /// (x, y) data, in x order; a non-finite y leaves a gap.
         points: Vec<(f64, f64)>,
     },
 }
@@ -285,17 +285,20 @@ impl Chart {
                     points,
                     ..
                 } => {
-                    let pts: Vec<String> = points
-                        .iter()
-                        .filter(|(_, y)| !self.log_y || *y > 0.0)
-                        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-                        .collect();
-                    if !pts.is_empty() {
-                        let _ = write!(
-                            s,
-                            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="{dash}" points="{}"/>"#,
-                            pts.join(" ")
-                        );
+                    // A non-finite y breaks the line (a gap in the data).
+                    for run in points.split(|(_, y)| !y.is_finite()) {
+                        let pts: Vec<String> = run
+                            .iter()
+                            .filter(|(_, y)| !self.log_y || *y > 0.0)
+                            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+                            .collect();
+                        if !pts.is_empty() {
+                            let _ = write!(
+                                s,
+                                r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="{dash}" points="{}"/>"#,
+                                pts.join(" ")
+                            );
+                        }
                     }
                 }
             }
