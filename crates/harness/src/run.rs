@@ -35,8 +35,30 @@ pub fn run_tests(opts: &TestOptions, test_count: u32, command: &str) -> i32 {
     0
 }
 
+/// What can stop a run before any node starts.
+#[derive(Debug)]
+pub enum RunError {
+    /// The store could not be written. Nothing ran.
+    Store(store::StoreError),
+    /// `--bin` was omitted and this executable's own path is unknown. Nothing ran.
+    NoExecutable(std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Store(e) => write!(f, "{e}"),
+            RunError::NoExecutable(e) => {
+                write!(f, "cannot find this executable to run its own node: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
 /// How the nodes are launched for `opts`: the given binary, or this executable's `node`.
-pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String> {
+pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), RunError> {
     match &opts.bin {
         // Nodes run in the temp dir, so a relative path must be made absolute.
         Some(bin) => Ok((
@@ -51,7 +73,7 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), String
                     vec!["node".to_owned(), opts.workload.name().to_owned()],
                 )
             })
-            .map_err(|e| format!("cannot find this executable to run its own node: {e}")),
+            .map_err(RunError::NoExecutable),
     }
 }
 
@@ -64,17 +86,13 @@ pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
         serde_json::to_string_pretty(&options_json).unwrap_or_default()
     );
     println!("Seed {} (replay: {command})", opts.seed);
-    let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now()) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("{}\n{e}", console::CRASH_BANNER);
-            return EXIT_CRASH;
-        }
-    };
-    let (program, leading_args) = match node_program(opts) {
+    let prepared = store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
+        .map_err(RunError::Store)
+        .and_then(|dir| node_program(opts).map(|p| (dir, p)));
+    let (dir, (program, leading_args)) = match prepared {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{}\n{e}", console::CRASH_BANNER);
+            println!("{}\n{e}", console::CRASH_BANNER);
             return EXIT_CRASH;
         }
     };

@@ -3,35 +3,32 @@
 //! Nodes reach them like any endpoint; their traffic gets latency, counts as server traffic,
 //! and is never partitioned. Each service answers a request with a body (the engine adds
 //! `in_reply_to`); an unknown request type is logged and gets no reply, as in Maelstrom.
+//! One module per service; `kv` holds the operations the three stores share.
 
 mod kv;
+mod lin_kv;
+mod lin_tso;
+mod lww_kv;
 mod seq_kv;
 
-use std::collections::HashMap;
-
-use rand::RngExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::ids::Service;
 use crate::rng::Rng;
 
 pub use kv::{KvResult, KvState, apply as apply_kv};
+pub use lin_kv::LinKv;
+pub use lin_tso::LinTso;
+pub use lww_kv::LwwKv;
 pub use seq_kv::SeqKv;
-
-/// lww-kv's replica count (Maelstrom's code says 2; its docs say 5).
-const LWW_REPLICAS: usize = 2;
-
-/// One value with its write stamp, for last-write-wins merges.
-type Stamped = HashMap<String, (u64, Value)>;
 
 /// All four services.
 #[derive(Debug)]
 pub struct Services {
-    lin: KvState,
+    lin: LinKv,
     seq: SeqKv,
-    lww: Vec<(KvState, Stamped)>,
-    lww_clock: u64,
-    tso: u64,
+    lww: LwwKv,
+    tso: LinTso,
     rng: Rng,
 }
 
@@ -39,11 +36,10 @@ impl Services {
     /// Fresh services drawing randomness from `rng`.
     pub fn new(rng: Rng) -> Services {
         Services {
-            lin: KvState::new(),
+            lin: LinKv::default(),
             seq: SeqKv::new(),
-            lww: vec![(KvState::new(), Stamped::new()); LWW_REPLICAS],
-            lww_clock: 0,
-            tso: 0,
+            lww: LwwKv::new(),
+            tso: LinTso::default(),
             rng,
         }
     }
@@ -51,58 +47,10 @@ impl Services {
     /// Handle a request from `caller` (its wire id). `Err` explains a request that gets no reply.
     pub fn handle(&mut self, svc: Service, caller: &str, body: &Value) -> Result<Value, String> {
         match svc {
-            Service::LinKv => match kv::apply(&self.lin, body, true) {
-                KvResult::Unchanged(r) => Ok(r),
-                KvResult::Changed(r, next) => {
-                    self.lin = next;
-                    Ok(r)
-                }
-                KvResult::Unsupported(why) => Err(why),
-            },
+            Service::LinKv => self.lin.handle(body),
             Service::SeqKv => self.seq.handle(caller, body, &mut self.rng),
-            Service::LwwKv => self.lww(body),
-            Service::LinTso => match body.get("type").and_then(Value::as_str) {
-                Some("ts") => {
-                    let ts = self.tso;
-                    self.tso += 1;
-                    Ok(json!({"type": "ts_ok", "ts": ts}))
-                }
-                other => Err(format!("unknown request type {other:?}")),
-            },
-        }
-    }
-
-    fn lww(&mut self, body: &Value) -> Result<Value, String> {
-        // Anti-entropy step: merge one random replica into another.
-        let (a, b) = (
-            self.rng.random_range(0..LWW_REPLICAS),
-            self.rng.random_range(0..LWW_REPLICAS),
-        );
-        if a != b {
-            let src = self.lww[a].1.clone();
-            let (state, stamps) = &mut self.lww[b];
-            for (k, (ts, v)) in src {
-                if stamps.get(&k).is_none_or(|(mine, _)| *mine < ts) {
-                    state.insert(k.clone(), v.clone());
-                    stamps.insert(k, (ts, v));
-                }
-            }
-        }
-        let r = self.rng.random_range(0..LWW_REPLICAS);
-        match kv::apply(&self.lww[r].0, body, false) {
-            KvResult::Unchanged(reply) => Ok(reply),
-            KvResult::Changed(reply, next) => {
-                self.lww_clock += 1;
-                let (state, stamps) = &mut self.lww[r];
-                for (k, v) in &next {
-                    if state.get(k) != Some(v) {
-                        stamps.insert(k.clone(), (self.lww_clock, v.clone()));
-                    }
-                }
-                *state = next;
-                Ok(reply)
-            }
-            KvResult::Unsupported(why) => Err(why),
+            Service::LwwKv => self.lww.handle(body, &mut self.rng),
+            Service::LinTso => self.tso.handle(body),
         }
     }
 }
@@ -111,6 +59,7 @@ impl Services {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use serde_json::json;
 
     #[test]
     fn tso_counts_and_unknown_types_get_no_reply() {
