@@ -26,6 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a test: start the nodes, drive the workload, check the history, write the store.
     Test(Box<TestArgs>),
+    /// Re-check a stored run (its history) and rewrite its results.json.
+    Analyze {
+        /// The run directory.
+        #[arg(short = 't', long = "test", default_value = "store/latest")]
+        test: PathBuf,
+    },
     /// Run the project's own node on stdin/stdout (what `--bin` defaults to).
     #[command(hide = true)]
     Node {
@@ -203,7 +209,7 @@ mod tests {
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
         match cli.command {
             Command::Test(t) => t.into_options(42),
-            Command::Node { .. } => Err("node".into()),
+            Command::Node { .. } | Command::Analyze { .. } => Err("not test".into()),
         }
     }
 

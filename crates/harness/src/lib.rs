@@ -48,8 +48,9 @@
 //! - Checkers: [`checker`] (set-full, counter, stats, availability, echo, exceptions, net,
 //!   protocol) and [`results`] (the composed result map).
 //! - Running: [`host`] (the seam), [`driver`] (the one loop), [`process`] (OS processes in
-//!   real time), [`run`] (process mode end to end), [`cli`], [`node_cmd`] (the hidden `node`
-//!   subcommand that runs `gossip-node` when `--bin` is omitted).
+//!   real time), [`run`] (process mode end to end), [`analyze`] (re-check a stored run),
+//!   [`cli`], [`node_cmd`] (the hidden `node` subcommand that runs `gossip-node` when `--bin`
+//!   is omitted).
 //! - Output: [`console`] (progress, summary, banners), [`store`], [`svg`] (hand-written
 //!   plots), [`report`] (`report.html`).
 //!
@@ -64,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analyze;
 pub mod checker;
 pub mod cli;
 pub mod client;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use gossip_harness::cli::{Cli, Command};
 use gossip_harness::console::EXIT_BAD_ARGS;
-use gossip_harness::{node_cmd, run};
+use gossip_harness::{analyze, node_cmd, run};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Node { args } => node_cmd::run(args),
+        Command::Analyze { test } => exit(analyze::run(&test)),
         Command::Test(args) => {
             let mut filter = String::from("info");
             if args.log_net_send || args.log_net_recv {

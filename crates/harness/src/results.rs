@@ -7,6 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::checker::{self, Validity};
 use crate::engine::RunRecord;
+use crate::history::History;
+use crate::options::TestOptions;
 use crate::workload;
 
 /// Analyse a run. The result always has a top-level `valid?`.
@@ -23,7 +25,14 @@ pub fn analyze(record: &RunRecord) -> Value {
             "protocol": checker::protocol::check(&record.protocol, record.opts.strict),
         });
     }
-    let h = &record.history;
+    let net = checker::net::check(&record.journal, record.history.client_invocations());
+    let protocol = checker::protocol::check(&record.protocol, record.opts.strict);
+    analyze_history(&record.opts, &record.history, net, protocol)
+}
+
+/// Run the history checkers and compose them with already computed `net` and `protocol`
+/// results (which need the journal and the node output, not just the history).
+pub fn analyze_history(opts: &TestOptions, h: &History, net: Value, protocol: Value) -> Value {
     let mut m = Map::new();
     m.insert(
         "perf".into(),
@@ -33,17 +42,11 @@ pub fn analyze(record: &RunRecord) -> Value {
     m.insert("stats".into(), checker::stats::check(h));
     m.insert(
         "availability".into(),
-        checker::availability::check(h, record.opts.availability),
+        checker::availability::check(h, opts.availability),
     );
-    m.insert(
-        "net".into(),
-        checker::net::check(&record.journal, h.client_invocations()),
-    );
-    m.insert("workload".into(), workload::make(&record.opts).check(h));
-    m.insert(
-        "protocol".into(),
-        checker::protocol::check(&record.protocol, record.opts.strict),
-    );
+    m.insert("net".into(), net);
+    m.insert("workload".into(), workload::make(opts).check(h));
+    m.insert("protocol".into(), protocol);
     let valid = Validity::merge_all(m.values().map(Validity::of));
     m.insert("valid?".into(), valid.to_json());
     Value::Object(m)

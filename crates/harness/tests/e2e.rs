@@ -116,6 +116,21 @@ fn broadcast_passes_and_fills_the_store() {
     }
     assert!(file(&r.dir, "report.html").contains("<svg"));
     assert!(file(&r.dir, "messages.svg").contains("topology"));
+    // Re-checking the stored history gives the same results.
+    let out = Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
+        .arg("analyze")
+        .arg("-t")
+        .arg(&r.dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run analyze: {e}"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .ends_with(VALID)
+    );
+    let again: Value = serde_json::from_str(&file(&r.dir, "results.json")).unwrap_or(Value::Null);
+    assert_eq!(again, r.results);
 }
 
 #[test]
