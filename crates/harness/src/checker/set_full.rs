@@ -8,7 +8,7 @@
 //! Reproduced exactly, including its quirks: values nobody added are ignored and duplicates are
 //! never reported.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
@@ -38,6 +38,67 @@ struct Element {
     known: Option<usize>,
     last_present: Option<usize>,
     last_absent: Option<usize>,
+}
+
+/// Element value → position. Small non-negative integers (what the workloads add: 0, 1, 2,
+/// ...) are looked up in a vector, anything else in a hash map, so reads of large sets stay
+/// cheap.
+#[derive(Default)]
+struct Index {
+    small: Vec<usize>,
+    other: HashMap<Key, usize>,
+}
+
+/// Values below this go in [`Index::small`].
+const SMALL: u64 = 1 << 24;
+
+impl Index {
+    fn get(&self, v: &Value) -> Option<usize> {
+        match v.as_u64() {
+            Some(u) if u < SMALL => self
+                .small
+                .get(u as usize)
+                .copied()
+                .filter(|i| *i != usize::MAX),
+            _ => self.other.get(&key(v)).copied(),
+        }
+    }
+
+    fn insert(&mut self, v: &Value, i: usize) {
+        match v.as_u64() {
+            Some(u) if u < SMALL => {
+                let u = u as usize;
+                if self.small.len() <= u {
+                    self.small.resize(u + 1, usize::MAX);
+                }
+                self.small[u] = i;
+            }
+            _ => {
+                self.other.insert(key(v), i);
+            }
+        }
+    }
+}
+
+/// A reusable bitset over element positions.
+#[derive(Default)]
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn reset(&mut self, n: usize) {
+        self.0.clear();
+        self.0.resize(n.div_ceil(64), 0);
+    }
+
+    fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
 }
 
 /// The outcome of one element.
@@ -83,7 +144,11 @@ fn idx(i: Option<usize>) -> i64 {
 /// Per-element results, sorted by element.
 pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
     let ops = history.ops();
-    let mut elements: BTreeMap<Key, Element> = BTreeMap::new();
+    // Elements in creation order, found by value through `Index`; each ok read marks a bitset
+    // of the elements it contains, then every element created so far is present or absent.
+    let mut elements: Vec<Element> = Vec::new();
+    let mut index = Index::default();
+    let mut seen = BitSet::default();
     let mut read_invocations: HashMap<u64, usize> = HashMap::new();
     for (pos, op) in ops.iter().enumerate() {
         let Process::Worker(process) = op.process else {
@@ -91,8 +156,9 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
         };
         if op.f == add_f {
             match op.kind {
-                OpType::Invoke => {
-                    elements.entry(key(&op.value)).or_insert_with(|| Element {
+                OpType::Invoke if index.get(&op.value).is_none() => {
+                    index.insert(&op.value, elements.len());
+                    elements.push(Element {
                         value: op.value.clone(),
                         known: None,
                         last_present: None,
@@ -100,7 +166,7 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
                     });
                 }
                 OpType::Ok => {
-                    if let Some(e) = elements.get_mut(&key(&op.value)) {
+                    if let Some(e) = index.get(&op.value).and_then(|i| elements.get_mut(i)) {
                         e.known.get_or_insert(pos);
                     }
                 }
@@ -115,13 +181,14 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
                     let Some(&inv) = read_invocations.get(&process) else {
                         continue;
                     };
-                    let seen: HashSet<Key> = op
-                        .value
-                        .as_array()
-                        .map(|a| a.iter().map(key).collect())
-                        .unwrap_or_default();
-                    for (k, e) in elements.iter_mut() {
-                        if seen.contains(k) {
+                    seen.reset(elements.len());
+                    for v in op.value.as_array().into_iter().flatten() {
+                        if let Some(i) = index.get(v) {
+                            seen.set(i);
+                        }
+                    }
+                    for (i, e) in elements.iter_mut().enumerate() {
+                        if seen.get(i) {
                             e.known.get_or_insert(pos);
                             if e.last_present.is_none_or(|lp| lp < inv) {
                                 e.last_present = Some(inv);
@@ -135,9 +202,10 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
             }
         }
     }
+    elements.sort_by_cached_key(|e| key(&e.value));
     let time = |i: Option<usize>| i.and_then(|i| ops.get(i)).map(|o: &Op| o.time);
     elements
-        .into_values()
+        .into_iter()
         .map(|e| {
             let (absent, present, known) = (idx(e.last_absent), idx(e.last_present), idx(e.known));
             let stable = e.last_present.is_some() && absent < present;
@@ -370,6 +438,30 @@ mod tests {
         assert_eq!(r["stable-count"], json!(1));
         assert_eq!(r["duplicated-count"], json!(0));
         assert_eq!(r["valid?"], json!(true));
+    }
+
+    #[test]
+    fn non_integer_and_huge_elements_work_too() {
+        let big = json!(u64::MAX);
+        let h = History::from_ops([
+            op(0, Invoke, "add", json!("x"), 0),
+            op(0, Ok, "add", json!("x"), 1),
+            op(1, Invoke, "add", big.clone(), 0),
+            op(1, Ok, "add", big.clone(), 1),
+            op(2, Invoke, "add", json!(-3), 0),
+            op(2, Ok, "add", json!(-3), 1),
+            read(3, Invoke, Value::Null, 2),
+            read(3, Ok, json!(["x", -3]), 3),
+        ]);
+        let r = check(&h, "add");
+        assert_eq!(r["stable-count"], json!(2));
+        assert_eq!(r["lost"], json!([big]));
+        // Output is sorted: integers numerically, then other values.
+        let all: Vec<Value> = element_results(&h, "add")
+            .into_iter()
+            .map(|e| e.element)
+            .collect();
+        assert_eq!(all, [json!(-3), big, json!("x")]);
     }
 
     #[test]
