@@ -30,3 +30,9 @@ pub use gossip_node as node;
 
 #[cfg(feature = "harness")]
 pub use gossip_harness as harness;
+
+/// `docs/conflict-detection.md`, included only so that `cargo test` compiles and runs its
+/// examples.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/conflict-detection.md")]
+pub struct ConflictDetectionGuide;
