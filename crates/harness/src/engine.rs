@@ -289,6 +289,7 @@ impl Engine {
             return;
         }
         if self.protocol.get(node.0).is_none_or(|p| p.stdout_dead) {
+            self.advance();
             return;
         }
         let id = NetId(self.next_net_id);

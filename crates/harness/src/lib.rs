@@ -57,8 +57,9 @@
 //! # Driving the engine yourself (simulation mode hooks here)
 //!
 //! Implement [`host::NodeHost`] (start nodes, `deliver` lines, `next_event` up to a deadline,
-//! `now`) and call [`driver::drive`] with an [`engine::Engine`]; analyse the returned
-//! [`engine::RunRecord`] with [`results::analyze`] and write it with [`store::write_run`]. A
+//! `now`) and hand it to [`run::execute`], which drives the engine, analyses, writes the store
+//! and prints the verdict exactly as process mode does. (Lower level: [`driver::drive`] with an
+//! [`engine::Engine`], then [`results::analyze`] and [`store::write_run`].) A
 //! virtual-clock host simply jumps `now` to the deadline it is given when its nodes are quiet;
 //! `tests/virtual_host.rs` is a complete small example. The engine reads no clock and draws
 //! every random number from generators seeded by `--seed`, so such a run is reproducible.

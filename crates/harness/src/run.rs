@@ -4,7 +4,7 @@
 //! history, writes the store and prints the summary and banner. Returns the exit status.
 //! Simulation mode will share everything here but the host.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ use crate::checker::Validity;
 use crate::console::{self, EXIT_CRASH, EXIT_INTERRUPTED, ProgressLine};
 use crate::driver;
 use crate::engine::Engine;
+use crate::host::NodeHost;
 use crate::options::TestOptions;
 use crate::process::{ProcessConfig, ProcessHost};
 use crate::results;
@@ -80,12 +81,7 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), RunErr
 /// Run one test. Returns the exit status.
 pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
     let started = Instant::now();
-    let options_json = serde_json::to_value(opts).unwrap_or(Value::Null);
-    println!(
-        "Test options:\n{}",
-        serde_json::to_string_pretty(&options_json).unwrap_or_default()
-    );
-    println!("Seed {} (replay: {command})", opts.seed);
+    print_options(opts, command);
     let prepared = store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
         .map_err(RunError::Store)
         .and_then(|dir| node_program(opts).map(|p| (dir, p)));
@@ -104,25 +100,47 @@ pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
         log_dir: dir.join("node-logs"),
         log_stderr: opts.log_stderr,
     });
+    execute(opts, command, &dir, &mut host, started)
+}
+
+/// Print the options and the seed, as a run starts.
+pub fn print_options(opts: &TestOptions, command: &str) {
+    let options_json = serde_json::to_value(opts).unwrap_or(Value::Null);
+    println!(
+        "Test options:\n{}",
+        serde_json::to_string_pretty(&options_json).unwrap_or_default()
+    );
+    println!("Seed {} (replay: {command})", opts.seed);
+}
+
+/// Run a test on any host, with the run directory `dir` already created: drive the engine,
+/// analyse, write the store, print the summary and the banner. Returns the exit status.
+/// Process mode calls this with a [`ProcessHost`]; simulation mode can call it with its own.
+pub fn execute<H: NodeHost + ?Sized>(
+    opts: &TestOptions,
+    command: &str,
+    dir: &Path,
+    host: &mut H,
+    started: Instant,
+) -> i32 {
     let engine = Engine::new(opts.clone());
     let mut progress = ProgressLine::new();
-    let (record, interrupted) = driver::drive(engine, &mut host, &mut |p, t| progress.update(p, t));
+    let (record, interrupted) = driver::drive(engine, host, &mut |p, t| progress.update(p, t));
     progress.finish();
-    drop(host);
     let results = results::analyze(&record);
     let test = json!({
         "name": opts.workload.name(),
         "command": command,
         "seed": opts.seed,
-        "options": options_json,
+        "options": serde_json::to_value(opts).unwrap_or(Value::Null),
         "store": dir.display().to_string(),
         "wall-seconds": started.elapsed().as_secs_f64(),
         "harness-version": env!("CARGO_PKG_VERSION"),
     });
     let mut store_error = None;
-    if let Err(e) = store::write_run(&dir, &record, &results, &test) {
+    if let Err(e) = store::write_run(dir, &record, &results, &test) {
         store_error = Some(e.to_string());
-    } else if let Err(e) = store::link_latest(&opts.store, opts.workload.name(), &dir) {
+    } else if let Err(e) = store::link_latest(&opts.store, opts.workload.name(), dir) {
         store_error = Some(e.to_string());
     }
     println!();
