@@ -7,6 +7,7 @@
 //!   1,000 → 1,000,000 show it (a linear join would be 1,000 times slower at the top);
 //! - joining two 1,000,000-element sets that differ by 1 % (a full-state repair), and
 //!   computing what one lacks of the other;
+//! - joining a one-element add delta into an `OrSet` of 1,000 and 100,000 elements;
 //! - `VersionVector::compare` on two 1,000-replica vectors (equal, ordered, concurrent);
 //! - applying 100,000 deltas: `GSet` inserts and `GCounter` increments.
 
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use gossip_crdt::{Causality, Decompose, GCounter, GSet, Lattice, VersionVector};
+use gossip_crdt::{Causality, Decompose, GCounter, GSet, Lattice, OrSet, VersionVector};
 
 /// A set of `n` even numbers; odd numbers are never in it.
 fn evens(n: u64) -> GSet<u64> {
@@ -54,6 +55,40 @@ fn gset_one_element_delta(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("duplicate", n), &n, |b, _| {
             let mut set = base.clone();
             b.iter(|| set.join(black_box(&duplicate)));
+        });
+    }
+    group.finish();
+}
+
+fn or_set_one_add_delta(c: &mut Criterion) {
+    let mut group = c.benchmark_group("orset_join_one_add_delta");
+    for n in [1_000u64, 100_000] {
+        // n elements added by replica 0; the deltas add new elements on replica 1.
+        let mut base = OrSet::new();
+        for i in 0..n {
+            base.add(0u64, i).expect("small counters");
+        }
+        let mut source = OrSet::new();
+        let deltas: Vec<OrSet<u64, u64>> = (0..(n / 20).max(1))
+            .map(|i| source.add(1, n + i).expect("small counters"))
+            .collect();
+        // As for the GSet: the set is rebuilt, untimed, after every n/20 joins.
+        group.bench_with_input(BenchmarkId::new("new_element", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let len = (deltas.len() as u64).min(iters - done);
+                    let mut set = base.clone();
+                    let start = Instant::now();
+                    for delta in &deltas[..len as usize] {
+                        set.join(black_box(delta));
+                    }
+                    timed += start.elapsed();
+                    done += len;
+                }
+                timed
+            });
         });
     }
     group.finish();
@@ -157,6 +192,7 @@ fn apply_100k_deltas(c: &mut Criterion) {
 criterion_group!(
     benches,
     gset_one_element_delta,
+    or_set_one_add_delta,
     gset_one_percent_apart,
     version_vector_compare,
     apply_100k_deltas

@@ -36,12 +36,41 @@ use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, VersionVector};
 /// assert_eq!(a, b);
 /// # Ok::<(), gossip_crdt::CrdtError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct OrSet<T: Ord, A: Ord> {
     /// Present elements and the live dots that support them; never an empty dot set.
     entries: BTreeMap<T, BTreeSet<Dot<A>>>,
+    /// The same live dots, by dot: which element each supports. An index, so that a join
+    /// finds the entries a removal touches without walking them all.
+    dots: BTreeMap<Dot<A>, T>,
     /// Every dot this replica has seen, live or removed.
     context: CausalContext<A>,
+}
+
+// Equality, hashing and debug output look at the state, not at the index derived from it.
+
+impl<T: Ord, A: Ord> PartialEq for OrSet<T, A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.context == other.context
+    }
+}
+
+impl<T: Ord, A: Ord> Eq for OrSet<T, A> {}
+
+impl<T: Ord + std::hash::Hash, A: Ord + std::hash::Hash> std::hash::Hash for OrSet<T, A> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.entries.hash(state);
+        self.context.hash(state);
+    }
+}
+
+impl<T: Ord + std::fmt::Debug, A: Ord + std::fmt::Debug> std::fmt::Debug for OrSet<T, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrSet")
+            .field("entries", &self.entries)
+            .field("context", &self.context)
+            .finish()
+    }
 }
 
 /// The wire form, as decoded before its invariants are checked.
@@ -123,6 +152,7 @@ impl<T: Ord + Clone, A: Ord + Clone> TryFrom<OrSetRepr<T, A>> for OrSet<T, A> {
         }
         Ok(OrSet {
             entries,
+            dots: owner,
             context: repr.context,
         })
     }
@@ -132,6 +162,7 @@ impl<T: Ord, A: Ord> Default for OrSet<T, A> {
     fn default() -> Self {
         OrSet {
             entries: BTreeMap::new(),
+            dots: BTreeMap::new(),
             context: CausalContext::default(),
         }
     }
@@ -157,10 +188,10 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
             .cloned()
             .collect();
         context.insert(dot.clone());
-        Ok(OrSet {
-            entries: BTreeMap::from([(value, BTreeSet::from([dot]))]),
+        Ok(OrSet::from_entries(
+            BTreeMap::from([(value, BTreeSet::from([dot]))]),
             context,
-        })
+        ))
     }
 
     /// Adds `value` on behalf of `replica` and returns the delta.
@@ -176,6 +207,7 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
     pub fn remove_delta(&self, value: &T) -> Self {
         OrSet {
             entries: BTreeMap::new(),
+            dots: BTreeMap::new(),
             context: self
                 .entries
                 .get(value)
@@ -221,30 +253,84 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
     /// Assembles a state from entries whose dots all lie in `context` (the caller's promise).
     #[cfg(feature = "laws")]
     pub(crate) fn from_parts(entries: BTreeMap<T, Vec<Dot<A>>>, context: CausalContext<A>) -> Self {
-        OrSet {
-            entries: entries
+        OrSet::from_entries(
+            entries
                 .into_iter()
                 .map(|(t, dots)| (t, dots.into_iter().collect()))
                 .filter(|(_, dots): &(T, BTreeSet<Dot<A>>)| !dots.is_empty())
                 .collect(),
             context,
+        )
+    }
+
+    /// Assembles a state from non-empty entries, each dot under one element, all in `context`.
+    fn from_entries(entries: BTreeMap<T, BTreeSet<Dot<A>>>, context: CausalContext<A>) -> Self {
+        let dots = entries
+            .iter()
+            .flat_map(|(element, dots)| dots.iter().map(move |d| (d.clone(), element.clone())))
+            .collect();
+        OrSet {
+            entries,
+            dots,
+            context,
         }
+    }
+
+    /// Our live dots that `context` contains, found by range over the index: for each replica
+    /// of its gap-free prefix, then each loose dot. `O((|context| + hits) log n)`, where
+    /// `|context|` counts replicas and loose dots, never events.
+    fn live_dots_in(&self, context: &CausalContext<A>) -> Vec<Dot<A>> {
+        let mut hits = Vec::new();
+        for (replica, count) in context.vector().iter() {
+            let from = Dot {
+                replica: replica.clone(),
+                counter: 1,
+            };
+            let to = Dot {
+                replica: replica.clone(),
+                counter: count,
+            };
+            hits.extend(self.dots.range(from..=to).map(|(dot, _)| dot.clone()));
+        }
+        hits.extend(
+            context
+                .cloud()
+                .filter(|dot| self.dots.contains_key(*dot))
+                .cloned(),
+        );
+        hits
     }
 }
 
 impl<T: Ord + Clone, A: Ord + Clone> Lattice for OrSet<T, A> {
     /// A dot survives if both sides have it, or if one side has it and the other has never
     /// seen it; a dot one side has seen but no longer holds was removed there.
+    ///
+    /// Cost: `O((|other| + k) log n)`, where `|other|` counts its live dots, loose dots and
+    /// replicas, and `k` is the number of our live dots its context covers; a small delta costs
+    /// little however large `self` is.
     fn join(&mut self, other: &Self) -> bool {
         let mut changed = false;
-        // Our dots that the other side saw and dropped: removed.
-        self.entries.retain(|element, dots| {
-            let theirs = other.entries.get(element);
-            let before = dots.len();
-            dots.retain(|d| theirs.is_some_and(|t| t.contains(d)) || !other.context.contains(d));
-            changed |= dots.len() != before;
-            !dots.is_empty()
-        });
+        // Our dots that the other side saw and dropped: removed. Only dots in its context can
+        // be, so look those up instead of walking every entry.
+        for dot in self.live_dots_in(&other.context) {
+            let Some(element) = self.dots.get(&dot) else {
+                continue;
+            };
+            if other.entries.get(element).is_some_and(|t| t.contains(&dot)) {
+                continue;
+            }
+            let Some(element) = self.dots.remove(&dot) else {
+                continue;
+            };
+            if let Some(dots) = self.entries.get_mut(&element) {
+                dots.remove(&dot);
+                if dots.is_empty() {
+                    self.entries.remove(&element);
+                }
+            }
+            changed = true;
+        }
         // Their dots that we have never seen: added.
         for (element, dots) in &other.entries {
             for dot in dots {
@@ -253,6 +339,7 @@ impl<T: Ord + Clone, A: Ord + Clone> Lattice for OrSet<T, A> {
                         .entry(element.clone())
                         .or_default()
                         .insert(dot.clone());
+                    self.dots.insert(dot.clone(), element.clone());
                     changed = true;
                 }
             }
@@ -277,14 +364,6 @@ fn counters_by_replica<'a, A: Ord + 'a>(
     out
 }
 
-/// Every live dot of `set`, with the element it supports.
-fn live_dots<T: Ord, A: Ord>(set: &OrSet<T, A>) -> BTreeMap<&Dot<A>, &T> {
-    set.entries
-        .iter()
-        .flat_map(|(element, dots)| dots.iter().map(move |dot| (dot, element)))
-        .collect()
-}
-
 impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
     /// One part per live dot (with its element), and one per removed dot (context only).
     ///
@@ -298,10 +377,10 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
         for (element, dots) in &self.entries {
             for dot in dots {
                 live.insert(dot.clone());
-                parts.push(OrSet {
-                    entries: BTreeMap::from([(element.clone(), BTreeSet::from([dot.clone()]))]),
-                    context: CausalContext::from_iter([dot.clone()]),
-                });
+                parts.push(OrSet::from_entries(
+                    BTreeMap::from([(element.clone(), BTreeSet::from([dot.clone()]))]),
+                    CausalContext::from_iter([dot.clone()]),
+                ));
             }
         }
         let vector_dots = self.context.vector().iter().flat_map(|(replica, count)| {
@@ -314,6 +393,7 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
             if !live.contains(&dot) {
                 parts.push(OrSet {
                     entries: BTreeMap::new(),
+                    dots: BTreeMap::new(),
                     context: CausalContext::from_iter([dot]),
                 });
             }
@@ -329,8 +409,8 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
     /// the join of the parts `known` lacks: to keep its context a compact prefix it may repeat
     /// dots `known` already has (removed ones as they are, live ones with their element).
     fn difference(&self, known: &Self) -> Self {
-        let known_live = live_dots(known);
-        let self_live = live_dots(self);
+        let known_live = &known.dots;
+        let self_live = &self.dots;
 
         // Live dots of `self` that must travel: adds `known` never saw, and (in states built
         // from conflicting histories) dots `known` holds for another element, which the join
@@ -341,21 +421,21 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
         let mut optional: BTreeMap<&A, Vec<u64>> = BTreeMap::new();
         // Dots that must travel in the context and that the ranges below do not cover.
         let mut explicit: BTreeSet<Dot<A>> = BTreeSet::new();
-        for (dot, element) in &self_live {
+        for (dot, element) in self_live {
             if !known.context.contains(dot) {
                 entries
-                    .entry((*element).clone())
+                    .entry(element.clone())
                     .or_default()
-                    .insert((*dot).clone());
+                    .insert(dot.clone());
                 continue;
             }
             match known_live.get(dot) {
                 Some(theirs) if theirs != element => {
                     entries
-                        .entry((*element).clone())
+                        .entry(element.clone())
                         .or_default()
-                        .insert((*dot).clone());
-                    explicit.insert((*dot).clone());
+                        .insert(dot.clone());
+                    explicit.insert(dot.clone());
                 }
                 _ => optional.entry(&dot.replica).or_default().push(dot.counter),
             }
@@ -363,7 +443,7 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
         // Removals: dots `known` holds live and `self` has seen and dropped.
         for dot in known_live.keys() {
             if self.context.contains(dot) && !self_live.contains_key(dot) {
-                explicit.insert((*dot).clone());
+                explicit.insert(dot.clone());
             }
         }
         // Loose dots of `self` that `known` never saw.
@@ -428,7 +508,7 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
                     counter: *counter,
                 };
                 if let Some(element) = self_live.get(&dot) {
-                    entries.entry((*element).clone()).or_default().insert(dot);
+                    entries.entry(element.clone()).or_default().insert(dot);
                 }
             }
             // Unseen events above the prefix travel as loose dots (bounded: choosing `p = n`
@@ -449,9 +529,48 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
                 cloud.insert(dot);
             }
         }
-        OrSet {
-            entries,
-            context: CausalContext::from_vector_and_cloud(vector, cloud),
+        OrSet::from_entries(entries, CausalContext::from_vector_and_cloud(vector, cloud))
+    }
+}
+
+#[cfg(all(test, feature = "laws"))]
+mod tests {
+    use super::*;
+    use quickcheck::QuickCheck;
+
+    /// The dot index is exactly the entries seen by dot, and every live dot is in the context.
+    fn consistent<T: Ord + Clone, A: Ord + Clone>(set: &OrSet<T, A>) -> bool {
+        let rebuilt = OrSet::from_entries(set.entries.clone(), set.context.clone());
+        rebuilt.dots == set.dots
+            && set.dots.keys().all(|d| set.context.contains(d))
+            && set.entries.values().all(|dots| !dots.is_empty())
+    }
+
+    #[test]
+    fn the_dot_index_follows_every_operation() {
+        fn prop(a: OrSet<u8, u8>, b: OrSet<u8, u8>, ops: Vec<(bool, u8, u8)>) -> bool {
+            let mut x = a.clone();
+            x.join(&b);
+            let mut ok = consistent(&a) && consistent(&b) && consistent(&x);
+            for (add, replica, value) in ops.into_iter().take(16) {
+                let (replica, value) = (replica % 3, value % 6);
+                let delta = if add {
+                    x.add(replica, value).unwrap_or_default()
+                } else {
+                    x.remove(&value)
+                };
+                ok &= consistent(&x) && consistent(&delta);
+            }
+            let mut y = b.clone();
+            y.join(&x);
+            ok &= consistent(&y) && consistent(&x.difference(&a)) && consistent(&a.difference(&x));
+            ok &= x.decompose().iter().all(consistent);
+            let json = serde_json::to_string(&x).unwrap_or_default();
+            ok &= serde_json::from_str::<OrSet<u8, u8>>(&json)
+                .is_ok_and(|d| d == x && consistent(&d));
+            ok
         }
+        QuickCheck::new()
+            .quickcheck(prop as fn(OrSet<u8, u8>, OrSet<u8, u8>, Vec<(bool, u8, u8)>) -> bool);
     }
 }
