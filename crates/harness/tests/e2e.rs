@@ -18,6 +18,13 @@ struct Run {
     stdout: String,
     results: Value,
     dir: PathBuf,
+    store: PathBuf,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
 }
 
 fn harness(name: &str, args: &[&str]) -> Run {
@@ -45,6 +52,7 @@ fn harness(name: &str, args: &[&str]) -> Run {
         stdout,
         results,
         dir,
+        store,
     }
 }
 
