@@ -243,6 +243,14 @@ impl<A: Ord + Clone> Lattice for VersionVector<A> {
     }
 
     fn leq(&self, other: &Self) -> bool {
+        if self.counts.len() > other.counts.len() {
+            // Some replica of ours is missing there (no zeros are stored).
+            return false;
+        }
+        if self.counts.len().saturating_mul(8) < other.counts.len() {
+            // A small vector (a delta) against a large one: look each entry up.
+            return self.counts.iter().all(|(a, n)| other.get(a) >= *n);
+        }
         matches!(self.compare(other), Causality::Before | Causality::Equal)
     }
 

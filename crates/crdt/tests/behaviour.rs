@@ -271,6 +271,24 @@ fn version_vector_compare_agrees_with_leq() {
 }
 
 #[test]
+fn version_vector_leq_of_a_delta_against_a_large_vector() {
+    let large: VersionVector<u32> = (0..100).map(|r| (r, 5)).collect();
+    let below: VersionVector<u32> = [(7, 5)].into_iter().collect();
+    let ahead: VersionVector<u32> = [(7, 6)].into_iter().collect();
+    let elsewhere: VersionVector<u32> = [(500, 1)].into_iter().collect();
+    assert!(below.leq(&large));
+    assert!(!ahead.leq(&large));
+    assert!(!elsewhere.leq(&large));
+    assert!(!large.leq(&below));
+    for small in [&below, &ahead, &elsewhere] {
+        assert_eq!(
+            small.leq(&large),
+            matches!(small.compare(&large), Causality::Before | Causality::Equal)
+        );
+    }
+}
+
+#[test]
 fn version_vector_zeros_are_not_stored() {
     let explicit_zero = vv(&[("a", 0), ("b", 1)]);
     assert_eq!(explicit_zero, vv(&[("b", 1)]));
