@@ -398,6 +398,30 @@ fn mv_register_dominated_and_duplicate_siblings_are_dropped() {
     assert_eq!(reg, reversed);
 }
 
+/// Many siblings cost about linear time to decode, or are refused when no writes could have
+/// made them (more concurrent siblings than replicas in their clocks).
+#[test]
+fn mv_register_with_many_siblings_decodes_quickly_or_is_refused() {
+    let n = 5_000;
+    let disjoint: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"clock":{{"r{i}":1}},"value":{i}}}"#))
+        .collect();
+    let reg: MvRegister<u64, String> = accepted(&format!("[{}]", disjoint.join(",")));
+    assert_eq!(reg.siblings().len(), n);
+    let mut again = reg.clone();
+    assert!(!again.join(&reg));
+
+    // Two replicas cannot have written 5,000 concurrent values.
+    let antichain: Vec<String> = (1..=n)
+        .map(|i| format!(r#"{{"clock":{{"x":{i},"y":{}}},"value":0}}"#, n + 1 - i))
+        .collect();
+    refused::<MvRegister<u64, String>>(&format!("[{}]", antichain.join(",")));
+    // Two can have written two.
+    let two: MvRegister<u64, String> =
+        accepted(r#"[{"clock":{"x":2,"y":1},"value":0},{"clock":{"x":1,"y":2},"value":0}]"#);
+    assert_eq!(two.siblings().len(), 2);
+}
+
 #[test]
 fn causal_context_loose_dots_are_normalised() {
     let ctx: CausalContext<String> =
