@@ -142,14 +142,14 @@ pub fn render(dots: &[Dot], title: &str) -> String {
             );
         }
     }
-    for (msgs, label) in [(20.0, "3e msgs bar"), (30.0, "3d msgs bar")] {
+    for (msgs, label, dy) in [(20.0, "3e msgs bar", 12.0), (30.0, "3d msgs bar", 28.0)] {
         let x = axes.x(msgs);
         let _ = write!(
             svg,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#999999" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" fill="#777777">{label}</text>"##,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#999999" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" fill="#777777" text-anchor="end">{label}</text>"##,
             HEIGHT - BOTTOM,
-            x + 3.0,
-            TOP + 12.0
+            x - 3.0,
+            TOP + dy
         );
     }
 
