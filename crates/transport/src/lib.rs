@@ -101,3 +101,8 @@ pub use replicator::Replicator;
 pub use start::Start;
 pub use stats::{Counter, PacketKind, Stats};
 pub use time::Time;
+
+/// `docs/anti-entropy.md`, whose code blocks run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/anti-entropy.md")]
+pub struct AntiEntropyGuide;
