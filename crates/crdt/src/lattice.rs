@@ -22,7 +22,7 @@
 /// | bottom | `Self::default() ⊔ a == a` |
 /// | change report | `a.join(&b)` returns `true` iff `a` changed |
 ///
-/// [`laws`](crate::laws) (feature `laws`) checks all of them with quickcheck, for this crate's
+/// The `laws` module (feature `laws`) checks all of them with quickcheck, for this crate's
 /// types and for yours.
 ///
 /// # Deltas

@@ -19,7 +19,7 @@
 //! | [`LwwRegister`], [`MvRegister`] | registers: last writer wins (loses concurrent writes); multi-value (keeps them) |
 //! | [`VersionVector`], [`Causality`] | causal history and conflict detection |
 //! | [`Dot`], [`CausalContext`] | event ids and sets of them, behind the OR-Set |
-//! | [`laws`] (feature `laws`) | the lattice laws as quickcheck checks, for your types too |
+//! | `laws` (feature `laws`) | the lattice laws as quickcheck checks, for your types too |
 //!
 //! Every mutator exists twice: `op_delta(&self, ..)` generates the change without applying
 //! it, `op(&mut self, ..)` applies it; both return the delta to ship. Every type serialises

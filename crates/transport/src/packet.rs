@@ -78,7 +78,11 @@ pub struct Ack {
     pub to: Option<u64>,
 }
 
-/// One message between replicas. See the [module docs](self) for the JSON form.
+/// One message between replicas.
+///
+/// JSON: an object with `inc` and any of `to`, `seq`, `ack`, `runs`, `have`, `pull`, `relay`,
+/// e.g. `{"inc":7,"seq":[4,4],"ack":[9,12],"runs":[[31,3,[[42]]]]}`; `docs/anti-entropy.md`
+/// explains each field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "L: Serialize", deserialize = "L: Deserialize<'de>"))]
 pub struct Packet<L> {
