@@ -40,7 +40,10 @@ fn run(name: &str, args: &[&str]) -> Verdict {
 
 fn assert_valid(name: &str, args: &[&str]) -> Value {
     let v = run(name, args);
-    assert_eq!(v.code, 0, "{name}: the harness judged our node invalid or crashed");
+    assert_eq!(
+        v.code, 0,
+        "{name}: the harness judged our node invalid or crashed"
+    );
     assert_eq!(v.results["valid?"], Value::Bool(true), "{name}");
     v.results
 }
@@ -50,7 +53,18 @@ fn every_workload_passes_on_five_nodes() {
     for w in ["echo", "broadcast", "g-set", "g-counter", "pn-counter"] {
         let results = assert_valid(
             w,
-            &["-w", w, "--time-limit", "4", "--rate", "20", "--recovery", "2", "--seed", "11"],
+            &[
+                "-w",
+                w,
+                "--time-limit",
+                "4",
+                "--rate",
+                "20",
+                "--recovery",
+                "2",
+                "--seed",
+                "11",
+            ],
         );
         assert_eq!(results["stats"]["valid?"], Value::Bool(true), "{w}");
     }
@@ -62,8 +76,20 @@ fn broadcast_and_g_set_survive_partitions() {
         let results = assert_valid(
             &format!("{w}-partition"),
             &[
-                "-w", w, "--time-limit", "8", "--rate", "20", "--recovery", "6", "--nemesis",
-                "partition", "--nemesis-interval", "2", "--seed", "12",
+                "-w",
+                w,
+                "--time-limit",
+                "8",
+                "--rate",
+                "20",
+                "--recovery",
+                "6",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2",
+                "--seed",
+                "12",
             ],
         );
         assert_eq!(results["workload"]["lost-count"], 0, "{w}");
@@ -76,11 +102,28 @@ fn counters_survive_partitions() {
         let results = assert_valid(
             &format!("{w}-partition"),
             &[
-                "-w", w, "--node-count", "3", "--time-limit", "6", "--rate", "50", "--recovery",
-                "6", "--nemesis", "partition", "--nemesis-interval", "2", "--seed", "13",
+                "-w",
+                w,
+                "--node-count",
+                "3",
+                "--time-limit",
+                "6",
+                "--rate",
+                "50",
+                "--recovery",
+                "6",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2",
+                "--seed",
+                "13",
             ],
         );
-        let reads = results["workload"]["final-reads"].as_array().cloned().unwrap_or_default();
+        let reads = results["workload"]["final-reads"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(reads.len(), 3, "{w}: one final read per node");
     }
 }
@@ -90,8 +133,20 @@ fn twenty_five_nodes_with_latency() {
     let results = assert_valid(
         "broadcast-25",
         &[
-            "-w", "broadcast", "--node-count", "25", "--time-limit", "5", "--rate", "100",
-            "--latency", "100", "--recovery", "3", "--seed", "14",
+            "-w",
+            "broadcast",
+            "--node-count",
+            "25",
+            "--time-limit",
+            "5",
+            "--rate",
+            "100",
+            "--latency",
+            "100",
+            "--recovery",
+            "3",
+            "--seed",
+            "14",
         ],
     );
     assert_eq!(results["workload"]["lost-count"], 0);
