@@ -143,7 +143,7 @@ impl Options {
             },
             "fast" => Config {
                 flush: ms(0),
-                relay_flush: ms(40),
+                relay_flush: ms(50),
                 ..base
             },
             _ => return None,
