@@ -281,6 +281,27 @@ impl<A: Ord + Clone> PartialOrd for VersionVector<A> {
     }
 }
 
+impl<A: Ord + std::fmt::Display> std::fmt::Display for VersionVector<A> {
+    /// `{a: 2, b: 1}`, replicas in order; `{}` when empty.
+    ///
+    /// ```
+    /// use gossip_crdt::VersionVector;
+    ///
+    /// let vv: VersionVector<&str> = [("paris", 2), ("sydney", 1)].into_iter().collect();
+    /// assert_eq!(vv.to_string(), "{paris: 2, sydney: 1}");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{")?;
+        for (i, (replica, count)) in self.counts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{replica}: {count}")?;
+        }
+        f.write_str("}")
+    }
+}
+
 impl<A: Ord> FromIterator<(A, u64)> for VersionVector<A> {
     /// Builds a vector from `(replica, count)` pairs; a replica given twice keeps its largest
     /// count, and zero counts are dropped.
