@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::ids::NodeId;
+use crate::nemesis::FaultKind;
 use crate::options::{
     Availability, Concurrency, LatencyDist, TestOptions, TopologyKind, WorkloadKind, default_nodes,
 };
@@ -74,7 +75,9 @@ pub struct TestArgs {
     /// Broadcast topology: grid, line, total, tree2, tree3 or tree4.
     #[arg(long, default_value = "grid", value_parser = parse::<TopologyKind>)]
     pub topology: TopologyKind,
-    /// Faults to inject (comma-separated); the only one is partition.
+    /// Faults to inject (comma-separated): partition (as Maelstrom), kill (nodes die, losing
+    /// their state, and are restarted), pause (nodes stop; messages queue up), slow (latency
+    /// spikes).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Mean seconds between nemesis operations.
@@ -112,6 +115,20 @@ pub struct TestArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Simulation: run this project's node in-process on a virtual clock (seeded,
+    /// deterministic, no real time passes). Not with --bin.
+    #[arg(long)]
+    pub sim: bool,
+    /// Probability that a node-to-node message is lost (0: never, as in Maelstrom).
+    #[arg(long, default_value_t = 0.0)]
+    pub p_loss: f64,
+    /// Probability that a node-to-node message is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub p_dup: f64,
+    /// Reordering: add a random delay, uniform in [0, MS) milliseconds, to every node-to-node
+    /// message.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub reorder: u64,
     /// Arguments passed to every node (put them after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub node_args: Vec<String>,
@@ -156,23 +173,38 @@ impl TestArgs {
                 self.rate
             ));
         }
-        let mut nemesis_partition = false;
+        let mut nemesis = Vec::new();
         for n in &self.nemesis {
-            match n.as_str() {
-                "partition" => nemesis_partition = true,
-                "" => {}
-                other => {
+            match (n.as_str(), FaultKind::parse(n)) {
+                ("", _) => {}
+                (_, Some(kind)) => {
+                    if !nemesis.contains(&kind) {
+                        nemesis.push(kind);
+                    }
+                }
+                (other, None) => {
                     return Err(format!(
-                        "unknown nemesis {other:?}; the only one is partition"
+                        "unknown nemesis {other:?} (partition, kill, pause, slow)"
                     ));
                 }
             }
+        }
+        nemesis.sort();
+        for (name, p) in [("p-loss", self.p_loss), ("p-dup", self.p_dup)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("--{name} must be a probability in [0, 1], not {p}"));
+            }
+        }
+        if self.sim && self.bin.is_some() {
+            return Err(
+                "--sim runs this project's own node in-process; it cannot run --bin".into(),
+            );
         }
         if self.test_count == 0 {
             return Err("--test-count must be at least 1".into());
         }
         let interval = secs("nemesis-interval", self.nemesis_interval)?;
-        if nemesis_partition && interval.is_zero() {
+        if !nemesis.is_empty() && interval.is_zero() {
             return Err("--nemesis-interval must be positive".into());
         }
         Ok(TestOptions {
@@ -186,7 +218,7 @@ impl TestArgs {
             latency_ms: self.latency,
             latency_dist: self.latency_dist,
             topology: self.topology,
-            nemesis_partition,
+            nemesis,
             nemesis_interval: interval,
             availability: self.availability,
             log_stderr: self.log_stderr,
@@ -195,8 +227,53 @@ impl TestArgs {
             strict: self.strict,
             hol_blocking: !self.no_hol_blocking,
             store: self.store,
+            p_loss: self.p_loss,
+            p_dup: self.p_dup,
+            reorder_ms: self.reorder,
+            sim: self.sim,
+            script: None,
         })
     }
+}
+
+/// The command line `argv` with `--seed` pinned to `seed` (and any `--test-count` dropped),
+/// so that one run can be replayed.
+pub fn replay_command(argv: &[String], seed: u64) -> String {
+    let mut args: Vec<String> = Vec::with_capacity(argv.len() + 2);
+    let mut skip = false;
+    for a in argv {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--seed" || a == "--test-count" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--seed=") || a.starts_with("--test-count=") {
+            continue;
+        }
+        args.push(a.clone());
+    }
+    let at = args
+        .iter()
+        .position(|a| a == "test" || a == "scenario")
+        .map_or(args.len(), |i| i + 1);
+    args.insert(at, seed.to_string());
+    args.insert(at, "--seed".to_owned());
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -223,7 +300,11 @@ mod tests {
         assert_eq!(o.rate, 5.0);
         assert_eq!(o.latency_ms, 0);
         assert_eq!(o.topology, TopologyKind::Grid);
-        assert!(!o.nemesis_partition);
+        assert!(o.nemesis.is_empty());
+        assert_eq!(
+            (o.p_loss, o.p_dup, o.reorder_ms, o.sim),
+            (0.0, 0.0, 0, false)
+        );
         assert_eq!(o.nemesis_interval, Duration::from_secs(10));
         assert_eq!(o.recovery, Duration::from_secs(10));
         assert_eq!(o.seed, 42);
@@ -261,7 +342,7 @@ mod tests {
         );
         assert_eq!(o.concurrency, 6);
         assert_eq!(o.time_limit, Duration::from_millis(2500));
-        assert!(o.nemesis_partition);
+        assert_eq!(o.nemesis, [FaultKind::Partition]);
         assert_eq!(o.seed, 7);
         assert_eq!(o.node_args, ["--fanout", "3"]);
         let bare =
@@ -270,9 +351,35 @@ mod tests {
     }
 
     #[test]
+    fn replay_pins_the_seed() {
+        let argv: Vec<String> = [
+            "gossip-harness",
+            "test",
+            "-w",
+            "echo",
+            "--seed",
+            "3",
+            "--test-count",
+            "4",
+            "--sim",
+            "--",
+            "a b",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        assert_eq!(
+            replay_command(&argv, 9),
+            "gossip-harness test --seed 9 -w echo --sim -- 'a b'"
+        );
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         assert!(parse_test(&["-w", "lin-kv"]).is_err());
-        assert!(parse_test(&["-w", "echo", "--nemesis", "kill"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--nemesis", "explode"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--p-loss", "1.5"]).is_err());
+        assert!(parse_test(&["-w", "echo", "--sim", "--bin", "./b"]).is_err());
         assert!(parse_test(&["-w", "echo", "--rate", "-1"]).is_err());
         assert!(parse_test(&["-w", "echo", "--node-count", "0"]).is_err());
         assert!(parse_test(&["-w", "echo", "--concurrency", "zero"]).is_err());

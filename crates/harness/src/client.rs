@@ -100,7 +100,7 @@ pub enum ErrorStyle {
 
 /// Map a failure of `op` to its completion.
 pub fn complete_failure(op: &OpSpec, style: ErrorStyle, failure: &Failure) -> Completion {
-    let value = op.value.clone();
+    let value = op.value.clone().into();
     match (style, failure) {
         (ErrorStyle::WithErrors { idempotent }, Failure::Timeout) => Completion {
             kind: if idempotent {

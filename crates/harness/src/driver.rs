@@ -5,7 +5,7 @@
 //! finished, then shuts the host down and applies Maelstrom's teardown check (a node that had
 //! already exited crashes the test).
 
-use crate::engine::{Crash, Engine, Progress, RunRecord};
+use crate::engine::{Command, Crash, Engine, Progress, RunRecord};
 use crate::host::{HostEvent, NodeHost};
 use crate::ids::NodeIndex;
 use crate::time::Time;
@@ -22,8 +22,15 @@ pub fn drive<H: NodeHost + ?Sized>(
         Err(e) => engine.abort(host.now(), e.node, e.message),
     }
     loop {
-        while let Some((node, line)) = engine.poll_output() {
-            host.deliver(node, line);
+        while let Some(cmd) = engine.poll_output() {
+            match cmd {
+                Command::Deliver(node, line) => host.deliver(node, line),
+                Command::Control(node, action) => {
+                    if let Err(e) = host.control(node, action) {
+                        engine.abort(host.now(), e.node, e.message);
+                    }
+                }
+            }
         }
         if engine.is_finished() {
             break;
@@ -32,6 +39,7 @@ pub fn drive<H: NodeHost + ?Sized>(
             HostEvent::Line { node, line, at } => engine.handle_line(at, node, &line),
             HostEvent::Timeout { now } => engine.handle_timeout(now),
             HostEvent::Exited { node, status, at } => engine.handle_node_exit(at, node, &status),
+            HostEvent::Stuck { now, reason } => engine.abort(now, None, reason),
             HostEvent::Interrupted { now } => {
                 interrupted = true;
                 engine.abort(

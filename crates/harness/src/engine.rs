@@ -22,24 +22,44 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+use rand::RngExt;
 use serde_json::{Map, Value, json};
 
 use crate::checker::protocol::NodeProtocol;
 use crate::client::{Conn, INIT_TIMEOUT, InFlight, RPC_TIMEOUT, Worker};
 use crate::history::{History, Op, OpType, Process};
+use crate::host::Control;
 use crate::ids::{ClientId, Endpoint, MsgId, NetId, NodeId, NodeIndex, Service, parse_client_id};
 use crate::journal::Journal;
 use crate::latency::Latency;
 use crate::message::{BodyHead, LineError, Packet, format_line, parse_line, raw_body};
-use crate::nemesis::{NemesisAction, NemesisSchedule};
+use crate::nemesis::{FaultKind, NemesisAction, NemesisSchedule, Target};
 use crate::network::{Delivery, Network};
 use crate::options::TestOptions;
 use crate::partition::{self, Grudge};
 use crate::rng::{self, Rng};
-use crate::schema::{Reply, ResponseSchema, interpret};
+use crate::scenario::{Script, Shape, Step};
+use crate::schema::{Body, Reply, ResponseSchema, interpret_body, parse_body};
 use crate::services::Services;
 use crate::time::Time;
+use crate::value::OpValue;
 use crate::workload::{self, Completion, OpSpec, Workload};
+
+/// A latency spike multiplies the drawn latency by this...
+pub const SLOW_FACTOR: u32 = 10;
+/// ...and adds this, so that a spike is felt even at `--latency 0`.
+pub const SLOW_EXTRA: Duration = Duration::from_millis(100);
+/// How often a `converged` check reads every node while they disagree.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What the engine asks of the host, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Write this line to the node's stdin.
+    Deliver(NodeIndex, String),
+    /// Inflict a fault on the node.
+    Control(NodeIndex, Control),
+}
 
 /// Why a run crashed (no analysis; exit 255).
 #[derive(Debug, Clone, PartialEq)]
@@ -89,17 +109,59 @@ enum Owner {
     Init(usize),
     Setup(usize),
     Worker(usize),
+    /// The init (then setup) of a restarted node.
+    Rejoin(usize),
 }
 
-/// A partition interval, for plots.
+/// A restarted node's handshake: init, then the workload's setup request.
+#[derive(Debug, Clone)]
+struct Rejoin {
+    rpc: SetupRpc,
+    init_done: bool,
+}
+
+/// A fault interval, for plots.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PartitionSpan {
+pub struct FaultSpan {
     /// Start, ns since the main phase began.
     pub start: u64,
-    /// End (heal), if it happened.
+    /// End (heal, restart, resume), if it happened.
     pub end: Option<u64>,
-    /// The shape.
-    pub spec: &'static str,
+    /// Which fault.
+    pub kind: FaultKind,
+    /// What it was, e.g. `majority` or `kill n3`.
+    pub label: String,
+}
+
+/// The network's fault settings for node-to-node messages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct NetFaults {
+    p_loss: f64,
+    p_dup: f64,
+    reorder_ms: u64,
+}
+
+/// A `converged` check in progress.
+#[derive(Debug, Clone)]
+struct Probe {
+    started: Time,
+    deadline: Time,
+    next_round: Time,
+    /// Worker → slot, for the reads of the current round.
+    round: Vec<(usize, Option<Result<OpValue, String>>)>,
+    rounds: u32,
+}
+
+/// The script of a scenario, being run.
+#[derive(Debug, Clone)]
+struct ScriptRun {
+    script: Script,
+    pc: usize,
+    wait_until: Option<Time>,
+    probe: Option<Probe>,
+    failures: Vec<String>,
+    checks: Vec<Value>,
+    done: bool,
 }
 
 /// Everything a finished (or crashed) run leaves for analysis and output.
@@ -118,8 +180,10 @@ pub struct RunRecord {
     pub origin: Time,
     /// Engine time at which the run ended.
     pub end: Time,
-    /// Partitions, for plots.
-    pub partitions: Vec<PartitionSpan>,
+    /// Faults, for plots.
+    pub faults: Vec<FaultSpan>,
+    /// A scenario's script report: its checks and failures.
+    pub scenario: Option<Value>,
 }
 
 /// Live figures for a progress line.
@@ -145,6 +209,14 @@ pub struct Engine {
     rng_latency: Rng,
     rng_ops: Rng,
     rng_nemesis: Rng,
+    rng_faults: Rng,
+    rng_net: Rng,
+    net_faults: NetFaults,
+    alive: Vec<bool>,
+    paused: Vec<bool>,
+    slow: Vec<bool>,
+    rejoin: Vec<Option<Rejoin>>,
+    script: Option<ScriptRun>,
     now: Time,
     origin: Time,
     phase: Phase,
@@ -165,8 +237,8 @@ pub struct Engine {
     nemesis: Option<NemesisSchedule>,
     history: History,
     ops_done: u64,
-    partitions: Vec<PartitionSpan>,
-    outbox: VecDeque<(NodeIndex, String)>,
+    faults: Vec<FaultSpan>,
+    outbox: VecDeque<Command>,
     crash: Option<Crash>,
     scratch: Vec<Delivery>,
 }
@@ -197,6 +269,26 @@ impl Engine {
             rng_ops: rng::stream(opts.seed, 2),
             rng_nemesis: rng::stream(opts.seed, 3),
             services: Services::new(rng::stream(opts.seed, 4)),
+            rng_faults: rng::stream(opts.seed, 5),
+            rng_net: rng::stream(opts.seed, 6),
+            net_faults: NetFaults {
+                p_loss: opts.p_loss,
+                p_dup: opts.p_dup,
+                reorder_ms: opts.reorder_ms,
+            },
+            alive: vec![true; n],
+            paused: vec![false; n],
+            slow: vec![false; n],
+            rejoin: vec![None; n],
+            script: opts.script.clone().map(|script| ScriptRun {
+                script,
+                pc: 0,
+                wait_until: None,
+                probe: None,
+                failures: Vec::new(),
+                checks: Vec::new(),
+                done: false,
+            }),
             now: Time::ZERO,
             origin: Time::ZERO,
             phase: Phase::Created,
@@ -216,7 +308,7 @@ impl Engine {
             nemesis: None,
             history: History::new(),
             ops_done: 0,
-            partitions: Vec::new(),
+            faults: Vec::new(),
             outbox: VecDeque::new(),
             crash: None,
             scratch: Vec::new(),
@@ -320,7 +412,8 @@ impl Engine {
     /// A node exited (or closed its stdout) on its own.
     pub fn handle_node_exit(&mut self, now: Time, node: NodeIndex, status: &str) {
         self.tick(now);
-        if self.phase == Phase::Done {
+        if self.phase == Phase::Done || !self.is_alive(node) {
+            // A node the nemesis killed is expected to be gone.
             return;
         }
         let name = self.node_name(node);
@@ -335,9 +428,14 @@ impl Engine {
         }
     }
 
-    /// The next line to write to a node's stdin.
-    pub fn poll_output(&mut self) -> Option<(NodeIndex, String)> {
+    /// The next thing for the host to do: a line to write to a node's stdin, or a fault.
+    pub fn poll_output(&mut self) -> Option<Command> {
         self.outbox.pop_front()
+    }
+
+    /// Whether a node is running (not killed by the nemesis).
+    pub fn is_alive(&self, node: NodeIndex) -> bool {
+        self.alive.get(node.0).copied().unwrap_or(false)
     }
 
     /// When the engine next needs [`Engine::handle_timeout`], if ever.
@@ -352,10 +450,20 @@ impl Engine {
                 }
             }
             Phase::Main => {
+                if let Some(run) = &self.script {
+                    if let Some(t) = run.wait_until {
+                        consider(t);
+                    }
+                    if let Some(p) = &run.probe {
+                        consider(p.next_round.max(self.now));
+                        consider(p.deadline);
+                    }
+                }
+                let probing = self.script.as_ref().is_some_and(|r| r.probe.is_some());
                 if let Some(s) = &self.stagger {
                     if let Some(next) = s
                         .next_at()
-                        .filter(|_| self.workers.iter().any(Worker::is_idle))
+                        .filter(|_| !probing && self.workers.iter().any(Worker::is_idle))
                     {
                         consider(next);
                     }
@@ -369,6 +477,9 @@ impl Engine {
             }
             Phase::Recovery { until } => consider(until),
             Phase::Final => {}
+        }
+        for r in self.rejoin.iter().flatten() {
+            consider(r.rpc.deadline);
         }
         for w in &self.workers {
             if let Some(f) = &w.in_flight {
@@ -393,7 +504,22 @@ impl Engine {
             crash: self.crash,
             origin: self.origin,
             end: self.now,
-            partitions: self.partitions,
+            faults: self.faults,
+            scenario: self.script.map(|run| {
+                let valid = if run.failures.is_empty() {
+                    crate::checker::Validity::Valid
+                } else {
+                    crate::checker::Validity::Invalid
+                };
+                json!({
+                    "valid?": valid.to_json(),
+                    "name": run.script.name,
+                    "steps": (0..run.script.steps.len()).map(|i| run.script.show(i)).collect::<Vec<_>>(),
+                    "completed-steps": run.pc,
+                    "checks": run.checks,
+                    "failures": run.failures,
+                })
+            }),
             opts: self.opts,
         }
     }
@@ -519,7 +645,41 @@ impl Engine {
         } else {
             self.latency.draw(&mut self.rng_latency)
         };
-        self.net.enqueue(now, now + latency, p);
+        let (Endpoint::Node(src), Endpoint::Node(dest)) = (p.src, p.dest) else {
+            self.net.enqueue(now, now + latency, p);
+            return;
+        };
+        // Node-to-node faults: loss, duplication, reordering, latency spikes. Each draw is
+        // made only when its fault is on, so a run without faults draws what it always did.
+        let f = self.net_faults;
+        if f.p_loss > 0.0 && self.rng_net.random_bool(f.p_loss.min(1.0)) {
+            // Journaled as sent, never received.
+            return;
+        }
+        let copy = (f.p_dup > 0.0 && self.rng_net.random_bool(f.p_dup.min(1.0))).then(|| {
+            let again = self.latency.draw(&mut self.rng_net);
+            (again, p.clone())
+        });
+        let first = self.fault_delay(src, dest, latency);
+        self.net.enqueue(now, now + first, p);
+        if let Some((again, dup)) = copy {
+            let again = self.fault_delay(src, dest, again);
+            self.net.enqueue(now, now + again, dup);
+        }
+    }
+
+    /// A node-to-node latency with the reordering delay and any spike applied.
+    fn fault_delay(&mut self, src: NodeIndex, dest: NodeIndex, latency: Duration) -> Duration {
+        let mut d = latency;
+        if self.net_faults.reorder_ms > 0 {
+            d += Duration::from_millis(self.rng_net.random_range(0..self.net_faults.reorder_ms));
+        }
+        if self.slow.get(src.0).copied().unwrap_or(false)
+            || self.slow.get(dest.0).copied().unwrap_or(false)
+        {
+            d = d * SLOW_FACTOR + SLOW_EXTRA;
+        }
+        d
     }
 
     fn client_send(&mut self, from: ClientId, node: NodeIndex, body: Value) {
@@ -558,14 +718,23 @@ impl Engine {
         let Some(reply_to) = p.head.in_reply_to else {
             return;
         };
-        let body: Value = serde_json::from_str(p.body.get()).unwrap_or(Value::Null);
         match owner {
             Owner::Init(i) | Owner::Setup(i) => {
                 let matches = self.setup[i]
                     .as_ref()
                     .is_some_and(|r| !r.done && r.conn.id == c && r.msg_id == reply_to);
                 if matches {
+                    let body = parse_body(p.body.get()).unwrap_or_default();
                     self.setup_reply(i, owner, &body);
+                }
+            }
+            Owner::Rejoin(i) => {
+                let matches = self.rejoin[i]
+                    .as_ref()
+                    .is_some_and(|r| r.rpc.conn.id == c && r.rpc.msg_id == reply_to);
+                if matches {
+                    let body = parse_body(p.body.get()).unwrap_or_default();
+                    self.rejoin_reply(i, body);
                 }
             }
             Owner::Worker(t) => {
@@ -579,20 +748,21 @@ impl Engine {
                     // A stale reply: discarded (its receive is already journaled).
                     return;
                 };
-                let completion = self.workload.complete_reply(&f.op, &body);
+                let completion = self.workload.complete_reply(&f.op, p.body.get());
                 self.complete(t, completion);
             }
         }
     }
 
-    fn setup_reply(&mut self, i: usize, owner: Owner, body: &Value) {
+    fn setup_reply(&mut self, i: usize, owner: Owner, body: &Body) {
         let name = self.node_name(NodeIndex(i));
-        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let field = |k: &str| body.get(k).and_then(OpValue::as_json);
+        let kind = field("type").and_then(Value::as_str).unwrap_or("");
         match owner {
             Owner::Init(_) => {
                 if kind == "error" {
-                    let code = body.get("code").cloned().unwrap_or(Value::Null);
-                    let text = body.get("text").and_then(Value::as_str).unwrap_or("");
+                    let code = field("code").cloned().unwrap_or(Value::Null);
+                    let text = field("text").and_then(Value::as_str).unwrap_or("");
                     return self.fail(
                         Some(NodeIndex(i)),
                         format!("Node {name} answered init with error {code}: {text}"),
@@ -610,7 +780,7 @@ impl Engine {
                     kind: "topology_ok",
                     fields: &[],
                 };
-                match interpret(&schema, body) {
+                match interpret_body(&schema, body.clone()) {
                     Reply::Ok(_) => {}
                     Reply::Error(e) => {
                         return self.fail(
@@ -626,11 +796,65 @@ impl Engine {
                     }
                 }
             }
-            Owner::Worker(_) => {}
+            Owner::Worker(_) | Owner::Rejoin(_) => {}
         }
         if let Some(r) = self.setup[i].as_mut() {
             r.done = true;
         }
+    }
+
+    /// A restarted node answered its init (or its setup request). Anything but success
+    /// crashes the run, as a failed init does at the start.
+    fn rejoin_reply(&mut self, i: usize, body: Body) {
+        let name = self.node_name(NodeIndex(i));
+        let Some(r) = self.rejoin[i].take() else {
+            return;
+        };
+        self.clients.remove(&r.rpc.conn.id);
+        let kind = body
+            .get("type")
+            .and_then(OpValue::as_json)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let expected = if r.init_done {
+            "topology_ok"
+        } else {
+            "init_ok"
+        };
+        if kind != expected {
+            let what = if r.init_done { "topology" } else { "init" };
+            return self.fail(
+                Some(NodeIndex(i)),
+                format!("Node {name} answered {what} after its restart with {kind:?}; expected {expected:?}"),
+            );
+        }
+        if r.init_done {
+            return;
+        }
+        tracing::info!("nemesis: {name} restarted and initialised");
+        if let Some(body) = self.workload.setup_request(&self.names[i]) {
+            self.rejoin_rpc(i, body, true, RPC_TIMEOUT);
+        }
+    }
+
+    fn rejoin_rpc(&mut self, node: usize, mut body: Value, init_done: bool, timeout: Duration) {
+        let mut conn = self.open_client(Owner::Rejoin(node));
+        let msg_id = conn.next_msg_id();
+        if let Some(m) = body.as_object_mut() {
+            m.insert("msg_id".into(), json!(msg_id.0));
+        }
+        let from = conn.id;
+        self.rejoin[node] = Some(Rejoin {
+            rpc: SetupRpc {
+                conn,
+                msg_id,
+                deadline: self.now + timeout,
+                done: false,
+            },
+            init_done,
+        });
+        self.client_send(from, NodeIndex(node), body);
     }
 
     fn fail(&mut self, node: Option<NodeIndex>, reason: String) {
@@ -673,7 +897,7 @@ impl Engine {
             index: 0,
             kind: OpType::Invoke,
             f: op.f.to_owned(),
-            value: op.value.clone(),
+            value: op.value.clone().into(),
             process: Process::Worker(process),
             time,
             is_final: op.is_final,
@@ -710,6 +934,24 @@ impl Engine {
             exception: c.exception,
         });
         self.ops_done += 1;
+        if let Some(slot) = self
+            .script
+            .as_mut()
+            .and_then(|r| r.probe.as_mut())
+            .and_then(|p| p.round.iter_mut().find(|(w, r)| *w == t && r.is_none()))
+        {
+            slot.1 = Some(match (&self.history.ops().last(), c.kind) {
+                (Some(op), OpType::Ok) => Ok(op.value.clone()),
+                (Some(op), _) => Err(op
+                    .error
+                    .as_ref()
+                    .map_or_else(|| "failed".to_owned(), Value::to_string)),
+                (None, _) => Err("failed".to_owned()),
+            });
+        }
+        let Some(w) = self.workers.get_mut(t) else {
+            return;
+        };
         if c.kind == OpType::Info {
             // The worker's process "crashed": a new process id, and a new connection next time.
             w.process += concurrency;
@@ -725,7 +967,7 @@ impl Engine {
             index: 0,
             kind: OpType::Info,
             f: f.to_owned(),
-            value,
+            value: value.into(),
             process: Process::NEMESIS,
             time,
             is_final: false,
@@ -736,15 +978,17 @@ impl Engine {
             NemesisAction::Start(spec) => {
                 self.history.push(op("start-partition", json!(spec.name())));
                 let grudge = partition::grudge(spec, self.names.len(), &mut self.rng_nemesis);
-                self.net.partitions.apply(&grudge);
-                let value = json!(["isolated", self.grudge_json(&grudge)]);
-                tracing::info!("nemesis: start-partition {} {}", spec.name(), value[1]);
-                self.history.push(op("start-partition", value));
-                self.partitions.push(PartitionSpan {
-                    start: time,
-                    end: None,
-                    spec: spec.name(),
-                });
+                self.partition(&grudge, spec.name().to_owned(), time, &op);
+            }
+            NemesisAction::Cut(groups) => {
+                let label = groups
+                    .iter()
+                    .map(|g| self.names_of(g).join(" "))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                self.history.push(op("start-partition", json!(label)));
+                let grudge = partition::grudge_of_groups(&groups, self.names.len());
+                self.partition(&grudge, label, time, &op);
             }
             NemesisAction::Stop => {
                 self.history.push(op("stop-partition", Value::Null));
@@ -752,9 +996,145 @@ impl Engine {
                 tracing::info!("nemesis: network healed");
                 self.history
                     .push(op("stop-partition", json!("network-healed")));
-                if let Some(p) = self.partitions.last_mut().filter(|p| p.end.is_none()) {
-                    p.end = Some(time);
+                self.close_spans(FaultKind::Partition, None, time);
+            }
+            NemesisAction::Kill(target) => {
+                self.history.push(op("kill", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| e.alive[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.alive[n.0] = false;
+                    self.paused[n.0] = false;
+                    if let Some(r) = self.rejoin[n.0].take() {
+                        self.clients.remove(&r.rpc.conn.id);
+                    }
+                    self.outbox.push_back(Command::Control(n, Control::Kill));
+                    self.open_span(FaultKind::Kill, format!("kill {}", self.node_name(n)), time);
                 }
+                tracing::info!("nemesis: killed {}", self.names_of(&hit).join(" "));
+                self.history.push(op("kill", json!(self.names_of(&hit))));
+            }
+            NemesisAction::Restart(target) => {
+                self.history.push(op("start", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| !e.alive[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.alive[n.0] = true;
+                    self.outbox.push_back(Command::Control(n, Control::Restart));
+                    let node_ids: Vec<Value> = self.names.iter().map(|n| json!(n.0)).collect();
+                    let body =
+                        json!({"type": "init", "node_id": self.names[n.0].0, "node_ids": node_ids});
+                    self.rejoin_rpc(n.0, body, false, INIT_TIMEOUT);
+                    self.close_spans(FaultKind::Kill, Some(n), time);
+                }
+                tracing::info!("nemesis: restarted {}", self.names_of(&hit).join(" "));
+                self.history.push(op("start", json!(self.names_of(&hit))));
+            }
+            NemesisAction::Pause(target) => {
+                self.history.push(op("pause", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| e.alive[i] && !e.paused[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.paused[n.0] = true;
+                    self.outbox.push_back(Command::Control(n, Control::Pause));
+                    self.open_span(
+                        FaultKind::Pause,
+                        format!("pause {}", self.node_name(n)),
+                        time,
+                    );
+                }
+                tracing::info!("nemesis: paused {}", self.names_of(&hit).join(" "));
+                self.history.push(op("pause", json!(self.names_of(&hit))));
+            }
+            NemesisAction::Resume(target) => {
+                self.history.push(op("resume", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| e.alive[i] && e.paused[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.paused[n.0] = false;
+                    self.outbox.push_back(Command::Control(n, Control::Resume));
+                    // A pending rejoin waited for nothing while the node was stopped.
+                    let deadline = self.now + INIT_TIMEOUT;
+                    if let Some(r) = self.rejoin[n.0].as_mut() {
+                        r.rpc.deadline = deadline;
+                    }
+                    self.close_spans(FaultKind::Pause, Some(n), time);
+                }
+                tracing::info!("nemesis: resumed {}", self.names_of(&hit).join(" "));
+                self.history.push(op("resume", json!(self.names_of(&hit))));
+            }
+            NemesisAction::Slow(target) => {
+                self.history.push(op("slow", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| !e.slow[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.slow[n.0] = true;
+                    self.open_span(FaultKind::Slow, format!("slow {}", self.node_name(n)), time);
+                }
+                tracing::info!("nemesis: slowed {}", self.names_of(&hit).join(" "));
+                self.history.push(op("slow", json!(self.names_of(&hit))));
+            }
+            NemesisAction::Fast(target) => {
+                self.history.push(op("fast", json!(target.name())));
+                let candidates = self.nodes_where(|e, i| e.slow[i]);
+                let hit = target.pick(&candidates, &mut self.rng_faults);
+                for &n in &hit {
+                    self.slow[n.0] = false;
+                    self.close_spans(FaultKind::Slow, Some(n), time);
+                }
+                tracing::info!("nemesis: sped up {}", self.names_of(&hit).join(" "));
+                self.history.push(op("fast", json!(self.names_of(&hit))));
+            }
+        }
+    }
+
+    fn partition(
+        &mut self,
+        grudge: &Grudge,
+        label: String,
+        time: u64,
+        op: &dyn Fn(&str, Value) -> Op,
+    ) {
+        self.net.partitions.apply(grudge);
+        let value = json!(["isolated", self.grudge_json(grudge)]);
+        tracing::info!("nemesis: start-partition {label} {}", value[1]);
+        self.history.push(op("start-partition", value));
+        self.open_span(FaultKind::Partition, label, time);
+    }
+
+    fn nodes_where(&self, keep: impl Fn(&Engine, usize) -> bool) -> Vec<NodeIndex> {
+        (0..self.names.len())
+            .filter(|&i| keep(self, i))
+            .map(NodeIndex)
+            .collect()
+    }
+
+    fn names_of(&self, nodes: &[NodeIndex]) -> Vec<String> {
+        nodes.iter().map(|n| self.node_name(*n)).collect()
+    }
+
+    fn open_span(&mut self, kind: FaultKind, label: String, time: u64) {
+        self.faults.push(FaultSpan {
+            start: time,
+            end: None,
+            kind,
+            label,
+        });
+    }
+
+    /// Close the open spans of `kind` (only `node`'s, if given).
+    fn close_spans(&mut self, kind: FaultKind, node: Option<NodeIndex>, time: u64) {
+        let suffix = node.map(|n| format!(" {}", self.node_name(n)));
+        for span in self
+            .faults
+            .iter_mut()
+            .filter(|f| f.kind == kind && f.end.is_none())
+        {
+            if suffix
+                .as_ref()
+                .is_none_or(|s| span.label.ends_with(s.as_str()))
+            {
+                span.end = Some(time);
             }
         }
     }
@@ -791,13 +1171,16 @@ impl Engine {
         let any = !out.is_empty();
         for d in out.drain(..) {
             match d {
+                Delivery::Node(n, _) if !self.is_alive(n) => {
+                    // A killed node hears nothing: dropped like a partitioned message.
+                }
                 Delivery::Node(n, p) => {
                     self.journal.recv(self.now, &p);
                     if tracing::enabled!(target: "gossip_harness::net", tracing::Level::DEBUG) {
                         tracing::debug!(target: "gossip_harness::net", "recv {} {} -> {} {}", p.id.0, self.name(p.src), self.name(p.dest), p.body.get());
                     }
                     let line = format_line(p.id, &self.name(p.src), &self.name(p.dest), &p.body);
-                    self.outbox.push_back((n, line));
+                    self.outbox.push_back(Command::Deliver(n, line));
                 }
                 Delivery::Service(svc, p) => {
                     self.journal.recv(self.now, &p);
@@ -864,6 +1247,23 @@ impl Engine {
                 return true;
             }
         }
+        let late = self
+            .rejoin
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.rpc.deadline <= now));
+        if let Some(i) = late {
+            let name = self.node_name(NodeIndex(i));
+            let what = if self.rejoin[i].as_ref().is_some_and(|r| r.init_done) {
+                "topology"
+            } else {
+                "init"
+            };
+            self.fail(
+                Some(NodeIndex(i)),
+                format!("Node {name} did not answer {what} after its restart"),
+            );
+            return true;
+        }
         for t in 0..self.workers.len() {
             let timed_out = self.workers[t]
                 .in_flight
@@ -923,13 +1323,19 @@ impl Engine {
                     }
                     self.origin = now;
                     self.phase = Phase::Main;
-                    self.stagger = Some(crate::generator::Stagger::new(
-                        now,
-                        self.opts.rate,
-                        self.opts.time_limit,
-                    ));
-                    if self.opts.nemesis_partition {
-                        self.nemesis = Some(NemesisSchedule::new(now, self.opts.nemesis_interval));
+                    // A script decides when the main phase ends.
+                    let limit = if self.script.is_some() {
+                        Duration::MAX
+                    } else {
+                        self.opts.time_limit
+                    };
+                    self.stagger = Some(crate::generator::Stagger::new(now, self.opts.rate, limit));
+                    if !self.opts.nemesis.is_empty() && self.script.is_none() {
+                        self.nemesis = Some(NemesisSchedule::new(
+                            now,
+                            self.opts.nemesis_interval,
+                            &self.opts.nemesis,
+                        ));
                     }
                     tracing::info!(
                         "main phase: {} s at {} ops/s",
@@ -966,25 +1372,26 @@ impl Engine {
 
     fn step_main(&mut self) -> bool {
         let now = self.now;
+        let mut any = self.step_script();
         let Some(cutoff) = self.stagger.as_ref().map(crate::generator::Stagger::cutoff) else {
-            return false;
+            return any;
         };
-        let mut any = false;
         if let Some(action) = self
             .nemesis
             .as_mut()
             .filter(|n| n.next_at() <= now && n.next_at() < cutoff)
-            .map(|n| n.take(&mut self.rng_nemesis))
+            .map(|n| n.take(&mut self.rng_nemesis, &mut self.rng_faults))
         {
             self.nemesis_op(action);
             any = true;
         }
+        let probing = self.script.as_ref().is_some_and(|r| r.probe.is_some());
         while let Some(next) = self
             .stagger
             .as_ref()
             .and_then(crate::generator::Stagger::next_at)
         {
-            if next > now {
+            if next > now || probing {
                 break;
             }
             let n = self.workers.len();
@@ -1004,9 +1411,7 @@ impl Engine {
         }
         if now >= cutoff && self.all_idle() {
             if self.workload.has_final_phase() {
-                if self.opts.nemesis_partition {
-                    self.nemesis_op(NemesisAction::Stop);
-                }
+                self.heal_everything();
                 tracing::info!("Waiting for recovery...");
                 self.phase = Phase::Recovery {
                     until: now + self.opts.recovery,
@@ -1017,5 +1422,241 @@ impl Engine {
             any = true;
         }
         any
+    }
+
+    /// The final generator's nemesis ops: undo every fault, as Jepsen's final phase does.
+    /// With a random nemesis each enabled fault gets its stop op (a partition nemesis always
+    /// heals, as in Maelstrom); after a script, only what is still on is undone.
+    fn heal_everything(&mut self) {
+        if self.script.is_some() {
+            if self.net.partitions.is_active() {
+                self.nemesis_op(NemesisAction::Stop);
+            }
+            if self.alive.iter().any(|a| !a) {
+                self.nemesis_op(NemesisAction::Restart(Target::All));
+            }
+            if self.paused.iter().any(|p| *p) {
+                self.nemesis_op(NemesisAction::Resume(Target::All));
+            }
+            if self.slow.iter().any(|s| *s) {
+                self.nemesis_op(NemesisAction::Fast(Target::All));
+            }
+            self.net_faults = NetFaults {
+                p_loss: self.opts.p_loss,
+                p_dup: self.opts.p_dup,
+                reorder_ms: self.opts.reorder_ms,
+            };
+            return;
+        }
+        let kinds = self.opts.nemesis.clone();
+        for kind in FaultKind::ALL {
+            if kinds.contains(&kind) {
+                self.nemesis_op(NemesisAction::stop(kind));
+            }
+        }
+    }
+
+    /// Run the script's steps that are due. Returns whether anything happened.
+    fn step_script(&mut self) -> bool {
+        let now = self.now;
+        let mut any = false;
+        loop {
+            let Some(run) = self.script.as_mut() else {
+                return any;
+            };
+            if run.done {
+                return any;
+            }
+            let Some(step) = run.script.steps.get(run.pc).cloned() else {
+                run.done = true;
+                tracing::info!("scenario {}: script done", run.script.name);
+                if let Some(s) = self.stagger.as_mut() {
+                    s.end_at(now);
+                }
+                return true;
+            };
+            match step {
+                Step::Wait(d) => {
+                    let until = *run.wait_until.get_or_insert(now + d);
+                    if now < until {
+                        return any;
+                    }
+                    run.wait_until = None;
+                }
+                Step::Converged(within) => {
+                    if !self.step_probe(within) {
+                        return any;
+                    }
+                }
+                other => {
+                    let action = match other {
+                        Step::Partition(Shape::Random(spec)) => Some(NemesisAction::Start(spec)),
+                        Step::Partition(Shape::Groups(g)) => Some(NemesisAction::Cut(g)),
+                        Step::Heal => Some(NemesisAction::Stop),
+                        Step::Kill(t) => Some(NemesisAction::Kill(t)),
+                        Step::Restart(t) => Some(NemesisAction::Restart(t)),
+                        Step::Pause(t) => Some(NemesisAction::Pause(t)),
+                        Step::Resume(t) => Some(NemesisAction::Resume(t)),
+                        Step::Slow(t) => Some(NemesisAction::Slow(t)),
+                        Step::Fast(t) => Some(NemesisAction::Fast(t)),
+                        Step::Loss(p) => {
+                            self.net_faults.p_loss = p;
+                            None
+                        }
+                        Step::Dup(p) => {
+                            self.net_faults.p_dup = p;
+                            None
+                        }
+                        Step::Reorder(ms) => {
+                            self.net_faults.reorder_ms = ms;
+                            None
+                        }
+                        Step::Wait(_) | Step::Converged(_) => None,
+                    };
+                    if let Some(a) = action {
+                        self.nemesis_op(a);
+                    }
+                }
+            }
+            if let Some(run) = self.script.as_mut() {
+                tracing::info!(
+                    "scenario {}: step {} done: {}",
+                    run.script.name,
+                    run.pc + 1,
+                    run.script.show(run.pc)
+                );
+                run.pc += 1;
+            }
+            any = true;
+        }
+    }
+
+    /// One turn of a `converged within` check. Returns whether the step is over (passed or
+    /// failed).
+    fn step_probe(&mut self, within: Duration) -> bool {
+        let now = self.now;
+        let echo = self.workload.kind() == crate::options::WorkloadKind::Echo;
+        let Some(run) = self.script.as_mut() else {
+            return true;
+        };
+        let pc = run.pc;
+        let probe = run.probe.get_or_insert_with(|| Probe {
+            started: now,
+            deadline: now + within,
+            next_round: now,
+            round: Vec::new(),
+            rounds: 0,
+        });
+        if echo {
+            // Nothing replicated, nothing to compare.
+            run.probe = None;
+            return true;
+        }
+        let round_done = !probe.round.is_empty() && probe.round.iter().all(|(_, r)| r.is_some());
+        if round_done {
+            let results: Vec<(usize, Result<OpValue, String>)> = std::mem::take(&mut probe.round)
+                .into_iter()
+                .filter_map(|(w, r)| r.map(|r| (w, r)))
+                .collect();
+            probe.rounds += 1;
+            let agree = results.iter().all(|(_, r)| r.is_ok())
+                && results
+                    .windows(2)
+                    .all(|w| matches!((&w[0].1, &w[1].1), (Ok(a), Ok(b)) if a == b));
+            let started = probe.started;
+            let rounds = probe.rounds;
+            if agree {
+                let ms = (now - started).as_millis() as u64;
+                run.checks.push(json!({
+                    "step": pc + 1,
+                    "converged": true,
+                    "after-ms": ms,
+                    "rounds": rounds,
+                }));
+                run.probe = None;
+                if let Some(s) = self.stagger.as_mut() {
+                    s.resume_at(now);
+                }
+                return true;
+            }
+            if now >= probe.deadline {
+                let detail = self.describe_reads(&results);
+                let Some(run) = self.script.as_mut() else {
+                    return true;
+                };
+                let msg = format!(
+                    "step {} ({}): the nodes did not converge within {} ms: {detail}",
+                    pc + 1,
+                    run.script.show(pc),
+                    within.as_millis()
+                );
+                tracing::warn!("scenario {}: {msg}", run.script.name);
+                run.checks
+                    .push(json!({"step": pc + 1, "converged": false, "rounds": rounds}));
+                run.failures.push(msg);
+                run.probe = None;
+                if let Some(s) = self.stagger.as_mut() {
+                    s.resume_at(now);
+                }
+                return true;
+            }
+            probe.next_round = now + PROBE_INTERVAL;
+            return false;
+        }
+        if !probe.round.is_empty() || now < probe.next_round || !self.all_idle() {
+            return false;
+        }
+        // A new round: one read per node, each from the first worker bound to it.
+        let mut round = Vec::new();
+        for i in 0..self.names.len() {
+            if let Some(t) = self.workers.iter().position(|w| w.node == NodeIndex(i)) {
+                round.push((t, None));
+            }
+        }
+        let mut op = self.workload.final_op();
+        op.is_final = false;
+        let workers: Vec<usize> = round.iter().map(|(t, _)| *t).collect();
+        if let Some(p) = self.script.as_mut().and_then(|r| r.probe.as_mut()) {
+            p.round = round;
+        }
+        for t in workers {
+            self.invoke(t, op.clone());
+        }
+        false
+    }
+
+    fn describe_reads(&self, results: &[(usize, Result<OpValue, String>)]) -> String {
+        let largest = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .filter_map(OpValue::as_ints)
+            .max_by_key(|s| s.len());
+        results
+            .iter()
+            .map(|(t, r)| {
+                let node = self
+                    .workers
+                    .get(*t)
+                    .map_or_else(|| "?".to_owned(), |w| self.node_name(w.node));
+                match r {
+                    Err(e) => format!("{node} read failed ({e})"),
+                    Ok(OpValue::Ints(set)) => {
+                        let missing: Vec<i64> = largest
+                            .map(|l| l.iter().filter(|v| !set.contains(*v)).take(5).collect())
+                            .unwrap_or_default();
+                        if missing.is_empty() {
+                            format!("{node} has {} elements", set.len())
+                        } else {
+                            format!(
+                                "{node} has {} elements, lacking e.g. {missing:?}",
+                                set.len()
+                            )
+                        }
+                    }
+                    Ok(v) => format!("{node} read {v}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }

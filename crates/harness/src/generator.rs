@@ -44,6 +44,17 @@ impl Stagger {
         self.cutoff
     }
 
+    /// End the schedule at `now`: nothing more is emitted.
+    pub fn end_at(&mut self, now: Time) {
+        self.cutoff = self.cutoff.min(now);
+    }
+
+    /// After a pause in emitting (a scenario's `converged` check), the next op goes out no
+    /// earlier than `now`.
+    pub fn resume_at(&mut self, now: Time) {
+        self.next_at = self.next_at.max(now);
+    }
+
     /// Record that an op went out at `now` (≥ `next_at()`), drawing the next gap.
     pub fn emitted<R: RngExt + ?Sized>(&mut self, now: Time, rng: &mut R) {
         if let Some(span) = self.span_nanos {

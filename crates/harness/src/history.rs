@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::value::OpValue;
+
 /// The type of an op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,8 +83,8 @@ pub struct Op {
     pub kind: OpType,
     /// The function, e.g. `broadcast`, `read`, `add`, `start-partition`.
     pub f: String,
-    /// The argument or result.
-    pub value: Value,
+    /// The argument or result (reads of integer sets are kept compactly, see [`OpValue`]).
+    pub value: OpValue,
     /// Who did it.
     pub process: Process,
     /// Nanoseconds since the main phase began.
@@ -186,7 +188,7 @@ pub mod build {
             index: 0,
             kind,
             f: f.to_owned(),
-            value,
+            value: value.into(),
             process: Process::Worker(process),
             time: time_ms * 1_000_000,
             is_final: false,
@@ -204,13 +206,22 @@ mod tests {
 
     #[test]
     fn serialises_like_jepsen() {
-        let mut o = op(3, OpType::Ok, "read", json!([1, 2]), 5);
+        let mut o = op(3, OpType::Ok, "read", json!(["a", 2]), 5);
         o.is_final = true;
         let s = serde_json::to_string(&o).unwrap_or_default();
         assert_eq!(
             s,
-            r#"{"index":0,"type":"ok","f":"read","value":[1,2],"process":3,"time":5000000,"final?":true}"#
+            r#"{"index":0,"type":"ok","f":"read","value":["a",2],"process":3,"time":5000000,"final?":true}"#
         );
+        // A read of distinct integers is stored as ranges, and read back from either form.
+        let o = op(3, OpType::Ok, "read", json!([1, 2, 4]), 5);
+        let s = serde_json::to_string(&o).unwrap_or_default();
+        assert!(s.contains(r#""value":{"int-ranges":[[1,2],[4,4]]}"#), "{s}");
+        let back: Option<Op> = serde_json::from_str(&s).ok();
+        assert_eq!(back.as_ref(), Some(&o));
+        let plain = s.replace(r#"{"int-ranges":[[1,2],[4,4]]}"#, "[4,1,2]");
+        let back: Option<Op> = serde_json::from_str(&plain).ok();
+        assert_eq!(back, Some(o));
         let mut n = op(0, OpType::Info, "start-partition", json!("majority"), 0);
         n.process = Process::NEMESIS;
         let s = serde_json::to_string(&n).unwrap_or_default();

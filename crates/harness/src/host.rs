@@ -39,6 +39,30 @@ pub enum HostEvent {
         /// The host's time now.
         now: Time,
     },
+    /// The host gave up: the run cannot make progress (a simulation that livelocks, or whose
+    /// virtual clock ran past any sensible end). The run crashes with `reason`.
+    Stuck {
+        /// The host's time now.
+        now: Time,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A fault the engine asks the host to inflict on one node (see `nemesis`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Stop the node (SIGSTOP): it processes nothing, its timers do not fire, and what is
+    /// delivered to it queues up.
+    Pause,
+    /// Let a paused node run again (SIGCONT); it works through its queue.
+    Resume,
+    /// Kill the node (SIGKILL): its state and anything queued for it are lost. Its exit is
+    /// expected: not a crash.
+    Kill,
+    /// Start a killed node again, empty (a new process; in simulation a new core with a
+    /// larger incarnation). The engine then sends it `init` again.
+    Restart,
 }
 
 /// A node could not be started.
@@ -80,4 +104,13 @@ pub trait NodeHost {
     /// Stop every node. Returns the nodes that had already exited on their own, with their
     /// status, as Maelstrom's teardown check does.
     fn shutdown(&mut self) -> Vec<(NodeIndex, String)>;
+
+    /// Inflict a fault on a node. A host that cannot refuses (the default), and the run
+    /// crashes with the error.
+    fn control(&mut self, node: NodeIndex, action: Control) -> Result<(), HostError> {
+        Err(HostError {
+            node: Some(node),
+            message: format!("this host cannot {action:?} nodes"),
+        })
+    }
 }

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gossip_harness::cli::{Cli, Command};
+use gossip_harness::cli::{Cli, Command, replay_command};
 use gossip_harness::console::EXIT_BAD_ARGS;
 use gossip_harness::{analyze, node_cmd, run};
 
@@ -42,7 +42,8 @@ fn main() -> ExitCode {
                     return exit(EXIT_BAD_ARGS);
                 }
             };
-            let command = replay_command(opts.seed);
+            let argv: Vec<String> = std::env::args().collect();
+            let command = |seed| replay_command(&argv, seed);
             exit(run::run_tests(&opts, test_count, &command))
         }
     }
@@ -57,31 +58,4 @@ fn random_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
-}
-
-/// This invocation's command line with `--seed` pinned, so the run can be replayed.
-fn replay_command(seed: u64) -> String {
-    let mut args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--seed") {
-        args.drain(i..(i + 2).min(args.len()));
-    }
-    args.retain(|a| !a.starts_with("--seed="));
-    let at = args
-        .iter()
-        .position(|a| a == "test")
-        .map_or(args.len(), |i| i + 1);
-    args.insert(at, seed.to_string());
-    args.insert(at, "--seed".to_owned());
-    args.iter()
-        .map(|a| {
-            if a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

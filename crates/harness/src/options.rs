@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::ids::NodeId;
+use crate::nemesis::FaultKind;
+use crate::scenario::Script;
 
 /// Which workload to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,8 +215,8 @@ pub struct TestOptions {
     pub latency_dist: LatencyDist,
     /// Broadcast topology.
     pub topology: TopologyKind,
-    /// Whether the partition nemesis runs.
-    pub nemesis_partition: bool,
+    /// The faults the nemesis injects (empty: none).
+    pub nemesis: Vec<FaultKind>,
     /// Mean seconds between nemesis ops.
     #[serde(serialize_with = "ser_secs")]
     pub nemesis_interval: Duration,
@@ -233,6 +235,17 @@ pub struct TestOptions {
     pub hol_blocking: bool,
     /// Root of the store directory.
     pub store: PathBuf,
+    /// Probability that a node-to-node message is lost.
+    pub p_loss: f64,
+    /// Probability that a node-to-node message is delivered twice.
+    pub p_dup: f64,
+    /// Extra delay, uniform in `[0, reorder)` ms, added to each node-to-node message.
+    pub reorder_ms: u64,
+    /// Run our own node in-process on a virtual clock instead of processes in real time.
+    pub sim: bool,
+    /// A scenario's fault script, replacing the random nemesis (and ending the main phase
+    /// when it ends).
+    pub script: Option<Script>,
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -258,7 +271,7 @@ impl TestOptions {
             latency_ms: 0,
             latency_dist: LatencyDist::Constant,
             topology: TopologyKind::Grid,
-            nemesis_partition: false,
+            nemesis: Vec::new(),
             nemesis_interval: Duration::from_secs(10),
             availability: None,
             log_stderr: false,
@@ -267,7 +280,17 @@ impl TestOptions {
             strict: false,
             hol_blocking: true,
             store: PathBuf::from("store"),
+            p_loss: 0.0,
+            p_dup: 0.0,
+            reorder_ms: 0,
+            sim: false,
+            script: None,
         }
+    }
+
+    /// Whether the nemesis injects `kind`.
+    pub fn has_fault(&self, kind: FaultKind) -> bool {
+        self.nemesis.contains(&kind)
     }
 
     /// The node count.

@@ -42,6 +42,11 @@ impl PartitionSpec {
             PartitionSpec::MajoritiesRing => "majorities-ring",
         }
     }
+
+    /// The shape with this name.
+    pub fn parse(name: &str) -> Option<PartitionSpec> {
+        PartitionSpec::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// dest → the sources whose messages it drops.
@@ -62,6 +67,21 @@ fn complete_grudge(components: &[Vec<NodeIndex>]) -> Grudge {
         }
     }
     g
+}
+
+/// The grudge that splits the network into exactly these components (nodes not listed form
+/// one more component).
+pub fn grudge_of_groups(groups: &[Vec<NodeIndex>], n: usize) -> Grudge {
+    let mut comps: Vec<Vec<NodeIndex>> = groups.iter().filter(|g| !g.is_empty()).cloned().collect();
+    let listed: BTreeSet<NodeIndex> = comps.iter().flatten().copied().collect();
+    let rest: Vec<NodeIndex> = (0..n)
+        .map(NodeIndex)
+        .filter(|i| !listed.contains(i))
+        .collect();
+    if !rest.is_empty() {
+        comps.push(rest);
+    }
+    complete_grudge(&comps)
 }
 
 /// Draw a grudge of shape `spec` over `n` nodes.

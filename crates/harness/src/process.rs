@@ -9,6 +9,11 @@
 //! with the engine's next deadline as its timeout.
 //!
 //! Every node process group is killed on shutdown, on drop (errors and panics) and on Ctrl-C.
+//!
+//! Faults ([`Control`]): pause and resume are SIGSTOP and SIGCONT to the node's process
+//! group; kill is SIGKILL (its end of file is then expected, not a crash); restart spawns the
+//! program again, appending to the same log. Each spawn is a new generation, so a late end of
+//! file from a killed process is never mistaken for the new one's.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -24,7 +29,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::host::{HostError, HostEvent, NodeHost};
+use crate::host::{Control, HostError, HostEvent, NodeHost};
 use crate::ids::{NodeId, NodeIndex};
 use crate::time::Time;
 
@@ -75,7 +80,8 @@ pub struct ProcessConfig {
 
 enum Msg {
     Lines(usize, Vec<String>, Instant),
-    Eof(usize, Instant),
+    /// End of a node's stdout: node, generation, when.
+    Eof(usize, u64, Instant),
 }
 
 struct NodeProc {
@@ -84,6 +90,10 @@ struct NodeProc {
     writer: Option<Sender<String>>,
     tail: Arc<Tail>,
     reported_exit: bool,
+    /// Which spawn of this node this is (0 first).
+    generation: u64,
+    /// Killed by the nemesis and not restarted yet.
+    killed: bool,
 }
 
 /// Runs nodes as OS processes. See the module docs.
@@ -118,14 +128,20 @@ impl ProcessHost {
         )
     }
 
-    fn spawn(&mut self, i: usize, id: &NodeId) -> Result<(), HostError> {
+    fn spawn(&mut self, i: usize, id: &NodeId, generation: u64) -> Result<NodeProc, HostError> {
         let c = &self.config;
         let err = |message: String| HostError {
             node: Some(NodeIndex(i)),
             message,
         };
         let log_path = c.log_dir.join(format!("{}.log", id.0));
-        let log = File::create(&log_path)
+        // A restarted node appends to its log.
+        let log = File::options()
+            .create(true)
+            .append(generation > 0)
+            .write(true)
+            .truncate(generation == 0)
+            .open(&log_path)
             .map_err(|e| err(format!("cannot create {}: {e}", log_path.display())))?;
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.leading_args)
@@ -158,21 +174,41 @@ impl ProcessHost {
         let tx = self.tx.clone();
         thread::Builder::new()
             .name(format!("{name}-stdout"))
-            .spawn(move || read_loop(i, stdout, tx))
+            .spawn(move || read_loop(i, generation, stdout, tx))
             .map_err(|e| err(format!("cannot start a thread: {e}")))?;
         let (tail2, echo, label) = (tail.clone(), c.log_stderr, name.clone());
         thread::Builder::new()
             .name(format!("{name}-stderr"))
             .spawn(move || stderr_loop(stderr, log, tail2, echo, &label))
             .map_err(|e| err(format!("cannot start a thread: {e}")))?;
-        self.nodes.push(NodeProc {
+        Ok(NodeProc {
             name,
             child,
             writer: Some(wtx),
             tail,
             reported_exit: false,
-        });
-        Ok(())
+            generation,
+            killed: false,
+        })
+    }
+
+    fn signal(&mut self, node: NodeIndex, signal: Signal) -> Result<(), HostError> {
+        let Some(n) = self.nodes.get(node.0) else {
+            return Err(HostError {
+                node: Some(node),
+                message: format!("no node #{}", node.0),
+            });
+        };
+        let Ok(pid) = i32::try_from(n.child.id()) else {
+            return Ok(());
+        };
+        match killpg(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(e) => Err(HostError {
+                node: Some(node),
+                message: format!("cannot send {signal} to node {}: {e}", n.name),
+            }),
+        }
     }
 
     fn exit_event(&mut self, i: usize, at: Instant) -> HostEvent {
@@ -231,7 +267,7 @@ fn write_loop(stdin: ChildStdin, rx: Receiver<String>) {
     }
 }
 
-fn read_loop(i: usize, stdout: std::process::ChildStdout, tx: Sender<Msg>) {
+fn read_loop(i: usize, generation: u64, stdout: std::process::ChildStdout, tx: Sender<Msg>) {
     let mut r = BufReader::with_capacity(64 * 1024, stdout);
     let mut buf = Vec::with_capacity(256);
     loop {
@@ -243,7 +279,7 @@ fn read_loop(i: usize, stdout: std::process::ChildStdout, tx: Sender<Msg>) {
                     if !batch.is_empty() {
                         let _ = tx.send(Msg::Lines(i, batch, Instant::now()));
                     }
-                    let _ = tx.send(Msg::Eof(i, Instant::now()));
+                    let _ = tx.send(Msg::Eof(i, generation, Instant::now()));
                     return;
                 }
                 Ok(_) => {
@@ -309,7 +345,8 @@ impl NodeHost for ProcessHost {
             message: format!("cannot create {}: {e}", self.config.log_dir.display()),
         })?;
         for (i, id) in nodes.iter().enumerate() {
-            self.spawn(i, id)?;
+            let node = self.spawn(i, id, 0)?;
+            self.nodes.push(node);
         }
         Ok(())
     }
@@ -356,8 +393,12 @@ impl NodeHost for ProcessHost {
                             at,
                         }));
                 }
-                Ok(Msg::Eof(i, at)) => {
-                    if self.nodes.get(i).is_some_and(|n| !n.reported_exit) {
+                Ok(Msg::Eof(i, generation, at)) => {
+                    let current = self
+                        .nodes
+                        .get(i)
+                        .is_some_and(|n| n.generation == generation && !n.killed);
+                    if current && self.nodes.get(i).is_some_and(|n| !n.reported_exit) {
                         let ev = self.exit_event(i, at);
                         self.pending.push_back(ev);
                     }
@@ -384,6 +425,35 @@ impl NodeHost for ProcessHost {
             .lock()
             .map(|t| t.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    fn control(&mut self, node: NodeIndex, action: Control) -> Result<(), HostError> {
+        match action {
+            Control::Pause => self.signal(node, Signal::SIGSTOP),
+            Control::Resume => self.signal(node, Signal::SIGCONT),
+            Control::Kill => {
+                let Some(n) = self.nodes.get_mut(node.0) else {
+                    return Ok(());
+                };
+                n.killed = true;
+                n.reported_exit = true;
+                n.writer = None;
+                kill_group(&mut n.child, &n.name);
+                Ok(())
+            }
+            Control::Restart => {
+                let Some(n) = self.nodes.get(node.0) else {
+                    return Ok(());
+                };
+                let (id, generation) = (NodeId(n.name.clone()), n.generation + 1);
+                let fresh = self.spawn(node.0, &id, generation)?;
+                if let Some(slot) = self.nodes.get_mut(node.0) {
+                    // The old process is dead and reaped (kill_group waited for it).
+                    *slot = fresh;
+                }
+                Ok(())
+            }
+        }
     }
 
     fn shutdown(&mut self) -> Vec<(NodeIndex, String)> {

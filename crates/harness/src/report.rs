@@ -57,10 +57,16 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
         ),
         (
             "nemesis".into(),
-            if record.opts.nemesis_partition {
-                "partition".into()
-            } else {
+            if record.opts.nemesis.is_empty() {
                 "none".into()
+            } else {
+                record
+                    .opts
+                    .nemesis
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             },
         ),
         ("seed".into(), record.opts.seed.to_string()),

@@ -1,8 +1,9 @@
-//! Process mode end to end: one `gossip-harness test` invocation.
+//! One `gossip-harness test` invocation, end to end, in either mode.
 //!
-//! Creates the run directory, starts the nodes as processes, drives the engine, analyses the
-//! history, writes the store and prints the summary and banner. Returns the exit status.
-//! Simulation mode will share everything here but the host.
+//! Creates the run directory, starts the nodes (OS processes in real time, or with `--sim`
+//! our node cores on a virtual clock), drives the engine, analyses the history, writes the
+//! store and prints the summary and banner. Returns the exit status. The two modes share
+//! everything here but the host.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -17,18 +18,21 @@ use crate::host::NodeHost;
 use crate::options::TestOptions;
 use crate::process::{ProcessConfig, ProcessHost};
 use crate::results;
+use crate::sim::{SimConfig, SimHost};
 use crate::store;
+use crate::time::Time;
 
 /// Run `opts.test_count`-style repetitions: seeds `seed, seed+1, ...`, stopping at the first
-/// run that is not valid. Returns the exit status.
-pub fn run_tests(opts: &TestOptions, test_count: u32, command: &str) -> i32 {
+/// run that is not valid. `command(seed)` is the command line that replays one run. Returns
+/// the exit status.
+pub fn run_tests(opts: &TestOptions, test_count: u32, command: &dyn Fn(u64) -> String) -> i32 {
     for i in 0..test_count {
         let mut o = opts.clone();
         o.seed = opts.seed.wrapping_add(u64::from(i));
         if test_count > 1 {
             println!("Test {} of {test_count} (seed {})", i + 1, o.seed);
         }
-        let code = run_once(&o, command);
+        let code = run_once(&o, &command(o.seed));
         if code != 0 {
             return code;
         }
@@ -82,6 +86,18 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), RunErr
 pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
     let started = Instant::now();
     print_options(opts, command);
+    if opts.sim {
+        let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
+        {
+            Ok(dir) => dir,
+            Err(e) => {
+                println!("{}\n{e}", console::CRASH_BANNER);
+                return EXIT_CRASH;
+            }
+        };
+        let mut host = SimHost::new(sim_config(opts, Some(dir.join("node-logs"))));
+        return execute(opts, command, &dir, &mut host, started);
+    }
     let prepared = store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
         .map_err(RunError::Store)
         .and_then(|dir| node_program(opts).map(|p| (dir, p)));
@@ -101,6 +117,39 @@ pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
         log_stderr: opts.log_stderr,
     });
     execute(opts, command, &dir, &mut host, started)
+}
+
+/// The simulation host's configuration for `opts`: our node with the workload named and the
+/// trailing arguments as its settings, seeded by the run, and a virtual-time limit well past
+/// any run's natural end.
+pub fn sim_config(opts: &TestOptions, log_dir: Option<PathBuf>) -> SimConfig {
+    let mut node_args = vec![opts.workload.name().to_owned()];
+    node_args.extend(opts.node_args.iter().cloned());
+    let main = match &opts.script {
+        Some(script) => script
+            .steps
+            .iter()
+            .map(|s| match s {
+                crate::scenario::Step::Wait(d) | crate::scenario::Step::Converged(d) => *d,
+                _ => std::time::Duration::ZERO,
+            })
+            .sum(),
+        None => opts.time_limit,
+    };
+    // Init and setup (10 s each at most), the main phase, the last ops' timeouts, recovery,
+    // final reads, and a generous margin.
+    let end = Time::ZERO
+        + std::time::Duration::from_secs(60)
+        + main
+        + opts.recovery
+        + std::time::Duration::from_secs(600);
+    SimConfig {
+        node_args,
+        seed: opts.seed,
+        log_dir,
+        log_stderr: opts.log_stderr,
+        end,
+    }
 }
 
 /// Print the options and the seed, as a run starts.

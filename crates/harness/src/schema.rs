@@ -5,9 +5,15 @@
 //! `msg_id`; anything more or less is a malformed response. This is the commonest source of
 //! silent `info` ops in Maelstrom, so it is reproduced exactly.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::error_code::{self, ErrorCode};
+use crate::value::OpValue;
+
+/// A reply body's fields, parsed once; integer arrays are already compact sets.
+pub type Body = BTreeMap<String, OpValue>;
 
 /// The type a response field must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,29 +48,46 @@ pub struct RpcError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// A valid success body.
-    Ok(Map<String, Value>),
+    Ok(Body),
     /// An error body.
     Error(RpcError),
     /// A body that fails the schema; the string says why.
     Malformed(String),
 }
 
-fn type_ok(t: FieldType, v: &Value) -> bool {
+fn type_ok(t: FieldType, v: &OpValue) -> bool {
     match t {
         FieldType::Any => true,
-        FieldType::Int => v.is_i64() || v.is_u64(),
+        FieldType::Int => v.as_json().is_some_and(|v| v.is_i64() || v.is_u64()),
         FieldType::Array => v.is_array(),
     }
 }
 
-/// Interpret a reply body against a schema.
-pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
-    let Some(map) = body.as_object() else {
-        return Reply::Malformed(format!("response body is not an object: {body}"));
+fn str_of<'a>(map: &'a Body, key: &str) -> Option<&'a str> {
+    map.get(key)
+        .and_then(OpValue::as_json)
+        .and_then(Value::as_str)
+}
+
+/// Parse a body (raw JSON text) into its fields; `None` if it is not a JSON object.
+pub fn parse_body(raw: &str) -> Option<Body> {
+    serde_json::from_str(raw).ok()
+}
+
+/// Interpret a reply body (raw JSON text) against a schema.
+pub fn interpret(schema: &ResponseSchema, raw: &str) -> Reply {
+    let Some(map) = parse_body(raw) else {
+        let shown: String = raw.chars().take(200).collect();
+        return Reply::Malformed(format!("response body is not an object: {shown}"));
     };
-    if map.get("type").and_then(Value::as_str) == Some("error") {
-        let code = map.get("code").and_then(Value::as_i64).unwrap_or(13);
-        let text = map.get("text").and_then(Value::as_str).map(str::to_owned);
+    interpret_body(schema, map)
+}
+
+/// Interpret already parsed reply fields against a schema.
+pub fn interpret_body(schema: &ResponseSchema, map: Body) -> Reply {
+    if str_of(&map, "type") == Some("error") {
+        let code = map.get("code").and_then(OpValue::as_i64).unwrap_or(13);
+        let text = str_of(&map, "text").map(str::to_owned);
         return Reply::Error(RpcError {
             code: error_code::lookup(code),
             text,
@@ -72,7 +95,7 @@ pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
     }
     let mut problems = Vec::new();
     match map.get("type") {
-        Some(Value::String(t)) if t == schema.kind => {}
+        Some(OpValue::Json(Value::String(t))) if t == schema.kind => {}
         other => problems.push(format!(
             "type should be {:?} but was {}",
             schema.kind,
@@ -104,7 +127,7 @@ pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
         }
     }
     if problems.is_empty() {
-        Reply::Ok(map.clone())
+        Reply::Ok(map)
     } else {
         Reply::Malformed(format!(
             "malformed {} response: {}",
@@ -114,8 +137,8 @@ pub fn interpret(schema: &ResponseSchema, body: &Value) -> Reply {
     }
 }
 
-fn show(v: Option<&Value>) -> String {
-    v.map_or_else(|| "missing".to_owned(), Value::to_string)
+fn show(v: Option<&OpValue>) -> String {
+    v.map_or_else(|| "missing".to_owned(), OpValue::to_string)
 }
 
 #[cfg(test)]
@@ -131,13 +154,16 @@ mod tests {
     #[test]
     fn closed_schema() {
         assert!(matches!(
-            interpret(&READ, &json!({"type":"read_ok","value":3,"in_reply_to":1})),
+            interpret(
+                &READ,
+                &json!({"type":"read_ok","value":3,"in_reply_to":1}).to_string()
+            ),
             Reply::Ok(_)
         ));
         assert!(matches!(
             interpret(
                 &READ,
-                &json!({"type":"read_ok","value":3,"in_reply_to":1,"msg_id":7})
+                &json!({"type":"read_ok","value":3,"in_reply_to":1,"msg_id":7}).to_string()
             ),
             Reply::Ok(_)
         ));
@@ -151,7 +177,7 @@ mod tests {
             json!([1]),
         ] {
             assert!(
-                matches!(interpret(&READ, &bad), Reply::Malformed(_)),
+                matches!(interpret(&READ, &bad.to_string()), Reply::Malformed(_)),
                 "{bad}"
             );
         }
@@ -161,7 +187,7 @@ mod tests {
     fn errors_skip_the_schema() {
         let r = interpret(
             &READ,
-            &json!({"type":"error","code":11,"text":"busy","in_reply_to":1,"extra":1}),
+            &json!({"type":"error","code":11,"text":"busy","in_reply_to":1,"extra":1}).to_string(),
         );
         match r {
             Reply::Error(e) => {

@@ -187,13 +187,13 @@ impl Plots {
             .max(record.opts.time_limit.as_secs_f64())
             .max(1.0);
         let spans: Vec<(f64, f64, String)> = record
-            .partitions
+            .faults
             .iter()
             .map(|p| {
                 (
                     p.start as f64 / 1e9,
                     p.end.map_or(end, |e| e as f64 / 1e9),
-                    p.spec.to_owned(),
+                    p.label.clone(),
                 )
             })
             .collect();

@@ -195,7 +195,7 @@ fn options(seed: u64, hol: bool) -> TestOptions {
     o.rate = 50.0;
     o.latency_ms = 20;
     o.latency_dist = LatencyDist::Exponential;
-    o.nemesis_partition = true;
+    o.nemesis = vec![gossip_harness::nemesis::FaultKind::Partition];
     o.nemesis_interval = Duration::from_secs(3);
     o.recovery = Duration::from_secs(2);
     o.seed = seed;

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::Validity;
 use crate::history::{History, OpType};
+use crate::value::OpValue;
 
 /// Run the echo checker.
 pub fn check(history: &History) -> Value {
@@ -15,11 +16,11 @@ pub fn check(history: &History) -> Value {
         .filter_map(|(inv, done)| {
             let done = done?;
             let echoed = if done.kind == OpType::Ok {
-                done.value.get("echo")
+                done.value.as_json().and_then(|v| v.get("echo")).cloned()
             } else {
                 None
             };
-            (echoed != Some(&inv.value)).then(|| {
+            (echoed.map(OpValue::from).as_ref() != Some(&inv.value)).then(|| {
                 json!([
                     "Expected a message with :echo",
                     inv.value,

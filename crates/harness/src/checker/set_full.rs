@@ -7,6 +7,13 @@
 //! (known, then absent from a read invoked later, and never seen again), never-read otherwise.
 //! Reproduced exactly, including its quirks: values nobody added are ignored and duplicates are
 //! never reported.
+//!
+//! Cost: elements are numbered in creation order, and every per-element fact is a minimum or
+//! a maximum over reads (known: the earliest position; last present / last absent: the latest
+//! invocation), so a read applies as range updates on a tag tree: present ranges and the gaps
+//! between them. A read stored as integer ranges ([`IntSet`](crate::value::IntSet)) over elements whose values are
+//! their creation numbers (broadcast and g-set add 0, 1, 2, ...) costs O(ranges · log n)
+//! instead of O(elements); anything else is mapped value by value.
 
 use std::collections::HashMap;
 
@@ -14,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::{Validity, quantile_map};
 use crate::history::{History, Op, OpType, Process};
+use crate::value::OpValue;
 
 /// An ordering key for element values: integers numerically, anything else by its JSON text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,27 +40,39 @@ fn key(v: &Value) -> Key {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Element {
-    value: Value,
-    known: Option<usize>,
-    last_present: Option<usize>,
-    last_absent: Option<usize>,
-}
-
 /// Element value → position. Small non-negative integers (what the workloads add: 0, 1, 2,
-/// ...) are looked up in a vector, anything else in a hash map, so reads of large sets stay
-/// cheap.
+/// ...) are looked up in a vector, anything else in a hash map.
 #[derive(Default)]
 struct Index {
     small: Vec<usize>,
     other: HashMap<Key, usize>,
+    /// Whether element `i` is the integer `i`, for every element so far.
+    identity: bool,
+    count: usize,
 }
 
 /// Values below this go in [`Index::small`].
 const SMALL: u64 = 1 << 24;
 
 impl Index {
+    fn new() -> Index {
+        Index {
+            identity: true,
+            ..Index::default()
+        }
+    }
+
+    fn get_int(&self, i: i64) -> Option<usize> {
+        match u64::try_from(i) {
+            Ok(u) if u < SMALL => self
+                .small
+                .get(u as usize)
+                .copied()
+                .filter(|i| *i != usize::MAX),
+            _ => self.other.get(&Key::Int(i128::from(i))).copied(),
+        }
+    }
+
     fn get(&self, v: &Value) -> Option<usize> {
         match v.as_u64() {
             Some(u) if u < SMALL => self
@@ -64,7 +84,16 @@ impl Index {
         }
     }
 
-    fn insert(&mut self, v: &Value, i: usize) {
+    /// Add `v` as the next element (unless known); returns whether it was new.
+    fn add(&mut self, v: &Value) -> bool {
+        if self.get(v).is_some() {
+            return false;
+        }
+        let i = self.count;
+        self.count += 1;
+        if v.as_u64() != Some(i as u64) {
+            self.identity = false;
+        }
         match v.as_u64() {
             Some(u) if u < SMALL => {
                 let u = u as usize;
@@ -77,27 +106,141 @@ impl Index {
                 self.other.insert(key(v), i);
             }
         }
+        true
     }
 }
 
-/// A reusable bitset over element positions.
-#[derive(Default)]
-struct BitSet(Vec<u64>);
+/// Range updates, point results: three tags per tree node (earliest known position, latest
+/// present and latest absent read invocation). Every update is a min or a max, so tags never
+/// need pushing down until the end.
+struct Tags {
+    size: usize,
+    known: Vec<usize>,
+    present: Vec<usize>,
+    absent: Vec<usize>,
+}
 
-impl BitSet {
-    fn reset(&mut self, n: usize) {
-        self.0.clear();
-        self.0.resize(n.div_ceil(64), 0);
-    }
+/// What the tags end up saying of one element: known, last present, last absent.
+type Facts = (Option<usize>, Option<usize>, Option<usize>);
 
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
+/// "Nothing yet" (no history position is this large).
+const NONE: usize = usize::MAX;
+
+#[derive(Clone, Copy)]
+enum Tag {
+    Known(usize),
+    Present(usize),
+    Absent(usize),
+}
+
+impl Tags {
+    fn new(n: usize) -> Tags {
+        let size = n.next_power_of_two().max(1);
+        Tags {
+            size,
+            known: vec![NONE; 2 * size],
+            present: vec![NONE; 2 * size],
+            absent: vec![NONE; 2 * size],
         }
     }
 
-    fn get(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    fn apply(&mut self, node: usize, tag: Tag) {
+        let max = |slot: &mut usize, v: usize| {
+            if *slot == NONE || *slot < v {
+                *slot = v;
+            }
+        };
+        match tag {
+            Tag::Known(p) => self.known[node] = self.known[node].min(p),
+            Tag::Present(p) => max(&mut self.present[node], p),
+            Tag::Absent(p) => max(&mut self.absent[node], p),
+        }
+    }
+
+    /// Apply `tag` to elements `lo..hi`.
+    fn update(&mut self, lo: usize, hi: usize, tag: Tag) {
+        let (mut l, mut r) = (lo + self.size, hi + self.size);
+        while l < r {
+            if l & 1 == 1 {
+                self.apply(l, tag);
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                self.apply(r, tag);
+            }
+            l >>= 1;
+            r >>= 1;
+        }
+    }
+
+    /// Push every tag down to the leaves; returns (known, present, absent) per element.
+    fn finish(mut self, n: usize) -> Vec<Facts> {
+        for node in 1..self.size {
+            for child in [2 * node, 2 * node + 1] {
+                let (k, p, a) = (self.known[node], self.present[node], self.absent[node]);
+                if k != NONE {
+                    self.apply(child, Tag::Known(k));
+                }
+                if p != NONE {
+                    self.apply(child, Tag::Present(p));
+                }
+                if a != NONE {
+                    self.apply(child, Tag::Absent(a));
+                }
+            }
+        }
+        let some = |v: usize| (v != NONE).then_some(v);
+        (0..n)
+            .map(|i| {
+                let leaf = self.size + i;
+                (
+                    some(self.known[leaf]),
+                    some(self.present[leaf]),
+                    some(self.absent[leaf]),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The elements of a read among the first `m`, as sorted disjoint half-open ranges of element
+/// positions.
+fn present_ranges(index: &Index, m: usize, value: &OpValue, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    match value {
+        OpValue::Ints(set) if index.identity => {
+            for &(lo, hi) in set.ranges() {
+                let lo = lo.max(0) as u64;
+                let hi = u64::try_from(hi).map_or(0, |h| h + 1).min(m as u64);
+                if lo < hi {
+                    out.push((lo as usize, hi as usize));
+                }
+            }
+        }
+        OpValue::Ints(set) => {
+            positions_to_ranges(set.iter().filter_map(|v| index.get_int(v)), m, out)
+        }
+        OpValue::Json(Value::Array(items)) => {
+            positions_to_ranges(items.iter().filter_map(|v| index.get(v)), m, out);
+        }
+        OpValue::Json(_) => {}
+    }
+}
+
+fn positions_to_ranges(
+    positions: impl Iterator<Item = usize>,
+    m: usize,
+    out: &mut Vec<(usize, usize)>,
+) {
+    let mut ps: Vec<usize> = positions.filter(|p| *p < m).collect();
+    ps.sort_unstable();
+    ps.dedup();
+    for p in ps {
+        match out.last_mut() {
+            Some(last) if last.1 == p => last.1 = p + 1,
+            _ => out.push((p, p + 1)),
+        }
     }
 }
 
@@ -144,30 +287,27 @@ fn idx(i: Option<usize>) -> i64 {
 /// Per-element results, sorted by element.
 pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
     let ops = history.ops();
-    // Elements in creation order, found by value through `Index`; each ok read marks a bitset
-    // of the elements it contains, then every element created so far is present or absent.
-    let mut elements: Vec<Element> = Vec::new();
-    let mut index = Index::default();
-    let mut seen = BitSet::default();
+    // Pass 1: number the elements in creation order; note each ok read with its invocation
+    // and how many elements existed when it completed, and each add's ok completion.
+    let mut index = Index::new();
+    let mut values: Vec<Value> = Vec::new();
     let mut read_invocations: HashMap<u64, usize> = HashMap::new();
+    // (completion position, invocation position, elements created so far)
+    let mut reads: Vec<(usize, usize, usize)> = Vec::new();
+    let mut add_oks: Vec<(usize, usize)> = Vec::new();
     for (pos, op) in ops.iter().enumerate() {
         let Process::Worker(process) = op.process else {
             continue;
         };
         if op.f == add_f {
+            let Some(v) = op.value.as_json() else {
+                continue;
+            };
             match op.kind {
-                OpType::Invoke if index.get(&op.value).is_none() => {
-                    index.insert(&op.value, elements.len());
-                    elements.push(Element {
-                        value: op.value.clone(),
-                        known: None,
-                        last_present: None,
-                        last_absent: None,
-                    });
-                }
+                OpType::Invoke if index.add(v) => values.push(v.clone()),
                 OpType::Ok => {
-                    if let Some(e) = index.get(&op.value).and_then(|i| elements.get_mut(i)) {
-                        e.known.get_or_insert(pos);
+                    if let Some(e) = index.get(v) {
+                        add_oks.push((e, pos));
                     }
                 }
                 _ => {}
@@ -178,45 +318,53 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
                     read_invocations.insert(process, pos);
                 }
                 OpType::Ok => {
-                    let Some(&inv) = read_invocations.get(&process) else {
-                        continue;
-                    };
-                    seen.reset(elements.len());
-                    for v in op.value.as_array().into_iter().flatten() {
-                        if let Some(i) = index.get(v) {
-                            seen.set(i);
-                        }
-                    }
-                    for (i, e) in elements.iter_mut().enumerate() {
-                        if seen.get(i) {
-                            e.known.get_or_insert(pos);
-                            if e.last_present.is_none_or(|lp| lp < inv) {
-                                e.last_present = Some(inv);
-                            }
-                        } else if e.last_absent.is_none_or(|la| la < inv) {
-                            e.last_absent = Some(inv);
-                        }
+                    if let Some(&inv) = read_invocations.get(&process) {
+                        reads.push((pos, inv, index.count));
                     }
                 }
                 _ => {}
             }
         }
     }
-    elements.sort_by_cached_key(|e| key(&e.value));
+    // Pass 2: apply the reads as range updates.
+    let n = values.len();
+    let mut tags = Tags::new(n);
+    for (e, pos) in add_oks {
+        tags.update(e, e + 1, Tag::Known(pos));
+    }
+    let mut present = Vec::new();
+    for (pos, inv, m) in reads {
+        present_ranges(&index, m, &ops[pos].value, &mut present);
+        let mut from = 0;
+        for &(lo, hi) in &present {
+            tags.update(lo, hi, Tag::Known(pos));
+            tags.update(lo, hi, Tag::Present(inv));
+            if from < lo {
+                tags.update(from, lo, Tag::Absent(inv));
+            }
+            from = hi;
+        }
+        if from < m {
+            tags.update(from, m, Tag::Absent(inv));
+        }
+    }
+    let facts = tags.finish(n);
+    let mut elements: Vec<(Value, Facts)> = values.into_iter().zip(facts).collect();
+    elements.sort_by_cached_key(|(v, _)| key(v));
     let time = |i: Option<usize>| i.and_then(|i| ops.get(i)).map(|o: &Op| o.time);
     elements
         .into_iter()
-        .map(|e| {
-            let (absent, present, known) = (idx(e.last_absent), idx(e.last_present), idx(e.known));
-            let stable = e.last_present.is_some() && absent < present;
+        .map(|(value, (known, last_present, last_absent))| {
+            let (absent, present, known_i) = (idx(last_absent), idx(last_present), idx(known));
+            let stable = last_present.is_some() && absent < present;
             let lost =
-                e.known.is_some() && e.last_absent.is_some() && present < absent && known < absent;
-            let known_time = time(e.known).unwrap_or(0);
-            let stable_time = time(e.last_absent).map_or(0, |t| t + 1);
-            let lost_time = time(e.last_present).map_or(0, |t| t + 1);
+                known.is_some() && last_absent.is_some() && present < absent && known_i < absent;
+            let known_time = time(known).unwrap_or(0);
+            let stable_time = time(last_absent).map_or(0, |t| t + 1);
+            let lost_time = time(last_present).map_or(0, |t| t + 1);
             let ms = |t: u64| t.saturating_sub(known_time) / 1_000_000;
             ElementResult {
-                element: e.value,
+                element: value,
                 outcome: if stable {
                     Outcome::Stable
                 } else if lost {
@@ -226,8 +374,8 @@ pub fn element_results(history: &History, add_f: &str) -> Vec<ElementResult> {
                 },
                 stable_latency: stable.then(|| ms(stable_time)),
                 lost_latency: lost.then(|| ms(lost_time)),
-                known: e.known,
-                last_absent: e.last_absent,
+                known,
+                last_absent,
             }
         })
         .collect()

@@ -2,7 +2,7 @@
 //! and reads, one final read per worker; judged by set-full with `broadcast` as the add.
 
 use rand::RngExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{OpSpec, Workload, body};
 use crate::checker::set_full;
@@ -11,8 +11,9 @@ use crate::history::History;
 use crate::ids::NodeId;
 use crate::options::{TestOptions, WorkloadKind};
 use crate::rng::Rng;
-use crate::schema::{FieldType, ResponseSchema};
+use crate::schema::{Body, FieldType, ResponseSchema};
 use crate::topology::{self, Topology};
+use crate::value::OpValue;
 
 /// The broadcast workload.
 #[derive(Debug)]
@@ -88,10 +89,10 @@ impl Workload for Broadcast {
         }
     }
 
-    fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value {
+    fn ok_value(&self, op: &OpSpec, mut reply: Body) -> OpValue {
         match op.f {
-            "broadcast" => op.value.clone(),
-            _ => reply.get("messages").cloned().unwrap_or(Value::Null),
+            "broadcast" => op.value.clone().into(),
+            _ => reply.remove("messages").unwrap_or_default(),
         }
     }
 

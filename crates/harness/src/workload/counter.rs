@@ -3,7 +3,7 @@
 //! checker.
 
 use rand::RngExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{OpSpec, Workload, body};
 use crate::checker::counter;
@@ -11,7 +11,8 @@ use crate::client::ErrorStyle;
 use crate::history::History;
 use crate::options::WorkloadKind;
 use crate::rng::Rng;
-use crate::schema::{FieldType, ResponseSchema};
+use crate::schema::{Body, FieldType, ResponseSchema};
+use crate::value::OpValue;
 
 /// A counter workload.
 #[derive(Debug)]
@@ -89,10 +90,10 @@ impl Workload for Counter {
         ErrorStyle::Plain
     }
 
-    fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value {
+    fn ok_value(&self, op: &OpSpec, mut reply: Body) -> OpValue {
         match op.f {
-            "add" => op.value.clone(),
-            _ => reply.get("value").cloned().unwrap_or(Value::Null),
+            "add" => op.value.clone().into(),
+            _ => reply.remove("value").unwrap_or_default(),
         }
     }
 

@@ -1,15 +1,17 @@
 //! The echo workload (§3.1): `echo` requests with `"Please echo <k>"`, no final phase.
 
 use rand::RngExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{OpSpec, Workload, body};
+use super::{Completion, OpSpec, Workload, body};
 use crate::checker::echo as echo_checker;
 use crate::client::ErrorStyle;
 use crate::history::History;
+use crate::history::OpType;
 use crate::options::WorkloadKind;
 use crate::rng::Rng;
-use crate::schema::{FieldType, ResponseSchema};
+use crate::schema::{Body, FieldType, ResponseSchema};
+use crate::value::OpValue;
 
 /// The echo workload.
 #[derive(Debug, Default)]
@@ -56,9 +58,22 @@ impl Workload for Echo {
         ErrorStyle::WithErrors { idempotent: false }
     }
 
-    fn ok_value(&self, _op: &OpSpec, reply: &Map<String, Value>) -> Value {
+    fn ok_value(&self, _op: &OpSpec, reply: Body) -> OpValue {
         // The history stores the whole response body.
-        Value::Object(reply.clone())
+        OpValue::Json(Value::Object(
+            reply.into_iter().map(|(k, v)| (k, v.to_json())).collect(),
+        ))
+    }
+
+    fn complete_reply(&self, op: &OpSpec, body: &str) -> Completion {
+        let mut c = super::default_complete_reply(self, op, body);
+        if c.kind == OpType::Ok {
+            // Exactly as received: an echoed array of integers keeps its order.
+            if let Ok(v) = serde_json::from_str::<Value>(body) {
+                c.value = OpValue::Json(v);
+            }
+        }
+        c
     }
 
     fn check(&self, history: &History) -> Value {

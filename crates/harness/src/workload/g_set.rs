@@ -2,7 +2,7 @@
 //! worker (not flagged `final?`), every failure an `info`; judged by set-full.
 
 use rand::RngExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{OpSpec, Workload, body};
 use crate::checker::set_full;
@@ -10,7 +10,8 @@ use crate::client::ErrorStyle;
 use crate::history::History;
 use crate::options::WorkloadKind;
 use crate::rng::Rng;
-use crate::schema::{FieldType, ResponseSchema};
+use crate::schema::{Body, FieldType, ResponseSchema};
+use crate::value::OpValue;
 
 /// The g-set workload.
 #[derive(Debug, Default)]
@@ -73,10 +74,10 @@ impl Workload for GSet {
         ErrorStyle::Plain
     }
 
-    fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value {
+    fn ok_value(&self, op: &OpSpec, mut reply: Body) -> OpValue {
         match op.f {
-            "add" => op.value.clone(),
-            _ => reply.get("value").cloned().unwrap_or(Value::Null),
+            "add" => op.value.clone().into(),
+            _ => reply.remove("value").unwrap_or_default(),
         }
     }
 

@@ -10,6 +10,9 @@ mod g_set;
 
 use serde_json::{Map, Value, json};
 
+use crate::schema::Body;
+use crate::value::OpValue;
+
 use crate::client::{ErrorStyle, Failure, complete_failure};
 use crate::history::{Exception, History, OpType};
 use crate::ids::NodeId;
@@ -39,7 +42,7 @@ pub struct Completion {
     /// ok / fail / info.
     pub kind: OpType,
     /// The result (or the invocation's value for failures).
-    pub value: Value,
+    pub value: OpValue,
     /// Error detail.
     pub error: Option<Value>,
     /// The exception behind an info.
@@ -71,8 +74,8 @@ pub trait Workload {
     /// How failures of `op` map to outcomes.
     fn style(&self, op: &OpSpec) -> ErrorStyle;
 
-    /// The history value of a successful reply to `op`.
-    fn ok_value(&self, op: &OpSpec, reply: &Map<String, Value>) -> Value;
+    /// The history value of a successful reply to `op` (its fields, already checked).
+    fn ok_value(&self, op: &OpSpec, reply: Body) -> OpValue;
 
     /// A setup request for one node, sent after init (broadcast's topology).
     fn setup_request(&self, _node: &NodeId) -> Option<Value> {
@@ -82,23 +85,28 @@ pub trait Workload {
     /// Judge the history; the result has a `valid?` key.
     fn check(&self, history: &History) -> Value;
 
-    /// Turn a reply body into a completion.
-    fn complete_reply(&self, op: &OpSpec, body: &Value) -> Completion {
-        match interpret(&self.schema(op), body) {
-            Reply::Ok(map) => Completion {
-                kind: OpType::Ok,
-                value: self.ok_value(op, &map),
-                error: None,
-                exception: None,
-            },
-            Reply::Error(e) => complete_failure(op, self.style(op), &Failure::Error(e)),
-            Reply::Malformed(why) => complete_failure(op, self.style(op), &Failure::Malformed(why)),
-        }
+    /// Turn a reply body (raw JSON text) into a completion.
+    fn complete_reply(&self, op: &OpSpec, body: &str) -> Completion {
+        default_complete_reply(self, op, body)
     }
 
     /// The completion of a timed-out request.
     fn complete_timeout(&self, op: &OpSpec) -> Completion {
         complete_failure(op, self.style(op), &Failure::Timeout)
+    }
+}
+
+/// [`Workload::complete_reply`]'s default: check the schema, map failures per the style.
+pub fn default_complete_reply<W: Workload + ?Sized>(w: &W, op: &OpSpec, body: &str) -> Completion {
+    match interpret(&w.schema(op), body) {
+        Reply::Ok(map) => Completion {
+            kind: OpType::Ok,
+            value: w.ok_value(op, map),
+            error: None,
+            exception: None,
+        },
+        Reply::Error(e) => complete_failure(op, w.style(op), &Failure::Error(e)),
+        Reply::Malformed(why) => complete_failure(op, w.style(op), &Failure::Malformed(why)),
     }
 }
 

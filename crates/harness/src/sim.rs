@@ -1,0 +1,588 @@
+//! Simulation mode (`--sim`): this project's node cores ([`gossip_node::Node`]) run
+//! in-process on a virtual clock, behind the same [`NodeHost`] seam as OS processes, so the
+//! engine, network model, workloads, checkers and store are exactly process mode's.
+//!
+//! The clock jumps from event to event: a node answers a line at the instant it is delivered
+//! (its output is handed to the engine stamped with that instant), and when nothing is
+//! pending the clock moves to the earlier of the engine's next deadline and the nodes' next
+//! timer. No thread, no sleep, no wall-clock read. Every node's seed and incarnation derive
+//! from the run's `--seed`, so a run replays exactly: the same flags and seed give the same
+//! history and the same `results.json`, byte for byte.
+//!
+//! Faults: a paused node keeps what is delivered to it in an inbox and its timers do not
+//! fire; on resume it works through the inbox, then runs its overdue timers. A killed node
+//! loses its core and its inbox (lines it printed before dying still reach the network). A
+//! restart builds a fresh core with a larger incarnation, which the engine then initialises.
+//!
+//! Node logs (the core's `tracing` events at info level and above) are captured per node,
+//! stamped with virtual time, and written to `node-logs/<node>.log` at the end. A node that
+//! panics is reported as a crashed node, with its seed in the replay line as usual.
+//!
+//! A simulation that cannot end is stopped rather than left spinning: when nothing at all is
+//! scheduled, when one virtual instant sees more than [`SAME_INSTANT_LIMIT`] events (a
+//! zero-time livelock), or when the clock passes the configured end.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gossip_node::{Birth, Node};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
+
+use crate::host::{Control, HostError, HostEvent, NodeHost};
+use crate::ids::{NodeId, NodeIndex};
+use crate::time::Time;
+
+/// More events than this at one virtual instant is taken for a livelock.
+pub const SAME_INSTANT_LIMIT: u64 = 20_000_000;
+/// Log lines kept in memory per node (the rest are counted, and the tail is kept).
+const LOG_LINES: usize = 20_000;
+/// Stderr lines kept for crash reports.
+const TAIL_LINES: usize = 32;
+
+/// How to run the simulated nodes.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Arguments for every node: the workload name first, then `key=value` settings.
+    pub node_args: Vec<String>,
+    /// The run's seed.
+    pub seed: u64,
+    /// Where to write `<node>.log` at the end (none: keep logs in memory only).
+    pub log_dir: Option<PathBuf>,
+    /// Also copy node log lines to stderr.
+    pub log_stderr: bool,
+    /// Give up when the virtual clock passes this.
+    pub end: Time,
+}
+
+/// Counters of what the simulation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Lines handed to node cores.
+    pub lines_in: u64,
+    /// Lines node cores printed.
+    pub lines_out: u64,
+    /// Node timer firings.
+    pub timeouts: u64,
+    /// Events returned to the driver.
+    pub events: u64,
+}
+
+struct SimNode {
+    name: String,
+    core: Option<Node>,
+    paused: bool,
+    inbox: VecDeque<String>,
+    /// Lives so far (the current incarnation).
+    life: u64,
+    /// The timer this node has in the heap, if any.
+    armed: Option<Time>,
+}
+
+/// The simulation host. See the module docs.
+pub struct SimHost {
+    config: SimConfig,
+    options: Option<gossip_node::Options>,
+    now: Time,
+    nodes: Vec<SimNode>,
+    timers: BinaryHeap<Reverse<(Time, usize)>>,
+    ready: VecDeque<(NodeIndex, String)>,
+    exits: VecDeque<(NodeIndex, String)>,
+    logs: Arc<NodeLogs>,
+    dispatch: tracing::Dispatch,
+    same_instant: u64,
+    stats: SimStats,
+    due: Vec<usize>,
+}
+
+/// A seed for node `i`'s life `life`, derived from the run's seed (splitmix64 finaliser).
+pub fn node_seed(seed: u64, i: usize, life: u64) -> u64 {
+    let mut z = seed
+        ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ life.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn to_node_time(t: Time) -> gossip_transport::Time {
+    gossip_transport::Time::from_duration(Duration::from_nanos(t.as_nanos()))
+}
+
+fn from_node_time(t: gossip_transport::Time) -> Time {
+    Time::from_nanos(u64::try_from(t.since_origin().as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl SimHost {
+    /// A host that will run our node with `config`; its clock starts at zero.
+    pub fn new(config: SimConfig) -> SimHost {
+        let logs = Arc::new(NodeLogs {
+            current: AtomicUsize::new(0),
+            now: AtomicU64::new(0),
+            echo: config.log_stderr,
+            nodes: Mutex::new(Vec::new()),
+        });
+        let dispatch = tracing::Dispatch::new(LogSubscriber(logs.clone()));
+        SimHost {
+            config,
+            options: None,
+            now: Time::ZERO,
+            nodes: Vec::new(),
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            exits: VecDeque::new(),
+            logs,
+            dispatch,
+            same_instant: 0,
+            stats: SimStats::default(),
+            due: Vec::new(),
+        }
+    }
+
+    /// What the simulation did so far.
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    fn birth(&self, i: usize, life: u64) -> Birth {
+        let base = self
+            .options
+            .as_ref()
+            .and_then(|o| o.seed)
+            .unwrap_or(self.config.seed);
+        Birth {
+            seed: node_seed(base, i, life),
+            incarnation: life,
+        }
+    }
+
+    /// Run `f` on node `i`'s core with its logs captured, then collect its output and re-arm
+    /// its timer. A panic kills the node and is reported as its exit.
+    fn call(&mut self, i: usize, f: impl FnOnce(&mut Node, gossip_transport::Time)) {
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(i) else {
+            return;
+        };
+        let Some(core) = node.core.as_mut() else {
+            return;
+        };
+        self.logs.current.store(i, Ordering::Relaxed);
+        self.logs.now.store(now.as_nanos(), Ordering::Relaxed);
+        let result = tracing::dispatcher::with_default(&self.dispatch, || {
+            catch_unwind(AssertUnwindSafe(|| f(core, to_node_time(now))))
+        });
+        if let Err(panic) = result {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            self.logs.push(i, now, &format!("PANIC {what}"));
+            node.core = None;
+            node.armed = None;
+            self.exits
+                .push_back((NodeIndex(i), format!("a panic in the node core: {what}")));
+            return;
+        }
+        while let Some(line) = core.poll_output() {
+            self.stats.lines_out += 1;
+            self.ready.push_back((NodeIndex(i), line));
+        }
+        let next = core.poll_timeout().map(|t| from_node_time(t).max(now));
+        if next != node.armed {
+            node.armed = next;
+            if let Some(t) = next {
+                self.timers.push(Reverse((t, i)));
+            }
+        }
+    }
+
+    /// The earliest live timer (stale heap entries are dropped on the way).
+    fn next_timer(&mut self) -> Option<Time> {
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            let node = &self.nodes[i];
+            if node.armed == Some(t) && node.core.is_some() {
+                return Some(t);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Fire every timer due at `now`, in (time, node) order.
+    fn fire_timers(&mut self) {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            if t > self.now {
+                break;
+            }
+            self.timers.pop();
+            let node = &mut self.nodes[i];
+            if node.armed != Some(t) || node.core.is_none() {
+                continue;
+            }
+            node.armed = None;
+            if node.paused {
+                // Fires on resume.
+                continue;
+            }
+            due.push(i);
+        }
+        for &i in &due {
+            self.stats.timeouts += 1;
+            self.call(i, |core, now| core.handle_timeout(now));
+        }
+        self.due = due;
+    }
+
+    fn advance_to(&mut self, t: Time) {
+        if t > self.now {
+            self.now = t;
+            self.same_instant = 0;
+        }
+    }
+
+    /// The log lines node `i` printed so far (at most the first [`LOG_LINES`]).
+    pub fn log_lines(&self, node: NodeIndex) -> Vec<String> {
+        self.logs
+            .nodes
+            .lock()
+            .map(|n| n.get(node.0).map(|l| l.lines.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn write_logs(&self) {
+        let Some(dir) = &self.config.log_dir else {
+            return;
+        };
+        let Ok(logs) = self.logs.nodes.lock() else {
+            return;
+        };
+        for (node, log) in self.nodes.iter().zip(logs.iter()) {
+            let mut text = String::new();
+            for l in &log.lines {
+                text.push_str(l);
+                text.push('\n');
+            }
+            if log.dropped > 0 {
+                let _ = writeln!(
+                    text,
+                    "... {} more lines not kept; the last ones:",
+                    log.dropped
+                );
+                for l in &log.tail {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+            }
+            let path = dir.join(format!("{}.log", node.name));
+            if let Err(e) = std::fs::write(&path, text) {
+                tracing::warn!("cannot write {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+impl NodeHost for SimHost {
+    fn start(&mut self, nodes: &[NodeId]) -> Result<(), HostError> {
+        let options = gossip_node::Options::parse(&self.config.node_args).map_err(|e| HostError {
+            node: None,
+            message: format!(
+                "bad node arguments {:?}: {e} (in simulation, node arguments are our node's `key=value` settings)",
+                self.config.node_args
+            ),
+        })?;
+        self.options = Some(options.clone());
+        if let Ok(mut logs) = self.logs.nodes.lock() {
+            *logs = nodes
+                .iter()
+                .map(|n| NodeLog {
+                    name: n.0.clone(),
+                    ..NodeLog::default()
+                })
+                .collect();
+        }
+        self.nodes = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, id)| SimNode {
+                name: id.0.clone(),
+                core: Some(Node::new(options.clone(), self.birth(i, 0))),
+                paused: false,
+                inbox: VecDeque::new(),
+                life: 0,
+                armed: None,
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn now(&self) -> Time {
+        self.now
+    }
+
+    fn deliver(&mut self, node: NodeIndex, line: String) {
+        let Some(n) = self.nodes.get_mut(node.0) else {
+            return;
+        };
+        if n.core.is_none() {
+            return;
+        }
+        if n.paused {
+            n.inbox.push_back(line);
+            return;
+        }
+        self.stats.lines_in += 1;
+        self.call(node.0, |core, now| core.handle_line(now, &line));
+    }
+
+    fn next_event(&mut self, deadline: Option<Time>) -> HostEvent {
+        self.stats.events += 1;
+        self.same_instant += 1;
+        if self.same_instant > SAME_INSTANT_LIMIT {
+            return HostEvent::Stuck {
+                now: self.now,
+                reason: format!(
+                    "simulation livelock: more than {SAME_INSTANT_LIMIT} events at virtual time {}",
+                    self.now
+                ),
+            };
+        }
+        loop {
+            if let Some((node, line)) = self.ready.pop_front() {
+                return HostEvent::Line {
+                    node,
+                    line,
+                    at: self.now,
+                };
+            }
+            if let Some((node, status)) = self.exits.pop_front() {
+                return HostEvent::Exited {
+                    node,
+                    status,
+                    at: self.now,
+                };
+            }
+            let timer = self.next_timer();
+            let target = match (timer, deadline) {
+                (Some(t), Some(d)) => t.min(d),
+                (Some(t), None) => t,
+                (None, Some(d)) => d,
+                (None, None) => {
+                    return HostEvent::Stuck {
+                        now: self.now,
+                        reason: format!(
+                            "simulation stuck at virtual time {}: nothing is scheduled",
+                            self.now
+                        ),
+                    };
+                }
+            };
+            if target > self.config.end {
+                return HostEvent::Stuck {
+                    now: self.now,
+                    reason: format!(
+                        "the simulated run did not end by virtual time {} (next event at {target})",
+                        self.config.end
+                    ),
+                };
+            }
+            self.advance_to(target);
+            if timer.is_some_and(|t| t <= target) {
+                self.fire_timers();
+                continue;
+            }
+            return HostEvent::Timeout { now: self.now };
+        }
+    }
+
+    fn stderr_tail(&self, node: NodeIndex) -> Vec<String> {
+        self.logs
+            .nodes
+            .lock()
+            .map(|n| {
+                n.get(node.0)
+                    .map(|l| l.tail.iter().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    fn shutdown(&mut self) -> Vec<(NodeIndex, String)> {
+        self.write_logs();
+        Vec::new()
+    }
+
+    fn control(&mut self, node: NodeIndex, action: Control) -> Result<(), HostError> {
+        let i = node.0;
+        let birth = self.birth(i, self.nodes.get(i).map_or(0, |n| n.life + 1));
+        let options = self.options.clone();
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(i) else {
+            return Err(HostError {
+                node: Some(node),
+                message: format!("no node #{i}"),
+            });
+        };
+        match action {
+            Control::Pause => n.paused = true,
+            Control::Resume => {
+                if !n.paused {
+                    return Ok(());
+                }
+                n.paused = false;
+                let inbox = std::mem::take(&mut n.inbox);
+                for line in inbox {
+                    self.stats.lines_in += 1;
+                    self.call(i, |core, now| core.handle_line(now, &line));
+                }
+                self.call(i, |core, now| core.handle_timeout(now));
+            }
+            Control::Kill => {
+                n.core = None;
+                n.paused = false;
+                n.inbox.clear();
+                n.armed = None;
+                self.logs.push(i, now, "KILLED by the nemesis (state lost)");
+            }
+            Control::Restart => {
+                let Some(options) = options else {
+                    return Ok(());
+                };
+                n.life += 1;
+                n.paused = false;
+                n.armed = None;
+                n.core = Some(Node::new(options, birth));
+                let life = n.life;
+                self.logs
+                    .push(i, now, &format!("RESTARTED (incarnation {life}, empty)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- node log capture ------------------------------------------------------------------------
+
+#[derive(Default)]
+struct NodeLog {
+    name: String,
+    lines: Vec<String>,
+    dropped: u64,
+    tail: VecDeque<String>,
+}
+
+struct NodeLogs {
+    current: AtomicUsize,
+    now: AtomicU64,
+    echo: bool,
+    nodes: Mutex<Vec<NodeLog>>,
+}
+
+impl NodeLogs {
+    fn push(&self, i: usize, now: Time, text: &str) {
+        let line = format!("[{now}] {text}");
+        let Ok(mut nodes) = self.nodes.lock() else {
+            return;
+        };
+        let Some(log) = nodes.get_mut(i) else {
+            return;
+        };
+        if self.echo {
+            eprintln!("{} stderr: {line}", log.name);
+        }
+        if log.tail.len() == TAIL_LINES {
+            log.tail.pop_front();
+        }
+        log.tail.push_back(line.clone());
+        if log.lines.len() < LOG_LINES {
+            log.lines.push(line);
+        } else {
+            log.dropped += 1;
+        }
+    }
+}
+
+/// A `tracing` subscriber that files each event under the node being called.
+struct LogSubscriber(Arc<NodeLogs>);
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value}");
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl Subscriber for LogSubscriber {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.enabled(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= Level::INFO
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(event.metadata().level().to_string());
+        event.record(&mut fields);
+        let i = self.0.current.load(Ordering::Relaxed);
+        let now = Time::from_nanos(self.0.now.load(Ordering::Relaxed));
+        self.0.push(i, now, &fields.0);
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_seeds_differ_by_node_and_life() {
+        let a = node_seed(1, 0, 0);
+        assert_ne!(a, node_seed(1, 1, 0));
+        assert_ne!(a, node_seed(1, 0, 1));
+        assert_ne!(a, node_seed(2, 0, 0));
+        assert_eq!(a, node_seed(1, 0, 0));
+    }
+}
