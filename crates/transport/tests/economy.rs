@@ -203,3 +203,50 @@ fn time_going_backwards_is_treated_as_now() {
             .is_none_or(|t| t >= Time::from_millis(1000))
     );
 }
+
+#[test]
+fn twenty_five_replicas_repair_within_ten_seconds_of_healing() {
+    // Default (efficient) timings, 100 ms latency, updates at 50/s for 20 s under a changing
+    // partition; after healing, Maelstrom allows 10 s before its final reads.
+    for seed in 0..4u64 {
+        let faults = Faults {
+            latency: ms(100),
+            ..Faults::default()
+        };
+        let mut cluster = Cluster::new(25, Config::default(), faults, 100 + seed);
+        let mut value = 0;
+        for second in 0..20u64 {
+            if second % 5 == 0 {
+                cluster.heal();
+                // Cut a random group (sometimes holding the hub) from the rest.
+                let members = cluster.members();
+                let cut = 1 + cluster.rng.below(12) as usize;
+                let start = cluster.rng.below(25) as usize;
+                let side: Vec<u32> = (0..cut).map(|i| members[(start + i) % 25]).collect();
+                let rest: Vec<u32> = members
+                    .iter()
+                    .copied()
+                    .filter(|m| !side.contains(m))
+                    .collect();
+                cluster.partition(&side, &rest);
+            }
+            for _ in 0..50 {
+                let node = cluster.rng.below(25) as u32;
+                cluster.update(node, value);
+                value += 1;
+                assert!(cluster.run_for(ms(20)));
+            }
+        }
+        cluster.heal();
+        assert!(cluster.run_for(Duration::from_secs(10)));
+        assert!(
+            cluster.converged(),
+            "seed {seed}: not converged 10 s after healing"
+        );
+        assert_eq!(
+            cluster.nodes[0].state().len() as u64,
+            value,
+            "seed {seed}: updates lost"
+        );
+    }
+}
