@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a test: start the nodes, drive the workload, check the history, write the store.
     Test(Box<TestArgs>),
+    /// Run named fault scenarios in simulation: sweep them over many seeds, or replay one run
+    /// (with --seed) with full output and a store.
+    Scenario(ScenarioArgs),
     /// Re-check a stored run (its history) and rewrite its results.json.
     Analyze {
         /// The run directory.
@@ -40,6 +43,37 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `gossip-harness scenario` flags.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// Scenario names (default: every scenario in the file).
+    pub names: Vec<String>,
+    /// A scenario file (default: the suite built into this harness).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Run one seed, printing and storing it as `test` does (the replay of a failure).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sweep this many seeds per scenario.
+    #[arg(long, default_value_t = 100)]
+    pub seeds: u64,
+    /// The first seed of a sweep.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Threads for a sweep (default: the machine's parallelism).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// With --seed: run the scenario with OS processes in real time instead of simulating.
+    #[arg(long)]
+    pub process: bool,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Where a replayed run is stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
 }
 
 /// `gossip-harness test` flags.
@@ -286,7 +320,9 @@ mod tests {
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
         match cli.command {
             Command::Test(t) => t.into_options(42),
-            Command::Node { .. } | Command::Analyze { .. } => Err("not test".into()),
+            Command::Node { .. } | Command::Analyze { .. } | Command::Scenario(_) => {
+                Err("not test".into())
+            }
         }
     }
 

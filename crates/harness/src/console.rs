@@ -195,6 +195,30 @@ pub fn summary(results: &Value, workload: &str) -> String {
             ));
         }
     }
+    if let Some(sc) = results.get("scenario") {
+        line(format!(
+            "scenario   {}: valid? {}  {} of {} steps done",
+            sc["name"].as_str().unwrap_or("?"),
+            valid_word(sc),
+            num(&sc["completed-steps"]),
+            sc["steps"].as_array().map_or(0, Vec::len)
+        ));
+        for c in sc["checks"].as_array().into_iter().flatten() {
+            if c["converged"] == Value::Bool(true) {
+                line(format!(
+                    "           step {}: converged after {} ms",
+                    num(&c["step"]),
+                    num(&c["after-ms"])
+                ));
+            }
+        }
+        for f in sc["failures"].as_array().into_iter().flatten() {
+            line(format!(
+                "           FAILED {}",
+                f.as_str().unwrap_or_default()
+            ));
+        }
+    }
     if let Some(s) = results.get("stats") {
         line(format!(
             "stats      valid? {}  {} ops: {} ok, {} fail, {} info",

@@ -52,6 +52,14 @@ pub const SLOW_EXTRA: Duration = Duration::from_millis(100);
 /// How often a `converged` check reads every node while they disagree.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
+fn show_nodes(names: &[String]) -> String {
+    if names.is_empty() {
+        "no node".to_owned()
+    } else {
+        names.join(" ")
+    }
+}
+
 /// What the engine asks of the host, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -454,9 +462,14 @@ impl Engine {
                     if let Some(t) = run.wait_until {
                         consider(t);
                     }
-                    if let Some(p) = &run.probe {
-                        consider(p.next_round.max(self.now));
-                        consider(p.deadline);
+                    // A round in flight waits for its reads (they have their own timeouts);
+                    // the next round is due at `next_round`.
+                    if let Some(p) = run
+                        .probe
+                        .as_ref()
+                        .filter(|p| p.round.is_empty() && p.next_round > self.now)
+                    {
+                        consider(p.next_round);
                     }
                 }
                 let probing = self.script.as_ref().is_some_and(|r| r.probe.is_some());
@@ -1011,7 +1024,7 @@ impl Engine {
                     self.outbox.push_back(Command::Control(n, Control::Kill));
                     self.open_span(FaultKind::Kill, format!("kill {}", self.node_name(n)), time);
                 }
-                tracing::info!("nemesis: killed {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: killed {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("kill", json!(self.names_of(&hit))));
             }
             NemesisAction::Restart(target) => {
@@ -1027,7 +1040,7 @@ impl Engine {
                     self.rejoin_rpc(n.0, body, false, INIT_TIMEOUT);
                     self.close_spans(FaultKind::Kill, Some(n), time);
                 }
-                tracing::info!("nemesis: restarted {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: restarted {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("start", json!(self.names_of(&hit))));
             }
             NemesisAction::Pause(target) => {
@@ -1043,7 +1056,7 @@ impl Engine {
                         time,
                     );
                 }
-                tracing::info!("nemesis: paused {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: paused {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("pause", json!(self.names_of(&hit))));
             }
             NemesisAction::Resume(target) => {
@@ -1060,7 +1073,7 @@ impl Engine {
                     }
                     self.close_spans(FaultKind::Pause, Some(n), time);
                 }
-                tracing::info!("nemesis: resumed {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: resumed {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("resume", json!(self.names_of(&hit))));
             }
             NemesisAction::Slow(target) => {
@@ -1071,7 +1084,7 @@ impl Engine {
                     self.slow[n.0] = true;
                     self.open_span(FaultKind::Slow, format!("slow {}", self.node_name(n)), time);
                 }
-                tracing::info!("nemesis: slowed {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: slowed {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("slow", json!(self.names_of(&hit))));
             }
             NemesisAction::Fast(target) => {
@@ -1082,7 +1095,7 @@ impl Engine {
                     self.slow[n.0] = false;
                     self.close_spans(FaultKind::Slow, Some(n), time);
                 }
-                tracing::info!("nemesis: sped up {}", self.names_of(&hit).join(" "));
+                tracing::info!("nemesis: sped up {}", show_nodes(&self.names_of(&hit)));
                 self.history.push(op("fast", json!(self.names_of(&hit))));
             }
         }
@@ -1337,11 +1350,19 @@ impl Engine {
                             &self.opts.nemesis,
                         ));
                     }
-                    tracing::info!(
-                        "main phase: {} s at {} ops/s",
-                        self.opts.time_limit.as_secs_f64(),
-                        self.opts.rate
-                    );
+                    match &self.script {
+                        Some(run) => tracing::info!(
+                            "main phase: scenario {} ({} steps) at {} ops/s",
+                            run.script.name,
+                            run.script.steps.len(),
+                            self.opts.rate
+                        ),
+                        None => tracing::info!(
+                            "main phase: {} s at {} ops/s",
+                            self.opts.time_limit.as_secs_f64(),
+                            self.opts.rate
+                        ),
+                    }
                     true
                 } else {
                     false

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use gossip_harness::cli::{Cli, Command, replay_command};
 use gossip_harness::console::EXIT_BAD_ARGS;
-use gossip_harness::{analyze, node_cmd, run};
+use gossip_harness::{analyze, node_cmd, run, scenario};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,18 +21,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Node { args } => node_cmd::run(args),
         Command::Analyze { test } => exit(analyze::run(&test)),
+        Command::Scenario(args) => {
+            // A sweep prints its own report; a replay logs like `test`.
+            let level = if args.seed.is_some() { "info" } else { "off" };
+            init_logging(std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned()));
+            exit(scenario::main(&args))
+        }
         Command::Test(args) => {
             let mut filter = String::from("info");
             if args.log_net_send || args.log_net_recv {
                 filter.push_str(",gossip_harness::net=debug");
             }
-            let filter = std::env::var("RUST_LOG").unwrap_or(filter);
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_writer(std::io::stderr)
-                .with_target(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .init();
+            init_logging(std::env::var("RUST_LOG").unwrap_or(filter));
             let seed = args.seed.unwrap_or_else(random_seed);
             let test_count = args.test_count;
             let opts = match args.into_options(seed) {
@@ -47,6 +47,15 @@ fn main() -> ExitCode {
             exit(run::run_tests(&opts, test_count, &command))
         }
     }
+}
+
+fn init_logging(filter: String) {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 fn exit(code: i32) -> ExitCode {

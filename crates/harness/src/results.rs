@@ -27,7 +27,15 @@ pub fn analyze(record: &RunRecord) -> Value {
     }
     let net = checker::net::check(&record.journal, record.history.client_invocations());
     let protocol = checker::protocol::check(&record.protocol, record.opts.strict);
-    analyze_history(&record.opts, &record.history, net, protocol)
+    let mut results = analyze_history(&record.opts, &record.history, net, protocol);
+    if let (Some(scenario), Some(m)) = (&record.scenario, results.as_object_mut()) {
+        // A scenario's own checks (its `converged` steps) count like any checker's.
+        m.insert("scenario".into(), scenario.clone());
+        m.remove("valid?");
+        let valid = Validity::merge_all(m.values().map(Validity::of));
+        m.insert("valid?".into(), valid.to_json());
+    }
+    results
 }
 
 /// Run the history checkers and compose them with already computed `net` and `protocol`

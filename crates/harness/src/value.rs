@@ -265,6 +265,8 @@ impl Collector {
 
     fn finish(self) -> OpValue {
         match self.unordered {
+            // An empty array stays one: nothing to compact, and `[]` reads better.
+            None if self.set.is_empty() => OpValue::Json(Value::Array(Vec::new())),
             None => OpValue::Ints(self.set),
             Some(all) => match IntSet::from_values(&all) {
                 Some(set) => OpValue::Ints(set),
@@ -381,7 +383,8 @@ mod tests {
         assert_eq!(parse(&v.to_string()), v);
         assert_eq!(OpValue::from(json!([0, 1, 2, 3, 7, 8, 10])), v);
         assert_eq!(set.to_array(), json!([0, 1, 2, 3, 7, 8, 10]));
-        assert_eq!(parse("[]"), OpValue::Ints(IntSet::new()));
+        assert_eq!(parse("[]"), OpValue::Json(json!([])));
+        assert_eq!(OpValue::from(json!([])), OpValue::Json(json!([])));
     }
 
     #[test]

@@ -531,7 +531,7 @@ fn bad_arguments_exit_254() {
     assert_eq!(r.code, 254);
     let r = harness(
         "bad-nemesis",
-        &["-w", "echo", "--bin", NODE, "--nemesis", "kill"],
+        &["-w", "echo", "--bin", NODE, "--nemesis", "explode"],
     );
     assert_eq!(r.code, 254);
 }
