@@ -5,7 +5,7 @@
 //! `g-set`, `g-counter` and `pn-counter`. The replicated ones keep their state in
 //! `gossip-crdt` lattices (a G-Set, a G-Counter, a PN-Counter) and spread it with
 //! `gossip-transport`: by default a star with fallback hubs, leaves pushing at once and the hub
-//! batching every 200 ms.
+//! batching every 300 ms (`profile=fast`: every 25 ms).
 //!
 //! What it is not: a general Maelstrom client (it never calls Maelstrom's services) or a
 //! workload for linearizable registers.

@@ -71,7 +71,7 @@ pub fn sweep(quick: bool) -> Vec<Point> {
             &["strategy=push-pull"],
         ));
     }
-    for ms in pick(&[50, 100, 200, 300], &[100, 200]) {
+    for ms in pick(&[25, 100, 200, 300], &[25, 300]) {
         points.push(point(
             "hybrid",
             format!("relay-flush={ms}ms"),

@@ -68,7 +68,7 @@ pub enum Overlay<P> {
 }
 
 /// Every knob of the engine. [`Config::default`] is the efficient configuration: a star with
-/// two fallback hubs, leaves pushing at once, the hub batching every 200 ms.
+/// two fallback hubs, leaves pushing at once, the hub batching every 300 ms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config<P> {
     /// How deltas spread.
@@ -103,7 +103,7 @@ impl<P> Default for Config<P> {
             strategy: Strategy::Tree,
             overlay: Overlay::Star { hubs: 3 },
             flush: Duration::ZERO,
-            relay_flush: Duration::from_millis(200),
+            relay_flush: Duration::from_millis(300),
             max_packet_bytes: 64 * 1024,
             ack_delay: Duration::from_millis(1000),
             rto: Duration::from_millis(2000),
