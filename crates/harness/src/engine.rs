@@ -397,14 +397,23 @@ impl Engine {
         self.next_net_id += 1;
         match self.accept_line(line) {
             Ok((src, dest, body)) => {
-                let head = BodyHead::parse(&body);
-                self.route(Packet {
-                    id,
-                    src,
-                    dest,
-                    body,
-                    head,
-                });
+                // A reply to a client is parsed once, into fields, and its head read from
+                // them: big read replies are the costliest lines of a run.
+                let fields = dest.is_client().then(|| parse_body(body.get())).flatten();
+                let head = match &fields {
+                    Some(f) => BodyHead::of_fields(f),
+                    None => BodyHead::parse(&body),
+                };
+                self.route_parsed(
+                    Packet {
+                        id,
+                        src,
+                        dest,
+                        body,
+                        head,
+                    },
+                    fields,
+                );
             }
             Err(e) => self.bad_line(node, line, &e),
         }
@@ -637,6 +646,11 @@ impl Engine {
     }
 
     fn route(&mut self, p: Packet) {
+        self.route_parsed(p, None);
+    }
+
+    /// Route `p`; `fields` is its body already parsed, if it was.
+    fn route_parsed(&mut self, p: Packet, fields: Option<Body>) {
         let now = self.now;
         let names = self.journal.wants_detail(&p).then(|| {
             (
@@ -650,7 +664,7 @@ impl Engine {
         }
         if let Endpoint::Client(c) = p.dest {
             self.journal.recv(now, &p);
-            self.client_receive(c, &p);
+            self.client_receive(c, &p, fields);
             return;
         }
         let latency = if p.src.is_client() {
@@ -724,7 +738,7 @@ impl Engine {
         self.client_send(from, NodeIndex(node), body);
     }
 
-    fn client_receive(&mut self, c: ClientId, p: &Packet) {
+    fn client_receive(&mut self, c: ClientId, p: &Packet, fields: Option<Body>) {
         let Some(owner) = self.clients.get(&c).copied() else {
             return;
         };
@@ -737,8 +751,8 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|r| !r.done && r.conn.id == c && r.msg_id == reply_to);
                 if matches {
-                    let body = parse_body(p.body.get()).unwrap_or_default();
-                    self.setup_reply(i, owner, &body);
+                    let body = fields.or_else(|| parse_body(p.body.get()));
+                    self.setup_reply(i, owner, &body.unwrap_or_default());
                 }
             }
             Owner::Rejoin(i) => {
@@ -746,8 +760,8 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|r| r.rpc.conn.id == c && r.rpc.msg_id == reply_to);
                 if matches {
-                    let body = parse_body(p.body.get()).unwrap_or_default();
-                    self.rejoin_reply(i, body);
+                    let body = fields.or_else(|| parse_body(p.body.get()));
+                    self.rejoin_reply(i, body.unwrap_or_default());
                 }
             }
             Owner::Worker(t) => {
@@ -761,7 +775,10 @@ impl Engine {
                     // A stale reply: discarded (its receive is already journaled).
                     return;
                 };
-                let completion = self.workload.complete_reply(&f.op, p.body.get());
+                let completion = match fields {
+                    Some(fields) => self.workload.complete_fields(&f.op, fields, p.body.get()),
+                    None => self.workload.complete_reply(&f.op, p.body.get()),
+                };
                 self.complete(t, completion);
             }
         }

@@ -82,9 +82,18 @@ fn is_init(p: &Packet) -> bool {
     matches!(p.head.kind.as_deref(), Some("init" | "init_ok"))
 }
 
+/// Bodies longer than this are labelled from their text, not parsed (a label shows 48
+/// characters; a topology or a big read is tens of kilobytes).
+const LABEL_PARSE_LIMIT: usize = 2048;
+
 fn label(p: &Packet) -> String {
     let kind = p.head.kind.clone().unwrap_or_default();
-    let rest = match serde_json::from_str::<Value>(p.body.get()) {
+    let raw = p.body.get();
+    if raw.len() > LABEL_PARSE_LIMIT {
+        let full = format!("{kind} {}", raw.trim_start_matches('{'));
+        return full.chars().take(48).collect();
+    }
+    let rest = match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(mut m)) => {
             if p.head.is_error() {
                 m.get("text")

@@ -12,6 +12,10 @@
 //! gossip-harness test -w broadcast --bin ./my-node --node-count 25 --time-limit 20 \
 //!     --rate 100 --latency 100 --nemesis partition [-- args for every node]
 //! gossip-harness test -w broadcast            # no --bin: runs this project's own node
+//! gossip-harness test --sim -w broadcast --node-count 25 --time-limit 20 --rate 100 \
+//!     --latency 100 --nemesis partition,kill --p-loss 0.1 --seed 7   # simulated, in 0.2 s
+//! gossip-harness scenario                      # the fault scenario suite, 100 seeds each
+//! gossip-harness scenario kill-hub --seed 12   # replay one scenario run, with a store
 //! ```
 //!
 //! Workloads: `echo`, `broadcast`, `g-set`, `g-counter`, `pn-counter`. Flags and defaults as in
@@ -23,6 +27,33 @@
 //! period before the final reads, default 10), `--strict` (Maelstrom's behaviour on a bad
 //! stdout line: ignore the node from then on), `--no-hol-blocking` (deliver each message at its
 //! own deadline instead of Maelstrom's head-of-line blocking), `--store DIR`.
+//!
+//! # Simulation and faults
+//!
+//! `--sim` runs this project's node cores ([`gossip_node::Node`]) in-process on a virtual
+//! clock that jumps from event to event ([`sim`]), through the very same engine, network
+//! model, checkers and store as process mode. Node seeds and incarnations derive from
+//! `--seed`, so the same flags and seed give a byte-identical `results.json`; every run prints
+//! its seed and the command that replays it. The trailing arguments are our node's
+//! `key=value` settings.
+//!
+//! Faults beyond Maelstrom's partitions, in both modes (absent flags keep Maelstrom's
+//! behaviour and random draws exactly):
+//!
+//! | flag | fault |
+//! |---|---|
+//! | `--p-loss P` | each node-to-node message is lost with probability P (sent, never received) |
+//! | `--p-dup P` | each node-to-node message is delivered twice with probability P (own latency) |
+//! | `--reorder MS` | each node-to-node message waits an extra uniform [0, MS) ms, so messages overtake each other |
+//! | `--nemesis kill` | kill one node or a minority (SIGKILL; state lost); later restart them empty with a new incarnation, re-sending `init` and the setup request |
+//! | `--nemesis pause` | pause one node or a minority (SIGSTOP; deliveries queue up, timers stop); later resume |
+//! | `--nemesis slow` | latency spike (×10 + 100 ms) on the links of one node, a minority or all |
+//!
+//! Nemeses combine (`--nemesis partition,kill,pause,slow`): each op picks one fault and toggles
+//! it, at `--nemesis-interval`; every fault is recorded in the history as nemesis ops and undone
+//! before the final phase. Clients and services are never faulted, as Maelstrom never
+//! partitions them. Scenarios ([`scenario`]) script faults and convergence checks as data;
+//! `gossip-harness scenario` sweeps the built-in suite over seeds and replays a failure.
 //!
 //! Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crashed (a node died,
 //! never answered init, or could not start), 130 interrupted. The last stdout line is exactly
@@ -41,28 +72,33 @@
 //!   [`error_code`] (Maelstrom's error registry).
 //! - Network model: [`network`] (per-destination deadline queues, head-of-line blocking,
 //!   receive-side partition drop), [`latency`], [`partition`] (grudges), [`nemesis`]
-//!   (partition schedule), [`topology`], [`journal`] (send/recv events and counts).
+//!   (the fault schedule: partitions, kills, pauses, latency spikes), [`topology`],
+//!   [`journal`] (send/recv events and counts). Loss, duplication and reordering are drawn
+//!   where the engine routes a message.
 //! - Test logic: [`generator`] (stagger and time limit), [`client`] (synchronous clients and
 //!   error mapping), [`workload`] (one module per workload), [`services`] (`lin-kv`, `seq-kv`,
-//!   `lww-kv`, `lin-tso`), [`history`], and [`engine`], which ties them together.
+//!   `lww-kv`, `lin-tso`), [`history`] (with [`value`]: reads of integer sets kept as
+//!   ranges), and [`engine`], which ties them together and interprets scenario scripts.
 //! - Checkers: [`checker`] (set-full, counter, stats, availability, echo, exceptions, net,
 //!   protocol) and [`results`] (the composed result map).
 //! - Running: [`host`] (the seam), [`driver`] (the one loop), [`process`] (OS processes in
-//!   real time), [`run`] (process mode end to end), [`analyze`] (re-check a stored run),
-//!   [`cli`], [`node_cmd`] (the hidden `node` subcommand that runs `gossip-node` when `--bin`
-//!   is omitted).
+//!   real time), [`sim`] (our node cores on a virtual clock), [`run`] (one test end to end,
+//!   either mode), [`scenario`] (scenarios as data: parser, sweeps, replay), [`analyze`]
+//!   (re-check a stored run), [`cli`], [`node_cmd`] (the hidden `node` subcommand that runs
+//!   `gossip-node` when `--bin` is omitted).
 //! - Output: [`console`] (progress, summary, banners), [`store`], [`svg`] (hand-written
 //!   plots), [`report`] (`report.html`).
 //!
-//! # Driving the engine yourself (simulation mode hooks here)
+//! # Driving the engine yourself
 //!
 //! Implement [`host::NodeHost`] (start nodes, `deliver` lines, `next_event` up to a deadline,
-//! `now`) and hand it to [`run::execute`], which drives the engine, analyses, writes the store
-//! and prints the verdict exactly as process mode does. (Lower level: [`driver::drive`] with an
-//! [`engine::Engine`], then [`results::analyze`] and [`store::write_run`].) A
-//! virtual-clock host simply jumps `now` to the deadline it is given when its nodes are quiet;
-//! `tests/virtual_host.rs` is a complete small example. The engine reads no clock and draws
-//! every random number from generators seeded by `--seed`, so such a run is reproducible.
+//! `now`, and `control` for faults) and hand it to [`run::execute`], which drives the engine,
+//! analyses, writes the store and prints the verdict exactly as process mode does. (Lower
+//! level: [`driver::drive`] with an [`engine::Engine`], then [`results::analyze`] and
+//! [`store::write_run`].) A virtual-clock host jumps `now` to the deadline it is given when its
+//! nodes are quiet: [`sim::SimHost`] is the full one, `tests/virtual_host.rs` a small example
+//! with a toy node. The engine reads no clock and draws every random number from generators
+//! seeded by `--seed`, so such a run is reproducible.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -45,6 +45,16 @@ impl BodyHead {
         }
     }
 
+    /// The reserved keys from already parsed body fields.
+    pub fn of_fields(fields: &crate::schema::Body) -> BodyHead {
+        let get = |k: &str| fields.get(k).and_then(crate::value::OpValue::as_json);
+        BodyHead {
+            kind: get("type").and_then(Value::as_str).map(str::to_owned),
+            msg_id: get("msg_id").and_then(Value::as_u64).map(MsgId),
+            in_reply_to: get("in_reply_to").and_then(Value::as_u64).map(MsgId),
+        }
+    }
+
     /// Whether this is an error body.
     pub fn is_error(&self) -> bool {
         self.kind.as_deref() == Some("error")

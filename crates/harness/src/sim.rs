@@ -251,7 +251,7 @@ impl SimHost {
         }
     }
 
-    /// The log lines node `i` printed so far (at most the first [`LOG_LINES`]).
+    /// The log lines node `i` printed so far (at most the first 20,000).
     pub fn log_lines(&self, node: NodeIndex) -> Vec<String> {
         self.logs
             .nodes

@@ -12,14 +12,15 @@ use crate::ids::NodeId;
 use crate::options::{TestOptions, WorkloadKind};
 use crate::rng::Rng;
 use crate::schema::{Body, FieldType, ResponseSchema};
-use crate::topology::{self, Topology};
+use crate::topology;
 use crate::value::OpValue;
 
 /// The broadcast workload.
 #[derive(Debug)]
 pub struct Broadcast {
     next_value: u64,
-    topology: Topology,
+    /// The `topology` request, built once: every node gets the whole map.
+    topology: Value,
 }
 
 impl Broadcast {
@@ -27,7 +28,13 @@ impl Broadcast {
     pub fn new(opts: &TestOptions) -> Broadcast {
         Broadcast {
             next_value: 0,
-            topology: topology::build(opts.topology, &opts.nodes),
+            topology: body(
+                "topology",
+                &[(
+                    "topology",
+                    json!(topology::build(opts.topology, &opts.nodes)),
+                )],
+            ),
         }
     }
 }
@@ -97,7 +104,7 @@ impl Workload for Broadcast {
     }
 
     fn setup_request(&self, _node: &NodeId) -> Option<Value> {
-        Some(body("topology", &[("topology", json!(self.topology))]))
+        Some(self.topology.clone())
     }
 
     fn check(&self, history: &History) -> Value {

@@ -65,7 +65,8 @@ impl Workload for Echo {
         ))
     }
 
-    fn complete_reply(&self, op: &OpSpec, body: &str) -> Completion {
+    fn complete_fields(&self, op: &OpSpec, fields: Body, body: &str) -> Completion {
+        let _ = fields;
         let mut c = super::default_complete_reply(self, op, body);
         if c.kind == OpType::Ok {
             // Exactly as received: an echoed array of integers keeps its order.

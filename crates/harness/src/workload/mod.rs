@@ -18,7 +18,7 @@ use crate::history::{Exception, History, OpType};
 use crate::ids::NodeId;
 use crate::options::{TestOptions, WorkloadKind};
 use crate::rng::Rng;
-use crate::schema::{Reply, ResponseSchema, interpret};
+use crate::schema::{Reply, ResponseSchema, interpret, interpret_body};
 
 pub use broadcast::Broadcast;
 pub use counter::Counter;
@@ -87,7 +87,16 @@ pub trait Workload {
 
     /// Turn a reply body (raw JSON text) into a completion.
     fn complete_reply(&self, op: &OpSpec, body: &str) -> Completion {
-        default_complete_reply(self, op, body)
+        match crate::schema::parse_body(body) {
+            Some(fields) => self.complete_fields(op, fields, body),
+            None => default_complete_reply(self, op, body),
+        }
+    }
+
+    /// Turn a reply body, already parsed into `fields` from `raw`, into a completion.
+    fn complete_fields(&self, op: &OpSpec, fields: Body, raw: &str) -> Completion {
+        let _ = raw;
+        complete_interpreted(self, op, interpret_body(&self.schema(op), fields))
     }
 
     /// The completion of a timed-out request.
@@ -98,7 +107,11 @@ pub trait Workload {
 
 /// [`Workload::complete_reply`]'s default: check the schema, map failures per the style.
 pub fn default_complete_reply<W: Workload + ?Sized>(w: &W, op: &OpSpec, body: &str) -> Completion {
-    match interpret(&w.schema(op), body) {
+    complete_interpreted(w, op, interpret(&w.schema(op), body))
+}
+
+fn complete_interpreted<W: Workload + ?Sized>(w: &W, op: &OpSpec, reply: Reply) -> Completion {
+    match reply {
         Reply::Ok(map) => Completion {
             kind: OpType::Ok,
             value: w.ok_value(op, map),
