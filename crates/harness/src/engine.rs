@@ -246,6 +246,8 @@ pub struct Engine {
     history: History,
     ops_done: u64,
     faults: Vec<FaultSpan>,
+    /// Every worker's in-flight request, by deadline: (deadline, worker).
+    deadlines: std::collections::BTreeSet<(Time, usize)>,
     outbox: VecDeque<Command>,
     crash: Option<Crash>,
     scratch: Vec<Delivery>,
@@ -317,6 +319,7 @@ impl Engine {
             history: History::new(),
             ops_done: 0,
             faults: Vec::new(),
+            deadlines: std::collections::BTreeSet::new(),
             outbox: VecDeque::new(),
             crash: None,
             scratch: Vec::new(),
@@ -485,7 +488,7 @@ impl Engine {
                 if let Some(s) = &self.stagger {
                     if let Some(next) = s
                         .next_at()
-                        .filter(|_| !probing && self.workers.iter().any(Worker::is_idle))
+                        .filter(|_| !probing && self.deadlines.len() < self.workers.len())
                     {
                         consider(next);
                     }
@@ -503,10 +506,8 @@ impl Engine {
         for r in self.rejoin.iter().flatten() {
             consider(r.rpc.deadline);
         }
-        for w in &self.workers {
-            if let Some(f) = &w.in_flight {
-                consider(f.deadline);
-            }
+        if let Some(&(deadline, _)) = self.deadlines.first() {
+            consider(deadline);
         }
         t
     }
@@ -940,6 +941,7 @@ impl Engine {
             msg_id,
             deadline: now + RPC_TIMEOUT,
         });
+        self.deadlines.insert((now + RPC_TIMEOUT, t));
         self.client_send(from, node, body);
     }
 
@@ -950,6 +952,7 @@ impl Engine {
             return;
         };
         let Some(f) = w.in_flight.take() else { return };
+        self.deadlines.remove(&(f.deadline, t));
         let process = w.process;
         tracing::debug!("{process}\t{}\t:{}\t{}", c.kind.keyword(), f.op.f, c.value);
         self.history.push(Op {
@@ -1294,23 +1297,23 @@ impl Engine {
             );
             return true;
         }
-        for t in 0..self.workers.len() {
-            let timed_out = self.workers[t]
-                .in_flight
-                .as_ref()
-                .filter(|f| f.deadline <= now)
-                .map(|f| f.op.clone());
-            if let Some(op) = timed_out {
-                let c = self.workload.complete_timeout(&op);
-                self.complete(t, c);
-                any = true;
+        while let Some(&(deadline, t)) = self.deadlines.first() {
+            if deadline > now {
+                break;
             }
+            let Some(op) = self.workers[t].in_flight.as_ref().map(|f| f.op.clone()) else {
+                self.deadlines.pop_first();
+                continue;
+            };
+            let c = self.workload.complete_timeout(&op);
+            self.complete(t, c);
+            any = true;
         }
         any
     }
 
     fn all_idle(&self) -> bool {
-        self.workers.iter().all(Worker::is_idle)
+        self.deadlines.is_empty()
     }
 
     fn step_phase(&mut self) -> bool {
