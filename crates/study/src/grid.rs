@@ -11,9 +11,12 @@ pub struct Point {
     pub node_args: Vec<String>,
 }
 
+/// A point whose setting is also a node argument when it reads as one `key=value`.
 fn point(family: &'static str, setting: String, args: &[&str]) -> Point {
     let mut node_args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    node_args.push(setting.clone());
+    if setting.matches('=').count() == 1 {
+        node_args.push(setting.clone());
+    }
     Point {
         family,
         setting,
@@ -22,7 +25,15 @@ fn point(family: &'static str, setting: String, args: &[&str]) -> Point {
 }
 
 /// The families, in plot order.
-pub const FAMILIES: [&str; 6] = ["flood", "tree4", "star", "gossip", "push-pull", "hybrid"];
+pub const FAMILIES: [&str; 7] = [
+    "flood",
+    "tree4",
+    "star",
+    "star-batched",
+    "gossip",
+    "push-pull",
+    "hybrid",
+];
 
 /// The full sweep (`quick` keeps two or three settings per family).
 pub fn sweep(quick: bool) -> Vec<Point> {
@@ -55,6 +66,23 @@ pub fn sweep(quick: bool) -> Vec<Point> {
             "star",
             format!("relay-flush={ms}ms"),
             &["strategy=tree", "overlay=star", "hubs=3", "flush=0ms"],
+        ));
+    }
+    // Leaves batch too: the low-message end of the curve.
+    for ms in pick(
+        &[50, 100, 200, 300, 500, 1000, 2000, 3000, 5000],
+        &[300, 1000, 5000],
+    ) {
+        points.push(point(
+            "star-batched",
+            format!("flush = relay-flush = {ms}ms"),
+            &[
+                "strategy=tree",
+                "overlay=star",
+                "hubs=3",
+                &format!("flush={ms}ms"),
+                &format!("relay-flush={ms}ms"),
+            ],
         ));
     }
     for ms in pick(&[50, 100, 200, 400], &[100, 400]) {
@@ -91,6 +119,15 @@ pub fn sweep(quick: bool) -> Vec<Point> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_arguments_are_key_value_words() {
+        for p in sweep(false) {
+            for arg in &p.node_args {
+                assert_eq!(arg.matches('=').count(), 1, "{arg} in {p:?}");
+            }
+        }
+    }
 
     #[test]
     fn every_family_is_swept_and_settings_are_unique() {

@@ -56,6 +56,11 @@ struct Args {
     /// The workload (broadcast or g-set).
     #[arg(long, default_value = "broadcast")]
     workload: String,
+    /// The test configuration: `3d` (25 nodes, 100 ms latency, 100 ops/s, 20 s: the public
+    /// efficient-broadcast benchmark) or `guide` (5 nodes, no latency, 100 ops/s, 10 s: the
+    /// configuration of Maelstrom's own g-set guide, whose full-state gossip is the reference).
+    #[arg(long, default_value = "3d")]
+    config: String,
     /// Where to write the table, the JSON and the plot.
     #[arg(long, default_value = "docs/study")]
     out: PathBuf,
@@ -98,21 +103,20 @@ fn main() -> ExitCode {
     let runner = Runner {
         harness,
         sim: args.sim,
-        test_flags: [
-            "-w",
-            &args.workload,
-            "--node-count",
-            "25",
-            "--time-limit",
-            "20",
-            "--rate",
-            "100",
-            "--latency",
-            "100",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        test_flags: match config_flags(&args.config) {
+            Some(flags) => ["-w", args.workload.as_str()]
+                .iter()
+                .chain(flags)
+                .map(|s| s.to_string())
+                .collect(),
+            None => {
+                eprintln!(
+                    "gossip-study: unknown --config `{}` (3d, guide)",
+                    args.config
+                );
+                return ExitCode::from(2);
+            }
+        },
         scratch: scratch.clone(),
     };
     let points: Vec<Point> = sweep(args.quick)
@@ -157,9 +161,31 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The harness flags of a named configuration.
+fn config_flags(name: &str) -> Option<&'static [&'static str]> {
+    match name {
+        "3d" => Some(&[
+            "--node-count",
+            "25",
+            "--time-limit",
+            "20",
+            "--rate",
+            "100",
+            "--latency",
+            "100",
+        ]),
+        "guide" => Some(&["--time-limit", "10", "--rate", "100"]),
+        _ => None,
+    }
+}
+
 fn write_outputs(args: &Args, mode: &str, summaries: &[Summary]) -> std::io::Result<()> {
     std::fs::create_dir_all(&args.out)?;
-    let stem = format!("{}-{mode}", args.workload);
+    let stem = if args.config == "3d" {
+        format!("{}-{mode}", args.workload)
+    } else {
+        format!("{}-{}-{mode}", args.workload, args.config)
+    };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
 
     let mut table = format!(
@@ -202,8 +228,13 @@ fn write_outputs(args: &Args, mode: &str, summaries: &[Summary]) -> std::io::Res
         args.out.join(format!("{stem}.json")),
         serde_json::to_string_pretty(&json!({ "command": command, "points": raw }))?,
     )?;
+    let setup = if args.config == "3d" {
+        "25 nodes · 100 ms latency · 100 ops/s · 20 s"
+    } else {
+        "5 nodes · no latency · 100 ops/s · 10 s"
+    };
     let title = format!(
-        "{} · 25 nodes · 100 ms latency · 100 ops/s · 20 s · {} · median of {} seeds",
+        "{} · {setup} · {} · median of {} seeds",
         args.workload,
         if mode == "sim" {
             "simulated"
@@ -212,9 +243,10 @@ fn write_outputs(args: &Args, mode: &str, summaries: &[Summary]) -> std::io::Res
         },
         args.seeds
     );
+    let references = published::references(&args.config);
     std::fs::write(
         args.out.join(format!("{stem}.svg")),
-        plot::render(&dots, &title),
+        plot::render(&dots, references, &title),
     )?;
     eprintln!("wrote {}/{stem}.{{md,json,svg}}", args.out.display());
     Ok(())

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::grid::FAMILIES;
-use crate::published::PUBLISHED;
+use crate::published::Published;
 
 /// One plotted point: a family, its setting, and the measured figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,23 +56,32 @@ fn colour(family: &str) -> &'static str {
 }
 
 /// Renders the plot as a standalone SVG document.
-pub fn render(dots: &[Dot], title: &str) -> String {
+pub fn render(dots: &[Dot], references: &[Published], title: &str) -> String {
     let finite = |v: f64| v.is_finite() && v > 0.0;
     let all_msgs = dots
         .iter()
         .map(|d| d.msgs_per_op)
-        .chain(PUBLISHED.iter().map(|p| p.msgs_per_op))
+        .chain(references.iter().map(|p| p.msgs_per_op))
         .filter(|v| finite(*v));
     let x_max = all_msgs.fold(32.0f64, f64::max) * 1.3;
+    let x_min = dots
+        .iter()
+        .map(|d| d.msgs_per_op)
+        .chain(references.iter().map(|p| p.msgs_per_op))
+        .filter(|v| finite(*v))
+        .fold(0.5f64, f64::min)
+        .log2()
+        .floor()
+        .exp2();
     let y_max = dots
         .iter()
         .map(|d| d.max)
-        .chain(PUBLISHED.iter().map(|p| p.max))
+        .chain(references.iter().map(|p| p.max))
         .filter(|v| v.is_finite())
         .fold(1000.0f64, f64::max)
         .min(3000.0);
     let axes = Axes {
-        x_min: 0.5,
+        x_min,
         x_max,
         y_max: (y_max / 100.0).ceil() * 100.0,
     };
@@ -89,7 +98,7 @@ pub fn render(dots: &[Dot], title: &str) -> String {
     );
 
     // Grid and axes.
-    let mut tick = 0.5;
+    let mut tick = axes.x_min;
     while tick <= axes.x_max {
         let x = axes.x(tick);
         let _ = write!(
@@ -196,14 +205,19 @@ pub fn render(dots: &[Dot], title: &str) -> String {
     }
 
     // Published results: black diamonds joined median to max, numbered.
-    for (i, p) in PUBLISHED.iter().enumerate() {
+    for (i, p) in references.iter().enumerate() {
         let x = axes.x(p.msgs_per_op);
-        let (ym, yx) = (axes.y(p.median), axes.y(p.max));
+        let ym = axes.y(p.median);
+        let yx = if p.max.is_finite() { axes.y(p.max) } else { ym };
         let _ = write!(
             svg,
             r##"<line x1="{x:.1}" y1="{ym:.1}" x2="{x:.1}" y2="{yx:.1}" stroke="black" stroke-width="0.8"/>{}{}<text x="{:.1}" y="{:.1}" font-weight="bold">P{}</text>"##,
             diamond(x, ym, true),
-            diamond(x, yx, false),
+            if p.max.is_finite() {
+                diamond(x, yx, false)
+            } else {
+                String::new()
+            },
             x + 7.0,
             yx + 4.0,
             i + 1
@@ -231,7 +245,7 @@ pub fn render(dots: &[Dot], title: &str) -> String {
         svg,
         r#"<text x="{lx}" y="{ly}" font-weight="bold">published</text>"#
     );
-    for (i, p) in PUBLISHED.iter().enumerate() {
+    for (i, p) in references.iter().enumerate() {
         ly += 18.0;
         let _ = write!(
             svg,
@@ -277,6 +291,16 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::published::{G_SET_REFERENCE, PUBLISHED};
+
+    #[test]
+    fn a_reference_without_a_maximum_gets_one_marker() {
+        let mut reference = G_SET_REFERENCE;
+        reference[0].max = f64::NAN;
+        let svg = render(&[], &reference, "g-set");
+        assert_eq!(svg.matches("<polygon").count(), 1);
+        assert!(!svg.contains("NaN"));
+    }
 
     #[test]
     fn renders_a_well_formed_svg_with_every_series_and_the_published_points() {
@@ -303,7 +327,7 @@ mod tests {
                 max: 200.0,
             },
         ];
-        let svg = render(&dots, "test");
+        let svg = render(&dots, &PUBLISHED, "test");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert_eq!(
             svg.matches("<circle").count(),

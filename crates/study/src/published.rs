@@ -47,3 +47,21 @@ pub const PUBLISHED: [Published; 5] = [
         max: 207.0,
     },
 ];
+
+/// The reference point for the guide configuration (`g-set`, 5 nodes, 100 ops/s, 10 s):
+/// full-state replication to every node every 5 s, as Maelstrom's own g-set guide reports it:
+/// 0.099 server msgs-per-op, "roughly 2.5 seconds median, and as high as five seconds".
+pub const G_SET_REFERENCE: [Published; 1] = [Published {
+    design: "full state to all every 5 s (Maelstrom's guide)",
+    msgs_per_op: 0.0987,
+    median: 2500.0,
+    max: 5000.0,
+}];
+
+/// The points to compare a configuration (`3d` or `guide`) against.
+pub fn references(config: &str) -> &'static [Published] {
+    match config {
+        "guide" => &G_SET_REFERENCE,
+        _ => &PUBLISHED,
+    }
+}

@@ -97,6 +97,37 @@ pub struct Config<P> {
     pub suspect_after: Duration,
 }
 
+impl<P> Config<P> {
+    /// The longest batching interval any member uses.
+    fn longest_flush(&self) -> Duration {
+        self.flush.max(self.relay_flush)
+    }
+
+    /// How long an acknowledgement may wait: at least `ack_delay`, and at least one batching
+    /// interval, so that a node batching slowly still piggybacks its acknowledgements on its
+    /// next batch instead of sending them bare.
+    pub fn ack_wait(&self) -> Duration {
+        self.ack_delay.max(self.longest_flush())
+    }
+
+    /// The first retransmission timeout in use: at least `rto`, and at least twice
+    /// [`ack_wait`](Self::ack_wait), so that a slow but healthy peer is not retransmitted to.
+    pub fn first_rto(&self) -> Duration {
+        self.rto.max(self.ack_wait() * 2)
+    }
+
+    /// The retransmission cap in use: at least `max_rto` and [`first_rto`](Self::first_rto).
+    pub fn rto_cap(&self) -> Duration {
+        self.max_rto.max(self.first_rto())
+    }
+
+    /// How long an eager target may leave a packet unacknowledged before it is suspected: at
+    /// least `suspect_after`, and longer than a retransmission plus an acknowledgement wait.
+    pub fn suspicion(&self) -> Duration {
+        self.suspect_after.max(self.first_rto() + self.ack_wait())
+    }
+}
+
 impl<P> Default for Config<P> {
     fn default() -> Self {
         Config {

@@ -248,7 +248,7 @@ where
         validate(&self.me, &from, &packet)?;
         self.stats.received_packets += 1;
 
-        let rto = self.config.rto;
+        let rto = self.config.first_rto();
         let peer = self
             .peers
             .entry(from.clone())
@@ -345,16 +345,23 @@ where
         let now = self.clock(now);
         self.refresh_hub(now);
 
+        // Batches first: they carry the acknowledgements that would otherwise go out bare.
+        if self.flush_at.is_some_and(|t| t <= now) {
+            self.flush_at = None;
+            self.flush_all(now);
+        }
+        if self.round_at.is_some_and(|t| t <= now) {
+            self.round_at = None;
+            self.run_round(now);
+        }
         let names: Vec<P> = self.peers.keys().cloned().collect();
         for name in &names {
-            let peer = &self.peers[name];
-            if peer.retransmit_at().is_some_and(|t| t <= now) {
+            if self.peers[name].retransmit_at().is_some_and(|t| t <= now) {
                 self.retransmit(name, now);
             }
-            let peer = &self.peers[name];
-            if peer
+            if self.peers[name]
                 .ack_owed_since
-                .is_some_and(|since| since + self.config.ack_delay <= now)
+                .is_some_and(|since| since + self.config.ack_wait() <= now)
             {
                 let packet = self.packet_to(name);
                 self.emit(name.clone(), packet, PacketKind::Ack);
@@ -367,15 +374,6 @@ where
                     self.send_digest(name, true, None);
                 }
             }
-        }
-
-        if self.round_at.is_some_and(|t| t <= now) {
-            self.round_at = None;
-            self.run_round(now);
-        }
-        if self.flush_at.is_some_and(|t| t <= now) {
-            self.flush_at = None;
-            self.flush_all(now);
         }
         self.after_input(now);
     }
@@ -399,13 +397,13 @@ where
         consider(self.round_at);
         for peer in self.peers.values() {
             consider(peer.retransmit_at());
-            consider(peer.ack_owed_since.map(|s| s + self.config.ack_delay));
+            consider(peer.ack_owed_since.map(|s| s + self.config.ack_wait()));
             consider(peer.graft_at.as_ref().map(|(t, _)| *t));
         }
         if let Some(hub) = &self.hub
             && let Some(peer) = self.peers.get(hub)
         {
-            consider(peer.silent_since().map(|s| s + self.config.suspect_after));
+            consider(peer.silent_since().map(|s| s + self.config.suspicion()));
         }
         next
     }
@@ -418,7 +416,7 @@ where
     }
 
     fn peer_mut(&mut self, name: &P) -> &mut Peer {
-        let rto = self.config.rto;
+        let rto = self.config.first_rto();
         self.peers
             .entry(name.clone())
             .or_insert_with(|| Peer::new(rto))
@@ -461,7 +459,7 @@ where
             let suspected = self
                 .peers
                 .get(c)
-                .is_some_and(|p| p.suspected(now, self.config.suspect_after));
+                .is_some_and(|p| p.suspected(now, self.config.suspicion()));
             if !suspected {
                 return Some(c.clone());
             }
@@ -641,15 +639,32 @@ where
         out
     }
 
-    /// Resends everything in flight to `name` as one range, minus what it now holds.
+    /// Resends the packets to `name` whose timeout has passed as one packet covering their
+    /// whole range, minus what the peer now holds. Packets sent since, whose numbers fall inside
+    /// that range, ride along: the range is acknowledged as a whole, so everything it covers
+    /// must be in it.
     fn retransmit(&mut self, name: &P, now: Time) {
-        let max_rto = self.config.max_rto;
+        let max_rto = self.config.rto_cap();
         let peer = self.peer_mut(name);
-        let flights = std::mem::take(&mut peer.flights);
-        let Some(hi) = flights.keys().next_back().copied() else {
+        let rto = peer.rto;
+        let due = peer.flights.iter().filter(|(_, f)| f.sent_at + rto <= now);
+        let Some((lo, hi)) = due.fold(None, |acc: Option<(u64, u64)>, (h, f)| {
+            Some(acc.map_or((f.lo, *h), |(l, hh)| (l.min(f.lo), hh.max(*h))))
+        }) else {
             return;
         };
-        let lo = flights.values().map(|f| f.lo).min().unwrap_or(hi);
+        let covered: Vec<u64> = peer
+            .flights
+            .iter()
+            .filter(|(h, f)| **h >= lo && f.lo <= hi)
+            .map(|(h, _)| *h)
+            .collect();
+        let flights: BTreeMap<u64, Flight> = covered
+            .into_iter()
+            .filter_map(|h| peer.flights.remove(&h).map(|f| (h, f)))
+            .collect();
+        let lo = flights.values().map(|f| f.lo).min().unwrap_or(lo);
+        let hi = flights.keys().next_back().copied().unwrap_or(hi);
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
