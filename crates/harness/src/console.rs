@@ -256,6 +256,13 @@ pub fn summary(results: &Value, workload: &str) -> String {
             num(&n["servers"]["msgs-per-op"])
         ));
     }
+    if let Some(c) = results.get("node-cpu") {
+        line(format!(
+            "node cpu   {} ms in all, {} ms per 1000 ops",
+            num(&c["ms"]),
+            num(&c["ms-per-1000-ops"])
+        ));
+    }
     if let Some(e) = results
         .get("exceptions")
         .and_then(|e| e.get("exceptions"))

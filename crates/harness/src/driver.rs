@@ -53,6 +53,7 @@ pub fn drive<H: NodeHost + ?Sized>(
     }
     let exited = host.shutdown();
     let mut record = engine.into_record();
+    record.node_cpu = host.node_cpu();
     if let Some((node, status)) = exited.first().filter(|_| record.crash.is_none()) {
         let name = record
             .opts

@@ -192,6 +192,8 @@ pub struct RunRecord {
     pub faults: Vec<FaultSpan>,
     /// A scenario's script report: its checks and failures.
     pub scenario: Option<Value>,
+    /// CPU time the node processes used, when the host measured it.
+    pub node_cpu: Option<std::time::Duration>,
 }
 
 /// Live figures for a progress line.
@@ -528,6 +530,7 @@ impl Engine {
             origin: self.origin,
             end: self.now,
             faults: self.faults,
+            node_cpu: None,
             scenario: self.script.map(|run| {
                 let valid = if run.failures.is_empty() {
                     crate::checker::Validity::Valid

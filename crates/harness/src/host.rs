@@ -105,6 +105,12 @@ pub trait NodeHost {
     /// status, as Maelstrom's teardown check does.
     fn shutdown(&mut self) -> Vec<(NodeIndex, String)>;
 
+    /// The CPU time (user plus system) the nodes used, once [`shutdown`](Self::shutdown)
+    /// returned, if the host can tell. Reported in `results.json`, never part of the verdict.
+    fn node_cpu(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Inflict a fault on a node. A host that cannot refuses (the default), and the run
     /// crashes with the error.
     fn control(&mut self, node: NodeIndex, action: Control) -> Result<(), HostError> {

@@ -105,6 +105,8 @@ pub struct ProcessHost {
     rx: Receiver<Msg>,
     pending: VecDeque<HostEvent>,
     shut_down: bool,
+    /// CPU time of this process's reaped children when the nodes started.
+    children_cpu_at_start: Option<Duration>,
 }
 
 impl ProcessHost {
@@ -118,6 +120,7 @@ impl ProcessHost {
             tx,
             rx,
             pending: VecDeque::new(),
+            children_cpu_at_start: None,
             shut_down: false,
         }
     }
@@ -340,6 +343,7 @@ fn stderr_loop(
 impl NodeHost for ProcessHost {
     fn start(&mut self, nodes: &[NodeId]) -> Result<(), HostError> {
         install_interrupt_handler();
+        self.children_cpu_at_start = reaped_children_cpu();
         std::fs::create_dir_all(&self.config.log_dir).map_err(|e| HostError {
             node: None,
             message: format!("cannot create {}: {e}", self.config.log_dir.display()),
@@ -474,6 +478,25 @@ impl NodeHost for ProcessHost {
         }
         exited
     }
+
+    fn node_cpu(&self) -> Option<Duration> {
+        // Every node (and every earlier life of a restarted one) has been reaped by now, so the
+        // growth of the reaped children's time since start is the nodes' time.
+        let now = reaped_children_cpu()?;
+        Some(now.saturating_sub(self.children_cpu_at_start?))
+    }
+}
+
+/// User plus system CPU time of every child this process has reaped so far.
+fn reaped_children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let micros = |t: nix::sys::time::TimeVal| {
+        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
+    };
+    Some(Duration::from_micros(
+        micros(usage.user_time()) + micros(usage.system_time()),
+    ))
 }
 
 fn kill_group(child: &mut Child, name: &str) {

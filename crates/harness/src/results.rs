@@ -35,6 +35,15 @@ pub fn analyze(record: &RunRecord) -> Value {
         let valid = Validity::merge_all(m.values().map(Validity::of));
         m.insert("valid?".into(), valid.to_json());
     }
+    if let (Some(cpu), Some(m)) = (record.node_cpu, results.as_object_mut()) {
+        // A measurement, not a check: added after the verdict is composed.
+        let ops = record.history.client_invocations().max(1) as f64;
+        let ms = cpu.as_secs_f64() * 1000.0;
+        m.insert(
+            "node-cpu".into(),
+            json!({"ms": ms.round(), "ms-per-1000-ops": (ms * 1000.0 / ops).round()}),
+        );
+    }
     results
 }
 
