@@ -3,7 +3,8 @@
 //!
 //! The history checkers run again on `history.jsonl`, with the workload and `--availability`
 //! read from `test.json`. Network statistics and protocol reports need the journal and the
-//! nodes' output, which are not stored, so they are carried over from the old `results.json`.
+//! nodes' output, which are not stored, so they are carried over from the old `results.json`,
+//! as are a scenario's convergence checks.
 //! The new results are printed and written back to `results.json`.
 
 use std::path::{Path, PathBuf};
@@ -81,7 +82,14 @@ pub fn reanalyze(dir: &Path) -> Result<Value, AnalyzeError> {
     if old.get("crash").is_some() {
         return Ok(old);
     }
-    let results = analyze_history(&opts, &history, old["net"].clone(), old["protocol"].clone());
+    let mut results = analyze_history(&opts, &history, old["net"].clone(), old["protocol"].clone());
+    // A scenario's convergence checks are not in the history either: carried over too.
+    if let (Some(scenario), Some(m)) = (old.get("scenario"), results.as_object_mut()) {
+        m.insert("scenario".into(), scenario.clone());
+        m.remove("valid?");
+        let valid = Validity::merge_all(m.values().map(Validity::of));
+        m.insert("valid?".into(), valid.to_json());
+    }
     let pretty = serde_json::to_string_pretty(&results).unwrap_or_default() + "\n";
     std::fs::write(&results_path, pretty).map_err(|e| AnalyzeError::Io(results_path, e))?;
     Ok(results)

@@ -9,6 +9,10 @@ use gossip_harness::cli::{Cli, Command, replay_command};
 use gossip_harness::console::EXIT_BAD_ARGS;
 use gossip_harness::{analyze, node_cmd, run, scenario};
 
+/// Simulations of many nodes are allocation-bound (see `docs/benchmarks.md`, "Simulation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
