@@ -559,18 +559,20 @@ where
     fn after_input(&mut self, now: Time) {
         let interval = self.flush_interval();
         let budget = self.config.max_packet_bytes;
+        let suspicion = self.config.suspicion();
+        // A suspected peer gets no new pushes: its queue rides on the next retransmission,
+        // which probes it once per timeout, so a partition costs one packet per timeout.
+        let reachable = |p: &Peer| !p.pending.is_empty() && !p.suspected(now, suspicion);
         let names: Vec<P> = self
             .peers
             .iter()
-            .filter(|(_, p)| {
-                !p.pending.is_empty() && (interval.is_zero() || p.pending_bytes >= budget)
-            })
+            .filter(|(_, p)| reachable(p) && (interval.is_zero() || p.pending_bytes >= budget))
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
             self.flush_peer(&name, now);
         }
-        let any_pending = self.peers.values().any(|p| !p.pending.is_empty());
+        let any_pending = self.peers.values().any(reachable);
         if any_pending && self.flush_at.is_none() {
             self.flush_at = Some(next_tick(now, interval));
         }
@@ -583,10 +585,11 @@ where
     }
 
     fn flush_all(&mut self, now: Time) {
+        let suspicion = self.config.suspicion();
         let names: Vec<P> = self
             .peers
             .iter()
-            .filter(|(_, p)| !p.pending.is_empty())
+            .filter(|(_, p)| !p.pending.is_empty() && !p.suspected(now, suspicion))
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
@@ -653,10 +656,15 @@ where
         }) else {
             return;
         };
+        // Queued deltas ride along (a suspected peer gets nothing else), but under a fresh
+        // sequence number: the peer may already hold an older packet with a number in the
+        // range, and acknowledging that must not cover deltas it never saw. A fresh number
+        // above everything in flight means the range covers every flight, so all of them go.
+        let fold_pending = !peer.pending.is_empty();
         let covered: Vec<u64> = peer
             .flights
             .iter()
-            .filter(|(h, f)| **h >= lo && f.lo <= hi)
+            .filter(|(h, f)| fold_pending || (**h >= lo && f.lo <= hi))
             .map(|(h, _)| *h)
             .collect();
         let flights: BTreeMap<u64, Flight> = covered
@@ -664,11 +672,19 @@ where
             .filter_map(|h| peer.flights.remove(&h).map(|f| (h, f)))
             .collect();
         let lo = flights.values().map(|f| f.lo).min().unwrap_or(lo);
-        let hi = flights.keys().next_back().copied().unwrap_or(hi);
+        let hi = if fold_pending {
+            let fresh = peer.next_seq;
+            peer.next_seq += 1;
+            fresh
+        } else {
+            flights.keys().next_back().copied().unwrap_or(hi)
+        };
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
         let mut dots: Vec<Dot<ReplicaId>> = flights.into_values().flat_map(|f| f.dots).collect();
+        dots.append(&mut peer.pending);
+        peer.pending_bytes = 0;
         dots.sort();
         dots.dedup();
         dots.retain(|d| !peer.known.contains(d));

@@ -308,3 +308,25 @@ fn every_strategy_has_a_convergence_test() {
         assert!(tested.contains(&name), "{name} has no convergence test");
     }
 }
+
+/// Found by the sweep: a suspected peer's queued deltas were folded into a retransmission
+/// under an old sequence range that the peer had already acknowledged, so the ack "covered"
+/// a delta that was lost with the retransmission.
+#[test]
+fn regression_queued_deltas_never_reuse_an_acknowledged_sequence_number() {
+    let schedule = Schedule {
+        nodes: 5,
+        seed: 5039386952131103953,
+        p_loss: 0.3,
+        p_dup: 0.0,
+        jitter_ms: 26,
+        ops: vec![
+            Op::Update(2),
+            Op::Wait(112),
+            Op::Update(0),
+            Op::Update(1),
+            Op::Wait(524),
+        ],
+    };
+    assert_eq!(run(&config("tree/kary2"), &schedule), Ok(()));
+}
