@@ -4,7 +4,7 @@
 //! The history checkers run again on `history.jsonl`, with the workload and `--availability`
 //! read from `test.json`. Network statistics and protocol reports need the journal and the
 //! nodes' output, which are not stored, so they are carried over from the old `results.json`,
-//! as are a scenario's convergence checks.
+//! as are a scenario's convergence checks and the nodes' CPU time.
 //! The new results are printed and written back to `results.json`.
 
 use std::path::{Path, PathBuf};
@@ -89,6 +89,10 @@ pub fn reanalyze(dir: &Path) -> Result<Value, AnalyzeError> {
         m.remove("valid?");
         let valid = Validity::merge_all(m.values().map(Validity::of));
         m.insert("valid?".into(), valid.to_json());
+    }
+    // A measurement of the run, not of the history.
+    if let (Some(cpu), Some(m)) = (old.get("node-cpu"), results.as_object_mut()) {
+        m.insert("node-cpu".into(), cpu.clone());
     }
     let pretty = serde_json::to_string_pretty(&results).unwrap_or_default() + "\n";
     std::fs::write(&results_path, pretty).map_err(|e| AnalyzeError::Io(results_path, e))?;
