@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::Rejection;
 use crate::options::{Options, WorkloadKind};
-use crate::protocol::{ErrorCode, Inbound, MsgId, NodeId, Outbound, body, parse_line};
+use crate::protocol::{ErrorCode, Inbound, NodeId, Outbound, body, parse_line};
 use crate::replicated::GOSSIP;
 use crate::workload::{self, Reply, Setup, Workload};
 
@@ -282,35 +282,31 @@ impl Node {
     }
 
     fn reply(&mut self, msg: &Inbound, reply: Reply) {
-        let Some(in_reply_to) = msg.msg_id else {
+        if msg.msg_id.is_none() {
             // Maelstrom's requests all carry msg_id; without one there is nothing to answer.
             tracing::debug!(src = %msg.src, kind = %msg.kind, "request without msg_id: no reply");
-            return;
-        };
-        let mut body = body(reply.kind, reply.fields);
-        self.address(&mut body, in_reply_to);
-        let line = Outbound {
-            src: self.src_for(msg),
-            dest: msg.src.clone(),
-            body,
         }
-        .to_line();
-        self.out.push_back(line);
+        self.answer(msg, body(reply.kind, reply.fields));
     }
 
     fn reply_error(&mut self, msg: &Inbound, rejection: Rejection) {
         tracing::warn!(src = %msg.src, kind = %msg.kind, "{rejection}");
+        let fields = [
+            ("code", Value::from(u32::from(rejection.code))),
+            ("text", Value::String(rejection.text)),
+        ];
+        self.answer(msg, body("error", fields));
+    }
+
+    /// Sends `body` back to `msg`'s sender, addressed as a reply (with our next `msg_id`);
+    /// a request without a `msg_id` cannot be answered and gets nothing.
+    fn answer(&mut self, msg: &Inbound, mut body: Map<String, Value>) {
         let Some(in_reply_to) = msg.msg_id else {
             return;
         };
-        let mut body = body(
-            "error",
-            [
-                ("code", Value::from(u32::from(rejection.code))),
-                ("text", Value::String(rejection.text)),
-            ],
-        );
-        self.address(&mut body, in_reply_to);
+        let msg_id = self.take_msg_id();
+        body.insert("in_reply_to".into(), Value::from(in_reply_to.0));
+        body.insert("msg_id".into(), Value::from(msg_id));
         let line = Outbound {
             src: self.src_for(msg),
             dest: msg.src.clone(),
@@ -318,12 +314,6 @@ impl Node {
         }
         .to_line();
         self.out.push_back(line);
-    }
-
-    fn address(&mut self, body: &mut Map<String, Value>, in_reply_to: MsgId) {
-        let msg_id = self.take_msg_id();
-        body.insert("in_reply_to".into(), Value::from(in_reply_to.0));
-        body.insert("msg_id".into(), Value::from(msg_id));
     }
 
     /// Moves the workload's gossip into the output queue.
