@@ -4,8 +4,10 @@
 //! restarted with its state lost starts a fresh entry instead of counting again from zero
 //! under a name whose old, larger entry would hide the new increments.
 
-use gossip_crdt::{GCounter, PnCounter};
+use gossip_crdt::{Decompose, GCounter, Lattice, PnCounter};
 use gossip_transport::{Config, ReplicaId, Time};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Reply, Setup, Workload, integer_field, not_supported};
@@ -13,96 +15,86 @@ use crate::Rejection;
 use crate::protocol::{ErrorCode, Inbound, NodeId};
 use crate::replicated::Replicated;
 
-/// The counter's value as a JSON integer (Maelstrom rejects `5.0`).
-fn integer(value: i128) -> Result<Value, Rejection> {
-    i64::try_from(value).map(Value::from).map_err(|_| {
-        Rejection::new(
-            ErrorCode::Abort,
-            format!("the counter ({value}) no longer fits in 64 bits"),
-        )
-    })
+/// What the two counter workloads need from their lattice.
+pub(crate) trait Counter: Lattice + Decompose + Serialize + DeserializeOwned {
+    /// The workload's Maelstrom name, for error texts.
+    const NAME: &'static str;
+
+    /// The delta adding `delta` on behalf of `replica`, or why not.
+    fn add(&self, replica: ReplicaId, delta: i64) -> Result<Self, Rejection>;
+
+    /// The counter's value.
+    fn total(&self) -> i128;
 }
 
 fn overflow(e: gossip_crdt::CrdtError) -> Rejection {
     Rejection::new(ErrorCode::Abort, e.to_string())
 }
 
-/// G-Counter: deltas must not be negative.
-#[derive(Debug)]
-pub(crate) struct GCounterWorkload {
-    counter: Replicated<GCounter<ReplicaId>>,
+impl Counter for GCounter<ReplicaId> {
+    const NAME: &'static str = "g-counter";
+
+    fn add(&self, replica: ReplicaId, delta: i64) -> Result<Self, Rejection> {
+        let by = u64::try_from(delta).map_err(|_| {
+            Rejection::malformed(format!("a g-counter only grows: delta {delta} is negative"))
+        })?;
+        self.increment_delta(replica, by).map_err(overflow)
+    }
+
+    fn total(&self) -> i128 {
+        // A sum of u64 entries, one per replica: far inside i128.
+        self.value() as i128
+    }
 }
 
-impl GCounterWorkload {
+impl Counter for PnCounter<ReplicaId> {
+    const NAME: &'static str = "pn-counter";
+
+    fn add(&self, replica: ReplicaId, delta: i64) -> Result<Self, Rejection> {
+        self.add_delta(replica, delta).map_err(overflow)
+    }
+
+    fn total(&self) -> i128 {
+        self.value()
+    }
+}
+
+/// A counter workload over the lattice `C`.
+#[derive(Debug)]
+pub(crate) struct CounterWorkload<C> {
+    counter: Replicated<C>,
+}
+
+impl<C: Counter> CounterWorkload<C> {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
-        GCounterWorkload {
+        CounterWorkload {
             counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
     }
 }
 
-/// PN-Counter: deltas of any sign.
-#[derive(Debug)]
-pub(crate) struct PnCounterWorkload {
-    counter: Replicated<PnCounter<ReplicaId>>,
-}
-
-impl PnCounterWorkload {
-    pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
-        PnCounterWorkload {
-            counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
-        }
-    }
-}
-
-impl Workload for GCounterWorkload {
+impl<C: Counter> Workload for CounterWorkload<C> {
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
         match msg.kind.as_str() {
             "add" => {
                 let delta = integer_field(msg, "delta")?;
-                let by = u64::try_from(delta).map_err(|_| {
-                    Rejection::malformed(format!(
-                        "a g-counter only grows: delta {delta} is negative"
-                    ))
+                let me = self.counter.replicator().id();
+                let d = self.counter.state().add(me, delta)?;
+                self.counter.update(now, d);
+                Ok(Reply::ok("add_ok"))
+            }
+            "read" => {
+                let value = self.counter.state().total();
+                // Maelstrom wants an integer (it rejects `5.0`) that fits in 64 bits.
+                let value = i64::try_from(value).map_err(|_| {
+                    Rejection::new(
+                        ErrorCode::Abort,
+                        format!("the counter ({value}) no longer fits in 64 bits"),
+                    )
                 })?;
-                let me = self.counter.replicator().id();
-                let d = self
-                    .counter
-                    .state()
-                    .increment_delta(me, by)
-                    .map_err(overflow)?;
-                self.counter.update(now, d);
-                Ok(Reply::ok("add_ok"))
+                Ok(Reply::ok("read_ok").with("value", Value::from(value)))
             }
-            "read" => {
-                Ok(Reply::ok("read_ok")
-                    .with("value", integer(self.counter.state().value() as i128)?))
-            }
-            _ => Err(not_supported("g-counter", msg)),
-        }
-    }
-
-    crate::workload::delegate_replication!(counter);
-}
-
-impl Workload for PnCounterWorkload {
-    fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
-        match msg.kind.as_str() {
-            "add" => {
-                let delta = integer_field(msg, "delta")?;
-                let me = self.counter.replicator().id();
-                let d = self
-                    .counter
-                    .state()
-                    .add_delta(me, delta)
-                    .map_err(overflow)?;
-                self.counter.update(now, d);
-                Ok(Reply::ok("add_ok"))
-            }
-            "read" => {
-                Ok(Reply::ok("read_ok").with("value", integer(self.counter.state().value())?))
-            }
-            _ => Err(not_supported("pn-counter", msg)),
+            _ => Err(not_supported(C::NAME, msg)),
         }
     }
 

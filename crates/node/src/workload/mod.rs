@@ -45,7 +45,8 @@ mod counter;
 mod echo;
 mod g_set;
 
-use gossip_transport::{Overlay, Start, Stats, Time};
+use gossip_crdt::{GCounter, PnCounter};
+use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
 use serde_json::{Map, Value};
 
 use crate::Rejection;
@@ -53,7 +54,7 @@ use crate::options::{Options, OverlayChoice, WorkloadKind};
 use crate::protocol::{Inbound, NodeId};
 
 pub(crate) use broadcast::Broadcast;
-pub(crate) use counter::{GCounterWorkload, PnCounterWorkload};
+pub(crate) use counter::CounterWorkload;
 pub(crate) use echo::Echo;
 pub(crate) use g_set::GSetWorkload;
 
@@ -134,8 +135,12 @@ pub(crate) fn build(kind: WorkloadKind, setup: Setup<'_>) -> Box<dyn Workload> {
         WorkloadKind::Echo => Box::new(Echo),
         WorkloadKind::Broadcast => Box::new(Broadcast::new(setup, config)),
         WorkloadKind::GSet => Box::new(GSetWorkload::new(setup, config)),
-        WorkloadKind::GCounter => Box::new(GCounterWorkload::new(setup, config)),
-        WorkloadKind::PnCounter => Box::new(PnCounterWorkload::new(setup, config)),
+        WorkloadKind::GCounter => {
+            Box::new(CounterWorkload::<GCounter<ReplicaId>>::new(setup, config))
+        }
+        WorkloadKind::PnCounter => {
+            Box::new(CounterWorkload::<PnCounter<ReplicaId>>::new(setup, config))
+        }
     }
 }
 
