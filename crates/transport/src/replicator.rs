@@ -933,26 +933,19 @@ mod tests {
 
     #[test]
     fn ticks_align_to_the_interval() {
-        let ms = Duration::from_millis;
-        assert_eq!(
-            next_tick(Time::from_millis(0), ms(200)),
-            Time::from_millis(200)
-        );
-        assert_eq!(
-            next_tick(Time::from_millis(1), ms(200)),
-            Time::from_millis(200)
-        );
-        assert_eq!(
-            next_tick(Time::from_millis(200), ms(200)),
-            Time::from_millis(400)
-        );
-        assert_eq!(
-            next_tick(Time::from_millis(399), ms(200)),
-            Time::from_millis(400)
-        );
-        assert_eq!(
-            next_tick(Time::from_millis(7), Duration::ZERO),
-            Time::from_millis(7)
-        );
+        // (now, interval, next tick), in milliseconds: strictly after `now`, on a multiple.
+        for (now, interval, tick) in [
+            (0, 200, 200),
+            (1, 200, 200),
+            (200, 200, 400),
+            (399, 200, 400),
+            (7, 0, 7),
+        ] {
+            assert_eq!(
+                next_tick(Time::from_millis(now), Duration::from_millis(interval)),
+                Time::from_millis(tick),
+                "now {now} ms, interval {interval} ms"
+            );
+        }
     }
 }
