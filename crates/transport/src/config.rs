@@ -90,7 +90,10 @@ pub struct Config<P> {
     /// First retransmission timeout; doubles on each retry up to `max_rto`.
     pub rto: Duration,
     /// Cap on the retransmission timeout: after a partition heals, repair starts within
-    /// about this long.
+    /// about this long. The default equals `rto` (no backoff): Maelstrom allows 10 s after
+    /// healing, and on a lossy multi-hop tree a delta may need several retransmissions per
+    /// hop inside that window. Raise it to trade repair time for fewer retransmissions during
+    /// long partitions.
     pub max_rto: Duration,
     /// An eager target whose oldest unacknowledged packet is this old is suspected
     /// unreachable (a star then routes around it).
@@ -138,7 +141,7 @@ impl<P> Default for Config<P> {
             max_packet_bytes: 64 * 1024,
             ack_delay: Duration::from_millis(1000),
             rto: Duration::from_millis(2000),
-            max_rto: Duration::from_millis(4000),
+            max_rto: Duration::from_millis(2000),
             suspect_after: Duration::from_millis(2500),
         }
     }

@@ -27,6 +27,9 @@ pub(crate) struct Flight {
     pub(crate) first_sent: Time,
     /// A relay request (or its end) this range carries.
     pub(crate) relay: Option<bool>,
+    /// How long to wait for its acknowledgement: the first timeout, doubled at each resend
+    /// (up to a cap), per flight, so one slow range does not slow down the others.
+    pub(crate) timeout: Duration,
 }
 
 /// One peer, as this replica sees it.
@@ -44,7 +47,6 @@ pub(crate) struct Peer {
     pub(crate) send_epoch: Option<u64>,
     pub(crate) next_seq: u64,
     pub(crate) flights: BTreeMap<u64, Flight>,
-    pub(crate) rto: Duration,
     /// Incoming link: its restart mark as the peer sends it, everything up to `recv_cum`
     /// arrived, ranges beyond a gap (`lo → hi`).
     pub(crate) recv_epoch: Option<u64>,
@@ -61,7 +63,7 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(rto: Duration) -> Self {
+    pub(crate) fn new() -> Self {
         Peer {
             inc: None,
             known: CausalContext::new(),
@@ -70,7 +72,6 @@ impl Peer {
             send_epoch: None,
             next_seq: 1,
             flights: BTreeMap::new(),
-            rto,
             recv_epoch: None,
             recv_cum: 0,
             recv_ahead: BTreeMap::new(),
@@ -140,7 +141,7 @@ impl Peer {
 
     /// Applies the peer's cumulative acknowledgement: flights it covers are delivered, and
     /// their deltas are known there. Returns `true` iff some flight completed.
-    pub(crate) fn acknowledge(&mut self, upto: u64, base_rto: Duration) -> bool {
+    pub(crate) fn acknowledge(&mut self, upto: u64) -> bool {
         let done: Vec<u64> = self.flights.range(..=upto).map(|(hi, _)| *hi).collect();
         if done.is_empty() {
             return false;
@@ -152,7 +153,6 @@ impl Peer {
                 }
             }
         }
-        self.rto = base_rto;
         true
     }
 
@@ -163,11 +163,7 @@ impl Peer {
 
     /// When the next retransmission is due, if anything is in flight.
     pub(crate) fn retransmit_at(&self) -> Option<Time> {
-        self.flights
-            .values()
-            .map(|f| f.sent_at)
-            .min()
-            .map(|t| t + self.rto)
+        self.flights.values().map(|f| f.sent_at + f.timeout).min()
     }
 
     /// `true` iff the peer has left packets unacknowledged for `suspect_after`.
@@ -179,8 +175,8 @@ impl Peer {
     /// Forgets everything about a previous incarnation of the peer, and restarts the
     /// outgoing link marked with the new incarnation: packets sent before, which may still
     /// reach the new life, can then never be mistaken for the restarted link's.
-    pub(crate) fn reset(&mut self, inc: u64, rto: Duration) {
-        *self = Peer::new(rto);
+    pub(crate) fn reset(&mut self, inc: u64) {
+        *self = Peer::new();
         self.inc = Some(inc);
         self.send_epoch = Some(inc);
     }

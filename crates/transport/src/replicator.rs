@@ -248,17 +248,13 @@ where
         validate(&self.me, &from, &packet)?;
         self.stats.received_packets += 1;
 
-        let rto = self.config.first_rto();
-        let peer = self
-            .peers
-            .entry(from.clone())
-            .or_insert_with(|| Peer::new(rto));
+        let peer = self.peers.entry(from.clone()).or_insert_with(Peer::new);
         let mut restarted = false;
         match peer.inc {
             None => peer.inc = Some(packet.inc),
             Some(inc) if packet.inc > inc => {
                 // A new incarnation lost whatever its predecessor had: start over with it.
-                peer.reset(packet.inc, rto);
+                peer.reset(packet.inc);
                 restarted = true;
             }
             Some(inc) if packet.inc < inc => {
@@ -276,7 +272,7 @@ where
             && ack.inc == self.inc
             && ack.to == peer.send_epoch
         {
-            peer.acknowledge(ack.seq, rto);
+            peer.acknowledge(ack.seq);
         }
         // A link restarted for another life of ours carries nothing this life can acknowledge.
         let for_this_life = packet.to.is_none_or(|to| to == self.inc);
@@ -416,10 +412,7 @@ where
     }
 
     fn peer_mut(&mut self, name: &P) -> &mut Peer {
-        let rto = self.config.first_rto();
-        self.peers
-            .entry(name.clone())
-            .or_insert_with(|| Peer::new(rto))
+        self.peers.entry(name.clone()).or_insert_with(Peer::new)
     }
 
     fn others(&self) -> impl Iterator<Item = &P> {
@@ -599,6 +592,7 @@ where
 
     /// Sends `name` its queued deltas as one or more acknowledged packets.
     fn flush_peer(&mut self, name: &P, now: Time) {
+        let first_rto = self.config.first_rto();
         let peer = self.peer_mut(name);
         let dots = std::mem::take(&mut peer.pending);
         peer.pending_bytes = 0;
@@ -614,6 +608,7 @@ where
                     sent_at: now,
                     first_sent: now,
                     relay: None,
+                    timeout: first_rto,
                 },
             );
             let mut packet = self.packet_to(name);
@@ -649,8 +644,7 @@ where
     fn retransmit(&mut self, name: &P, now: Time) {
         let max_rto = self.config.rto_cap();
         let peer = self.peer_mut(name);
-        let rto = peer.rto;
-        let due = peer.flights.iter().filter(|(_, f)| f.sent_at + rto <= now);
+        let due = peer.flights.iter().filter(|(_, f)| f.sent_at + f.timeout <= now);
         let Some((lo, hi)) = due.fold(None, |acc: Option<(u64, u64)>, (h, f)| {
             Some(acc.map_or((f.lo, *h), |(l, hh)| (l.min(f.lo), hh.max(*h))))
         }) else {
@@ -682,13 +676,15 @@ where
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
+        let flights_timeout = flights.values().map(|f| f.timeout).max().unwrap_or_default();
         let mut dots: Vec<Dot<ReplicaId>> = flights.into_values().flat_map(|f| f.dots).collect();
         dots.append(&mut peer.pending);
         peer.pending_bytes = 0;
         dots.sort();
         dots.dedup();
         dots.retain(|d| !peer.known.contains(d));
-        peer.rto = (peer.rto * 2).min(max_rto);
+        // Back off from the longest wait among the merged flights.
+        let timeout = flights_timeout.saturating_mul(2).min(max_rto);
         // Even with no deltas left the range is resent, so that the receiver's cumulative
         // acknowledgement can move past it.
         let mut chunks = self.chunks(dots);
@@ -713,6 +709,7 @@ where
                     sent_at: now,
                     first_sent,
                     relay: flight_relay,
+                    timeout,
                 },
             );
             let mut packet = self.packet_to(name);
@@ -784,6 +781,7 @@ where
                 packet.relay = relay;
             }
             let now = self.now;
+            let first_rto = self.config.first_rto();
             let peer = self.peer_mut(name);
             let seq = peer.next_seq;
             peer.next_seq += 1;
@@ -795,6 +793,7 @@ where
                     sent_at: now,
                     first_sent: now,
                     relay,
+                    timeout: first_rto,
                 },
             );
             packet.seq = Some((seq, seq));
