@@ -116,8 +116,25 @@ impl<A: Ord + Clone> CausalContext<A> {
         if self.contains(&dot) || dot.counter == 0 {
             return false;
         }
-        self.cloud.insert(dot);
-        self.compact();
+        let have = self.vv.get(&dot.replica);
+        if dot.counter != have + 1 {
+            // Ahead of a gap: it waits in the cloud (nothing there can be absorbed yet).
+            self.cloud.insert(dot);
+            return true;
+        }
+        // Extends the gap-free prefix, and may close a gap: absorb the run that follows.
+        let mut top = dot.counter;
+        loop {
+            let next = Dot {
+                replica: dot.replica.clone(),
+                counter: top + 1,
+            };
+            if !self.cloud.remove(&next) {
+                break;
+            }
+            top += 1;
+        }
+        self.vv.witness(dot.replica, top);
         true
     }
 
@@ -204,5 +221,34 @@ impl<A: Ord + Clone> FromIterator<Dot<A>> for CausalContext<A> {
         ctx.cloud = iter.into_iter().filter(|d| d.counter > 0).collect();
         ctx.compact();
         ctx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dot(counter: u64) -> Dot<&'static str> {
+        Dot {
+            replica: "a",
+            counter,
+        }
+    }
+
+    #[test]
+    fn inserting_out_of_order_ends_compact() {
+        let mut ctx = CausalContext::new();
+        assert!(ctx.insert(dot(3)));
+        assert!(ctx.insert(dot(1)));
+        assert_eq!(ctx.vector().get(&"a"), 1);
+        assert_eq!(ctx.cloud().count(), 1, "3 waits behind the gap at 2");
+        assert!(ctx.insert(dot(2)), "closing the gap");
+        assert_eq!(ctx.vector().get(&"a"), 3);
+        assert_eq!(ctx.cloud().count(), 0);
+        assert!(!ctx.insert(dot(2)), "already seen");
+        assert!(!ctx.insert(dot(0)), "counters start at 1");
+        // Same set of dots, other order: same value.
+        let other: CausalContext<&str> = [dot(2), dot(3), dot(1)].into_iter().collect();
+        assert_eq!(ctx, other);
     }
 }

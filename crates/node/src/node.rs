@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::Rejection;
 use crate::options::{Options, WorkloadKind};
-use crate::protocol::{ErrorCode, Inbound, NodeId, Outbound, body, parse_line};
+use crate::protocol::{ErrorCode, Inbound, NodeId, Outbound, body, line_with_body, parse_line};
 use crate::replicated::GOSSIP;
 use crate::workload::{self, Reply, Setup, Workload};
 
@@ -322,13 +322,7 @@ impl Node {
             return;
         };
         while let Some((to, body)) = app.poll_transmit() {
-            let line = Outbound {
-                src: me.clone(),
-                dest: to,
-                body,
-            }
-            .to_line();
-            self.out.push_back(line);
+            self.out.push_back(line_with_body(me, &to, &body));
         }
     }
 }

@@ -3,8 +3,9 @@
 
 use gossip_crdt::{Decompose, Lattice};
 use gossip_transport::{Overlay, Packet, Replicator, Start, Stats, Time};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Rejection;
@@ -12,6 +13,18 @@ use crate::protocol::{ErrorCode, NodeId};
 
 /// The `type` of inter-node replication messages.
 pub const GOSSIP: &str = "gossip";
+
+/// A gossip message body: the packet's fields beside `type` (and `w`, the workload, when
+/// peers may have to learn it).
+#[derive(Serialize)]
+struct GossipBody<'a, L> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    packet: &'a Packet<L>,
+    #[serde(rename = "w", skip_serializing_if = "Option::is_none")]
+    workload: Option<&'static str>,
+}
 
 /// One replicated lattice and its engine.
 #[derive(Debug)]
@@ -62,13 +75,13 @@ where
         from: &NodeId,
         body: &Map<String, Value>,
     ) -> Result<(), Rejection> {
-        let packet: Packet<L> =
-            serde_json::from_value(Value::Object(body.clone())).map_err(|e| {
-                Rejection::new(
-                    ErrorCode::MalformedRequest,
-                    format!("bad gossip packet: {e}"),
-                )
-            })?;
+        // Straight from the parsed body, without copying it: `type` and `w` are ignored.
+        let packet = Packet::<L>::deserialize(body.into_deserializer()).map_err(|e| {
+            Rejection::new(
+                ErrorCode::MalformedRequest,
+                format!("bad gossip packet: {e}"),
+            )
+        })?;
         self.replicator
             .handle_packet(now, from.clone(), packet)
             .map_err(|e| {
@@ -80,19 +93,16 @@ where
         self.replicator.handle_timeout(now);
     }
 
-    /// The next gossip message: its addressee and body.
-    pub(crate) fn poll_transmit(&mut self) -> Option<(NodeId, Map<String, Value>)> {
+    /// The next gossip message: its addressee and its body, as JSON text.
+    pub(crate) fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
         let (to, packet) = self.replicator.poll_transmit()?;
-        let mut body = match serde_json::to_value(&packet) {
-            Ok(Value::Object(map)) => map,
-            // A packet is a struct of numbers, arrays and our lattices: always an object.
-            _ => Map::new(),
+        let body = GossipBody {
+            kind: GOSSIP,
+            packet: &packet,
+            workload: self.tag,
         };
-        body.insert("type".into(), Value::String(GOSSIP.into()));
-        if let Some(tag) = self.tag {
-            body.insert("w".into(), Value::String(tag.into()));
-        }
-        Some((to, body))
+        // A packet is numbers, arrays and our lattices: it always serialises.
+        Some((to, serde_json::to_string(&body).unwrap_or_default()))
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Time> {

@@ -9,7 +9,7 @@
 //! packet covering their whole range (holding only the deltas still not known there), so a
 //! partition costs one retransmission per timeout, not one per lost packet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Dot, Lattice};
@@ -40,13 +40,15 @@ pub(crate) struct Peer {
     /// Deltas the peer is known to hold.
     pub(crate) known: CausalContext<ReplicaId>,
     /// Deltas queued for the next eager push, in id order, with their total encoded size.
-    pub(crate) pending: Vec<Dot<ReplicaId>>,
+    pub(crate) pending: BTreeSet<Dot<ReplicaId>>,
     pub(crate) pending_bytes: usize,
     /// Outgoing link: its restart mark (the peer incarnation it was restarted for, `None` if
     /// never), next sequence number, packets in flight keyed by their `hi`.
     pub(crate) send_epoch: Option<u64>,
     pub(crate) next_seq: u64,
     pub(crate) flights: BTreeMap<u64, Flight>,
+    /// Every delta in some flight, so that queueing checks in O(log n).
+    in_flight: BTreeSet<Dot<ReplicaId>>,
     /// Incoming link: its restart mark as the peer sends it, everything up to `recv_cum`
     /// arrived, ranges beyond a gap (`lo → hi`).
     pub(crate) recv_epoch: Option<u64>,
@@ -67,11 +69,12 @@ impl Peer {
         Peer {
             inc: None,
             known: CausalContext::new(),
-            pending: Vec::new(),
+            pending: BTreeSet::new(),
             pending_bytes: 0,
             send_epoch: None,
             next_seq: 1,
             flights: BTreeMap::new(),
+            in_flight: BTreeSet::new(),
             recv_epoch: None,
             recv_cum: 0,
             recv_ahead: BTreeMap::new(),
@@ -92,29 +95,38 @@ impl Peer {
         self.known.join(have);
     }
 
-    /// `true` iff `dot` is waiting in `pending` or in flight.
-    fn queued(&self, dot: &Dot<ReplicaId>) -> bool {
-        self.pending.binary_search(dot).is_ok()
-            || self
-                .flights
-                .values()
-                .any(|f| f.dots.binary_search(dot).is_ok())
+    /// Puts a flight (covering numbers up to `hi`) in the air.
+    pub(crate) fn add_flight(&mut self, hi: u64, flight: Flight) {
+        self.in_flight.extend(flight.dots.iter().cloned());
+        if let Some(replaced) = self.flights.insert(hi, flight) {
+            self.forget_flight(&replaced);
+        }
+    }
+
+    /// Takes the flight covering numbers up to `hi` out of the air.
+    pub(crate) fn take_flight(&mut self, hi: u64) -> Option<Flight> {
+        let flight = self.flights.remove(&hi)?;
+        self.forget_flight(&flight);
+        Some(flight)
+    }
+
+    fn forget_flight(&mut self, flight: &Flight) {
+        for dot in &flight.dots {
+            self.in_flight.remove(dot);
+        }
     }
 
     /// Queues `dot` for the next push unless the peer holds it or it is already on its way.
     /// Returns `true` iff it was queued.
     pub(crate) fn enqueue(&mut self, dot: Dot<ReplicaId>, bytes: usize) -> bool {
-        if self.known.contains(&dot) || self.queued(&dot) {
+        if self.known.contains(&dot) || self.in_flight.contains(&dot) {
             return false;
         }
-        match self.pending.binary_search(&dot) {
-            Ok(_) => false,
-            Err(at) => {
-                self.pending.insert(at, dot);
-                self.pending_bytes += bytes;
-                true
-            }
+        let queued = self.pending.insert(dot);
+        if queued {
+            self.pending_bytes += bytes;
         }
+        queued
     }
 
     /// Records an incoming packet carrying link sequence numbers `lo..=hi`. Returns `true` iff
@@ -147,7 +159,7 @@ impl Peer {
             return false;
         }
         for hi in done {
-            if let Some(flight) = self.flights.remove(&hi) {
+            if let Some(flight) = self.take_flight(hi) {
                 for dot in flight.dots {
                     self.known.insert(dot);
                 }

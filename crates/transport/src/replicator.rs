@@ -90,6 +90,8 @@ pub struct Replicator<L, P> {
     plan: Plan<P>,
     /// Star only: the hub this node pushes to, or `None` while it acts as the hub itself.
     hub: Option<P>,
+    /// The eager targets, sorted; recomputed whenever the plan, the hub or a relay changes.
+    targets: Vec<P>,
     rng: Xoshiro256PlusPlus,
     outbox: VecDeque<(P, Packet<L>)>,
     stats: Stats,
@@ -131,6 +133,7 @@ where
             peers: BTreeMap::new(),
             plan,
             hub: None,
+            targets: Vec::new(),
             rng,
             outbox: VecDeque::new(),
             stats: Stats::default(),
@@ -141,6 +144,7 @@ where
             config,
         };
         replicator.hub = replicator.choose_hub(now);
+        replicator.refresh_targets();
         replicator.greet();
         replicator
     }
@@ -184,7 +188,7 @@ where
 
     /// The peers this replica pushes new deltas to right now.
     pub fn eager_targets(&self) -> Vec<P> {
-        self.targets()
+        self.targets.clone()
     }
 
     /// `true` iff every peer this replica pushes to has acknowledged everything and nothing
@@ -230,6 +234,7 @@ where
             &self.config.overlay,
         );
         self.hub = self.choose_hub(now);
+        self.refresh_targets();
         self.greet();
         self.after_input(now);
     }
@@ -276,7 +281,9 @@ where
         }
         // A link restarted for another life of ours carries nothing this life can acknowledge.
         let for_this_life = packet.to.is_none_or(|to| to == self.inc);
+        let mut relay_changed = false;
         if for_this_life && peer.accept_epoch(packet.to) {
+            relay_changed = packet.relay.is_some_and(|relay| relay != peer.relay_for);
             if let Some(relay) = packet.relay {
                 peer.relay_for = relay;
             }
@@ -289,7 +296,10 @@ where
             let reply = self.packet_to(&from);
             self.emit(from.clone(), reply, PacketKind::Ack);
         }
-        if restarted && self.targets().contains(&from) {
+        if restarted || relay_changed {
+            self.refresh_targets();
+        }
+        if restarted && self.is_target(&from) {
             self.enqueue_missing(&from);
         }
 
@@ -303,7 +313,7 @@ where
 
         // Eager targets get what they lack over the acknowledged path; anyone else who asks
         // gets it in the reply.
-        let is_target = self.targets().contains(&from);
+        let is_target = self.is_target(&from);
         if packet.have.is_some() && is_target {
             self.enqueue_missing(&from);
         }
@@ -419,8 +429,21 @@ where
         self.members.iter().filter(move |m| **m != self.me)
     }
 
-    /// The peers that get eager pushes now.
-    fn targets(&self) -> Vec<P> {
+    /// `true` iff `name` gets eager pushes now.
+    fn is_target(&self, name: &P) -> bool {
+        self.targets.binary_search(name).is_ok()
+    }
+
+    /// Recomputes the eager targets after the plan, the hub or a relay changed.
+    fn refresh_targets(&mut self) {
+        let mut targets = self.compute_targets();
+        targets.sort();
+        targets.dedup();
+        self.targets = targets;
+    }
+
+    /// The peers that get eager pushes, from scratch.
+    fn compute_targets(&self) -> Vec<P> {
         match &self.plan {
             Plan::None => Vec::new(),
             Plan::Fixed(v) => v.clone(),
@@ -471,6 +494,7 @@ where
             return;
         }
         let old = std::mem::replace(&mut self.hub, new.clone());
+        self.refresh_targets();
         if let Some(old) = &old {
             // Whatever waited for the old hub goes to the new route instead.
             let peer = self.peer_mut(old);
@@ -523,11 +547,13 @@ where
     /// Queues a new delta for every eager target but the one it came from.
     fn spread(&mut self, dot: &Dot<ReplicaId>, from: Option<&P>) {
         let bytes = self.log.size_of(dot);
-        for target in self.targets() {
-            if Some(&target) != from {
-                self.peer_mut(&target).enqueue(dot.clone(), bytes);
+        let targets = std::mem::take(&mut self.targets);
+        for target in &targets {
+            if Some(target) != from {
+                self.peer_mut(target).enqueue(dot.clone(), bytes);
             }
         }
+        self.targets = targets;
     }
 
     /// Queues for `name` every delta it is not known to hold.
@@ -541,7 +567,7 @@ where
 
     /// The batching interval for this node's role.
     fn flush_interval(&self) -> Duration {
-        if self.targets().len() > 1 {
+        if self.targets.len() > 1 {
             self.config.relay_flush
         } else {
             self.config.flush
@@ -594,13 +620,13 @@ where
     fn flush_peer(&mut self, name: &P, now: Time) {
         let first_rto = self.config.first_rto();
         let peer = self.peer_mut(name);
-        let dots = std::mem::take(&mut peer.pending);
+        let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending).into_iter().collect();
         peer.pending_bytes = 0;
         for chunk in self.chunks(dots) {
             let peer = self.peer_mut(name);
             let seq = peer.next_seq;
             peer.next_seq += 1;
-            peer.flights.insert(
+            peer.add_flight(
                 seq,
                 Flight {
                     lo: seq,
@@ -644,7 +670,10 @@ where
     fn retransmit(&mut self, name: &P, now: Time) {
         let max_rto = self.config.rto_cap();
         let peer = self.peer_mut(name);
-        let due = peer.flights.iter().filter(|(_, f)| f.sent_at + f.timeout <= now);
+        let due = peer
+            .flights
+            .iter()
+            .filter(|(_, f)| f.sent_at + f.timeout <= now);
         let Some((lo, hi)) = due.fold(None, |acc: Option<(u64, u64)>, (h, f)| {
             Some(acc.map_or((f.lo, *h), |(l, hh)| (l.min(f.lo), hh.max(*h))))
         }) else {
@@ -663,7 +692,7 @@ where
             .collect();
         let flights: BTreeMap<u64, Flight> = covered
             .into_iter()
-            .filter_map(|h| peer.flights.remove(&h).map(|f| (h, f)))
+            .filter_map(|h| peer.take_flight(h).map(|f| (h, f)))
             .collect();
         let lo = flights.values().map(|f| f.lo).min().unwrap_or(lo);
         let hi = if fold_pending {
@@ -676,9 +705,13 @@ where
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
-        let flights_timeout = flights.values().map(|f| f.timeout).max().unwrap_or_default();
+        let flights_timeout = flights
+            .values()
+            .map(|f| f.timeout)
+            .max()
+            .unwrap_or_default();
         let mut dots: Vec<Dot<ReplicaId>> = flights.into_values().flat_map(|f| f.dots).collect();
-        dots.append(&mut peer.pending);
+        dots.extend(std::mem::take(&mut peer.pending));
         peer.pending_bytes = 0;
         dots.sort();
         dots.dedup();
@@ -701,7 +734,7 @@ where
                 (s, s)
             };
             let flight_relay = if i == 0 { relay } else { None };
-            peer.flights.insert(
+            peer.add_flight(
                 range_hi,
                 Flight {
                     lo: range_lo,
@@ -754,7 +787,7 @@ where
     fn greet(&mut self) {
         let peers: Vec<P> = match self.plan {
             Plan::None => self.others().cloned().collect(),
-            Plan::Fixed(_) | Plan::Star { .. } => self.targets(),
+            Plan::Fixed(_) | Plan::Star { .. } => self.targets.clone(),
         };
         for peer in peers {
             self.send_control(&peer, false, None);
@@ -785,7 +818,7 @@ where
             let peer = self.peer_mut(name);
             let seq = peer.next_seq;
             peer.next_seq += 1;
-            peer.flights.insert(
+            peer.add_flight(
                 seq,
                 Flight {
                     lo: seq,
@@ -865,7 +898,7 @@ where
                     return;
                 }
                 self.lazy_dirty = false;
-                let targets = self.targets();
+                let targets = self.targets.clone();
                 let mut others: Vec<P> = self
                     .others()
                     .filter(|m| !targets.contains(m))

@@ -40,7 +40,7 @@ impl Workload for Echo {
 
     fn handle_timeout(&mut self, _now: Time) {}
 
-    fn poll_transmit(&mut self) -> Option<(NodeId, Map<String, Value>)> {
+    fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
         None
     }
 

@@ -20,12 +20,7 @@ macro_rules! delegate_replication {
             self.$field.handle_timeout(now);
         }
 
-        fn poll_transmit(
-            &mut self,
-        ) -> Option<(
-            crate::protocol::NodeId,
-            serde_json::Map<String, serde_json::Value>,
-        )> {
+        fn poll_transmit(&mut self) -> Option<(crate::protocol::NodeId, String)> {
             self.$field.poll_transmit()
         }
 
@@ -95,8 +90,8 @@ pub(crate) trait Workload {
     /// Does what the replication engine has due at `now`.
     fn handle_timeout(&mut self, now: Time);
 
-    /// The next gossip message to send.
-    fn poll_transmit(&mut self) -> Option<(NodeId, Map<String, Value>)>;
+    /// The next gossip message to send: its addressee and its body as JSON text.
+    fn poll_transmit(&mut self) -> Option<(NodeId, String)>;
 
     /// When [`handle_timeout`](Workload::handle_timeout) is due next.
     fn poll_timeout(&self) -> Option<Time>;
