@@ -21,6 +21,8 @@ pub enum TransportError {
         /// Last number of the range.
         hi: u64,
     },
+    /// A snapshot without the digest saying which deltas it covers.
+    SnapshotWithoutDigest,
     /// A run of deltas numbered from 0, or running past `u64::MAX`.
     BadRun {
         /// The run's origin.
@@ -38,6 +40,9 @@ impl fmt::Display for TransportError {
             TransportError::FromSelf => write!(f, "packet addressed from this replica to itself"),
             TransportError::BadSequence { lo, hi } => {
                 write!(f, "bad link sequence range [{lo}, {hi}]")
+            }
+            TransportError::SnapshotWithoutDigest => {
+                write!(f, "snapshot without the digest of what it covers")
             }
             TransportError::BadRun { origin, first, len } => write!(
                 f,

@@ -3,6 +3,10 @@
 //! Deltas are kept (not just joined into the state) so that a peer can be sent exactly the
 //! ones it lacks: given a digest, the log answers with the difference, which is what makes
 //! repair after a partition cost the size of the gap instead of the whole state.
+//!
+//! Kept, but not forever: once every peer that could still need a delta holds it, the delta
+//! is dropped (its effect stays in the state). A peer that later turns out to lack a dropped
+//! delta (a restarted node, say) is sent a *snapshot*: the whole state and the ids it covers.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +39,9 @@ pub(crate) struct DeltaLog<L> {
     seen: CausalContext<ReplicaId>,
     deltas: BTreeMap<ReplicaId, BTreeMap<u64, Stored<L>>>,
     bytes: usize,
+    /// Ids in `seen` whose deltas are no longer stored (dropped, or learned from a snapshot):
+    /// only a snapshot can carry them.
+    compacted: CausalContext<ReplicaId>,
 }
 
 impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
@@ -44,6 +51,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             seen: CausalContext::new(),
             deltas: BTreeMap::new(),
             bytes: 0,
+            compacted: CausalContext::new(),
         }
     }
 
@@ -58,6 +66,62 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     /// Total encoded size of the stored deltas.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// How many deltas are stored.
+    pub(crate) fn len(&self) -> usize {
+        self.deltas.values().map(BTreeMap::len).sum()
+    }
+
+    /// The ids only a snapshot can carry.
+    pub(crate) fn compacted(&self) -> &CausalContext<ReplicaId> {
+        &self.compacted
+    }
+
+    /// `true` iff a peer holding `known` lacks something only a snapshot can carry.
+    pub(crate) fn needs_snapshot(&self, known: &CausalContext<ReplicaId>) -> bool {
+        !self.compacted.leq(known)
+    }
+
+    /// Joins a snapshot (a state and the ids it covers). Returns `true` iff anything was new.
+    /// Its ids count as compacted here: no per-id delta exists for them.
+    pub(crate) fn absorb_snapshot(&mut self, state: &L, have: &CausalContext<ReplicaId>) -> bool {
+        let grew = self.state.join(state);
+        let learned = self.seen.join(have);
+        self.compacted.join(have);
+        grew || learned
+    }
+
+    /// Drops every stored delta of origin `o` numbered up to `floor[o]`: each peer that could
+    /// still need it holds it. Returns how many were dropped.
+    pub(crate) fn compact(&mut self, floor: &BTreeMap<ReplicaId, u64>) -> usize {
+        let mut dropped = 0;
+        for (origin, upto) in floor {
+            let Some(deltas) = self.deltas.get_mut(origin) else {
+                continue;
+            };
+            let keep = deltas.split_off(&upto.saturating_add(1));
+            let gone = std::mem::replace(deltas, keep);
+            for (counter, stored) in gone {
+                self.bytes -= stored.bytes;
+                self.compacted.insert(Dot {
+                    replica: *origin,
+                    counter,
+                });
+                dropped += 1;
+            }
+            if deltas.is_empty() {
+                self.deltas.remove(origin);
+            }
+        }
+        dropped
+    }
+
+    /// The origins that have stored deltas, with the highest number stored for each.
+    pub(crate) fn stored_origins(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
+        self.deltas
+            .iter()
+            .filter_map(|(o, d)| d.keys().next_back().map(|top| (*o, *top)))
     }
 
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the

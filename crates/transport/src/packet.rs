@@ -19,6 +19,7 @@
 //! | `runs` | deltas, as runs `[origin, first, [delta, ...]]`: the deltas numbered `first`, `first + 1`, ... of replica `origin` |
 //! | `have` | a digest: every delta the sender holds, as a causal context (a version vector of gap-free prefixes plus stragglers) |
 //! | `pull` | "answer with the deltas I lack (by `have`), and with your own `have`" |
+//! | `snap` | a snapshot: the sender's whole state, covering every delta in `have`; sent instead of deltas the sender no longer stores |
 //! | `relay` | `true`: "my hub is unreachable, relay for me until I say `false`" |
 
 use gossip_crdt::{CausalContext, Dot};
@@ -109,6 +110,9 @@ pub struct Packet<L> {
     /// Starts (`true`) or ends (`false`) relaying for the sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<bool>,
+    /// A snapshot: the sender's whole state, covering exactly the deltas in `have`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snap: Option<L>,
 }
 
 impl<L> Packet<L> {
@@ -123,6 +127,7 @@ impl<L> Packet<L> {
             have: None,
             pull: false,
             relay: None,
+            snap: None,
         }
     }
 

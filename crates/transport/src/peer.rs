@@ -30,6 +30,8 @@ pub(crate) struct Flight {
     /// How long to wait for its acknowledgement: the first timeout, doubled at each resend
     /// (up to a cap), per flight, so one slow range does not slow down the others.
     pub(crate) timeout: Duration,
+    /// A snapshot this range carries, by the deltas it covers: known there once acknowledged.
+    pub(crate) snapshot: Option<CausalContext<ReplicaId>>,
 }
 
 /// One peer, as this replica sees it.
@@ -163,6 +165,9 @@ impl Peer {
                 for dot in flight.dots {
                     self.known.insert(dot);
                 }
+                if let Some(have) = &flight.snapshot {
+                    self.known.join(have);
+                }
             }
         }
         true
@@ -182,6 +187,14 @@ impl Peer {
     pub(crate) fn suspected(&self, now: Time, suspect_after: Duration) -> bool {
         self.silent_since()
             .is_some_and(|since| now - since >= suspect_after)
+    }
+
+    /// `true` iff a snapshot on its way to the peer covers `needed`.
+    pub(crate) fn snapshot_in_flight(&self, needed: &CausalContext<ReplicaId>) -> bool {
+        self.flights
+            .values()
+            .filter_map(|f| f.snapshot.as_ref())
+            .any(|have| needed.leq(have))
     }
 
     /// Forgets everything about a previous incarnation of the peer, and restarts the

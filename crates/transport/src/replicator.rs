@@ -100,6 +100,8 @@ pub struct Replicator<L, P> {
     round_at: Option<Time>,
     /// Something changed since the last lazy digest (hybrid).
     lazy_dirty: bool,
+    /// When the log was last compacted.
+    compacted_at: Time,
 }
 
 impl<L, P> Replicator<L, P>
@@ -141,6 +143,7 @@ where
             flush_at: None,
             round_at: None,
             lazy_dirty: false,
+            compacted_at: now,
             config,
         };
         replicator.hub = replicator.choose_hub(now);
@@ -181,9 +184,14 @@ where
         &self.stats
     }
 
-    /// Encoded size of the delta log, in bytes.
+    /// Encoded size of the deltas still stored, in bytes.
     pub fn log_bytes(&self) -> usize {
         self.log.bytes()
+    }
+
+    /// How many deltas are still stored (the rest were dropped once every peer held them).
+    pub fn log_len(&self) -> usize {
+        self.log.len()
     }
 
     /// The peers this replica pushes new deltas to right now.
@@ -309,6 +317,18 @@ where
         if let Some(have) = &packet.have {
             self.peer_mut(&from).learn_digest(have);
         }
+        if let (Some(snap), Some(have)) = (&packet.snap, &packet.have)
+            && self.log.absorb_snapshot(snap, have)
+        {
+            // What the snapshot brought has no per-delta form here: pass it on as a snapshot
+            // to every target that lacks it.
+            self.lazy_dirty = true;
+            for target in self.targets.clone() {
+                if target != from {
+                    self.enqueue_missing(&target);
+                }
+            }
+        }
         self.refresh_hub(now);
 
         // Eager targets get what they lack over the acknowledged path; anyone else who asks
@@ -323,10 +343,15 @@ where
             if !is_target {
                 let missing = self.log.missing_from(&their_have);
                 reply.runs = self.log.runs(&missing);
+                if self.log.needs_snapshot(&their_have) {
+                    reply.snap = Some(self.log.state().clone());
+                }
             }
             reply.pull = !their_have.leq(self.log.seen());
             reply.have = Some(self.log.seen().clone());
-            let kind = if reply.runs.is_empty() {
+            let kind = if reply.snap.is_some() {
+                PacketKind::Snapshot
+            } else if reply.runs.is_empty() {
                 PacketKind::Digest
             } else {
                 PacketKind::Repair
@@ -381,6 +406,7 @@ where
                 }
             }
         }
+        self.compact_log(now);
         self.after_input(now);
     }
 
@@ -559,10 +585,79 @@ where
     /// Queues for `name` every delta it is not known to hold.
     fn enqueue_missing(&mut self, name: &P) {
         let known = self.peer_mut(name).known.clone();
+        if self.log.needs_snapshot(&known) {
+            let needed = self.log.compacted().clone();
+            if !self.peer_mut(name).snapshot_in_flight(&needed) {
+                self.send_snapshot(name);
+            }
+        }
         for dot in self.log.missing_from(&known) {
             let bytes = self.log.size_of(&dot);
             self.peer_mut(name).enqueue(dot, bytes);
         }
+    }
+
+    /// Sends `name` the whole state, reliably: it lacks deltas no longer stored here.
+    fn send_snapshot(&mut self, name: &P) {
+        let now = self.now;
+        let first_rto = self.config.first_rto();
+        let seen = self.log.seen().clone();
+        let mut packet = self.packet_to(name);
+        let peer = self.peer_mut(name);
+        let seq = peer.next_seq;
+        peer.next_seq += 1;
+        peer.add_flight(
+            seq,
+            Flight {
+                lo: seq,
+                dots: Vec::new(),
+                sent_at: now,
+                first_sent: now,
+                relay: None,
+                timeout: first_rto,
+                snapshot: Some(seen.clone()),
+            },
+        );
+        packet.seq = Some((seq, seq));
+        packet.snap = Some(self.log.state().clone());
+        packet.have = Some(seen);
+        self.emit(name.clone(), packet, PacketKind::Snapshot);
+    }
+
+    /// Drops stored deltas that every peer which could still need one holds (at most once a
+    /// second). Those peers are the eager targets and anyone with deltas queued or in flight;
+    /// anyone else who turns out to lack a dropped delta gets a snapshot. The epidemic
+    /// strategies keep everything: their repair needs per-delta ids.
+    fn compact_log(&mut self, now: Time) {
+        if matches!(self.plan, Plan::None) || now - self.compacted_at < COMPACT_EVERY {
+            return;
+        }
+        self.compacted_at = now;
+        let mut holders: Vec<&P> = self.targets.iter().collect();
+        holders.extend(
+            self.peers
+                .iter()
+                .filter(|(_, p)| !p.pending.is_empty() || !p.flights.is_empty())
+                .map(|(name, _)| name),
+        );
+        let floor: BTreeMap<ReplicaId, u64> = self
+            .log
+            .stored_origins()
+            .map(|(origin, _)| {
+                let lowest = holders
+                    .iter()
+                    .map(|h| {
+                        self.peers
+                            .get(*h)
+                            .map_or(0, |p| p.known.vector().get(&origin))
+                    })
+                    .min()
+                    .unwrap_or(u64::MAX);
+                (origin, lowest)
+            })
+            .filter(|(_, lowest)| *lowest > 0)
+            .collect();
+        self.log.compact(&floor);
     }
 
     /// The batching interval for this node's role.
@@ -635,6 +730,7 @@ where
                     first_sent: now,
                     relay: None,
                     timeout: first_rto,
+                    snapshot: None,
                 },
             );
             let mut packet = self.packet_to(name);
@@ -705,6 +801,17 @@ where
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
+        // A snapshot in the range is resent as the state now. The flight keeps crediting only
+        // what the original covered: the peer may acknowledge these numbers for the original
+        // packet, so the acknowledgement must not vouch for anything newer.
+        let original_snapshot =
+            flights
+                .values()
+                .filter_map(|f| f.snapshot.clone())
+                .reduce(|mut a, b| {
+                    a.join(&b);
+                    a
+                });
         let flights_timeout = flights
             .values()
             .map(|f| f.timeout)
@@ -734,6 +841,12 @@ where
                 (s, s)
             };
             let flight_relay = if i == 0 { relay } else { None };
+            let flight_snapshot = if i == 0 {
+                original_snapshot.clone()
+            } else {
+                None
+            };
+            let peer = self.peer_mut(name);
             peer.add_flight(
                 range_hi,
                 Flight {
@@ -743,6 +856,7 @@ where
                     first_sent,
                     relay: flight_relay,
                     timeout,
+                    snapshot: flight_snapshot.clone(),
                 },
             );
             let mut packet = self.packet_to(name);
@@ -750,6 +864,10 @@ where
             packet.runs = self.log.runs(&chunk);
             if flight_relay.is_some() {
                 packet.relay = flight_relay;
+            }
+            if flight_snapshot.is_some() {
+                packet.snap = Some(self.log.state().clone());
+                packet.have = Some(self.log.seen().clone());
             }
             self.emit(name.clone(), packet, PacketKind::Retransmit);
         }
@@ -827,6 +945,7 @@ where
                     first_sent: now,
                     relay,
                     timeout: first_rto,
+                    snapshot: None,
                 },
             );
             packet.seq = Some((seq, seq));
@@ -914,6 +1033,10 @@ where
     }
 }
 
+/// How often the log is compacted: often enough to bound memory, rarely enough that the
+/// scan over peers and origins stays negligible.
+const COMPACT_EVERY: Duration = Duration::from_secs(1);
+
 /// The first multiple of `interval` strictly after `now` (`now` itself for a zero interval),
 /// so that a node's batches leave on a steady beat and a round never repeats in one instant.
 fn next_tick(now: Time, interval: Duration) -> Time {
@@ -937,6 +1060,9 @@ fn validate<L, P: PartialEq + std::fmt::Debug>(
 ) -> Result<(), TransportError> {
     if from == me {
         return Err(TransportError::FromSelf);
+    }
+    if packet.snap.is_some() && packet.have.is_none() {
+        return Err(TransportError::SnapshotWithoutDigest);
     }
     if let Some((lo, hi)) = packet.seq
         && (lo == 0 || lo > hi)

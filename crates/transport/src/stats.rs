@@ -18,17 +18,20 @@ pub enum PacketKind {
     Repair,
     /// A relay request or its end, for star failover.
     Relay,
+    /// A whole state, for a peer that lacks deltas no longer stored here.
+    Snapshot,
 }
 
 impl PacketKind {
     /// Every kind, for tables.
-    pub const ALL: [PacketKind; 6] = [
+    pub const ALL: [PacketKind; 7] = [
         PacketKind::Push,
         PacketKind::Retransmit,
         PacketKind::Ack,
         PacketKind::Digest,
         PacketKind::Repair,
         PacketKind::Relay,
+        PacketKind::Snapshot,
     ];
 
     /// A short lowercase name.
@@ -40,6 +43,7 @@ impl PacketKind {
             PacketKind::Digest => "digest",
             PacketKind::Repair => "repair",
             PacketKind::Relay => "relay",
+            PacketKind::Snapshot => "snapshot",
         }
     }
 }

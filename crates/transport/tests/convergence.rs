@@ -330,3 +330,76 @@ fn regression_queued_deltas_never_reuse_an_acknowledged_sequence_number() {
     };
     assert_eq!(run(&config("tree/kary2"), &schedule), Ok(()));
 }
+
+/// Found by the sweep: a restarted hub learned a delta only from a snapshot, and a leaf whose
+/// earlier, smaller snapshot was still in flight never got it (the in-flight check ignored
+/// what the snapshot covered).
+#[test]
+fn regression_a_newer_snapshot_is_sent_when_the_one_in_flight_falls_short() {
+    let schedule = Schedule {
+        nodes: 6,
+        seed: 7460766102617913094,
+        p_loss: 0.1,
+        p_dup: 0.1,
+        jitter_ms: 26,
+        ops: vec![
+            Op::Wait(924),
+            Op::Update(2),
+            Op::Wait(988),
+            Op::Update(1),
+            Op::Update(3),
+            Op::Wait(752),
+            Op::Update(0),
+            Op::Update(5),
+            Op::Wait(444),
+            Op::Update(3),
+            Op::Wait(376),
+            Op::Update(5),
+            Op::Update(5),
+            Op::Restart(0),
+        ],
+    };
+    assert_eq!(run(&config("tree/star3"), &schedule), Ok(()));
+}
+
+/// Found by the sweep: a retransmitted snapshot carried the newer state under its old
+/// sequence number, and the acknowledgement of the original packet vouched for the newer
+/// deltas, which the peer never received.
+#[test]
+fn regression_an_acknowledged_snapshot_vouches_only_for_what_it_first_covered() {
+    use Op::*;
+    let schedule = Schedule {
+        nodes: 4,
+        seed: 16782916804459804715,
+        p_loss: 0.3,
+        p_dup: 0.0,
+        jitter_ms: 20,
+        ops: vec![
+            Wait(388),
+            Wait(484),
+            Wait(56),
+            Update(3),
+            Wait(748),
+            Update(0),
+            Update(1),
+            Update(1),
+            Wait(792),
+            Heal,
+            Update(0),
+            Update(3),
+            Update(0),
+            Update(3),
+            Wait(464),
+            Update(0),
+            Wait(232),
+            Restart(2),
+            Update(1),
+            Wait(116),
+            Wait(108),
+            Update(0),
+            Update(1),
+            Wait(280),
+        ],
+    };
+    assert_eq!(run(&config("tree/kary2"), &schedule), Ok(()));
+}

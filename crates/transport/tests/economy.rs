@@ -250,3 +250,25 @@ fn twenty_five_replicas_repair_within_ten_seconds_of_healing() {
         );
     }
 }
+
+#[test]
+fn the_log_forgets_deltas_every_peer_holds() {
+    let mut cluster = Cluster::new(8, star(50), calm(), 9);
+    busy(&mut cluster, 400);
+    // Everything is acknowledged by now; a compaction pass runs at least once a second.
+    assert!(cluster.run_for(Duration::from_secs(3)));
+    for node in &cluster.nodes {
+        assert_eq!(node.state().len(), 400);
+        assert!(
+            node.log_len() < 40,
+            "{:?} still stores {} of 400 deltas",
+            node.me(),
+            node.log_len()
+        );
+    }
+    // A node that restarts now gets everything back, by snapshot.
+    cluster.restart(3);
+    assert!(cluster.run_for(Duration::from_secs(10)));
+    assert_eq!(cluster.nodes[3].state().len(), 400);
+    assert!(cluster.stats().sent.contains_key(&PacketKind::Snapshot));
+}
