@@ -122,6 +122,8 @@ settings (durations take ms or s, e.g. 200ms, 1.5s):
   fanout=N interval=D                 gossip / push-pull rounds
   lazy-interval=D lazy-fanout=N graft-delay=D   hybrid
   ack-delay=D rto=D max-rto=D suspect-after=D max-packet-bytes=N
+  retain=D          keep each delta at least this long (default 30s); then drop it once
+                    every peer that could need it holds it
   seed=N            fix the random seed
 ";
 
@@ -217,6 +219,7 @@ impl Options {
                 "max-rto" => t.max_rto = duration(key, value)?,
                 "suspect-after" => t.suspect_after = duration(key, value)?,
                 "max-packet-bytes" => t.max_packet_bytes = number(key, value)?,
+                "retain" => t.retain = duration(key, value)?,
                 "seed" => options.seed = Some(number(key, value)?),
                 _ => return Err(OptionsError(format!("unknown setting `{key}`"))),
             }

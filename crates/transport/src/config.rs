@@ -98,6 +98,11 @@ pub struct Config<P> {
     /// An eager target whose oldest unacknowledged packet is this old is suspected
     /// unreachable (a star then routes around it).
     pub suspect_after: Duration,
+    /// How long a delta stays stored after it arrived, at least. After that it is dropped
+    /// once every peer that could need it holds it (the state keeps its effect), and a peer
+    /// found lacking it later is sent a snapshot of the whole state. Longer means more memory
+    /// and fewer snapshots after long partitions or failovers.
+    pub retain: Duration,
 }
 
 impl<P> Config<P> {
@@ -143,6 +148,7 @@ impl<P> Default for Config<P> {
             rto: Duration::from_millis(2000),
             max_rto: Duration::from_millis(2000),
             suspect_after: Duration::from_millis(2500),
+            retain: Duration::from_secs(30),
         }
     }
 }

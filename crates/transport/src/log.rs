@@ -13,14 +13,15 @@ use std::collections::BTreeMap;
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
 use serde::Serialize;
 
-use crate::ReplicaId;
 use crate::packet::Run;
+use crate::{ReplicaId, Time};
 
-/// One stored delta and its encoded size, measured once.
+/// One stored delta, its encoded size (measured once) and when it arrived.
 #[derive(Debug, Clone)]
 struct Stored<L> {
     delta: L,
     bytes: usize,
+    at: Time,
 }
 
 /// What one insertion did.
@@ -73,11 +74,6 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         self.deltas.values().map(BTreeMap::len).sum()
     }
 
-    /// The ids only a snapshot can carry.
-    pub(crate) fn compacted(&self) -> &CausalContext<ReplicaId> {
-        &self.compacted
-    }
-
     /// `true` iff a peer holding `known` lacks something only a snapshot can carry.
     pub(crate) fn needs_snapshot(&self, known: &CausalContext<ReplicaId>) -> bool {
         !self.compacted.leq(known)
@@ -86,35 +82,52 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     /// Joins a snapshot (a state and the ids it covers). Returns `true` iff anything was new.
     /// Its ids count as compacted here: no per-id delta exists for them.
     pub(crate) fn absorb_snapshot(&mut self, state: &L, have: &CausalContext<ReplicaId>) -> bool {
+        // Only the ids new here lack a per-id delta; the others keep theirs.
+        for dot in new_dots(have, &self.seen) {
+            self.compacted.insert(dot);
+        }
         let grew = self.state.join(state);
         let learned = self.seen.join(have);
-        self.compacted.join(have);
         grew || learned
     }
 
-    /// Drops every stored delta of origin `o` numbered up to `floor[o]`: each peer that could
-    /// still need it holds it. Returns how many were dropped.
-    pub(crate) fn compact(&mut self, floor: &BTreeMap<ReplicaId, u64>) -> usize {
-        let mut dropped = 0;
+    /// Drops every stored delta of origin `o` numbered up to `floor[o]` that arrived before
+    /// `before`: each peer that could still need it holds it. Returns when the oldest delta
+    /// under the floor that was too young to go arrived, if any.
+    pub(crate) fn compact(
+        &mut self,
+        floor: &BTreeMap<ReplicaId, u64>,
+        before: Time,
+    ) -> Option<Time> {
+        let mut youngest_kept: Option<Time> = None;
         for (origin, upto) in floor {
             let Some(deltas) = self.deltas.get_mut(origin) else {
                 continue;
             };
-            let keep = deltas.split_off(&upto.saturating_add(1));
-            let gone = std::mem::replace(deltas, keep);
-            for (counter, stored) in gone {
-                self.bytes -= stored.bytes;
-                self.compacted.insert(Dot {
-                    replica: *origin,
-                    counter,
-                });
-                dropped += 1;
+            let mut old = Vec::new();
+            for (counter, stored) in deltas.range(..=*upto) {
+                if stored.at < before {
+                    old.push(*counter);
+                } else {
+                    youngest_kept = Some(youngest_kept.map_or(stored.at, |t| t.min(stored.at)));
+                    // Deltas of one origin arrive roughly in order: the rest are younger.
+                    break;
+                }
+            }
+            for counter in old {
+                if let Some(stored) = deltas.remove(&counter) {
+                    self.bytes -= stored.bytes;
+                    self.compacted.insert(Dot {
+                        replica: *origin,
+                        counter,
+                    });
+                }
             }
             if deltas.is_empty() {
                 self.deltas.remove(origin);
             }
         }
-        dropped
+        youngest_kept
     }
 
     /// The origins that have stored deltas, with the highest number stored for each.
@@ -126,7 +139,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
     /// state did not already hold is stored and forwarded later (redundancy removal).
-    pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: &L) -> Inserted {
+    pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: &L, now: Time) -> Inserted {
         if self.seen.contains(&dot) || dot.counter == 0 {
             return Inserted::Duplicate;
         }
@@ -134,10 +147,14 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         self.state.join(&news);
         let bytes = encoded_len(&news);
         self.bytes += bytes;
-        self.deltas
-            .entry(dot.replica)
-            .or_default()
-            .insert(dot.counter, Stored { delta: news, bytes });
+        self.deltas.entry(dot.replica).or_default().insert(
+            dot.counter,
+            Stored {
+                delta: news,
+                bytes,
+                at: now,
+            },
+        );
         self.seen.insert(dot);
         Inserted::New
     }
@@ -195,6 +212,28 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         }
         runs
     }
+}
+
+/// The ids in `have` that `seen` lacks, walking only the ranges where `have` is ahead.
+fn new_dots(
+    have: &CausalContext<ReplicaId>,
+    seen: &CausalContext<ReplicaId>,
+) -> Vec<Dot<ReplicaId>> {
+    let mut out = Vec::new();
+    for (origin, top) in have.vector().iter() {
+        let from = seen.vector().get(origin).saturating_add(1);
+        for counter in from..=top {
+            let dot = Dot {
+                replica: *origin,
+                counter,
+            };
+            if !seen.contains(&dot) {
+                out.push(dot);
+            }
+        }
+    }
+    out.extend(have.cloud().filter(|d| !seen.contains(d)).cloned());
+    out
 }
 
 /// The length of `value`'s JSON encoding, without building it.

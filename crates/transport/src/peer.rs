@@ -189,12 +189,13 @@ impl Peer {
             .is_some_and(|since| now - since >= suspect_after)
     }
 
-    /// `true` iff a snapshot on its way to the peer covers `needed`.
-    pub(crate) fn snapshot_in_flight(&self, needed: &CausalContext<ReplicaId>) -> bool {
-        self.flights
-            .values()
-            .filter_map(|f| f.snapshot.as_ref())
-            .any(|have| needed.leq(have))
+    /// What the peer holds or will once the snapshots on their way arrive.
+    pub(crate) fn known_with_snapshots(&self) -> CausalContext<ReplicaId> {
+        let mut covered = self.known.clone();
+        for have in self.flights.values().filter_map(|f| f.snapshot.as_ref()) {
+            covered.join(have);
+        }
+        covered
     }
 
     /// Forgets everything about a previous incarnation of the peer, and restarts the

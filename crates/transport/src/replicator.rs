@@ -1,6 +1,6 @@
 //! The engine: one replica's state, what it knows of its peers, and who to tell what, when.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
@@ -102,6 +102,10 @@ pub struct Replicator<L, P> {
     lazy_dirty: bool,
     /// When the log was last compacted.
     compacted_at: Time,
+    /// When deltas every holder has will be old enough to drop, if any are waiting.
+    compact_at: Option<Time>,
+    /// The peers with deltas queued, so that flushing never scans every peer.
+    queued: BTreeSet<P>,
 }
 
 impl<L, P> Replicator<L, P>
@@ -144,6 +148,8 @@ where
             round_at: None,
             lazy_dirty: false,
             compacted_at: now,
+            compact_at: None,
+            queued: BTreeSet::new(),
             config,
         };
         replicator.hub = replicator.choose_hub(now);
@@ -223,7 +229,7 @@ where
             counter: self.next_local,
         };
         self.next_local += 1;
-        self.log.insert(dot.clone(), &delta);
+        self.log.insert(dot.clone(), &delta, now);
         self.stats.local_updates += 1;
         self.lazy_dirty = true;
         self.spread(&dot, None);
@@ -268,6 +274,7 @@ where
             Some(inc) if packet.inc > inc => {
                 // A new incarnation lost whatever its predecessor had: start over with it.
                 peer.reset(packet.inc);
+                self.queued.remove(&from);
                 restarted = true;
             }
             Some(inc) if packet.inc < inc => {
@@ -427,6 +434,7 @@ where
         };
         consider(self.flush_at);
         consider(self.round_at);
+        consider(self.compact_at);
         for peer in self.peers.values() {
             consider(peer.retransmit_at());
             consider(peer.ack_owed_since.map(|s| s + self.config.ack_wait()));
@@ -523,6 +531,7 @@ where
         self.refresh_targets();
         if let Some(old) = &old {
             // Whatever waited for the old hub goes to the new route instead.
+            self.queued.remove(old);
             let peer = self.peer_mut(old);
             peer.pending.clear();
             peer.pending_bytes = 0;
@@ -558,7 +567,7 @@ where
             if learn {
                 self.peer_mut(from).learn(dot.clone());
             }
-            match self.log.insert(dot.clone(), delta) {
+            match self.log.insert(dot.clone(), delta, self.now) {
                 Inserted::New => {
                     self.stats.received_new += 1;
                     self.lazy_dirty = true;
@@ -576,7 +585,9 @@ where
         let targets = std::mem::take(&mut self.targets);
         for target in &targets {
             if Some(target) != from {
-                self.peer_mut(target).enqueue(dot.clone(), bytes);
+                if self.peer_mut(target).enqueue(dot.clone(), bytes) {
+                    self.queued.insert(target.clone());
+                }
             }
         }
         self.targets = targets;
@@ -586,14 +597,16 @@ where
     fn enqueue_missing(&mut self, name: &P) {
         let known = self.peer_mut(name).known.clone();
         if self.log.needs_snapshot(&known) {
-            let needed = self.log.compacted().clone();
-            if !self.peer_mut(name).snapshot_in_flight(&needed) {
+            let covered = self.peer_mut(name).known_with_snapshots();
+            if self.log.needs_snapshot(&covered) {
                 self.send_snapshot(name);
             }
         }
         for dot in self.log.missing_from(&known) {
             let bytes = self.log.size_of(&dot);
-            self.peer_mut(name).enqueue(dot, bytes);
+            if self.peer_mut(name).enqueue(dot, bytes) {
+                self.queued.insert(name.clone());
+            }
         }
     }
 
@@ -633,12 +646,35 @@ where
             return;
         }
         self.compacted_at = now;
-        let mut holders: Vec<&P> = self.targets.iter().collect();
-        holders.extend(
+        self.compact_at = None;
+        // While the overlay is in flux (a target unreachable), who will need what is unclear:
+        // keep everything until it settles (the next input brings us back here).
+        let suspicion = self.config.suspicion();
+        if self.targets.iter().any(|t| {
             self.peers
+                .get(t)
+                .is_some_and(|p| p.suspected(now, suspicion))
+        }) {
+            return;
+        }
+        let before = Time::from_duration(
+            now.since_origin()
+                .checked_sub(self.config.retain)
+                .unwrap_or_default(),
+        );
+        // Each holder looked up once; then per origin, a walk over their version vectors.
+        let mut holders: Vec<Option<&Peer>> =
+            self.targets.iter().map(|t| self.peers.get(t)).collect();
+        holders.extend(
+            self.queued
                 .iter()
-                .filter(|(_, p)| !p.pending.is_empty() || !p.flights.is_empty())
-                .map(|(name, _)| name),
+                .chain(
+                    self.peers
+                        .iter()
+                        .filter(|(_, p)| !p.flights.is_empty())
+                        .map(|(n, _)| n),
+                )
+                .map(|name| self.peers.get(name)),
         );
         let floor: BTreeMap<ReplicaId, u64> = self
             .log
@@ -646,18 +682,18 @@ where
             .map(|(origin, _)| {
                 let lowest = holders
                     .iter()
-                    .map(|h| {
-                        self.peers
-                            .get(*h)
-                            .map_or(0, |p| p.known.vector().get(&origin))
-                    })
+                    .map(|h| h.map_or(0, |p| p.known.vector().get(&origin)))
                     .min()
                     .unwrap_or(u64::MAX);
                 (origin, lowest)
             })
             .filter(|(_, lowest)| *lowest > 0)
             .collect();
-        self.log.compact(&floor);
+        // Deltas held everywhere but still young: come back when the oldest is old enough.
+        self.compact_at = self
+            .log
+            .compact(&floor, before)
+            .map(|at| (at + self.config.retain).max(now + COMPACT_EVERY));
     }
 
     /// The batching interval for this node's role.
@@ -677,16 +713,23 @@ where
         // A suspected peer gets no new pushes: its queue rides on the next retransmission,
         // which probes it once per timeout, so a partition costs one packet per timeout.
         let reachable = |p: &Peer| !p.pending.is_empty() && !p.suspected(now, suspicion);
-        let names: Vec<P> = self
-            .peers
+        let due: Vec<P> = self
+            .queued
             .iter()
-            .filter(|(_, p)| reachable(p) && (interval.is_zero() || p.pending_bytes >= budget))
-            .map(|(n, _)| n.clone())
+            .filter(|name| {
+                self.peers.get(*name).is_some_and(|p| {
+                    reachable(p) && (interval.is_zero() || p.pending_bytes >= budget)
+                })
+            })
+            .cloned()
             .collect();
-        for name in names {
+        for name in due {
             self.flush_peer(&name, now);
         }
-        let any_pending = self.peers.values().any(reachable);
+        let any_pending = self
+            .queued
+            .iter()
+            .any(|name| self.peers.get(name).is_some_and(reachable));
         if any_pending && self.flush_at.is_none() {
             self.flush_at = Some(next_tick(now, interval));
         }
@@ -701,10 +744,14 @@ where
     fn flush_all(&mut self, now: Time) {
         let suspicion = self.config.suspicion();
         let names: Vec<P> = self
-            .peers
+            .queued
             .iter()
-            .filter(|(_, p)| !p.pending.is_empty() && !p.suspected(now, suspicion))
-            .map(|(n, _)| n.clone())
+            .filter(|name| {
+                self.peers
+                    .get(*name)
+                    .is_some_and(|p| !p.pending.is_empty() && !p.suspected(now, suspicion))
+            })
+            .cloned()
             .collect();
         for name in names {
             self.flush_peer(&name, now);
@@ -717,6 +764,7 @@ where
         let peer = self.peer_mut(name);
         let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending).into_iter().collect();
         peer.pending_bytes = 0;
+        self.queued.remove(name);
         for chunk in self.chunks(dots) {
             let peer = self.peer_mut(name);
             let seq = peer.next_seq;
@@ -823,6 +871,7 @@ where
         dots.sort();
         dots.dedup();
         dots.retain(|d| !peer.known.contains(d));
+        self.queued.remove(name);
         // Back off from the longest wait among the merged flights.
         let timeout = flights_timeout.saturating_mul(2).min(max_rto);
         // Even with no deltas left the range is resent, so that the receiver's cumulative

@@ -28,6 +28,8 @@ fn base() -> Config<u32> {
         max_rto: ms(400),
         suspect_after: ms(300),
         max_packet_bytes: 256,
+        // Short, so that logs are compacted (and snapshots happen) within a schedule.
+        retain: ms(500),
         ..Config::default()
     }
 }

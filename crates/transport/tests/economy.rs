@@ -253,9 +253,14 @@ fn twenty_five_replicas_repair_within_ten_seconds_of_healing() {
 
 #[test]
 fn the_log_forgets_deltas_every_peer_holds() {
-    let mut cluster = Cluster::new(8, star(50), calm(), 9);
+    let config = Config {
+        retain: Duration::from_secs(2),
+        ..star(50)
+    };
+    let mut cluster = Cluster::new(8, config, calm(), 9);
     busy(&mut cluster, 400);
-    // Everything is acknowledged by now; a compaction pass runs at least once a second.
+    // Everything is acknowledged and older than `retain` by now; a compaction pass runs at
+    // least once a second.
     assert!(cluster.run_for(Duration::from_secs(3)));
     for node in &cluster.nodes {
         assert_eq!(node.state().len(), 400);
