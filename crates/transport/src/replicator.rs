@@ -584,10 +584,8 @@ where
         let bytes = self.log.size_of(dot);
         let targets = std::mem::take(&mut self.targets);
         for target in &targets {
-            if Some(target) != from {
-                if self.peer_mut(target).enqueue(dot.clone(), bytes) {
-                    self.queued.insert(target.clone());
-                }
+            if Some(target) != from && self.peer_mut(target).enqueue(dot.clone(), bytes) {
+                self.queued.insert(target.clone());
             }
         }
         self.targets = targets;
