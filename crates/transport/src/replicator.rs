@@ -106,6 +106,8 @@ pub struct Replicator<L, P> {
     compact_at: Option<Time>,
     /// The peers with deltas queued, so that flushing never scans every peer.
     queued: BTreeSet<P>,
+    /// Peers whose queue passed the byte budget: flushed early.
+    over_budget: Vec<P>,
 }
 
 impl<L, P> Replicator<L, P>
@@ -150,6 +152,7 @@ where
             compacted_at: now,
             compact_at: None,
             queued: BTreeSet::new(),
+            over_budget: Vec::new(),
             config,
         };
         replicator.hub = replicator.choose_hub(now);
@@ -584,8 +587,8 @@ where
         let bytes = self.log.size_of(dot);
         let targets = std::mem::take(&mut self.targets);
         for target in &targets {
-            if Some(target) != from && self.peer_mut(target).enqueue(dot.clone(), bytes) {
-                self.queued.insert(target.clone());
+            if Some(target) != from {
+                self.enqueue(target, dot.clone(), bytes);
             }
         }
         self.targets = targets;
@@ -602,9 +605,7 @@ where
         }
         for dot in self.log.missing_from(&known) {
             let bytes = self.log.size_of(&dot);
-            if self.peer_mut(name).enqueue(dot, bytes) {
-                self.queued.insert(name.clone());
-            }
+            self.enqueue(name, dot, bytes);
         }
     }
 
@@ -674,19 +675,30 @@ where
                 )
                 .map(|name| self.peers.get(name)),
         );
-        let floor: BTreeMap<ReplicaId, u64> = self
-            .log
-            .stored_origins()
-            .map(|(origin, _)| {
-                let lowest = holders
-                    .iter()
-                    .map(|h| h.map_or(0, |p| p.known.vector().get(&origin)))
-                    .min()
-                    .unwrap_or(u64::MAX);
-                (origin, lowest)
-            })
-            .filter(|(_, lowest)| *lowest > 0)
-            .collect();
+        // The pointwise minimum of the holders' vectors, over the origins stored here: one
+        // ordered merge per holder, no lookups.
+        let mut floor: BTreeMap<ReplicaId, u64> = self.log.stored_origins().collect();
+        for holder in holders {
+            let Some(peer) = holder else {
+                floor.clear();
+                break;
+            };
+            let mut theirs = peer.known.vector().iter().peekable();
+            floor.retain(|origin, lowest| {
+                while theirs.next_if(|(o, _)| *o < origin).is_some() {}
+                match theirs.peek() {
+                    Some((o, n)) if *o == origin => {
+                        *lowest = (*lowest).min(*n);
+                        true
+                    }
+                    // The holder has nothing of this origin.
+                    _ => false,
+                }
+            });
+            if floor.is_empty() {
+                break;
+            }
+        }
         // Deltas held everywhere but still young: come back when the oldest is old enough.
         self.compact_at = self
             .log
@@ -706,29 +718,35 @@ where
     /// Flushes what is due, and arms the timers the new state needs.
     fn after_input(&mut self, now: Time) {
         let interval = self.flush_interval();
-        let budget = self.config.max_packet_bytes;
         let suspicion = self.config.suspicion();
-        // A suspected peer gets no new pushes: its queue rides on the next retransmission,
-        // which probes it once per timeout, so a partition costs one packet per timeout.
-        let reachable = |p: &Peer| !p.pending.is_empty() && !p.suspected(now, suspicion);
-        let due: Vec<P> = self
-            .queued
-            .iter()
-            .filter(|name| {
-                self.peers.get(*name).is_some_and(|p| {
-                    reachable(p) && (interval.is_zero() || p.pending_bytes >= budget)
-                })
-            })
-            .cloned()
-            .collect();
+        // Without a batching interval, queues go out at once; with one, only queues past the
+        // byte budget do, and the rest wait for the beat. A suspected peer gets no new pushes:
+        // its queue rides on its next retransmission, one packet per timeout.
+        let due: Vec<P> = if interval.is_zero() {
+            self.over_budget.clear();
+            self.queued.iter().cloned().collect()
+        } else {
+            std::mem::take(&mut self.over_budget)
+        };
         for name in due {
-            self.flush_peer(&name, now);
+            if self
+                .peers
+                .get(&name)
+                .is_some_and(|p| !p.pending.is_empty() && !p.suspected(now, suspicion))
+            {
+                self.flush_peer(&name, now);
+            }
         }
-        let any_pending = self
-            .queued
-            .iter()
-            .any(|name| self.peers.get(name).is_some_and(reachable));
-        if any_pending && self.flush_at.is_none() {
+        // The beat is armed only for a queue it can send: a suspected peer's waits for its
+        // retransmission (and with no interval, a beat at `now` would spin).
+        if self.flush_at.is_none()
+            && !interval.is_zero()
+            && self.queued.iter().any(|name| {
+                self.peers
+                    .get(name)
+                    .is_some_and(|p| !p.suspected(now, suspicion))
+            })
+        {
             self.flush_at = Some(next_tick(now, interval));
         }
         if self.round_at.is_none()
@@ -736,6 +754,19 @@ where
             && let Some(interval) = self.round_interval()
         {
             self.round_at = Some(next_tick(now, interval));
+        }
+    }
+
+    /// Queues `dot` for `name` unless it holds it or it is on its way.
+    fn enqueue(&mut self, name: &P, dot: Dot<ReplicaId>, bytes: usize) {
+        let budget = self.config.max_packet_bytes;
+        let peer = self.peer_mut(name);
+        if peer.enqueue(dot, bytes) {
+            let full = peer.pending_bytes >= budget;
+            self.queued.insert(name.clone());
+            if full {
+                self.over_budget.push(name.clone());
+            }
         }
     }
 
