@@ -218,10 +218,18 @@ impl Scenario {
     /// `sim` adds `--sim`.
     pub fn options(&self, seed: u64, sim: bool) -> Result<TestOptions, String> {
         let mut argv: Vec<String> = vec!["gossip-harness".into(), "test".into()];
-        argv.extend(self.flags.iter().cloned());
-        if sim && !self.flags.iter().any(|f| f == "--sim") {
+        // Harness flags go before a `--`; what follows it belongs to the nodes.
+        let split = self
+            .flags
+            .iter()
+            .position(|f| f == "--")
+            .unwrap_or(self.flags.len());
+        let (ours, nodes_args) = self.flags.split_at(split);
+        argv.extend(ours.iter().cloned());
+        if sim && !ours.iter().any(|f| f == "--sim") {
             argv.push("--sim".into());
         }
+        argv.extend(nodes_args.iter().cloned());
         let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
         let Command::Test(args) = cli.command else {
             return Err("not a test command".into());

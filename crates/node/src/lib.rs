@@ -61,6 +61,6 @@ mod shell;
 mod workload;
 
 pub use node::{Birth, Node};
-pub use options::{Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
+pub use options::{AckPolicy, Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
 pub use rejection::Rejection;
 pub use shell::run_stdio;

@@ -67,6 +67,9 @@ pub struct Node {
     next_msg_id: u64,
     out: VecDeque<String>,
     now: Time,
+    /// Write acknowledgements waiting until another node holds the write (`ack=replicated`),
+    /// oldest first, with the time each was held.
+    held: VecDeque<(Time, Inbound, Reply)>,
 }
 
 impl std::fmt::Debug for Node {
@@ -92,6 +95,7 @@ impl Node {
             next_msg_id: 1,
             out: VecDeque::new(),
             now: Time::ZERO,
+            held: VecDeque::new(),
         }
     }
 
@@ -282,6 +286,10 @@ impl Node {
     }
 
     fn reply(&mut self, msg: &Inbound, reply: Reply) {
+        if reply.after.is_some() {
+            self.held.push_back((self.now, msg.clone(), reply));
+            return;
+        }
         if msg.msg_id.is_none() {
             // Maelstrom's requests all carry msg_id; without one there is nothing to answer.
             tracing::debug!(src = %msg.src, kind = %msg.kind, "request without msg_id: no reply");
@@ -316,8 +324,31 @@ impl Node {
         self.out.push_back(line);
     }
 
+    /// Answers the held writes another node now holds, in order; drops those held past the
+    /// client's patience (answering a client that gave up would name a closed endpoint).
+    fn release_held(&mut self) {
+        let now = self.now;
+        let mut waiting = VecDeque::new();
+        while let Some((since, msg, mut reply)) = self.held.pop_front() {
+            let held_elsewhere = match (&reply.after, &self.app) {
+                (Some(dot), Some(app)) => app.is_held_elsewhere(dot),
+                _ => true,
+            };
+            if held_elsewhere {
+                reply.after = None;
+                self.reply(&msg, reply);
+            } else if now - since >= CLIENT_PATIENCE {
+                tracing::warn!(src = %msg.src, "no other node acknowledged a write in time; not answering");
+            } else {
+                waiting.push_back((since, msg, reply));
+            }
+        }
+        self.held = waiting;
+    }
+
     /// Moves the workload's gossip into the output queue.
     fn drain(&mut self) {
+        self.release_held();
         let (Some(app), Some(me)) = (&mut self.app, &self.me) else {
             return;
         };
@@ -326,6 +357,10 @@ impl Node {
         }
     }
 }
+
+/// How long a client waits for a reply (Maelstrom's RPC timeout is 5 s), minus a margin for
+/// the reply's own trip.
+const CLIENT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(4500);
 
 /// A line cut short for logs.
 fn clip(line: &str) -> String {

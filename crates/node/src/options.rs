@@ -78,6 +78,19 @@ pub struct Options {
     pub overlay: OverlayChoice,
     /// Seeds every random choice; the shell picks one per process unless given.
     pub seed: Option<u64>,
+    /// When a write is acknowledged to its client.
+    pub ack: AckPolicy,
+}
+
+/// When the node answers a write (`broadcast`, `add`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckPolicy {
+    /// At once, once applied locally: the lowest latency, but a write whose node crashes (and
+    /// loses its state) before passing it on is lost.
+    #[default]
+    Local,
+    /// Once another node is known to hold it: the write survives the crash of its own node.
+    Replicated,
 }
 
 impl Default for Options {
@@ -87,6 +100,7 @@ impl Default for Options {
             transport: Config::default(),
             overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
             seed: None,
+            ack: AckPolicy::Local,
         })
     }
 }
@@ -124,6 +138,8 @@ settings (durations take ms or s, e.g. 200ms, 1.5s):
   ack-delay=D rto=D max-rto=D suspect-after=D max-packet-bytes=N
   retain=D          keep each delta at least this long (default 30s); then drop it once
                     every peer that could need it holds it
+  ack=local|replicated   answer a write at once (default), or once another node holds it
+                    (survives the writer's crash; acks between nodes then wait 50ms)
   seed=N            fix the random seed
 ";
 
@@ -162,6 +178,7 @@ impl Options {
             transport,
             overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
             seed: None,
+            ack: AckPolicy::Local,
         })
     }
 
@@ -185,6 +202,7 @@ impl Options {
         let mut lazy_interval = Duration::from_millis(1000);
         let mut lazy_fanout = 1usize;
         let mut graft_delay = Duration::from_millis(600);
+        let mut ack_delay_given = false;
         for arg in args {
             let arg = arg.as_ref();
             let Some((key, value)) = arg.split_once('=') else {
@@ -214,7 +232,21 @@ impl Options {
                 "graft-delay" => graft_delay = duration(key, value)?,
                 "flush" => t.flush = duration(key, value)?,
                 "relay-flush" => t.relay_flush = duration(key, value)?,
-                "ack-delay" => t.ack_delay = duration(key, value)?,
+                "ack-delay" => {
+                    t.ack_delay = duration(key, value)?;
+                    ack_delay_given = true;
+                }
+                "ack" => {
+                    options.ack = match value {
+                        "local" => AckPolicy::Local,
+                        "replicated" => AckPolicy::Replicated,
+                        other => {
+                            return Err(OptionsError(format!(
+                                "unknown ack policy `{other}` (local, replicated)"
+                            )));
+                        }
+                    }
+                }
                 "rto" => t.rto = duration(key, value)?,
                 "max-rto" => t.max_rto = duration(key, value)?,
                 "suspect-after" => t.suspect_after = duration(key, value)?,
@@ -256,6 +288,10 @@ impl Options {
         };
         if let OverlayChoice::Own(o) = &options.overlay {
             options.transport.overlay = o.clone();
+        }
+        if options.ack == AckPolicy::Replicated && !ack_delay_given {
+            // Clients wait for peers' acknowledgements: ask peers not to sit on them.
+            options.transport.ack_delay = Duration::from_millis(50);
         }
         Ok(options)
     }
@@ -324,6 +360,10 @@ mod tests {
         assert!(err(&["colour=blue"]).contains("unknown setting"));
         assert!(err(&["echo", "g-set"]).contains("more than one"));
         assert!(Options::parse(&["g-set", "g-set"]).is_ok());
+        assert!(err(&["ack=eventually"]).contains("unknown ack policy"));
+        let o = Options::parse(&["ack=replicated"]).expect("valid");
+        assert_eq!(o.ack, AckPolicy::Replicated);
+        assert_eq!(o.transport.ack_delay, Duration::from_millis(50));
         assert!(err(&["strategy=telepathy"]).contains("unknown strategy"));
     }
 }

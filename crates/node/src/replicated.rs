@@ -1,8 +1,8 @@
 //! A lattice replicated by the transport, wrapped for Maelstrom: gossip packets travel as
 //! message bodies of type `gossip`.
 
-use gossip_crdt::{Decompose, Lattice};
-use gossip_transport::{Overlay, Packet, Replicator, Start, Stats, Time};
+use gossip_crdt::{Decompose, Dot, Lattice};
+use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Start, Stats, Time};
 use serde::de::DeserializeOwned;
 use serde::de::IntoDeserializer;
 use serde::{Deserialize, Serialize};
@@ -60,8 +60,9 @@ where
         &self.replicator
     }
 
-    pub(crate) fn update(&mut self, now: Time, delta: L) {
-        self.replicator.update(now, delta);
+    /// Applies a local write; returns its id (`None` if it changed nothing).
+    pub(crate) fn update(&mut self, now: Time, delta: L) -> Option<Dot<ReplicaId>> {
+        self.replicator.update(now, delta)
     }
 
     pub(crate) fn set_overlay(&mut self, now: Time, overlay: Overlay<NodeId>) {

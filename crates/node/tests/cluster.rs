@@ -191,3 +191,75 @@ fn a_partitioned_hub_is_routed_around_and_everything_arrives_after_healing() {
         );
     }
 }
+
+/// Sends a request to node `i` without waiting for the answer.
+fn send(cluster: &mut Router, i: usize, body: Value) {
+    let mut body = body;
+    body["msg_id"] = json!(cluster.next_client_msg);
+    cluster.next_client_msg += 1;
+    let line = json!({"src":"c9","dest":format!("n{i}"),"body":body}).to_string();
+    cluster.nodes[i].handle_line(cluster.now, &line);
+    cluster.collect();
+}
+
+fn read_values(cluster: &mut Router, i: usize) -> Vec<Value> {
+    let reply = cluster.call(i, json!({"type":"read"}));
+    reply["messages"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_replicated_ack_waits_until_another_node_holds_the_write() {
+    let mut cluster = Router::new(3, &["broadcast", "ack=replicated"]);
+    // n1 is a leaf of n0's star; cut it off so its write cannot leave.
+    cluster.cut.insert((1, 0));
+    cluster.cut.insert((1, 2));
+    send(&mut cluster, 1, json!({"type":"broadcast","message":5}));
+    assert!(
+        cluster.to_clients.is_empty(),
+        "answered before anyone else held it"
+    );
+    cluster.run(Duration::from_millis(500));
+    assert!(cluster.to_clients.is_empty(), "answered while cut off");
+    // Nor may a reader see it: a crash now would take it back.
+    assert_eq!(read_values(&mut cluster, 1), Vec::<Value>::new());
+
+    cluster.cut.clear();
+    cluster.run(Duration::from_secs(3));
+    let acks: Vec<&Value> = cluster
+        .to_clients
+        .iter()
+        .filter(|m| m["body"]["type"] == "broadcast_ok")
+        .collect();
+    assert_eq!(acks.len(), 1, "{:?}", cluster.to_clients);
+    assert_eq!(read_values(&mut cluster, 1), vec![json!(5)]);
+}
+
+#[test]
+fn a_replicated_ack_is_dropped_once_the_client_gave_up() {
+    let mut cluster = Router::new(2, &["broadcast", "ack=replicated"]);
+    cluster.cut.insert((0, 1));
+    cluster.cut.insert((1, 0));
+    send(&mut cluster, 0, json!({"type":"broadcast","message":9}));
+    cluster.run(Duration::from_secs(6));
+    cluster.cut.clear();
+    cluster.run(Duration::from_secs(5));
+    assert!(
+        cluster
+            .to_clients
+            .iter()
+            .all(|m| m["body"]["type"] != "broadcast_ok"),
+        "a reply past the client's timeout: {:?}",
+        cluster.to_clients
+    );
+    // The write itself is not lost: it still spreads.
+    assert_eq!(read_values(&mut cluster, 1), vec![json!(9)]);
+}
+
+#[test]
+fn a_local_ack_answers_at_once() {
+    let mut cluster = Router::new(3, &["broadcast"]);
+    cluster.cut.insert((1, 0));
+    cluster.cut.insert((1, 2));
+    let reply = cluster.call(1, json!({"type":"broadcast","message":5}));
+    assert_eq!(reply["type"], "broadcast_ok");
+}

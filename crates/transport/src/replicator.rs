@@ -221,11 +221,13 @@ where
     // ---- mutators ------------------------------------------------------------------------
 
     /// Applies a local delta (generate it from [`state`](Self::state), e.g. with
-    /// `insert_delta`) and schedules it for the peers. The empty delta is ignored.
-    pub fn update(&mut self, now: Time, delta: L) {
+    /// `insert_delta`) and schedules it for the peers. Returns the id it was given, to ask
+    /// [`is_held_elsewhere`](Self::is_held_elsewhere) later; the empty delta is ignored
+    /// (`None`).
+    pub fn update(&mut self, now: Time, delta: L) -> Option<Dot<ReplicaId>> {
         let now = self.clock(now);
         if delta.is_bottom() {
-            return;
+            return None;
         }
         let dot = Dot {
             replica: self.id,
@@ -237,6 +239,14 @@ where
         self.lazy_dirty = true;
         self.spread(&dot, None);
         self.after_input(now);
+        Some(dot)
+    }
+
+    /// `true` iff another replica is known to hold the delta `dot` (it acknowledged it, sent
+    /// it, or listed it in a digest), or there is no other replica. A write acknowledged to a
+    /// client only once this holds survives the crash of its own replica.
+    pub fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool {
+        self.members.len() <= 1 || self.peers.values().any(|p| p.known.contains(dot))
     }
 
     /// Replaces the overlay (e.g. when a `topology` message arrives); deltas already queued

@@ -8,9 +8,9 @@ use gossip_crdt::GSet;
 use gossip_transport::{Config, Overlay, Time};
 use serde_json::Value;
 
-use super::{Reply, Setup, Workload, integer_field, not_supported};
+use super::{Reply, Setup, Unconfirmed, Workload, integer_field, not_supported};
 use crate::Rejection;
-use crate::options::OverlayChoice;
+use crate::options::{AckPolicy, OverlayChoice};
 use crate::protocol::{Inbound, NodeId};
 use crate::replicated::Replicated;
 
@@ -18,6 +18,8 @@ use crate::replicated::Replicated;
 #[derive(Debug)]
 pub(crate) struct Broadcast {
     set: Replicated<GSet<i64>>,
+    ack: AckPolicy,
+    unconfirmed: Unconfirmed,
     me: NodeId,
     follow_topology: bool,
 }
@@ -25,6 +27,8 @@ pub(crate) struct Broadcast {
 impl Broadcast {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         Broadcast {
+            ack: setup.options.ack,
+            unconfirmed: Unconfirmed::default(),
             follow_topology: setup.options.overlay == OverlayChoice::Maelstrom,
             me: setup.me.clone(),
             set: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
@@ -65,12 +69,20 @@ impl Workload for Broadcast {
             "broadcast" => {
                 let value = integer_field(msg, "message")?;
                 let delta = self.set.state().insert_delta(value);
-                self.set.update(now, delta);
-                Ok(Reply::ok("broadcast_ok"))
+                let dot = self.set.update(now, delta);
+                self.unconfirmed.push(self.ack, dot.clone(), value);
+                Ok(Reply::write_ok("broadcast_ok", dot, self.ack))
             }
             "read" => {
-                let messages: Vec<Value> =
-                    self.set.state().iter().map(|v| Value::from(*v)).collect();
+                let replicator = self.set.replicator();
+                let hidden = self.unconfirmed.hidden(|d| replicator.is_held_elsewhere(d));
+                let messages: Vec<Value> = self
+                    .set
+                    .state()
+                    .iter()
+                    .filter(|v| !hidden.contains(v))
+                    .map(|v| Value::from(*v))
+                    .collect();
                 Ok(Reply::ok("read_ok").with("messages", Value::Array(messages)))
             }
             "topology" => self.topology(now, msg),

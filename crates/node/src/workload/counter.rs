@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
+use crate::options::AckPolicy;
 use crate::protocol::{ErrorCode, Inbound, NodeId};
 use crate::replicated::Replicated;
 
@@ -63,11 +64,13 @@ impl Counter for PnCounter<ReplicaId> {
 #[derive(Debug)]
 pub(crate) struct CounterWorkload<C> {
     counter: Replicated<C>,
+    ack: AckPolicy,
 }
 
 impl<C: Counter> CounterWorkload<C> {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         CounterWorkload {
+            ack: setup.options.ack,
             counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
     }
@@ -80,8 +83,8 @@ impl<C: Counter> Workload for CounterWorkload<C> {
                 let delta = integer_field(msg, "delta")?;
                 let me = self.counter.replicator().id();
                 let d = self.counter.state().add(me, delta)?;
-                self.counter.update(now, d);
-                Ok(Reply::ok("add_ok"))
+                let dot = self.counter.update(now, d);
+                Ok(Reply::write_ok("add_ok", dot, self.ack))
             }
             "read" => {
                 let value = self.counter.state().total();

@@ -51,4 +51,8 @@ impl Workload for Echo {
     fn stats(&self) -> Option<&Stats> {
         None
     }
+
+    fn is_held_elsewhere(&self, _dot: &gossip_crdt::Dot<gossip_transport::ReplicaId>) -> bool {
+        true
+    }
 }

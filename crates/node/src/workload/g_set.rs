@@ -4,8 +4,9 @@ use gossip_crdt::GSet;
 use gossip_transport::{Config, Time};
 use serde_json::Value;
 
-use super::{Reply, Setup, Workload, integer_field, not_supported};
+use super::{Reply, Setup, Unconfirmed, Workload, integer_field, not_supported};
 use crate::Rejection;
+use crate::options::AckPolicy;
 use crate::protocol::{Inbound, NodeId};
 use crate::replicated::Replicated;
 
@@ -13,11 +14,15 @@ use crate::replicated::Replicated;
 #[derive(Debug)]
 pub(crate) struct GSetWorkload {
     set: Replicated<GSet<i64>>,
+    ack: AckPolicy,
+    unconfirmed: Unconfirmed,
 }
 
 impl GSetWorkload {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         GSetWorkload {
+            ack: setup.options.ack,
+            unconfirmed: Unconfirmed::default(),
             set: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
     }
@@ -29,12 +34,21 @@ impl Workload for GSetWorkload {
             "add" => {
                 let element = integer_field(msg, "element")?;
                 let delta = self.set.state().insert_delta(element);
-                self.set.update(now, delta);
-                Ok(Reply::ok("add_ok"))
+                let dot = self.set.update(now, delta);
+                self.unconfirmed.push(self.ack, dot.clone(), element);
+                Ok(Reply::write_ok("add_ok", dot, self.ack))
             }
             // The response key is `value`, not `elements`.
             "read" => {
-                let value: Vec<Value> = self.set.state().iter().map(|v| Value::from(*v)).collect();
+                let replicator = self.set.replicator();
+                let hidden = self.unconfirmed.hidden(|d| replicator.is_held_elsewhere(d));
+                let value: Vec<Value> = self
+                    .set
+                    .state()
+                    .iter()
+                    .filter(|v| !hidden.contains(v))
+                    .map(|v| Value::from(*v))
+                    .collect();
                 Ok(Reply::ok("read_ok").with("value", Value::Array(value)))
             }
             _ => Err(not_supported("g-set", msg)),

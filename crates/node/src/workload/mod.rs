@@ -31,6 +31,10 @@ macro_rules! delegate_replication {
         fn stats(&self) -> Option<&gossip_transport::Stats> {
             Some(self.$field.stats())
         }
+
+        fn is_held_elsewhere(&self, dot: &gossip_crdt::Dot<gossip_transport::ReplicaId>) -> bool {
+            self.$field.replicator().is_held_elsewhere(dot)
+        }
     };
 }
 pub(crate) use delegate_replication;
@@ -40,12 +44,12 @@ mod counter;
 mod echo;
 mod g_set;
 
-use gossip_crdt::{GCounter, PnCounter};
+use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
 use serde_json::{Map, Value};
 
 use crate::Rejection;
-use crate::options::{Options, OverlayChoice, WorkloadKind};
+use crate::options::{AckPolicy, Options, OverlayChoice, WorkloadKind};
 use crate::protocol::{Inbound, NodeId};
 
 pub(crate) use broadcast::Broadcast;
@@ -58,6 +62,8 @@ pub(crate) use g_set::GSetWorkload;
 pub(crate) struct Reply {
     pub(crate) kind: &'static str,
     pub(crate) fields: Vec<(&'static str, Value)>,
+    /// Hold the reply until another node holds this write (`ack=replicated`).
+    pub(crate) after: Option<Dot<ReplicaId>>,
 }
 
 impl Reply {
@@ -65,12 +71,55 @@ impl Reply {
         Reply {
             kind,
             fields: Vec::new(),
+            after: None,
+        }
+    }
+
+    /// The reply to a write that became `dot`, held back per the ack policy.
+    pub(crate) fn write_ok(
+        kind: &'static str,
+        dot: Option<Dot<ReplicaId>>,
+        ack: AckPolicy,
+    ) -> Reply {
+        Reply {
+            after: if ack == AckPolicy::Replicated {
+                dot
+            } else {
+                None
+            },
+            ..Reply::ok(kind)
         }
     }
 
     pub(crate) fn with(mut self, key: &'static str, value: Value) -> Reply {
         self.fields.push((key, value));
         self
+    }
+}
+
+/// Local writes not yet held by another node, hidden from reads under `ack=replicated`: a
+/// write that could still die with this node must not be observable either, or a reader
+/// could see a value that a crash then takes back.
+#[derive(Debug, Default)]
+pub(crate) struct Unconfirmed {
+    writes: Vec<(Dot<ReplicaId>, i64)>,
+}
+
+impl Unconfirmed {
+    /// Remembers a write (if it was new here) while the policy asks for it.
+    pub(crate) fn push(&mut self, ack: AckPolicy, dot: Option<Dot<ReplicaId>>, value: i64) {
+        if let (AckPolicy::Replicated, Some(dot)) = (ack, dot) {
+            self.writes.push((dot, value));
+        }
+    }
+
+    /// The values to hide now; forgets the writes another node holds by now.
+    pub(crate) fn hidden(
+        &mut self,
+        held: impl Fn(&Dot<ReplicaId>) -> bool,
+    ) -> std::collections::BTreeSet<i64> {
+        self.writes.retain(|(dot, _)| !held(dot));
+        self.writes.iter().map(|(_, v)| *v).collect()
     }
 }
 
@@ -98,6 +147,10 @@ pub(crate) trait Workload {
 
     /// Replication counters, if this workload replicates.
     fn stats(&self) -> Option<&Stats>;
+
+    /// `true` iff another node holds the write `dot` (always, for workloads that do not
+    /// replicate).
+    fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool;
 }
 
 /// What every workload needs to start.
