@@ -1,25 +1,22 @@
 //! The `broadcast` workload: integers broadcast on any node are read on every node.
 //!
-//! The messages seen form a [`GSet`]; a broadcast is an insert, a read returns the set. The
+//! The messages seen form a [`GSet`](gossip_crdt::GSet) (see [`IntegerSet`]); a broadcast is an insert, a read returns the set. The
 //! `topology` message is acknowledged; it shapes the overlay only with `overlay=maelstrom`,
 //! because a star of our own needs far fewer messages than Maelstrom's default grid.
 
-use gossip_crdt::GSet;
 use gossip_transport::{Config, Overlay, Time};
 use serde_json::Value;
 
-use super::{Reply, Setup, Unconfirmed, Workload, integer_field, not_supported};
+use super::integer_set::IntegerSet;
+use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
-use crate::options::{AckPolicy, OverlayChoice};
+use crate::options::OverlayChoice;
 use crate::protocol::{Inbound, NodeId};
-use crate::replicated::Replicated;
 
 /// Broadcast: a replicated set of integers.
 #[derive(Debug)]
 pub(crate) struct Broadcast {
-    set: Replicated<GSet<i64>>,
-    ack: AckPolicy,
-    unconfirmed: Unconfirmed,
+    set: IntegerSet,
     me: NodeId,
     follow_topology: bool,
 }
@@ -27,11 +24,9 @@ pub(crate) struct Broadcast {
 impl Broadcast {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         Broadcast {
-            ack: setup.options.ack,
-            unconfirmed: Unconfirmed::default(),
             follow_topology: setup.options.overlay == OverlayChoice::Maelstrom,
             me: setup.me.clone(),
-            set: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
+            set: IntegerSet::new(setup, config),
         }
     }
 
@@ -57,7 +52,7 @@ impl Broadcast {
         }
         if self.follow_topology {
             tracing::info!(node = %self.me, "following the topology message");
-            self.set.set_overlay(now, Overlay::Given(edges));
+            self.set.replicated.set_overlay(now, Overlay::Given(edges));
         }
         Ok(Reply::ok("topology_ok"))
     }
@@ -66,29 +61,14 @@ impl Broadcast {
 impl Workload for Broadcast {
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
         match msg.kind.as_str() {
-            "broadcast" => {
-                let value = integer_field(msg, "message")?;
-                let delta = self.set.state().insert_delta(value);
-                let dot = self.set.update(now, delta);
-                self.unconfirmed.push(self.ack, dot.clone(), value);
-                Ok(Reply::write_ok("broadcast_ok", dot, self.ack))
-            }
-            "read" => {
-                let replicator = self.set.replicator();
-                let hidden = self.unconfirmed.hidden(|d| replicator.is_held_elsewhere(d));
-                let messages: Vec<Value> = self
-                    .set
-                    .state()
-                    .iter()
-                    .filter(|v| !hidden.contains(v))
-                    .map(|v| Value::from(*v))
-                    .collect();
-                Ok(Reply::ok("read_ok").with("messages", Value::Array(messages)))
-            }
+            "broadcast" => Ok(self
+                .set
+                .add(now, integer_field(msg, "message")?, "broadcast_ok")),
+            "read" => Ok(Reply::ok("read_ok").with("messages", self.set.read())),
             "topology" => self.topology(now, msg),
             _ => Err(not_supported("broadcast", msg)),
         }
     }
 
-    crate::workload::delegate_replication!(set);
+    crate::workload::delegate_replication!(set.replicated);
 }

@@ -6,34 +6,34 @@
 /// Implements the replication half of [`Workload`] by handing everything to the
 /// [`Replicated`](crate::replicated::Replicated) field named `$field`.
 macro_rules! delegate_replication {
-    ($field:ident) => {
+    ($($field:ident).+) => {
         fn gossip(
             &mut self,
             now: gossip_transport::Time,
             from: &crate::protocol::NodeId,
             body: &serde_json::Map<String, serde_json::Value>,
         ) -> Result<(), crate::Rejection> {
-            self.$field.gossip(now, from, body)
+            self.$($field).+.gossip(now, from, body)
         }
 
         fn handle_timeout(&mut self, now: gossip_transport::Time) {
-            self.$field.handle_timeout(now);
+            self.$($field).+.handle_timeout(now);
         }
 
         fn poll_transmit(&mut self) -> Option<(crate::protocol::NodeId, String)> {
-            self.$field.poll_transmit()
+            self.$($field).+.poll_transmit()
         }
 
         fn poll_timeout(&self) -> Option<gossip_transport::Time> {
-            self.$field.poll_timeout()
+            self.$($field).+.poll_timeout()
         }
 
         fn stats(&self) -> Option<&gossip_transport::Stats> {
-            Some(self.$field.stats())
+            Some(self.$($field).+.stats())
         }
 
         fn is_held_elsewhere(&self, dot: &gossip_crdt::Dot<gossip_transport::ReplicaId>) -> bool {
-            self.$field.replicator().is_held_elsewhere(dot)
+            self.$($field).+.replicator().is_held_elsewhere(dot)
         }
     };
 }
@@ -43,6 +43,7 @@ mod broadcast;
 mod counter;
 mod echo;
 mod g_set;
+mod integer_set;
 
 use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
@@ -94,32 +95,6 @@ impl Reply {
     pub(crate) fn with(mut self, key: &'static str, value: Value) -> Reply {
         self.fields.push((key, value));
         self
-    }
-}
-
-/// Local writes not yet held by another node, hidden from reads under `ack=replicated`: a
-/// write that could still die with this node must not be observable either, or a reader
-/// could see a value that a crash then takes back.
-#[derive(Debug, Default)]
-pub(crate) struct Unconfirmed {
-    writes: Vec<(Dot<ReplicaId>, i64)>,
-}
-
-impl Unconfirmed {
-    /// Remembers a write (if it was new here) while the policy asks for it.
-    pub(crate) fn push(&mut self, ack: AckPolicy, dot: Option<Dot<ReplicaId>>, value: i64) {
-        if let (AckPolicy::Replicated, Some(dot)) = (ack, dot) {
-            self.writes.push((dot, value));
-        }
-    }
-
-    /// The values to hide now; forgets the writes another node holds by now.
-    pub(crate) fn hidden(
-        &mut self,
-        held: impl Fn(&Dot<ReplicaId>) -> bool,
-    ) -> std::collections::BTreeSet<i64> {
-        self.writes.retain(|(dot, _)| !held(dot));
-        self.writes.iter().map(|(_, v)| *v).collect()
     }
 }
 
