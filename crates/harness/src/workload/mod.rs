@@ -7,6 +7,7 @@ mod broadcast;
 mod counter;
 mod echo;
 mod g_set;
+mod write_read;
 
 use serde_json::{Map, Value, json};
 
@@ -20,10 +21,11 @@ use crate::options::{TestOptions, WorkloadKind};
 use crate::rng::Rng;
 use crate::schema::{Reply, ResponseSchema, interpret, interpret_body};
 
-pub use broadcast::Broadcast;
-pub use counter::Counter;
+pub use broadcast::broadcast;
+pub use counter::counter;
 pub use echo::Echo;
-pub use g_set::GSet;
+pub use g_set::g_set;
+pub use write_read::{Shape, Values, WriteRead};
 
 /// An op to invoke: its function and argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,10 +129,10 @@ fn complete_interpreted<W: Workload + ?Sized>(w: &W, op: &OpSpec, reply: Reply) 
 pub fn make(opts: &TestOptions) -> Box<dyn Workload> {
     match opts.workload {
         WorkloadKind::Echo => Box::new(Echo),
-        WorkloadKind::Broadcast => Box::new(Broadcast::new(opts)),
-        WorkloadKind::GSet => Box::new(GSet::default()),
-        WorkloadKind::GCounter => Box::new(Counter::new(false)),
-        WorkloadKind::PnCounter => Box::new(Counter::new(true)),
+        WorkloadKind::Broadcast => Box::new(broadcast(opts)),
+        WorkloadKind::GSet => Box::new(g_set()),
+        WorkloadKind::GCounter => Box::new(counter(false)),
+        WorkloadKind::PnCounter => Box::new(counter(true)),
     }
 }
 
