@@ -97,6 +97,33 @@ impl Peer {
         self.known.join(have);
     }
 
+    /// Sends a new packet: takes the next sequence number and puts its flight in the air, for
+    /// a first timeout of `timeout`. Returns the number.
+    pub(crate) fn open_flight(
+        &mut self,
+        now: Time,
+        timeout: Duration,
+        dots: Vec<Dot<ReplicaId>>,
+        relay: Option<bool>,
+        snapshot: Option<CausalContext<ReplicaId>>,
+    ) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.add_flight(
+            seq,
+            Flight {
+                lo: seq,
+                dots,
+                sent_at: now,
+                first_sent: now,
+                relay,
+                timeout,
+                snapshot,
+            },
+        );
+        seq
+    }
+
     /// Puts a flight (covering numbers up to `hi`) in the air.
     pub(crate) fn add_flight(&mut self, hi: u64, flight: Flight) {
         self.in_flight.extend(flight.dots.iter().cloned());

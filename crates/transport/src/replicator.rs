@@ -625,21 +625,9 @@ where
         let first_rto = self.config.first_rto();
         let seen = self.log.seen().clone();
         let mut packet = self.packet_to(name);
-        let peer = self.peer_mut(name);
-        let seq = peer.next_seq;
-        peer.next_seq += 1;
-        peer.add_flight(
-            seq,
-            Flight {
-                lo: seq,
-                dots: Vec::new(),
-                sent_at: now,
-                first_sent: now,
-                relay: None,
-                timeout: first_rto,
-                snapshot: Some(seen.clone()),
-            },
-        );
+        let seq =
+            self.peer_mut(name)
+                .open_flight(now, first_rto, Vec::new(), None, Some(seen.clone()));
         packet.seq = Some((seq, seq));
         packet.snap = Some(self.log.state().clone());
         packet.have = Some(seen);
@@ -805,21 +793,9 @@ where
         peer.pending_bytes = 0;
         self.queued.remove(name);
         for chunk in self.chunks(dots) {
-            let peer = self.peer_mut(name);
-            let seq = peer.next_seq;
-            peer.next_seq += 1;
-            peer.add_flight(
-                seq,
-                Flight {
-                    lo: seq,
-                    dots: chunk.clone(),
-                    sent_at: now,
-                    first_sent: now,
-                    relay: None,
-                    timeout: first_rto,
-                    snapshot: None,
-                },
-            );
+            let seq = self
+                .peer_mut(name)
+                .open_flight(now, first_rto, chunk.clone(), None, None);
             let mut packet = self.packet_to(name);
             packet.seq = Some((seq, seq));
             packet.runs = self.log.runs(&chunk);
@@ -1021,21 +997,9 @@ where
             }
             let now = self.now;
             let first_rto = self.config.first_rto();
-            let peer = self.peer_mut(name);
-            let seq = peer.next_seq;
-            peer.next_seq += 1;
-            peer.add_flight(
-                seq,
-                Flight {
-                    lo: seq,
-                    dots: Vec::new(),
-                    sent_at: now,
-                    first_sent: now,
-                    relay,
-                    timeout: first_rto,
-                    snapshot: None,
-                },
-            );
+            let seq = self
+                .peer_mut(name)
+                .open_flight(now, first_rto, Vec::new(), relay, None);
             packet.seq = Some((seq, seq));
             if relay.is_some() {
                 PacketKind::Relay
