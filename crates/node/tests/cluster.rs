@@ -263,3 +263,13 @@ fn a_local_ack_answers_at_once() {
     let reply = cluster.call(1, json!({"type":"broadcast","message":5}));
     assert_eq!(reply["type"], "broadcast_ok");
 }
+
+#[test]
+fn a_replicated_ack_on_a_lone_node_answers_at_once() {
+    // No other node exists to hold the write: waiting would never end.
+    let mut cluster = Router::new(1, &["g-set", "ack=replicated"]);
+    let reply = cluster.call(0, json!({"type":"add","element":4}));
+    assert_eq!(reply["type"], "add_ok");
+    let read = cluster.call(0, json!({"type":"read"}));
+    assert_eq!(read["value"], json!([4]));
+}

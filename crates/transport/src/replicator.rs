@@ -469,7 +469,11 @@ where
     }
 
     fn peer_mut(&mut self, name: &P) -> &mut Peer {
-        self.peers.entry(name.clone()).or_insert_with(Peer::new)
+        // Looked up first: `entry` would clone the name (an allocation) on every call.
+        if !self.peers.contains_key(name) {
+            self.peers.insert(name.clone(), Peer::new());
+        }
+        self.peers.get_mut(name).expect("inserted above")
     }
 
     fn others(&self) -> impl Iterator<Item = &P> {
@@ -761,7 +765,9 @@ where
         let peer = self.peer_mut(name);
         if peer.enqueue(dot, bytes) {
             let full = peer.pending_bytes >= budget;
-            self.queued.insert(name.clone());
+            if !self.queued.contains(name) {
+                self.queued.insert(name.clone());
+            }
             if full {
                 self.over_budget.push(name.clone());
             }
