@@ -71,16 +71,29 @@ impl Router {
         }
     }
 
-    /// A client request to node `i`; returns the reply body.
-    fn call(&mut self, i: usize, body: Value) -> Value {
+    /// A client request to node `i`, without waiting for the answer.
+    fn send(&mut self, i: usize, body: Value) {
         let mut body = body;
         body["msg_id"] = json!(self.next_client_msg);
         self.next_client_msg += 1;
         let line = json!({"src":"c9","dest":format!("n{i}"),"body":body}).to_string();
         self.nodes[i].handle_line(self.now, &line);
         self.collect();
+    }
+
+    /// A client request to node `i`; returns the reply body.
+    fn call(&mut self, i: usize, body: Value) -> Value {
+        self.send(i, body);
         let reply = self.to_clients.pop().expect("the node answered");
         reply["body"].clone()
+    }
+
+    /// Cuts node `i` off from every other node, both ways.
+    fn isolate(&mut self, i: usize) {
+        for j in (0..self.nodes.len()).filter(|&j| j != i) {
+            self.cut.insert((i, j));
+            self.cut.insert((j, i));
+        }
     }
 
     /// Runs the cluster for `d` of virtual time.
@@ -166,10 +179,7 @@ fn g_set_and_counters_converge() {
 fn a_partitioned_hub_is_routed_around_and_everything_arrives_after_healing() {
     let mut cluster = Router::new(5, &["broadcast"]);
     // Cut the hub (n0) off from everyone.
-    for j in 1..5 {
-        cluster.cut.insert((0, j));
-        cluster.cut.insert((j, 0));
-    }
+    cluster.isolate(0);
     cluster.call(0, json!({"type":"broadcast","message":100}));
     cluster.call(2, json!({"type":"broadcast","message":200}));
     cluster.run(Duration::from_secs(10));
@@ -192,16 +202,6 @@ fn a_partitioned_hub_is_routed_around_and_everything_arrives_after_healing() {
     }
 }
 
-/// Sends a request to node `i` without waiting for the answer.
-fn send(cluster: &mut Router, i: usize, body: Value) {
-    let mut body = body;
-    body["msg_id"] = json!(cluster.next_client_msg);
-    cluster.next_client_msg += 1;
-    let line = json!({"src":"c9","dest":format!("n{i}"),"body":body}).to_string();
-    cluster.nodes[i].handle_line(cluster.now, &line);
-    cluster.collect();
-}
-
 fn read_values(cluster: &mut Router, i: usize) -> Vec<Value> {
     let reply = cluster.call(i, json!({"type":"read"}));
     reply["messages"].as_array().cloned().unwrap_or_default()
@@ -211,9 +211,8 @@ fn read_values(cluster: &mut Router, i: usize) -> Vec<Value> {
 fn a_replicated_ack_waits_until_another_node_holds_the_write() {
     let mut cluster = Router::new(3, &["broadcast", "ack=replicated"]);
     // n1 is a leaf of n0's star; cut it off so its write cannot leave.
-    cluster.cut.insert((1, 0));
-    cluster.cut.insert((1, 2));
-    send(&mut cluster, 1, json!({"type":"broadcast","message":5}));
+    cluster.isolate(1);
+    cluster.send(1, json!({"type":"broadcast","message":5}));
     assert!(
         cluster.to_clients.is_empty(),
         "answered before anyone else held it"
@@ -237,9 +236,8 @@ fn a_replicated_ack_waits_until_another_node_holds_the_write() {
 #[test]
 fn a_replicated_ack_is_dropped_once_the_client_gave_up() {
     let mut cluster = Router::new(2, &["broadcast", "ack=replicated"]);
-    cluster.cut.insert((0, 1));
-    cluster.cut.insert((1, 0));
-    send(&mut cluster, 0, json!({"type":"broadcast","message":9}));
+    cluster.isolate(0);
+    cluster.send(0, json!({"type":"broadcast","message":9}));
     cluster.run(Duration::from_secs(6));
     cluster.cut.clear();
     cluster.run(Duration::from_secs(5));
@@ -258,8 +256,7 @@ fn a_replicated_ack_is_dropped_once_the_client_gave_up() {
 #[test]
 fn a_local_ack_answers_at_once() {
     let mut cluster = Router::new(3, &["broadcast"]);
-    cluster.cut.insert((1, 0));
-    cluster.cut.insert((1, 2));
+    cluster.isolate(1);
     let reply = cluster.call(1, json!({"type":"broadcast","message":5}));
     assert_eq!(reply["type"], "broadcast_ok");
 }
