@@ -113,18 +113,19 @@ impl<A: Ord + Clone> CausalContext<A> {
 
     /// Adds one dot; returns `true` iff it was new.
     pub fn insert(&mut self, dot: Dot<A>) -> bool {
-        if self.contains(&dot) || dot.counter == 0 {
-            return false;
-        }
+        // One lookup of the vector decides the common cases (this runs once per delta and
+        // replica, and vectors have an entry per replica).
         let have = self.vv.get(&dot.replica);
+        if dot.counter <= have {
+            return false; // covered, or the invalid counter 0
+        }
         if dot.counter != have + 1 {
             // Ahead of a gap: it waits in the cloud (nothing there can be absorbed yet).
-            self.cloud.insert(dot);
-            return true;
+            return self.cloud.insert(dot);
         }
         // Extends the gap-free prefix, and may close a gap: absorb the run that follows.
         let mut top = dot.counter;
-        loop {
+        while !self.cloud.is_empty() {
             let next = Dot {
                 replica: dot.replica.clone(),
                 counter: top + 1,

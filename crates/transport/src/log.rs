@@ -140,8 +140,8 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
     /// state did not already hold is stored and forwarded later (redundancy removal).
     pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: &L, now: Time) -> Inserted {
-        if self.seen.contains(&dot) || dot.counter == 0 {
-            return Inserted::Duplicate;
+        if !self.seen.insert(dot.clone()) {
+            return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
         let news = delta.difference(&self.state);
         self.state.join(&news);
@@ -155,7 +155,6 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
                 at: now,
             },
         );
-        self.seen.insert(dot);
         Inserted::New
     }
 

@@ -589,14 +589,18 @@ where
     /// Applies a run of deltas from `from`; with `learn`, also records that `from` holds them
     /// (not for leftovers of a previous incarnation, which the current one may lack).
     fn receive_run(&mut self, from: &P, run: Run<L>, learn: bool) {
-        for (i, delta) in run.deltas.iter().enumerate() {
-            let dot = Dot {
-                replica: run.origin,
-                counter: run.first + i as u64,
-            };
-            if learn {
-                self.peer_mut(from).learn(dot.clone());
+        let dot = |i: usize| Dot {
+            replica: run.origin,
+            counter: run.first + i as u64,
+        };
+        if learn {
+            let peer = self.peer_mut(from);
+            for i in 0..run.deltas.len() {
+                peer.learn(dot(i));
             }
+        }
+        for (i, delta) in run.deltas.iter().enumerate() {
+            let dot = dot(i);
             match self.log.insert(dot.clone(), delta, self.now) {
                 Inserted::New => {
                     self.stats.received_new += 1;
