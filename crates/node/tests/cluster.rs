@@ -270,3 +270,23 @@ fn a_replicated_ack_on_a_lone_node_answers_at_once() {
     let read = cluster.call(0, json!({"type":"read"}));
     assert_eq!(read["value"], json!([4]));
 }
+
+#[test]
+fn a_replicated_counter_read_leaves_out_adds_no_other_node_holds() {
+    let mut cluster = Router::new(3, &["pn-counter", "ack=replicated"]);
+    cluster.send(1, json!({"type":"add","delta":2}));
+    cluster.run(Duration::from_secs(1));
+    cluster.isolate(1);
+    cluster.send(1, json!({"type":"add","delta":5}));
+    cluster.run(Duration::from_millis(500));
+    assert_eq!(cluster.call(1, json!({"type":"read"}))["value"], json!(2));
+    cluster.cut.clear();
+    cluster.run(Duration::from_secs(3));
+    for i in 0..3 {
+        assert_eq!(
+            cluster.call(i, json!({"type":"read"}))["value"],
+            json!(7),
+            "node n{i}"
+        );
+    }
+}

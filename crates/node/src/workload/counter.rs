@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
 use crate::options::AckPolicy;
@@ -65,12 +66,14 @@ impl Counter for PnCounter<ReplicaId> {
 pub(crate) struct CounterWorkload<C> {
     counter: Replicated<C>,
     ack: AckPolicy,
+    unconfirmed: Unconfirmed<i64>,
 }
 
 impl<C: Counter> CounterWorkload<C> {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         CounterWorkload {
             ack: setup.options.ack,
+            unconfirmed: Unconfirmed::new(setup.options.ack),
             counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
     }
@@ -84,10 +87,18 @@ impl<C: Counter> Workload for CounterWorkload<C> {
                 let me = self.counter.replicator().id();
                 let d = self.counter.state().add(me, delta)?;
                 let dot = self.counter.update(now, d);
+                self.unconfirmed.push(dot.as_ref(), delta);
                 Ok(Reply::write_ok("add_ok", dot, self.ack))
             }
             "read" => {
-                let value = self.counter.state().total();
+                // Adds no other node holds yet do not count (see `Unconfirmed`).
+                let replicator = self.counter.replicator();
+                let pending: i128 = self
+                    .unconfirmed
+                    .hidden(|d| replicator.is_held_elsewhere(d))
+                    .map(|d| i128::from(*d))
+                    .sum();
+                let value = replicator.state().total() - pending;
                 // Maelstrom wants an integer (it rejects `5.0`) that fits in 64 bits.
                 let value = i64::try_from(value).map_err(|_| {
                     Rejection::new(

@@ -44,6 +44,7 @@ mod counter;
 mod echo;
 mod g_set;
 mod integer_set;
+mod unconfirmed;
 
 use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
