@@ -139,7 +139,8 @@ settings (durations take ms or s, e.g. 200ms, 1.5s):
   retain=D          keep each delta at least this long (default 30s); then drop it once
                     every peer that could need it holds it
   ack=local|replicated   answer a write at once (default), or once another node holds it
-                    (survives the writer's crash; acks between nodes then wait 50ms)
+                    (survives the writer's crash; the answer waits for the holder's
+                    acknowledgement, which rides on its next batch: up to relay-flush)
   seed=N            fix the random seed
 ";
 
@@ -202,7 +203,6 @@ impl Options {
         let mut lazy_interval = Duration::from_millis(1000);
         let mut lazy_fanout = 1usize;
         let mut graft_delay = Duration::from_millis(600);
-        let mut ack_delay_given = false;
         for arg in args {
             let arg = arg.as_ref();
             let Some((key, value)) = arg.split_once('=') else {
@@ -232,10 +232,7 @@ impl Options {
                 "graft-delay" => graft_delay = duration(key, value)?,
                 "flush" => t.flush = duration(key, value)?,
                 "relay-flush" => t.relay_flush = duration(key, value)?,
-                "ack-delay" => {
-                    t.ack_delay = duration(key, value)?;
-                    ack_delay_given = true;
-                }
+                "ack-delay" => t.ack_delay = duration(key, value)?,
                 "ack" => {
                     options.ack = match value {
                         "local" => AckPolicy::Local,
@@ -288,10 +285,6 @@ impl Options {
         };
         if let OverlayChoice::Own(o) = &options.overlay {
             options.transport.overlay = o.clone();
-        }
-        if options.ack == AckPolicy::Replicated && !ack_delay_given {
-            // Clients wait for peers' acknowledgements: ask peers not to sit on them.
-            options.transport.ack_delay = Duration::from_millis(50);
         }
         Ok(options)
     }
@@ -363,7 +356,6 @@ mod tests {
         assert!(err(&["ack=eventually"]).contains("unknown ack policy"));
         let o = Options::parse(&["ack=replicated"]).expect("valid");
         assert_eq!(o.ack, AckPolicy::Replicated);
-        assert_eq!(o.transport.ack_delay, Duration::from_millis(50));
         assert!(err(&["strategy=telepathy"]).contains("unknown strategy"));
     }
 }

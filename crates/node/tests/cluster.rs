@@ -275,7 +275,7 @@ fn a_replicated_ack_on_a_lone_node_answers_at_once() {
 fn a_replicated_counter_read_leaves_out_adds_no_other_node_holds() {
     let mut cluster = Router::new(3, &["pn-counter", "ack=replicated"]);
     cluster.send(1, json!({"type":"add","delta":2}));
-    cluster.run(Duration::from_secs(1));
+    cluster.run(Duration::from_secs(3));
     cluster.isolate(1);
     cluster.send(1, json!({"type":"add","delta":5}));
     cluster.run(Duration::from_millis(500));
