@@ -22,6 +22,11 @@
 //! exactly their difference. `docs/anti-entropy.md` in the repository has the full story and
 //! the cost model.
 //!
+//! The engine guarantees that what one live replica holds reaches the others once they can
+//! talk; a replica that dies with its state takes along what no one else held yet. An
+//! application that must not lose an acknowledged write answers its client only once
+//! [`Replicator::is_held_elsewhere`] says so, for the id [`Replicator::update`] returned.
+//!
 //! ## Layout
 //!
 //! | module | what lives there |
