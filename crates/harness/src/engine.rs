@@ -38,7 +38,7 @@ use crate::network::{Delivery, Network};
 use crate::options::TestOptions;
 use crate::partition::{self, Grudge};
 use crate::rng::{self, Rng};
-use crate::scenario::{Script, Shape, Step};
+use crate::scenario::{Script, Step};
 use crate::schema::{Body, Reply, ResponseSchema, interpret_body, parse_body};
 use crate::services::Services;
 use crate::time::Time;
@@ -1035,9 +1035,7 @@ impl Engine {
                 self.close_spans(FaultKind::Partition, None, time);
             }
             NemesisAction::Kill(target) => {
-                self.history.push(op("kill", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| e.alive[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let hit = self.pick_nodes("kill", &target, |e, i| e.alive[i], &op);
                 for &n in &hit {
                     self.alive[n.0] = false;
                     self.paused[n.0] = false;
@@ -1047,13 +1045,10 @@ impl Engine {
                     self.outbox.push_back(Command::Control(n, Control::Kill));
                     self.open_span(FaultKind::Kill, format!("kill {}", self.node_name(n)), time);
                 }
-                tracing::info!("nemesis: killed {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("kill", json!(self.names_of(&hit))));
+                self.record_hit("kill", "killed", &hit, &op);
             }
             NemesisAction::Restart(target) => {
-                self.history.push(op("start", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| !e.alive[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let hit = self.pick_nodes("start", &target, |e, i| !e.alive[i], &op);
                 for &n in &hit {
                     self.alive[n.0] = true;
                     self.outbox.push_back(Command::Control(n, Control::Restart));
@@ -1063,13 +1058,11 @@ impl Engine {
                     self.rejoin_rpc(n.0, body, false, INIT_TIMEOUT);
                     self.close_spans(FaultKind::Kill, Some(n), time);
                 }
-                tracing::info!("nemesis: restarted {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("start", json!(self.names_of(&hit))));
+                self.record_hit("start", "restarted", &hit, &op);
             }
             NemesisAction::Pause(target) => {
-                self.history.push(op("pause", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| e.alive[i] && !e.paused[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let eligible = |e: &Engine, i: usize| e.alive[i] && !e.paused[i];
+                let hit = self.pick_nodes("pause", &target, eligible, &op);
                 for &n in &hit {
                     self.paused[n.0] = true;
                     self.outbox.push_back(Command::Control(n, Control::Pause));
@@ -1079,13 +1072,11 @@ impl Engine {
                         time,
                     );
                 }
-                tracing::info!("nemesis: paused {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("pause", json!(self.names_of(&hit))));
+                self.record_hit("pause", "paused", &hit, &op);
             }
             NemesisAction::Resume(target) => {
-                self.history.push(op("resume", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| e.alive[i] && e.paused[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let eligible = |e: &Engine, i: usize| e.alive[i] && e.paused[i];
+                let hit = self.pick_nodes("resume", &target, eligible, &op);
                 for &n in &hit {
                     self.paused[n.0] = false;
                     self.outbox.push_back(Command::Control(n, Control::Resume));
@@ -1096,30 +1087,23 @@ impl Engine {
                     }
                     self.close_spans(FaultKind::Pause, Some(n), time);
                 }
-                tracing::info!("nemesis: resumed {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("resume", json!(self.names_of(&hit))));
+                self.record_hit("resume", "resumed", &hit, &op);
             }
             NemesisAction::Slow(target) => {
-                self.history.push(op("slow", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| !e.slow[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let hit = self.pick_nodes("slow", &target, |e, i| !e.slow[i], &op);
                 for &n in &hit {
                     self.slow[n.0] = true;
                     self.open_span(FaultKind::Slow, format!("slow {}", self.node_name(n)), time);
                 }
-                tracing::info!("nemesis: slowed {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("slow", json!(self.names_of(&hit))));
+                self.record_hit("slow", "slowed", &hit, &op);
             }
             NemesisAction::Fast(target) => {
-                self.history.push(op("fast", json!(target.name())));
-                let candidates = self.nodes_where(|e, i| e.slow[i]);
-                let hit = target.pick(&candidates, &mut self.rng_faults);
+                let hit = self.pick_nodes("fast", &target, |e, i| e.slow[i], &op);
                 for &n in &hit {
                     self.slow[n.0] = false;
                     self.close_spans(FaultKind::Slow, Some(n), time);
                 }
-                tracing::info!("nemesis: sped up {}", show_nodes(&self.names_of(&hit)));
-                self.history.push(op("fast", json!(self.names_of(&hit))));
+                self.record_hit("fast", "sped up", &hit, &op);
             }
         }
     }
@@ -1138,11 +1122,33 @@ impl Engine {
         self.open_span(FaultKind::Partition, label, time);
     }
 
-    fn nodes_where(&self, keep: impl Fn(&Engine, usize) -> bool) -> Vec<NodeIndex> {
-        (0..self.names.len())
-            .filter(|&i| keep(self, i))
+    /// Records the invocation of the node fault `f` and picks its nodes among the `eligible`.
+    fn pick_nodes(
+        &mut self,
+        f: &str,
+        target: &Target,
+        eligible: impl Fn(&Engine, usize) -> bool,
+        op: &dyn Fn(&str, Value) -> Op,
+    ) -> Vec<NodeIndex> {
+        self.history.push(op(f, json!(target.name())));
+        let candidates: Vec<NodeIndex> = (0..self.names.len())
+            .filter(|&i| eligible(self, i))
             .map(NodeIndex)
-            .collect()
+            .collect();
+        target.pick(&candidates, &mut self.rng_faults)
+    }
+
+    /// Logs and records the nodes the node fault `f` hit.
+    fn record_hit(
+        &mut self,
+        f: &str,
+        verb: &str,
+        hit: &[NodeIndex],
+        op: &dyn Fn(&str, Value) -> Op,
+    ) {
+        let names = self.names_of(hit);
+        tracing::info!("nemesis: {verb} {}", show_nodes(&names));
+        self.history.push(op(f, json!(names)));
     }
 
     fn names_of(&self, nodes: &[NodeIndex]) -> Vec<String> {
@@ -1532,35 +1538,10 @@ impl Engine {
                         return any;
                     }
                 }
-                other => {
-                    let action = match other {
-                        Step::Partition(Shape::Random(spec)) => Some(NemesisAction::Start(spec)),
-                        Step::Partition(Shape::Groups(g)) => Some(NemesisAction::Cut(g)),
-                        Step::Heal => Some(NemesisAction::Stop),
-                        Step::Kill(t) => Some(NemesisAction::Kill(t)),
-                        Step::Restart(t) => Some(NemesisAction::Restart(t)),
-                        Step::Pause(t) => Some(NemesisAction::Pause(t)),
-                        Step::Resume(t) => Some(NemesisAction::Resume(t)),
-                        Step::Slow(t) => Some(NemesisAction::Slow(t)),
-                        Step::Fast(t) => Some(NemesisAction::Fast(t)),
-                        Step::Loss(p) => {
-                            self.net_faults.p_loss = p;
-                            None
-                        }
-                        Step::Dup(p) => {
-                            self.net_faults.p_dup = p;
-                            None
-                        }
-                        Step::Reorder(ms) => {
-                            self.net_faults.reorder_ms = ms;
-                            None
-                        }
-                        Step::Wait(_) | Step::Converged(_) => None,
-                    };
-                    if let Some(a) = action {
-                        self.nemesis_op(a);
-                    }
-                }
+                Step::Fault(action) => self.nemesis_op(action),
+                Step::Loss(p) => self.net_faults.p_loss = p,
+                Step::Dup(p) => self.net_faults.p_dup = p,
+                Step::Reorder(ms) => self.net_faults.reorder_ms = ms,
             }
             if let Some(run) = self.script.as_mut() {
                 tracing::info!(

@@ -44,43 +44,21 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command};
 use crate::ids::{NodeId, NodeIndex};
-use crate::nemesis::Target;
+use crate::nemesis::{NemesisAction, Target};
 use crate::options::TestOptions;
 use crate::partition::PartitionSpec;
 
 /// The scenario suite this crate ships (and CI sweeps over many seeds).
 pub const SUITE: &str = include_str!("../scenarios/suite.scn");
 
-/// How a partition step cuts the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shape {
-    /// One of Maelstrom's random shapes.
-    Random(PartitionSpec),
-    /// These components (every node in exactly one).
-    Groups(Vec<Vec<NodeIndex>>),
-}
-
 /// One step of a script.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Let the workload run.
     Wait(Duration),
-    /// Cut the network.
-    Partition(Shape),
-    /// Heal every partition.
-    Heal,
-    /// Kill nodes (their state is lost).
-    Kill(Target),
-    /// Restart killed nodes (`All`: every killed node).
-    Restart(Target),
-    /// Pause nodes.
-    Pause(Target),
-    /// Resume paused nodes (`All`: every paused node).
-    Resume(Target),
-    /// Latency spike on nodes' links.
-    Slow(Target),
-    /// End latency spikes (`All`: every slow node).
-    Fast(Target),
+    /// A fault or its end, as the nemesis applies it (`partition`, `isolate`, `heal`, `kill`,
+    /// `restart`, `pause`, `resume`, `slow`, `fast`).
+    Fault(NemesisAction),
     /// Set the loss probability of node-to-node messages.
     Loss(f64),
     /// Set the duplication probability of node-to-node messages.
@@ -146,21 +124,25 @@ impl fmt::Display for ShowStep<'_> {
         let nodes = self.1;
         match self.0 {
             Step::Wait(d) => write!(f, "wait {}", show_duration(*d)),
-            Step::Partition(Shape::Random(spec)) => write!(f, "partition {}", spec.name()),
-            Step::Partition(Shape::Groups(groups)) => {
+            Step::Fault(NemesisAction::Start(spec)) => write!(f, "partition {}", spec.name()),
+            Step::Fault(NemesisAction::Cut(groups)) => {
                 let gs: Vec<String> = groups
                     .iter()
                     .map(|g| show_target(&Target::Nodes(g.clone()), nodes))
                     .collect();
                 write!(f, "partition {}", gs.join(" | "))
             }
-            Step::Heal => f.write_str("heal"),
-            Step::Kill(t) => write!(f, "kill {}", show_target(t, nodes)),
-            Step::Restart(t) => write!(f, "restart {}", show_target(t, nodes)),
-            Step::Pause(t) => write!(f, "pause {}", show_target(t, nodes)),
-            Step::Resume(t) => write!(f, "resume {}", show_target(t, nodes)),
-            Step::Slow(t) => write!(f, "slow {}", show_target(t, nodes)),
-            Step::Fast(t) => write!(f, "fast {}", show_target(t, nodes)),
+            Step::Fault(NemesisAction::Stop) => f.write_str("heal"),
+            Step::Fault(NemesisAction::Kill(t)) => write!(f, "kill {}", show_target(t, nodes)),
+            Step::Fault(NemesisAction::Restart(t)) => {
+                write!(f, "restart {}", show_target(t, nodes))
+            }
+            Step::Fault(NemesisAction::Pause(t)) => write!(f, "pause {}", show_target(t, nodes)),
+            Step::Fault(NemesisAction::Resume(t)) => {
+                write!(f, "resume {}", show_target(t, nodes))
+            }
+            Step::Fault(NemesisAction::Slow(t)) => write!(f, "slow {}", show_target(t, nodes)),
+            Step::Fault(NemesisAction::Fast(t)) => write!(f, "fast {}", show_target(t, nodes)),
             Step::Loss(p) => write!(f, "loss {p}"),
             Step::Dup(p) => write!(f, "dup {p}"),
             Step::Reorder(ms) => write!(f, "reorder {ms}"),
@@ -350,9 +332,9 @@ fn parse_step(words: &[&str], lookup: &Lookup<'_>, n: usize) -> Result<Step, Str
     };
     Ok(match words[0] {
         "wait" => Step::Wait(duration(one_arg()?)?),
-        "heal" if args.is_empty() => Step::Heal,
+        "heal" if args.is_empty() => Step::Fault(NemesisAction::Stop),
         "partition" => match args {
-            [spec] => Step::Partition(Shape::Random(
+            [spec] => Step::Fault(NemesisAction::Start(
                 PartitionSpec::parse(spec).ok_or_else(|| format!("unknown shape {spec:?}"))?,
             )),
             _ => {
@@ -363,7 +345,7 @@ fn parse_step(words: &[&str], lookup: &Lookup<'_>, n: usize) -> Result<Step, Str
                 if groups.len() < 2 {
                     return Err("a partition needs groups separated by |".into());
                 }
-                Step::Partition(Shape::Groups(groups))
+                Step::Fault(NemesisAction::Cut(groups))
             }
         },
         "isolate" => {
@@ -372,14 +354,14 @@ fn parse_step(words: &[&str], lookup: &Lookup<'_>, n: usize) -> Result<Step, Str
                 .map(NodeIndex)
                 .filter(|i| !alone.contains(i))
                 .collect();
-            Step::Partition(Shape::Groups(vec![alone, rest]))
+            Step::Fault(NemesisAction::Cut(vec![alone, rest]))
         }
-        "kill" => Step::Kill(target(args, false)?),
-        "pause" => Step::Pause(target(args, false)?),
-        "slow" => Step::Slow(target(args, false)?),
-        "restart" => Step::Restart(target(args, true)?),
-        "resume" => Step::Resume(target(args, true)?),
-        "fast" => Step::Fast(target(args, true)?),
+        "kill" => Step::Fault(NemesisAction::Kill(target(args, false)?)),
+        "pause" => Step::Fault(NemesisAction::Pause(target(args, false)?)),
+        "slow" => Step::Fault(NemesisAction::Slow(target(args, false)?)),
+        "restart" => Step::Fault(NemesisAction::Restart(target(args, true)?)),
+        "resume" => Step::Fault(NemesisAction::Resume(target(args, true)?)),
+        "fast" => Step::Fault(NemesisAction::Fast(target(args, true)?)),
         "loss" => Step::Loss(prob(one_arg()?)?),
         "dup" => Step::Dup(prob(one_arg()?)?),
         "reorder" => Step::Reorder(

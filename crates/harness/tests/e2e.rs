@@ -6,54 +6,19 @@
 //! Runs are kept short (`--time-limit` 2–3 s, `--recovery` 1–2 s); the two init-timeout tests
 //! take Maelstrom's fixed 10 s.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
+use common::Run;
+
 const NODE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nodes/test_node.py");
 
-struct Run {
-    code: i32,
-    stdout: String,
-    results: Value,
-    dir: PathBuf,
-    store: PathBuf,
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
-
 fn harness(name: &str, args: &[&str]) -> Run {
-    let store =
-        std::env::temp_dir().join(format!("gossip-harness-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&store);
-    let out = Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
-        .arg("test")
-        .arg("--store")
-        .arg(&store)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the harness: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let dir = store.join("latest");
-    let results = std::fs::read_to_string(dir.join("results.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null);
-    let code = out.status.code().unwrap_or(-1);
-    eprintln!("--- {name}: exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    Run {
-        code,
-        stdout,
-        results,
-        dir,
-        store,
-    }
+    common::harness("gossip-harness-e2e", name, args)
 }
 
 fn file(dir: &Path, name: &str) -> String {

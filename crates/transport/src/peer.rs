@@ -126,10 +126,12 @@ impl Peer {
 
     /// Puts a flight (covering numbers up to `hi`) in the air.
     pub(crate) fn add_flight(&mut self, hi: u64, flight: Flight) {
-        self.in_flight.extend(flight.dots.iter().cloned());
+        let dots = flight.dots.clone();
         if let Some(replaced) = self.flights.insert(hi, flight) {
             self.forget_flight(&replaced);
         }
+        // After forgetting the replaced flight, so that deltas in both stay in the air.
+        self.in_flight.extend(dots);
     }
 
     /// Takes the flight covering numbers up to `hi` out of the air.

@@ -633,12 +633,9 @@ where
         }
         let fanout = std::mem::take(&mut self.fanout);
         self.fanout_bytes = 0;
-        let budget = self.config.max_packet_bytes;
-        for target in &self.targets {
-            if !self.peers.contains_key(target) {
-                self.peers.insert(target.clone(), Peer::new());
-            }
-            let peer = self.peers.get_mut(target).expect("inserted above");
+        let targets = std::mem::take(&mut self.targets);
+        for target in &targets {
+            let peer = self.peer_mut(target);
             let mut queued = false;
             for (dot, from, bytes) in &fanout {
                 if from.as_ref() != Some(target) {
@@ -646,15 +643,10 @@ where
                 }
             }
             if queued {
-                let full = peer.pending_bytes >= budget;
-                if !self.queued.contains(target) {
-                    self.queued.insert(target.clone());
-                }
-                if full {
-                    self.over_budget.push(target.clone());
-                }
+                self.note_queued(target);
             }
         }
+        self.targets = targets;
     }
 
     /// Queues for `name` every delta it is not known to hold.
@@ -814,16 +806,23 @@ where
 
     /// Queues `dot` for `name` unless it holds it or it is on its way.
     fn enqueue(&mut self, name: &P, dot: Dot<ReplicaId>, bytes: usize) {
+        if self.peer_mut(name).enqueue(dot, bytes) {
+            self.note_queued(name);
+        }
+    }
+
+    /// Records that `name` has deltas queued (and whether they passed the byte budget).
+    fn note_queued(&mut self, name: &P) {
         let budget = self.config.max_packet_bytes;
-        let peer = self.peer_mut(name);
-        if peer.enqueue(dot, bytes) {
-            let full = peer.pending_bytes >= budget;
-            if !self.queued.contains(name) {
-                self.queued.insert(name.clone());
-            }
-            if full {
-                self.over_budget.push(name.clone());
-            }
+        if !self.queued.contains(name) {
+            self.queued.insert(name.clone());
+        }
+        if self
+            .peers
+            .get(name)
+            .is_some_and(|p| p.pending_bytes >= budget)
+        {
+            self.over_budget.push(name.clone());
         }
     }
 
@@ -969,6 +968,7 @@ where
             } else {
                 None
             };
+            let carries_snapshot = flight_snapshot.is_some();
             let peer = self.peer_mut(name);
             peer.add_flight(
                 range_hi,
@@ -979,7 +979,7 @@ where
                     first_sent,
                     relay: flight_relay,
                     timeout,
-                    snapshot: flight_snapshot.clone(),
+                    snapshot: flight_snapshot,
                 },
             );
             let mut packet = self.packet_to(name);
@@ -988,7 +988,7 @@ where
             if flight_relay.is_some() {
                 packet.relay = flight_relay;
             }
-            if flight_snapshot.is_some() {
+            if carries_snapshot {
                 packet.snap = Some(self.log.state().clone());
                 packet.have = Some(self.log.seen().clone());
             }

@@ -13,7 +13,6 @@ use serde_json::Value;
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
-use crate::options::AckPolicy;
 use crate::protocol::{ErrorCode, Inbound, NodeId};
 use crate::replicated::Replicated;
 
@@ -65,14 +64,12 @@ impl Counter for PnCounter<ReplicaId> {
 #[derive(Debug)]
 pub(crate) struct CounterWorkload<C> {
     counter: Replicated<C>,
-    ack: AckPolicy,
     unconfirmed: Unconfirmed<i64>,
 }
 
 impl<C: Counter> CounterWorkload<C> {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         CounterWorkload {
-            ack: setup.options.ack,
             unconfirmed: Unconfirmed::new(setup.options.ack),
             counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
@@ -87,8 +84,7 @@ impl<C: Counter> Workload for CounterWorkload<C> {
                 let me = self.counter.replicator().id();
                 let d = self.counter.state().add(me, delta)?;
                 let dot = self.counter.update(now, d);
-                self.unconfirmed.push(dot.as_ref(), delta);
-                Ok(Reply::write_ok("add_ok", dot, self.ack))
+                Ok(self.unconfirmed.write_ok("add_ok", dot, delta))
             }
             "read" => {
                 // Adds no other node holds yet do not count (see `Unconfirmed`).

@@ -9,22 +9,20 @@ use serde_json::Value;
 
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup};
-use crate::options::AckPolicy;
 use crate::protocol::NodeId;
 use crate::replicated::Replicated;
 
-/// A grow-only set of integers, replicated, answering writes per the node's [`AckPolicy`].
+/// A grow-only set of integers, replicated, answering writes per the node's
+/// [`AckPolicy`](crate::options::AckPolicy).
 #[derive(Debug)]
 pub(crate) struct IntegerSet {
     pub(crate) replicated: Replicated<GSet<i64>>,
-    ack: AckPolicy,
     unconfirmed: Unconfirmed<i64>,
 }
 
 impl IntegerSet {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         IntegerSet {
-            ack: setup.options.ack,
             unconfirmed: Unconfirmed::new(setup.options.ack),
             replicated: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
@@ -34,8 +32,7 @@ impl IntegerSet {
     pub(crate) fn add(&mut self, now: Time, value: i64, ok_kind: &'static str) -> Reply {
         let delta = self.replicated.state().insert_delta(value);
         let dot = self.replicated.update(now, delta);
-        self.unconfirmed.push(dot.as_ref(), value);
-        Reply::write_ok(ok_kind, dot, self.ack)
+        self.unconfirmed.write_ok(ok_kind, dot, value)
     }
 
     /// The elements a reader may see, ascending.

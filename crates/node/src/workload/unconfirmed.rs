@@ -7,6 +7,7 @@
 use gossip_crdt::Dot;
 use gossip_transport::ReplicaId;
 
+use super::Reply;
 use crate::options::AckPolicy;
 
 /// The writes (their ids and values) that reads must not show yet.
@@ -24,12 +25,19 @@ impl<V> Unconfirmed<V> {
         }
     }
 
-    /// Remembers a write that became `dot` (`None`: it changed nothing), if the policy hides
-    /// unreplicated writes.
-    pub(crate) fn push(&mut self, dot: Option<&Dot<ReplicaId>>, value: V) {
-        if let (AckPolicy::Replicated, Some(dot)) = (self.ack, dot) {
+    /// The answer (`kind`) to a write of `value` that became `dot` (`None`: it changed
+    /// nothing), held back as the policy asks; under `ack=replicated` the write is hidden from
+    /// reads until another node holds it.
+    pub(crate) fn write_ok(
+        &mut self,
+        kind: &'static str,
+        dot: Option<Dot<ReplicaId>>,
+        value: V,
+    ) -> Reply {
+        if let (AckPolicy::Replicated, Some(dot)) = (self.ack, &dot) {
             self.writes.push((dot.clone(), value));
         }
+        Reply::write_ok(kind, dot, self.ack)
     }
 
     /// The values to leave out of a read now; forgets the writes another node holds by now.
