@@ -121,6 +121,12 @@ impl<T: Ord + Clone> Decompose for GSet<T> {
             elements: self.elements.difference(&known.elements).cloned().collect(),
         }
     }
+
+    /// One lookup per element of the delta, and the delta's own set reused for the result.
+    fn absorb(&mut self, mut delta: Self) -> Self {
+        delta.elements.retain(|e| self.elements.insert(e.clone()));
+        delta
+    }
 }
 
 impl<T: Ord> FromIterator<T> for GSet<T> {

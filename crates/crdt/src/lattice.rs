@@ -106,4 +106,22 @@ pub trait Decompose: Lattice {
         }
         out
     }
+
+    /// Joins `delta` into `self` and returns the part of it that was new here: what
+    /// `delta.difference(self)` gave before the join. A replica receiving deltas does this
+    /// for each one; types override it to do both in one pass over the delta.
+    ///
+    /// ```
+    /// use gossip_crdt::{Decompose, GSet};
+    ///
+    /// let mut state: GSet<u32> = [1, 2].into_iter().collect();
+    /// let news = state.absorb([2, 3].into_iter().collect());
+    /// assert_eq!(news, [3].into_iter().collect());
+    /// assert_eq!(state, [1, 2, 3].into_iter().collect());
+    /// ```
+    fn absorb(&mut self, delta: Self) -> Self {
+        let news = delta.difference(self);
+        self.join(&news);
+        news
+    }
 }

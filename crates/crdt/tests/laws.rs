@@ -3,8 +3,8 @@
 
 use gossip_crdt::laws::{self, Mutation};
 use gossip_crdt::{
-    CausalContext, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet, PnCounter, TwoPSet,
-    VersionVector,
+    CausalContext, Decompose, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet, PnCounter,
+    TwoPSet, VersionVector,
 };
 use quickcheck::{Arbitrary, Gen};
 
@@ -246,6 +246,18 @@ fn mv_register_obeys_the_laws() {
     laws::check::<MvRegister<u8, R>, Write>();
 }
 
+#[test]
+fn every_decomposable_type_absorbs_and_differs_lawfully() {
+    laws::check_decompose::<GSet<u8>>();
+    laws::check_decompose::<TwoPSet<u8>>();
+    laws::check_decompose::<VersionVector<R>>();
+    laws::check_decompose::<GCounter<R>>();
+    laws::check_decompose::<PnCounter<R>>();
+    laws::check_decompose::<LwwRegister<u8, R>>();
+    laws::check_decompose::<OrSet<u8, R>>();
+    laws::check_decompose::<MvRegister<u8, R>>();
+}
+
 /// The checks must be able to fail: a "join" that is not idempotent is caught.
 #[test]
 fn a_broken_lattice_is_caught() {
@@ -270,4 +282,35 @@ fn a_broken_lattice_is_caught() {
         "addition is not a join, the laws must say so"
     );
     assert!(!laws::idempotent(&Sum(3)));
+}
+
+/// The decomposition checks must be able to fail too: an `absorb` that returns the whole
+/// delta (forwarding what the replica already had) is caught.
+#[test]
+fn an_absorb_that_forwards_known_parts_is_caught() {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct Leaky(GSet<u8>);
+    impl Lattice for Leaky {
+        fn join(&mut self, other: &Self) -> bool {
+            self.0.join(&other.0)
+        }
+    }
+    impl Decompose for Leaky {
+        fn decompose(&self) -> Vec<Self> {
+            self.0.decompose().into_iter().map(Leaky).collect()
+        }
+        fn absorb(&mut self, delta: Self) -> Self {
+            self.join(&delta);
+            delta
+        }
+    }
+    impl Arbitrary for Leaky {
+        fn arbitrary(g: &mut Gen) -> Self {
+            Leaky(GSet::arbitrary(g))
+        }
+    }
+    let caught = std::panic::catch_unwind(|| {
+        laws::Checker::new().tests(200).seed(7).decompose::<Leaky>();
+    });
+    assert!(caught.is_err(), "a leaky absorb must be reported");
 }

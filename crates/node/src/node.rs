@@ -1,15 +1,15 @@
 //! The node core: a sans-IO state machine that turns stdin lines and time into stdout lines.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use gossip_transport::{Start, Stats, Time};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Rejection;
 use crate::options::{Options, WorkloadKind};
-use crate::protocol::{ErrorCode, Inbound, NodeId, Outbound, body, line_with_body, parse_line};
+use crate::protocol::{ErrorCode, Inbound, NodeId, line_with_body, parse_line};
 use crate::replicated::GOSSIP;
-use crate::workload::{self, Reply, Setup, Workload};
+use crate::workload::{self, Field, Reply, Setup, Workload};
 
 /// How a node comes to life: the randomness and incarnation its replication engine uses.
 ///
@@ -237,7 +237,7 @@ impl Node {
     fn gossip(&mut self, now: Time, msg: &Inbound) {
         self.ensure_started(now, msg);
         let result = match &mut self.app {
-            Some(app) => app.gossip(now, &msg.src, &msg.body),
+            Some(app) => app.gossip(now, &msg.src, &msg.body_text),
             None => Err(Rejection::new(
                 ErrorCode::TemporarilyUnavailable,
                 "gossip before the workload is known",
@@ -294,33 +294,35 @@ impl Node {
             // Maelstrom's requests all carry msg_id; without one there is nothing to answer.
             tracing::debug!(src = %msg.src, kind = %msg.kind, "request without msg_id: no reply");
         }
-        self.answer(msg, body(reply.kind, reply.fields));
+        self.answer(msg, reply.kind, reply.fields);
     }
 
     fn reply_error(&mut self, msg: &Inbound, rejection: Rejection) {
         tracing::warn!(src = %msg.src, kind = %msg.kind, "{rejection}");
-        let fields = [
-            ("code", Value::from(u32::from(rejection.code))),
-            ("text", Value::String(rejection.text)),
+        let fields = vec![
+            ("code", Field::Json(Value::from(u32::from(rejection.code)))),
+            ("text", Field::Json(Value::String(rejection.text))),
         ];
-        self.answer(msg, body("error", fields));
+        self.answer(msg, "error", fields);
     }
 
-    /// Sends `body` back to `msg`'s sender, addressed as a reply (with our next `msg_id`);
-    /// a request without a `msg_id` cannot be answered and gets nothing.
-    fn answer(&mut self, msg: &Inbound, mut body: Map<String, Value>) {
+    /// Sends a body of type `kind` with `fields` back to `msg`'s sender, addressed as a reply
+    /// (with our next `msg_id`); a request without a `msg_id` cannot be answered and gets
+    /// nothing.
+    fn answer(&mut self, msg: &Inbound, kind: &str, fields: Vec<(&'static str, Field)>) {
         let Some(in_reply_to) = msg.msg_id else {
             return;
         };
         let msg_id = self.take_msg_id();
-        body.insert("in_reply_to".into(), Value::from(in_reply_to.0));
-        body.insert("msg_id".into(), Value::from(msg_id));
-        let line = Outbound {
-            src: self.src_for(msg),
-            dest: msg.src.clone(),
-            body,
-        }
-        .to_line();
+        // Keys in order, as in every body printed (`serde_json`'s maps are sorted too).
+        let mut body: BTreeMap<&str, Field> = BTreeMap::new();
+        body.insert("type", Field::Json(Value::from(kind)));
+        body.extend(fields);
+        body.insert("in_reply_to", Field::Json(Value::from(in_reply_to.0)));
+        body.insert("msg_id", Field::Json(Value::from(msg_id)));
+        // Strings, numbers and JSON always serialise.
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let line = line_with_body(&self.src_for(msg), &msg.src, &text);
         self.out.push_back(line);
     }
 

@@ -3,10 +3,8 @@
 
 use gossip_crdt::{Decompose, Dot, Lattice};
 use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Start, Stats, Time};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::de::IntoDeserializer;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::Rejection;
 use crate::protocol::{ErrorCode, NodeId};
@@ -69,15 +67,10 @@ where
         self.replicator.set_overlay(now, overlay);
     }
 
-    /// Applies a `gossip` body from `from`.
-    pub(crate) fn gossip(
-        &mut self,
-        now: Time,
-        from: &NodeId,
-        body: &Map<String, Value>,
-    ) -> Result<(), Rejection> {
-        // Straight from the parsed body, without copying it: `type` and `w` are ignored.
-        let packet = Packet::<L>::deserialize(body.into_deserializer()).map_err(|e| {
+    /// Applies a `gossip` body (its JSON text) from `from`.
+    pub(crate) fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
+        // Straight from the text, with no JSON tree in between: `type` and `w` are ignored.
+        let packet = serde_json::from_str::<Packet<L>>(body).map_err(|e| {
             Rejection::new(
                 ErrorCode::MalformedRequest,
                 format!("bad gossip packet: {e}"),

@@ -139,12 +139,11 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
     /// state did not already hold is stored and forwarded later (redundancy removal).
-    pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: &L, now: Time) -> Inserted {
+    pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) -> Inserted {
         if !self.seen.insert(dot.clone()) {
             return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
-        let news = delta.difference(&self.state);
-        self.state.join(&news);
+        let news = self.state.absorb(delta);
         let bytes = encoded_len(&news);
         self.bytes += bytes;
         self.deltas.entry(dot.replica).or_default().insert(

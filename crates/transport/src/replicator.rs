@@ -244,7 +244,7 @@ where
             counter: self.next_local,
         };
         self.next_local += 1;
-        self.log.insert(dot.clone(), &delta, now);
+        self.log.insert(dot.clone(), delta, now);
         self.stats.local_updates += 1;
         self.lazy_dirty = true;
         self.spread(&dot, None);
@@ -599,7 +599,7 @@ where
                 peer.learn(dot(i));
             }
         }
-        for (i, delta) in run.deltas.iter().enumerate() {
+        for (i, delta) in run.deltas.into_iter().enumerate() {
             let dot = dot(i);
             match self.log.insert(dot.clone(), delta, self.now) {
                 Inserted::New => {

@@ -75,7 +75,7 @@ use std::fmt::Debug;
 
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
-use crate::Lattice;
+use crate::{Decompose, Lattice};
 
 /// `a ⊔ b == b ⊔ a`.
 pub fn commutative<L: Lattice>(a: &L, b: &L) -> bool {
@@ -118,6 +118,21 @@ pub fn join_reports_change<L: Lattice>(a: &L, b: &L) -> bool {
     let mut x = a.clone();
     let reported = x.join(b);
     reported == (x != *a)
+}
+
+/// `known ⊔ a.difference(known) == known ⊔ a`, and the difference is part of `a`: sending
+/// only the difference loses nothing.
+pub fn difference_recovers<L: Decompose>(a: &L, known: &L) -> bool {
+    let diff = a.difference(known);
+    diff.leq(a) && known.clone().joined(&diff) == known.clone().joined(a)
+}
+
+/// `state.absorb(delta)` joins `delta` into `state` and returns exactly
+/// `delta.difference(state)` as it was before.
+pub fn absorb_agrees_with_difference<L: Decompose>(state: &L, delta: &L) -> bool {
+    let mut absorbed = state.clone();
+    let news = absorbed.absorb(delta.clone());
+    news == delta.difference(state) && absorbed == state.clone().joined(delta)
 }
 
 /// An operation on a lattice, for checking delta mutators and convergence.
@@ -308,6 +323,30 @@ impl Checker {
         );
     }
 
+    /// Checks `L`'s [`Decompose`] methods: the difference loses nothing, and `absorb` agrees
+    /// with `difference` and `join`; panics with a counterexample on failure.
+    pub fn decompose<L: Decompose + Arbitrary + Debug>(&self) {
+        let name = std::any::type_name::<L>();
+        self.run(
+            "difference recovers the join",
+            name,
+            (|a: L, known: L| {
+                verdict(difference_recovers(&a, &known), || {
+                    format!("a = {a:?}\nknown = {known:?}")
+                })
+            }) as fn(L, L) -> TestResult,
+        );
+        self.run(
+            "absorb agrees with difference and join",
+            name,
+            (|state: L, delta: L| {
+                verdict(absorb_agrees_with_difference(&state, &delta), || {
+                    format!("state = {state:?}\ndelta = {delta:?}")
+                })
+            }) as fn(L, L) -> TestResult,
+        );
+    }
+
     /// Checks that `M`'s delta mutators equal direct mutation and that replicas exchanging
     /// their deltas converge; panics with a counterexample on failure.
     pub fn mutation<L, M>(&self)
@@ -350,6 +389,11 @@ fn verdict(holds: bool, counterexample: impl FnOnce() -> String) -> TestResult {
 /// Checks every lattice law on `L` with the default [`Checker`].
 pub fn check_lattice<L: Lattice + Arbitrary + Debug>() {
     Checker::new().lattice::<L>();
+}
+
+/// Checks `L`'s [`Decompose`] methods with the default [`Checker`].
+pub fn check_decompose<L: Decompose + Arbitrary + Debug>() {
+    Checker::new().decompose::<L>();
 }
 
 /// Checks `M`'s mutators and convergence with the default [`Checker`].

@@ -4,13 +4,20 @@
 //! `src`, `dest` and `body`) and lenient about what it sends (an extra top-level `id` on every
 //! delivered message). Parsing here accepts exactly what Maelstrom sends; building emits only
 //! what it accepts.
+//!
+//! Most lines a node reads are `gossip` between nodes, whose bodies are long lists of deltas.
+//! Those bodies are not turned into a JSON tree here: the replication engine parses its packet
+//! straight from the text ([`Inbound::body_text`]), which is most of what parsing costs in a
+//! large cluster.
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{MsgId, NodeId};
+use crate::replicated::GOSSIP;
 
 /// A message read from stdin, with the fields every handler needs pulled out.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +32,11 @@ pub struct Inbound {
     pub msg_id: Option<MsgId>,
     /// The body's `in_reply_to`, if any: then this is a reply.
     pub in_reply_to: Option<MsgId>,
-    /// The whole body, `type` and ids included.
+    /// The whole body, `type` and ids included; for `gossip`, only those and `w` (the packet
+    /// is parsed from [`body_text`](Self::body_text) by the replication engine).
     pub body: Map<String, Value>,
+    /// The body as JSON text.
+    pub body_text: String,
 }
 
 impl Inbound {
@@ -71,6 +81,70 @@ impl std::error::Error for ParseError {}
 
 /// Parses one stdin line. The extra top-level `id` Maelstrom adds is accepted and ignored.
 pub fn parse_line(line: &str) -> Result<Inbound, ParseError> {
+    match parse_well_formed(line) {
+        Some(msg) => Ok(msg),
+        None => parse_any(line),
+    }
+}
+
+/// The body fields every message is dispatched on.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: String,
+    msg_id: Option<u64>,
+    in_reply_to: Option<u64>,
+    w: Option<Value>,
+}
+
+/// The fast path for a well-formed line: `None` for anything unusual (a missing field, a
+/// wrong type, a repeated key), which [`parse_any`] then accepts or names the fault of.
+fn parse_well_formed(line: &str) -> Option<Inbound> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        src: String,
+        dest: String,
+        #[serde(borrow)]
+        body: &'a RawValue,
+    }
+    // A struct also parses from an array; a message is an object.
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
+    let envelope: Envelope<'_> = serde_json::from_str(line).ok()?;
+    let text = envelope.body.get();
+    if !text.starts_with('{') {
+        return None;
+    }
+    let head: Head = serde_json::from_str(text).ok()?;
+    let body = if head.kind == GOSSIP {
+        let mut body = Map::new();
+        body.insert("type".into(), Value::String(head.kind.clone()));
+        for (key, id) in [("msg_id", head.msg_id), ("in_reply_to", head.in_reply_to)] {
+            if let Some(id) = id {
+                body.insert(key.into(), Value::from(id));
+            }
+        }
+        if let Some(w) = head.w {
+            body.insert("w".into(), w);
+        }
+        body
+    } else {
+        serde_json::from_str(text).ok()?
+    };
+    Some(Inbound {
+        src: NodeId(envelope.src),
+        dest: NodeId(envelope.dest),
+        kind: head.kind,
+        msg_id: head.msg_id.map(MsgId),
+        in_reply_to: head.in_reply_to.map(MsgId),
+        body,
+        body_text: text.to_string(),
+    })
+}
+
+/// Parses any line, naming what is wrong with a bad one.
+fn parse_any(line: &str) -> Result<Inbound, ParseError> {
     let value: Value =
         serde_json::from_str(line).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let Value::Object(mut envelope) = value else {
@@ -100,6 +174,8 @@ pub fn parse_line(line: &str) -> Result<Inbound, ParseError> {
     };
     let msg_id = optional_id(&body, "msg_id")?;
     let in_reply_to = optional_id(&body, "in_reply_to")?;
+    // A map of strings and JSON values always serialises.
+    let body_text = serde_json::to_string(&body).unwrap_or_default();
     Ok(Inbound {
         src: NodeId(src),
         dest: NodeId(dest),
@@ -107,6 +183,7 @@ pub fn parse_line(line: &str) -> Result<Inbound, ParseError> {
         msg_id,
         in_reply_to,
         body,
+        body_text,
     })
 }
 
@@ -222,6 +299,61 @@ mod tests {
                 expected: "a non-negative integer"
             })
         );
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one() {
+        let lines = [
+            r#"{"id":3,"src":"c1","dest":"n1","body":{"type":"read","msg_id":4}}"#,
+            r#"{"src":"c\"1","dest":"n1","body":{"type":"echo","msg_id":1,"echo":{"a":[1,"x"]}}}"#,
+            r#" { "src" : "n2" , "dest" : "n1" , "body" : { "w" : "g-set" , "type" : "gossip" , "inc" : 7 , "runs" : [[1,1,[[42]]]] } } "#,
+            r#"{"src":"n2","dest":"n1","body":{"type":"gossip","in_reply_to":9,"inc":7}}"#,
+            r#"{"src":"n2","dest":"n1","body":{"type":"broadcast_ok","in_reply_to":9,"msg_id":null}}"#,
+        ];
+        for line in lines {
+            let fast = parse_well_formed(line).expect("a well-formed line takes the fast path");
+            let general = parse_any(line).expect("and the general one");
+            assert_eq!(
+                (
+                    &fast.src,
+                    &fast.dest,
+                    &fast.kind,
+                    fast.msg_id,
+                    fast.in_reply_to
+                ),
+                (
+                    &general.src,
+                    &general.dest,
+                    &general.kind,
+                    general.msg_id,
+                    general.in_reply_to
+                ),
+                "{line}"
+            );
+            let text: Value = serde_json::from_str(&fast.body_text).expect("the body's text");
+            assert_eq!(text, Value::Object(general.body.clone()), "{line}");
+            if fast.kind == GOSSIP {
+                let mut head = general.body.clone();
+                head.retain(|k, _| ["type", "msg_id", "in_reply_to", "w"].contains(&k.as_str()));
+                assert_eq!(fast.body, head, "{line}");
+            } else {
+                assert_eq!(fast.body, general.body, "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn unusual_lines_fall_back_to_the_general_path() {
+        // An array would fill the struct positionally; a repeated key is refused by the
+        // struct but taken (the last one wins) by the general parser.
+        assert!(parse_well_formed(r#"["c1","n1",{"type":"read"}]"#).is_none());
+        assert_eq!(
+            parse_line(r#"["c1","n1",{"type":"read"}]"#),
+            Err(ParseError::NotAnObject)
+        );
+        let repeated = r#"{"src":"c1","src":"c2","dest":"n1","body":{"type":"read","msg_id":1}}"#;
+        assert!(parse_well_formed(repeated).is_none());
+        assert_eq!(parse_line(repeated).map(|m| m.src), Ok(NodeId::from("c2")));
     }
 
     #[test]

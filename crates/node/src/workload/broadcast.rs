@@ -64,7 +64,7 @@ impl Workload for Broadcast {
             "broadcast" => Ok(self
                 .set
                 .add(now, integer_field(msg, "message")?, "broadcast_ok")),
-            "read" => Ok(Reply::ok("read_ok").with("messages", self.set.read())),
+            "read" => Ok(Reply::ok("read_ok").with_encoded("messages", self.set.read())),
             "topology" => self.topology(now, msg),
             _ => Err(not_supported("broadcast", msg)),
         }

@@ -1,7 +1,6 @@
 //! The `echo` workload: every `echo` is answered with the same value.
 
 use gossip_transport::{Stats, Time};
-use serde_json::{Map, Value};
 
 use super::{Reply, Workload, not_supported};
 use crate::Rejection;
@@ -26,12 +25,7 @@ impl Workload for Echo {
         }
     }
 
-    fn gossip(
-        &mut self,
-        _now: Time,
-        _from: &NodeId,
-        _body: &Map<String, Value>,
-    ) -> Result<(), Rejection> {
+    fn gossip(&mut self, _now: Time, _from: &NodeId, _body: &str) -> Result<(), Rejection> {
         Err(Rejection::new(
             ErrorCode::NotSupported,
             "the echo workload does not replicate",

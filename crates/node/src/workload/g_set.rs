@@ -26,7 +26,7 @@ impl Workload for GSetWorkload {
         match msg.kind.as_str() {
             "add" => Ok(self.set.add(now, integer_field(msg, "element")?, "add_ok")),
             // The response key is `value`, not `elements`.
-            "read" => Ok(Reply::ok("read_ok").with("value", self.set.read())),
+            "read" => Ok(Reply::ok("read_ok").with_encoded("value", self.set.read())),
             _ => Err(not_supported("g-set", msg)),
         }
     }

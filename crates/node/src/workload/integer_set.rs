@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use gossip_crdt::GSet;
 use gossip_transport::{Config, Time};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup};
@@ -35,15 +36,31 @@ impl IntegerSet {
         self.unconfirmed.write_ok(ok_kind, dot, value)
     }
 
-    /// The elements a reader may see, ascending.
-    pub(crate) fn read(&mut self) -> Value {
+    /// The elements a reader may see, ascending, as a JSON array.
+    pub(crate) fn read(&mut self) -> Box<RawValue> {
         let replicator = self.replicated.replicator();
         let hidden: BTreeSet<i64> = self
             .unconfirmed
             .hidden(|d| replicator.is_held_elsewhere(d))
             .copied()
             .collect();
-        let values = replicator.state().iter().filter(|v| !hidden.contains(v));
-        Value::Array(values.map(|v| Value::from(*v)).collect())
+        let visible = Visible {
+            set: replicator.state(),
+            hidden: &hidden,
+        };
+        // Integers always serialise.
+        serde_json::value::to_raw_value(&visible).unwrap_or_default()
+    }
+}
+
+/// The elements of `set` not in `hidden`, serialised as a JSON array straight from the set.
+struct Visible<'a> {
+    set: &'a GSet<i64>,
+    hidden: &'a BTreeSet<i64>,
+}
+
+impl Serialize for Visible<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.set.iter().filter(|v| !self.hidden.contains(v)))
     }
 }

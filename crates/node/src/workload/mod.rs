@@ -11,7 +11,7 @@ macro_rules! delegate_replication {
             &mut self,
             now: gossip_transport::Time,
             from: &crate::protocol::NodeId,
-            body: &serde_json::Map<String, serde_json::Value>,
+            body: &str,
         ) -> Result<(), crate::Rejection> {
             self.$($field).+.gossip(now, from, body)
         }
@@ -48,7 +48,9 @@ mod unconfirmed;
 
 use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::Rejection;
 use crate::options::{AckPolicy, Options, OverlayChoice, WorkloadKind};
@@ -59,11 +61,28 @@ pub(crate) use counter::CounterWorkload;
 pub(crate) use echo::Echo;
 pub(crate) use g_set::GSetWorkload;
 
+/// A reply field's value: JSON, or JSON text encoded straight from the workload's state (so
+/// that the read of a large set never becomes a tree of `Value`s).
+#[derive(Debug, Clone)]
+pub(crate) enum Field {
+    Json(Value),
+    Encoded(Box<RawValue>),
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Json(value) => value.serialize(serializer),
+            Field::Encoded(text) => text.serialize(serializer),
+        }
+    }
+}
+
 /// A successful reply: its `type` and its fields (besides `type`, `msg_id`, `in_reply_to`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub(crate) kind: &'static str,
-    pub(crate) fields: Vec<(&'static str, Value)>,
+    pub(crate) fields: Vec<(&'static str, Field)>,
     /// Hold the reply until another node holds this write (`ack=replicated`).
     pub(crate) after: Option<Dot<ReplicaId>>,
 }
@@ -94,7 +113,13 @@ impl Reply {
     }
 
     pub(crate) fn with(mut self, key: &'static str, value: Value) -> Reply {
-        self.fields.push((key, value));
+        self.fields.push((key, Field::Json(value)));
+        self
+    }
+
+    /// Adds a field whose value is already JSON text.
+    pub(crate) fn with_encoded(mut self, key: &'static str, text: Box<RawValue>) -> Reply {
+        self.fields.push((key, Field::Encoded(text)));
         self
     }
 }
@@ -104,13 +129,9 @@ pub(crate) trait Workload {
     /// Answers a client request (`msg.kind` is anything but `init` and `gossip`).
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection>;
 
-    /// Applies a `gossip` body from a peer. Workloads without replication refuse it.
-    fn gossip(
-        &mut self,
-        now: Time,
-        from: &NodeId,
-        body: &Map<String, Value>,
-    ) -> Result<(), Rejection>;
+    /// Applies a `gossip` body (its JSON text) from a peer. Workloads without replication
+    /// refuse it.
+    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection>;
 
     /// Does what the replication engine has due at `now`.
     fn handle_timeout(&mut self, now: Time);
