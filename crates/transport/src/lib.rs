@@ -97,6 +97,7 @@ mod replicator;
 mod start;
 mod stats;
 mod time;
+mod window;
 
 pub use config::{Config, Overlay, Strategy};
 pub use error::TransportError;

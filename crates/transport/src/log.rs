@@ -14,6 +14,7 @@ use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
 use serde::Serialize;
 
 use crate::packet::Run;
+use crate::window::Window;
 use crate::{ReplicaId, Time};
 
 /// One stored delta, its encoded size (measured once) and when it arrived.
@@ -38,7 +39,7 @@ pub(crate) enum Inserted {
 pub(crate) struct DeltaLog<L> {
     state: L,
     seen: CausalContext<ReplicaId>,
-    deltas: BTreeMap<ReplicaId, BTreeMap<u64, Stored<L>>>,
+    deltas: BTreeMap<ReplicaId, Window<Stored<L>>>,
     bytes: usize,
     /// Ids in `seen` whose deltas are no longer stored (dropped, or learned from a snapshot):
     /// only a snapshot can carry them.
@@ -71,7 +72,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// How many deltas are stored.
     pub(crate) fn len(&self) -> usize {
-        self.deltas.values().map(BTreeMap::len).sum()
+        self.deltas.values().map(Window::len).sum()
     }
 
     /// `true` iff a peer holding `known` lacks something only a snapshot can carry.
@@ -105,9 +106,12 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
                 continue;
             };
             let mut old = Vec::new();
-            for (counter, stored) in deltas.range(..=*upto) {
+            for (counter, stored) in deltas.iter_from(0) {
+                if counter > *upto {
+                    break;
+                }
                 if stored.at < before {
-                    old.push(*counter);
+                    old.push(counter);
                 } else {
                     youngest_kept = Some(youngest_kept.map_or(stored.at, |t| t.min(stored.at)));
                     // Deltas of one origin arrive roughly in order: the rest are younger.
@@ -115,7 +119,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
                 }
             }
             for counter in old {
-                if let Some(stored) = deltas.remove(&counter) {
+                if let Some(stored) = deltas.remove(counter) {
                     self.bytes -= stored.bytes;
                     self.compacted.insert(Dot {
                         replica: *origin,
@@ -134,7 +138,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     pub(crate) fn stored_origins(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
         self.deltas
             .iter()
-            .filter_map(|(o, d)| d.keys().next_back().map(|top| (*o, *top)))
+            .filter_map(|(o, d)| d.last().map(|top| (*o, top)))
     }
 
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
@@ -145,15 +149,24 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         }
         let news = self.state.absorb(delta);
         let bytes = encoded_len(&news);
-        self.bytes += bytes;
-        self.deltas.entry(dot.replica).or_default().insert(
-            dot.counter,
-            Stored {
-                delta: news,
-                bytes,
-                at: now,
-            },
-        );
+        let stored = Stored {
+            delta: news,
+            bytes,
+            at: now,
+        };
+        if self
+            .deltas
+            .entry(dot.replica)
+            .or_insert_with(Window::new)
+            .insert(dot.counter, stored)
+            .is_ok()
+        {
+            self.bytes += bytes;
+        } else {
+            // A number far from the origin's others (only a corrupt counter gets there): its
+            // effect is in the state, and a peer lacking it gets a snapshot.
+            self.compacted.insert(dot);
+        }
         Inserted::New
     }
 
@@ -161,7 +174,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     pub(crate) fn size_of(&self, dot: &Dot<ReplicaId>) -> usize {
         self.deltas
             .get(&dot.replica)
-            .and_then(|m| m.get(&dot.counter))
+            .and_then(|m| m.get(dot.counter))
             .map_or(0, |s| s.bytes)
     }
 
@@ -170,7 +183,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         let mut out = Vec::new();
         for (origin, deltas) in &self.deltas {
             let floor = known.vector().get(origin);
-            for counter in deltas.range(floor.saturating_add(1)..).map(|(c, _)| *c) {
+            for counter in deltas.iter_from(floor.saturating_add(1)).map(|(c, _)| c) {
                 let dot = Dot {
                     replica: *origin,
                     counter,
@@ -190,7 +203,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             let Some(stored) = self
                 .deltas
                 .get(&dot.replica)
-                .and_then(|m| m.get(&dot.counter))
+                .and_then(|m| m.get(dot.counter))
             else {
                 continue;
             };

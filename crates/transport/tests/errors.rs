@@ -1,6 +1,6 @@
 //! Malformed packets are refused whole: an error, and no change to the replica.
 
-use gossip_crdt::GSet;
+use gossip_crdt::{GSet, Lattice};
 use gossip_transport::{Config, Packet, ReplicaId, Replicator, Run, Start, Time, TransportError};
 
 fn replica() -> Replicator<GSet<u64>, &'static str> {
@@ -87,4 +87,66 @@ fn bad_packets_change_nothing() {
             "{name}: answered a refused packet"
         );
     }
+}
+
+/// A delta numbered far beyond its origin's others (a corrupt or hostile counter) is applied
+/// but not stored (storing it would mean a window of empty slots up to it): a peer that lacks
+/// it is sent a snapshot instead, so nothing is lost.
+#[test]
+fn a_far_off_delta_number_is_applied_and_served_by_snapshot() {
+    let mut a: Replicator<GSet<u64>, &str> = Replicator::new(
+        "a",
+        vec!["a", "b", "c"],
+        Config::default(),
+        Start::at(Time::ZERO, 1),
+    );
+    while a.poll_transmit().is_some() {}
+    let run = |first, element| Run {
+        origin: ReplicaId(3),
+        first,
+        deltas: vec![[element].into_iter().collect()],
+    };
+    let packet = Packet {
+        runs: vec![run(10, 1), run(u64::MAX - 1, 2)],
+        ..Packet::new(1)
+    };
+    assert_eq!(a.handle_packet(Time::ZERO, "b", packet), Ok(()));
+    assert!(a.state().contains(&1) && a.state().contains(&2));
+    assert_eq!(
+        a.log_len(),
+        1,
+        "only the delta near its origin's others is stored"
+    );
+
+    // `c` knows nothing and asks: whatever reaches it must carry both elements.
+    let pull = Packet {
+        have: Some(Default::default()),
+        pull: true,
+        ..Packet::new(5)
+    };
+    assert_eq!(a.handle_packet(Time::from_millis(1), "c", pull), Ok(()));
+    let mut c = GSet::new();
+    let mut snapshots = 0;
+    for ms in [1, 500, 1000, 2000] {
+        a.handle_timeout(Time::from_millis(ms));
+        while let Some((to, packet)) = a.poll_transmit() {
+            if to != "c" {
+                continue;
+            }
+            if let Some(snap) = &packet.snap {
+                snapshots += 1;
+                c.join(snap);
+            }
+            for run in &packet.runs {
+                for delta in &run.deltas {
+                    c.join(delta);
+                }
+            }
+        }
+    }
+    assert!(
+        snapshots > 0,
+        "the far-off delta can only travel in a snapshot"
+    );
+    assert!(c.contains(&1) && c.contains(&2), "c got {c:?}");
 }
