@@ -92,33 +92,34 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         grew || learned
     }
 
-    /// Drops every stored delta of origin `o` numbered up to `floor[o]` that arrived before
-    /// `before`: each peer that could still need it holds it. Returns when the oldest delta
-    /// under the floor that was too young to go arrived, if any.
-    pub(crate) fn compact(
-        &mut self,
-        floor: &BTreeMap<ReplicaId, u64>,
-        before: Time,
-    ) -> Option<Time> {
+    /// Drops every stored delta of origin `o` numbered up to `upto` (for each `(o, upto)` in
+    /// `floor`, sorted by origin) that arrived before `before`: each peer that could still need
+    /// it holds it. Returns when the oldest delta under the floor that was too young to go
+    /// arrived, if any.
+    pub(crate) fn compact(&mut self, floor: &[(ReplicaId, u64)], before: Time) -> Option<Time> {
         let mut youngest_kept: Option<Time> = None;
-        for (origin, upto) in floor {
-            let Some(deltas) = self.deltas.get_mut(origin) else {
+        let mut emptied = false;
+        // Both are sorted by origin: one merged walk, no lookups.
+        let mut floor = floor.iter().peekable();
+        for (origin, deltas) in &mut self.deltas {
+            while floor.next_if(|(o, _)| o < origin).is_some() {}
+            let Some((_, upto)) = floor.next_if(|(o, _)| o == origin) else {
                 continue;
             };
-            let mut old = Vec::new();
-            for (counter, stored) in deltas.iter_from(0) {
+            // Oldest first; deltas of one origin arrive roughly in order, so the first one
+            // too young to go ends the walk.
+            loop {
+                let oldest = deltas.iter_from(0).next().map(|(c, s)| (c, s.at));
+                let Some((counter, at)) = oldest else {
+                    break;
+                };
                 if counter > *upto {
                     break;
                 }
-                if stored.at < before {
-                    old.push(counter);
-                } else {
-                    youngest_kept = Some(youngest_kept.map_or(stored.at, |t| t.min(stored.at)));
-                    // Deltas of one origin arrive roughly in order: the rest are younger.
+                if at >= before {
+                    youngest_kept = Some(youngest_kept.map_or(at, |t| t.min(at)));
                     break;
                 }
-            }
-            for counter in old {
                 if let Some(stored) = deltas.remove(counter) {
                     self.bytes -= stored.bytes;
                     self.compacted.insert(Dot {
@@ -127,9 +128,10 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
                     });
                 }
             }
-            if deltas.is_empty() {
-                self.deltas.remove(origin);
-            }
+            emptied |= deltas.is_empty();
+        }
+        if emptied {
+            self.deltas.retain(|_, deltas| !deltas.is_empty());
         }
         youngest_kept
     }

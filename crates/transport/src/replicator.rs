@@ -718,16 +718,16 @@ where
                 )
                 .map(|name| self.peers.get(name)),
         );
-        // The pointwise minimum of the holders' vectors, over the origins stored here: one
-        // ordered merge per holder, no lookups.
-        let mut floor: BTreeMap<ReplicaId, u64> = self.log.stored_origins().collect();
+        // The pointwise minimum of the holders' vectors, over the origins stored here (sorted):
+        // one ordered merge per holder, no lookups.
+        let mut floor: Vec<(ReplicaId, u64)> = self.log.stored_origins().collect();
         for holder in holders {
             let Some(peer) = holder else {
                 floor.clear();
                 break;
             };
             let mut theirs = peer.known.vector().iter().peekable();
-            floor.retain(|origin, lowest| {
+            floor.retain_mut(|(origin, lowest)| {
                 while theirs.next_if(|(o, _)| *o < origin).is_some() {}
                 match theirs.peek() {
                     Some((o, n)) if *o == origin => {
