@@ -4,6 +4,7 @@
 //! It is the state behind Maelstrom's `broadcast` and `g-set` workloads.
 
 use std::collections::BTreeSet;
+use std::ops::RangeBounds;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +71,18 @@ impl<T: Ord + Clone> GSet<T> {
     /// The elements, in ascending order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &T> + DoubleEndedIterator {
         self.elements.iter()
+    }
+
+    /// The elements within `range`, in ascending order.
+    ///
+    /// ```
+    /// use gossip_crdt::GSet;
+    ///
+    /// let set: GSet<u32> = (1..=10).collect();
+    /// assert_eq!(set.range(8..).copied().collect::<Vec<_>>(), vec![8, 9, 10]);
+    /// ```
+    pub fn range<R: RangeBounds<T>>(&self, range: R) -> impl DoubleEndedIterator<Item = &T> {
+        self.elements.range(range)
     }
 
     /// How many elements the set holds.

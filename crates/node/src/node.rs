@@ -320,8 +320,21 @@ impl Node {
         body.extend(fields);
         body.insert("in_reply_to", Field::Json(Value::from(in_reply_to.0)));
         body.insert("msg_id", Field::Json(Value::from(msg_id)));
-        // Strings, numbers and JSON always serialise.
-        let text = serde_json::to_string(&body).unwrap_or_default();
+        // Written as `serde_json` writes a map, with encoded fields copied in as they are.
+        let mut text = String::from("{");
+        for (key, field) in &body {
+            if text.len() > 1 {
+                text.push(',');
+            }
+            // Strings and JSON values always serialise.
+            text.push_str(&serde_json::to_string(key).unwrap_or_default());
+            text.push(':');
+            match field {
+                Field::Json(value) => text.push_str(&value.to_string()),
+                Field::Encoded(json) => text.push_str(json),
+            }
+        }
+        text.push('}');
         let line = line_with_body(&self.src_for(msg), &msg.src, &text);
         self.out.push_back(line);
     }

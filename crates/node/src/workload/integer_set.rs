@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use gossip_crdt::GSet;
 use gossip_transport::{Config, Time};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
+use super::encoded_set::EncodedSet;
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup};
 use crate::protocol::NodeId;
@@ -19,12 +19,15 @@ use crate::replicated::Replicated;
 pub(crate) struct IntegerSet {
     pub(crate) replicated: Replicated<GSet<i64>>,
     unconfirmed: Unconfirmed<i64>,
+    /// The last reads' text, reused by the next.
+    encoded: EncodedSet,
 }
 
 impl IntegerSet {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
         IntegerSet {
             unconfirmed: Unconfirmed::new(setup.options.ack),
+            encoded: EncodedSet::default(),
             replicated: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
         }
     }
@@ -37,19 +40,22 @@ impl IntegerSet {
     }
 
     /// The elements a reader may see, ascending, as a JSON array.
-    pub(crate) fn read(&mut self) -> Box<RawValue> {
+    pub(crate) fn read(&mut self) -> String {
         let replicator = self.replicated.replicator();
         let hidden: BTreeSet<i64> = self
             .unconfirmed
             .hidden(|d| replicator.is_held_elsewhere(d))
             .copied()
             .collect();
+        if hidden.is_empty() {
+            return self.encoded.encode(replicator.state());
+        }
         let visible = Visible {
             set: replicator.state(),
             hidden: &hidden,
         };
         // Integers always serialise.
-        serde_json::value::to_raw_value(&visible).unwrap_or_default()
+        serde_json::to_string(&visible).unwrap_or_default()
     }
 }
 

@@ -42,15 +42,14 @@ pub(crate) use delegate_replication;
 mod broadcast;
 mod counter;
 mod echo;
+mod encoded_set;
 mod g_set;
 mod integer_set;
 mod unconfirmed;
 
 use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
-use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::Rejection;
 use crate::options::{AckPolicy, Options, OverlayChoice, WorkloadKind};
@@ -66,16 +65,8 @@ pub(crate) use g_set::GSetWorkload;
 #[derive(Debug, Clone)]
 pub(crate) enum Field {
     Json(Value),
-    Encoded(Box<RawValue>),
-}
-
-impl Serialize for Field {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Field::Json(value) => value.serialize(serializer),
-            Field::Encoded(text) => text.serialize(serializer),
-        }
-    }
+    /// Valid JSON text, written into the reply as it is.
+    Encoded(String),
 }
 
 /// A successful reply: its `type` and its fields (besides `type`, `msg_id`, `in_reply_to`).
@@ -117,8 +108,8 @@ impl Reply {
         self
     }
 
-    /// Adds a field whose value is already JSON text.
-    pub(crate) fn with_encoded(mut self, key: &'static str, text: Box<RawValue>) -> Reply {
+    /// Adds a field whose value is already JSON text (valid: it is not checked).
+    pub(crate) fn with_encoded(mut self, key: &'static str, text: String) -> Reply {
         self.fields.push((key, Field::Encoded(text)));
         self
     }
