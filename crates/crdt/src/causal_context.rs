@@ -113,8 +113,16 @@ impl<A: Ord + Clone> CausalContext<A> {
 
     /// Adds one dot; returns `true` iff it was new.
     pub fn insert(&mut self, dot: Dot<A>) -> bool {
-        // One lookup of the vector decides the common cases (this runs once per delta and
-        // replica, and vectors have an entry per replica).
+        // One lookup of the vector decides and does the common case, the next dot of a known
+        // replica (this runs once per delta and replica, and vectors have an entry per
+        // replica).
+        if let Some(have) = self.vv.entry_mut(&dot.replica)
+            && have.checked_add(1) == Some(dot.counter)
+            && self.cloud.is_empty()
+        {
+            *have = dot.counter;
+            return true;
+        }
         let have = self.vv.get(&dot.replica);
         if dot.counter <= have {
             return false; // covered, or the invalid counter 0

@@ -131,6 +131,11 @@ impl<A: Ord + Clone> VersionVector<A> {
         Ok(delta)
     }
 
+    /// `replica`'s entry, to change in place (never to 0: a missing entry means 0).
+    pub(crate) fn entry_mut(&mut self, replica: &A) -> Option<&mut u64> {
+        self.counts.get_mut(replica)
+    }
+
     /// Raises `replica`'s entry to at least `count` (a no-op if it is already there); returns
     /// `true` iff the entry grew. This is a join with a one-entry vector.
     pub fn witness(&mut self, replica: A, count: u64) -> bool {
