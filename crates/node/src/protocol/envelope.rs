@@ -32,8 +32,8 @@ pub struct Inbound {
     pub msg_id: Option<MsgId>,
     /// The body's `in_reply_to`, if any: then this is a reply.
     pub in_reply_to: Option<MsgId>,
-    /// The whole body, `type` and ids included; for `gossip`, only those and `w` (the packet
-    /// is parsed from [`body_text`](Self::body_text) by the replication engine).
+    /// The whole body, `type` and ids included; for `gossip`, possibly only those and `w`
+    /// (the replication engine parses its packet from [`body_text`](Self::body_text)).
     pub body: Map<String, Value>,
     /// The body as JSON text.
     pub body_text: String,
