@@ -22,6 +22,8 @@
 //! | `snap` | a snapshot: the sender's whole state, covering every delta in `have`; sent instead of deltas the sender no longer stores |
 //! | `relay` | `true`: "my hub is unreachable, relay for me until I say `false`" |
 
+use std::sync::Arc;
+
 use gossip_crdt::{CausalContext, Dot};
 use serde::{Deserialize, Serialize};
 
@@ -98,9 +100,10 @@ pub struct Packet<L> {
     /// Acknowledgement of the receiver's packets.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "ack_as_pair")]
     pub ack: Option<Ack>,
-    /// Deltas.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub runs: Vec<Run<L>>,
+    /// Deltas. Shared, so that a hub hands one batch to all its leaves without copying it
+    /// per leaf (`vec![...].into()` makes one).
+    #[serde(default, skip_serializing_if = "no_runs")]
+    pub runs: Arc<Vec<Run<L>>>,
     /// The sender's digest: every delta it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub have: Option<CausalContext<ReplicaId>>,
@@ -123,7 +126,7 @@ impl<L> Packet<L> {
             to: None,
             seq: None,
             ack: None,
-            runs: Vec::new(),
+            runs: Arc::default(),
             have: None,
             pull: false,
             relay: None,
@@ -135,6 +138,10 @@ impl<L> Packet<L> {
     pub fn delta_count(&self) -> usize {
         self.runs.iter().map(|r| r.deltas.len()).sum()
     }
+}
+
+fn no_runs<L>(runs: &Arc<Vec<Run<L>>>) -> bool {
+    runs.is_empty()
 }
 
 /// `Ack` travels as `[inc, seq]`, or `[inc, seq, to]` on a restarted link.

@@ -1,6 +1,7 @@
 //! The engine: one replica's state, what it knows of its peers, and who to tell what, when.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
@@ -303,7 +304,7 @@ where
             Some(inc) if packet.inc < inc => {
                 // A late packet from a previous incarnation: its deltas are still good, but
                 // nothing it says about the link or the peer's knowledge is.
-                for run in packet.runs {
+                for run in Arc::unwrap_or_clone(packet.runs) {
                     self.receive_run(&from, run, false);
                 }
                 self.after_input(now);
@@ -341,7 +342,7 @@ where
             self.enqueue_missing(&from);
         }
 
-        for run in packet.runs {
+        for run in Arc::unwrap_or_clone(packet.runs) {
             self.receive_run(&from, run, true);
         }
         if let Some(have) = &packet.have {
@@ -372,7 +373,7 @@ where
             let mut reply = self.packet_to(&from);
             if !is_target {
                 let missing = self.log.missing_from(&their_have);
-                reply.runs = self.log.runs(&missing);
+                reply.runs = Arc::new(self.log.runs(&missing));
                 if self.log.needs_snapshot(&their_have) {
                     reply.snap = Some(self.log.state().clone());
                 }
@@ -780,7 +781,7 @@ where
                 .get(&name)
                 .is_some_and(|p| !p.pending.is_empty() && !p.suspected(now, suspicion))
             {
-                self.flush_peer(&name, now);
+                self.flush_peer(&name, now, &mut None);
             }
         }
         // The beat is armed only for a queue it can send: a suspected peer's waits for its
@@ -838,13 +839,16 @@ where
             })
             .cloned()
             .collect();
+        // A hub's leaves mostly get the same batch: it is built once and shared.
+        let mut shared = None;
         for name in names {
-            self.flush_peer(&name, now);
+            self.flush_peer(&name, now, &mut shared);
         }
     }
 
-    /// Sends `name` its queued deltas as one or more acknowledged packets.
-    fn flush_peer(&mut self, name: &P, now: Time) {
+    /// Sends `name` its queued deltas as one or more acknowledged packets. `shared` is the
+    /// last batch built, reused when this peer's is the same.
+    fn flush_peer(&mut self, name: &P, now: Time, shared: &mut Option<SharedRuns<L>>) {
         let first_rto = self.config.first_rto();
         let peer = self.peer_mut(name);
         let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending).into_iter().collect();
@@ -856,7 +860,14 @@ where
                 .open_flight(now, first_rto, chunk.clone(), None, None);
             let mut packet = self.packet_to(name);
             packet.seq = Some((seq, seq));
-            packet.runs = self.log.runs(&chunk);
+            packet.runs = match shared {
+                Some((dots, runs)) if *dots == chunk => Arc::clone(runs),
+                _ => {
+                    let runs = Arc::new(self.log.runs(&chunk));
+                    *shared = Some((chunk, Arc::clone(&runs)));
+                    runs
+                }
+            };
             self.emit(name.clone(), packet, PacketKind::Push);
         }
     }
@@ -984,7 +995,7 @@ where
             );
             let mut packet = self.packet_to(name);
             packet.seq = Some((range_lo, range_hi));
-            packet.runs = self.log.runs(&chunk);
+            packet.runs = Arc::new(self.log.runs(&chunk));
             if flight_relay.is_some() {
                 packet.relay = flight_relay;
             }
@@ -1113,7 +1124,7 @@ where
                 behind.shuffle(&mut self.rng);
                 for name in behind.into_iter().take(fanout.max(1)) {
                     self.enqueue_missing(&name);
-                    self.flush_peer(&name, now);
+                    self.flush_peer(&name, now, &mut None);
                 }
             }
             Strategy::PushPull { .. } => {
@@ -1143,6 +1154,10 @@ where
         }
     }
 }
+
+/// A batch of deltas built for one peer (by their ids), to hand to the next peer with the
+/// same batch.
+type SharedRuns<L> = (Vec<Dot<ReplicaId>>, Arc<Vec<Run<L>>>);
 
 /// How often the log is compacted: often enough to bound memory, rarely enough that the
 /// scan over peers and origins stays negligible.
@@ -1180,7 +1195,7 @@ fn validate<L, P: PartialEq + std::fmt::Debug>(
     {
         return Err(TransportError::BadSequence { lo, hi });
     }
-    for run in &packet.runs {
+    for run in packet.runs.iter() {
         let last = run
             .first
             .checked_add(run.deltas.len() as u64)

@@ -277,3 +277,40 @@ fn the_log_forgets_deltas_every_peer_holds() {
     assert_eq!(cluster.nodes[3].state().len(), 400);
     assert!(cluster.stats().sent.contains_key(&PacketKind::Snapshot));
 }
+
+/// A hub builds a batch once: every leaf whose batch holds the same deltas gets the same
+/// shared runs, not a copy each.
+#[test]
+fn a_hub_shares_one_batch_among_its_leaves() {
+    use std::sync::Arc;
+
+    use gossip_crdt::GSet;
+    use gossip_transport::{Replicator, Start};
+
+    let members: Vec<u32> = (0..6).collect();
+    let mut hub: Replicator<GSet<u64>, u32> =
+        Replicator::new(0, members, star(300), Start::at(Time::ZERO, 1));
+    assert_eq!(
+        hub.eager_targets(),
+        vec![1, 2, 3, 4, 5],
+        "node 0 is the hub"
+    );
+    while hub.poll_transmit().is_some() {}
+    for v in [7, 8, 9] {
+        let delta = hub.state().insert_delta(v);
+        hub.update(Time::from_millis(10), delta);
+    }
+    hub.handle_timeout(Time::from_millis(300));
+    let mut pushes = Vec::new();
+    while let Some((to, packet)) = hub.poll_transmit() {
+        if !packet.runs.is_empty() {
+            pushes.push((to, packet));
+        }
+    }
+    assert_eq!(pushes.len(), 5, "one batch per leaf");
+    let first = &pushes[0].1.runs;
+    assert_eq!(first.iter().map(|r| r.deltas.len()).sum::<usize>(), 3);
+    for (to, packet) in &pushes {
+        assert!(Arc::ptr_eq(first, &packet.runs), "leaf {to} got a copy");
+    }
+}

@@ -41,7 +41,8 @@ fn bad_packets_change_nothing() {
                     origin: ReplicaId(3),
                     first: 0,
                     deltas: vec![[1].into_iter().collect()],
-                }],
+                }]
+                .into(),
                 ..Packet::new(1)
             },
             TransportError::BadRun {
@@ -57,7 +58,8 @@ fn bad_packets_change_nothing() {
                     origin: ReplicaId(3),
                     first: u64::MAX,
                     deltas: vec![[1].into_iter().collect(), [2].into_iter().collect()],
-                }],
+                }]
+                .into(),
                 ..Packet::new(1)
             },
             TransportError::BadRun {
@@ -107,7 +109,7 @@ fn a_far_off_delta_number_is_applied_and_served_by_snapshot() {
         deltas: vec![[element].into_iter().collect()],
     };
     let packet = Packet {
-        runs: vec![run(10, 1), run(u64::MAX - 1, 2)],
+        runs: vec![run(10, 1), run(u64::MAX - 1, 2)].into(),
         ..Packet::new(1)
     };
     assert_eq!(a.handle_packet(Time::ZERO, "b", packet), Ok(()));
@@ -137,7 +139,7 @@ fn a_far_off_delta_number_is_applied_and_served_by_snapshot() {
                 snapshots += 1;
                 c.join(snap);
             }
-            for run in &packet.runs {
+            for run in packet.runs.iter() {
                 for delta in &run.deltas {
                     c.join(delta);
                 }

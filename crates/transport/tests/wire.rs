@@ -36,7 +36,8 @@ fn a_push_carries_runs() {
             first: 1,
             deltas: vec![GSet::new()],
         },
-    ];
+    ]
+    .into();
     golden(
         &p,
         r#"{"inc":7,"seq":[4,4],"runs":[[31,3,[[42],[43]]],[5,1,[[]]]]}"#,
