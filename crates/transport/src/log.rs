@@ -108,11 +108,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             };
             // Oldest first; deltas of one origin arrive roughly in order, so the first one
             // too young to go ends the walk.
-            loop {
-                let oldest = deltas.iter_from(0).next().map(|(c, s)| (c, s.at));
-                let Some((counter, at)) = oldest else {
-                    break;
-                };
+            while let Some((counter, at)) = deltas.first().map(|(c, s)| (c, s.at)) {
                 if counter > *upto {
                     break;
                 }

@@ -43,6 +43,11 @@ impl<T> Window<T> {
         self.len == 0
     }
 
+    /// The lowest number held, and its entry.
+    pub(crate) fn first(&self) -> Option<(u64, &T)> {
+        self.slots.front()?.as_ref().map(|item| (self.base, item))
+    }
+
     /// The highest number held.
     pub(crate) fn last(&self) -> Option<u64> {
         (!self.is_empty()).then(|| self.base + self.slots.len() as u64 - 1)
@@ -164,6 +169,7 @@ mod tests {
         assert_eq!(w.remove(1), Some('a'));
         assert_eq!(w.remove(2), Some('b'));
         assert_eq!(w.get(4), Some(&'d'));
+        assert_eq!(w.first(), Some((4, &'d')), "the gap before 4 is gone");
         assert_eq!(w.remove(6), Some('f'));
         assert_eq!((w.len(), w.last()), (1, Some(4)));
         assert_eq!(w.remove(4), Some('d'));

@@ -57,6 +57,14 @@ impl EncodedSet {
     }
 }
 
+/// `elements` as a JSON array, exactly as `serde_json` writes it.
+pub(crate) fn json_array<'a>(elements: impl Iterator<Item = &'a i64>) -> String {
+    let mut out = String::from("[");
+    push_elements(&mut out, elements);
+    out.push(']');
+    out
+}
+
 /// Appends `elements` to a comma-separated list; returns how many.
 fn push_elements<'a>(out: &mut String, elements: impl Iterator<Item = &'a i64>) -> usize {
     let mut n = 0;

@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use gossip_crdt::GSet;
 use gossip_transport::{Config, Time};
-use serde::Serialize;
 
-use super::encoded_set::EncodedSet;
+use super::encoded_set::{EncodedSet, json_array};
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup};
 use crate::protocol::NodeId;
@@ -50,23 +49,6 @@ impl IntegerSet {
         if hidden.is_empty() {
             return self.encoded.encode(replicator.state());
         }
-        let visible = Visible {
-            set: replicator.state(),
-            hidden: &hidden,
-        };
-        // Integers always serialise.
-        serde_json::to_string(&visible).unwrap_or_default()
-    }
-}
-
-/// The elements of `set` not in `hidden`, serialised as a JSON array straight from the set.
-struct Visible<'a> {
-    set: &'a GSet<i64>,
-    hidden: &'a BTreeSet<i64>,
-}
-
-impl Serialize for Visible<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.set.iter().filter(|v| !self.hidden.contains(v)))
+        json_array(replicator.state().iter().filter(|v| !hidden.contains(v)))
     }
 }
