@@ -153,6 +153,10 @@ pub struct TestArgs {
     /// deterministic, no real time passes). Not with --bin.
     #[arg(long)]
     pub sim: bool,
+    /// Simulation: threads that run node cores (default: one per core). The history and
+    /// results do not depend on it, only the wall time.
+    #[arg(long, value_name = "N")]
+    pub sim_threads: Option<usize>,
     /// Probability that a node-to-node message is lost (0: never, as in Maelstrom).
     #[arg(long, default_value_t = 0.0)]
     pub p_loss: f64,
@@ -234,6 +238,9 @@ impl TestArgs {
                 "--sim runs this project's own node in-process; it cannot run --bin".into(),
             );
         }
+        if self.sim_threads == Some(0) {
+            return Err("--sim-threads must be at least 1".into());
+        }
         if self.test_count == 0 {
             return Err("--test-count must be at least 1".into());
         }
@@ -265,6 +272,7 @@ impl TestArgs {
             p_dup: self.p_dup,
             reorder_ms: self.reorder,
             sim: self.sim,
+            sim_threads: self.sim_threads,
             script: None,
         })
     }

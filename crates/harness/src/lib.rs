@@ -121,6 +121,7 @@ pub mod nemesis;
 pub mod network;
 pub mod node_cmd;
 pub mod options;
+pub mod ordered_pool;
 pub mod partition;
 pub mod process;
 pub mod report;

@@ -243,6 +243,10 @@ pub struct TestOptions {
     pub reorder_ms: u64,
     /// Run our own node in-process on a virtual clock instead of processes in real time.
     pub sim: bool,
+    /// Threads that run simulated node cores (`None`: one per core). It changes the wall
+    /// time only, never a result, so it is not part of a run's recorded options.
+    #[serde(skip)]
+    pub sim_threads: Option<usize>,
     /// A scenario's fault script, replacing the random nemesis (and ending the main phase
     /// when it ends).
     pub script: Option<Script>,
@@ -284,6 +288,7 @@ impl TestOptions {
             p_dup: 0.0,
             reorder_ms: 0,
             sim: false,
+            sim_threads: None,
             script: None,
         }
     }

@@ -153,6 +153,9 @@ pub fn sim_config(opts: &TestOptions, log_dir: Option<PathBuf>) -> SimConfig {
         log_dir,
         log_stderr: opts.log_stderr,
         end,
+        threads: opts.sim_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
     }
 }
 

@@ -404,7 +404,12 @@ impl Outcome {
 /// Run one seed of `scenario` in simulation, quietly: no store, no console output.
 pub fn run_sim(scenario: &Scenario, seed: u64) -> Result<Outcome, String> {
     let opts = scenario.options(seed, true)?;
-    let mut host = crate::sim::SimHost::new(crate::run::sim_config(&opts, None));
+    // Scenario sweeps already run one seed per core.
+    let config = crate::sim::SimConfig {
+        threads: 1,
+        ..crate::run::sim_config(&opts, None)
+    };
+    let mut host = crate::sim::SimHost::new(config);
     let engine = crate::engine::Engine::new(opts);
     let (record, _) = crate::driver::drive(engine, &mut host, &mut |_, _| {});
     let results = crate::results::analyze(&record);

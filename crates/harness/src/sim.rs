@@ -9,6 +9,12 @@
 //! from the run's `--seed`, so a run replays exactly: the same flags and seed give the same
 //! history and the same `results.json`, byte for byte.
 //!
+//! Node cores live in an [`OrderedPool`]: each call into a core is a job, jobs for one node
+//! run in order, jobs for different nodes may run side by side on `--sim-threads` threads, and
+//! their output is taken in the order the calls were made. So the thread count changes the
+//! wall time only: a run's history, journal and node logs are the same for any count (the
+//! test `the_number_of_threads_changes_nothing` checks 1, 2 and 4).
+//!
 //! Faults: a paused node keeps what is delivered to it in an inbox and its timers do not
 //! fire; on resume it works through the inbox, then runs its overdue timers. A killed node
 //! loses its core and its inbox (lines it printed before dying still reach the network). A
@@ -22,12 +28,12 @@
 //! scheduled, when one virtual instant sees more than [`SAME_INSTANT_LIMIT`] events (a
 //! zero-time livelock), or when the clock passes the configured end.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +45,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::host::{Control, HostError, HostEvent, NodeHost};
 use crate::ids::{NodeId, NodeIndex};
+use crate::ordered_pool::OrderedPool;
 use crate::time::Time;
 
 /// More events than this at one virtual instant is taken for a livelock.
@@ -61,6 +68,8 @@ pub struct SimConfig {
     pub log_stderr: bool,
     /// Give up when the virtual clock passes this.
     pub end: Time,
+    /// Threads that run node cores (the caller's included). Results do not depend on it.
+    pub threads: usize,
 }
 
 /// Counters of what the simulation did.
@@ -78,7 +87,8 @@ pub struct SimStats {
 
 struct SimNode {
     name: String,
-    core: Option<Node>,
+    /// Whether its core is running (its state lives in the pool, see [`Job`]).
+    alive: bool,
     paused: bool,
     inbox: VecDeque<String>,
     /// Lives so far (the current incarnation).
@@ -87,12 +97,44 @@ struct SimNode {
     armed: Option<Time>,
 }
 
+/// One call into a node core, run by the pool.
+struct Job {
+    node: usize,
+    /// The life it was meant for: results of an earlier life no longer set timers.
+    life: u64,
+    now: Time,
+    input: Input,
+}
+
+enum Input {
+    Line(String),
+    Timeout,
+}
+
+/// What a call into a node core did.
+struct Outcome {
+    node: usize,
+    life: u64,
+    /// Whether a core was there to run it (it may have died since the job was queued).
+    ran: bool,
+    was_line: bool,
+    lines: Vec<String>,
+    /// The core's next timer afterwards (not before the call's instant).
+    next_timer: Option<Time>,
+    /// What the core panicked with, if it did.
+    panic: Option<String>,
+}
+
+type Cores = OrderedPool<Option<Node>, Job, Outcome>;
+
 /// The simulation host. See the module docs.
 pub struct SimHost {
     config: SimConfig,
     options: Option<gossip_node::Options>,
     now: Time,
     nodes: Vec<SimNode>,
+    /// The node cores, which run there (on several threads if configured).
+    cores: Option<Cores>,
     timers: BinaryHeap<Reverse<(Time, usize)>>,
     ready: VecDeque<(NodeIndex, String)>,
     exits: VecDeque<(NodeIndex, String)>,
@@ -125,8 +167,6 @@ impl SimHost {
     /// A host that will run our node with `config`; its clock starts at zero.
     pub fn new(config: SimConfig) -> SimHost {
         let logs = Arc::new(NodeLogs {
-            current: AtomicUsize::new(0),
-            now: AtomicU64::new(0),
             echo: config.log_stderr,
             nodes: Mutex::new(Vec::new()),
         });
@@ -136,6 +176,7 @@ impl SimHost {
             options: None,
             now: Time::ZERO,
             nodes: Vec::new(),
+            cores: None,
             timers: BinaryHeap::new(),
             ready: VecDeque::new(),
             exits: VecDeque::new(),
@@ -164,52 +205,68 @@ impl SimHost {
         }
     }
 
-    /// Run `f` on node `i`'s core with its logs captured, then collect its output and re-arm
-    /// its timer. A panic kills the node and is reported as its exit.
-    fn call(&mut self, i: usize, f: impl FnOnce(&mut Node, gossip_transport::Time)) {
-        let now = self.now;
-        let Some(node) = self.nodes.get_mut(i) else {
+    /// Queues a call into node `i`'s core at the current instant (its result is taken, in
+    /// order, by [`SimHost::take_outcome`]).
+    fn call(&mut self, i: usize, input: Input) {
+        let (Some(node), Some(cores)) = (self.nodes.get(i), self.cores.as_mut()) else {
             return;
         };
-        let Some(core) = node.core.as_mut() else {
-            return;
+        cores.submit(
+            i,
+            Job {
+                node: i,
+                life: node.life,
+                now: self.now,
+                input,
+            },
+        );
+    }
+
+    /// Takes the next call's result: its lines go out, a panic kills the node, and its timer
+    /// is re-armed. `false` once every call's result has been taken.
+    fn take_outcome(&mut self) -> bool {
+        let Some(o) = self.cores.as_mut().and_then(Cores::take) else {
+            return false;
         };
-        self.logs.current.store(i, Ordering::Relaxed);
-        self.logs.now.store(now.as_nanos(), Ordering::Relaxed);
-        let result = tracing::dispatcher::with_default(&self.dispatch, || {
-            catch_unwind(AssertUnwindSafe(|| f(core, to_node_time(now))))
-        });
-        if let Err(panic) = result {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned());
-            self.logs.push(i, now, &format!("PANIC {what}"));
-            node.core = None;
-            node.armed = None;
-            self.exits
-                .push_back((NodeIndex(i), format!("a panic in the node core: {what}")));
-            return;
+        if !o.ran {
+            // Its core had died before the call came up: the line is lost, as on delivery.
+            if o.was_line {
+                self.stats.lines_in -= 1;
+            }
+            return true;
         }
-        while let Some(line) = core.poll_output() {
-            self.stats.lines_out += 1;
-            self.ready.push_back((NodeIndex(i), line));
+        let current = self.nodes.get(o.node).is_some_and(|n| n.life == o.life);
+        if let Some(what) = o.panic {
+            if current && let Some(node) = self.nodes.get_mut(o.node) {
+                node.alive = false;
+                node.armed = None;
+            }
+            self.exits.push_back((
+                NodeIndex(o.node),
+                format!("a panic in the node core: {what}"),
+            ));
+            return true;
         }
-        let next = core.poll_timeout().map(|t| from_node_time(t).max(now));
-        if next != node.armed {
-            node.armed = next;
-            if let Some(t) = next {
-                self.timers.push(Reverse((t, i)));
+        self.stats.lines_out += o.lines.len() as u64;
+        self.ready
+            .extend(o.lines.into_iter().map(|l| (NodeIndex(o.node), l)));
+        let Some(node) = self.nodes.get_mut(o.node).filter(|n| current && n.alive) else {
+            return true;
+        };
+        if o.next_timer != node.armed {
+            node.armed = o.next_timer;
+            if let Some(t) = o.next_timer {
+                self.timers.push(Reverse((t, o.node)));
             }
         }
+        true
     }
 
     /// The earliest live timer (stale heap entries are dropped on the way).
     fn next_timer(&mut self) -> Option<Time> {
         while let Some(&Reverse((t, i))) = self.timers.peek() {
             let node = &self.nodes[i];
-            if node.armed == Some(t) && node.core.is_some() {
+            if node.armed == Some(t) && node.alive {
                 return Some(t);
             }
             self.timers.pop();
@@ -227,7 +284,7 @@ impl SimHost {
             }
             self.timers.pop();
             let node = &mut self.nodes[i];
-            if node.armed != Some(t) || node.core.is_none() {
+            if node.armed != Some(t) || !node.alive {
                 continue;
             }
             node.armed = None;
@@ -239,7 +296,7 @@ impl SimHost {
         }
         for &i in &due {
             self.stats.timeouts += 1;
-            self.call(i, |core, now| core.handle_timeout(now));
+            self.call(i, Input::Timeout);
         }
         self.due = due;
     }
@@ -311,12 +368,16 @@ impl NodeHost for SimHost {
                 })
                 .collect();
         }
+        let cores = (0..nodes.len())
+            .map(|i| Some(Node::new(options.clone(), self.birth(i, 0))))
+            .collect();
+        let run = run_job(Arc::clone(&self.logs), self.dispatch.clone());
+        self.cores = Some(OrderedPool::new(cores, self.config.threads, run));
         self.nodes = nodes
             .iter()
-            .enumerate()
-            .map(|(i, id)| SimNode {
+            .map(|id| SimNode {
                 name: id.0.clone(),
-                core: Some(Node::new(options.clone(), self.birth(i, 0))),
+                alive: true,
                 paused: false,
                 inbox: VecDeque::new(),
                 life: 0,
@@ -334,7 +395,7 @@ impl NodeHost for SimHost {
         let Some(n) = self.nodes.get_mut(node.0) else {
             return;
         };
-        if n.core.is_none() {
+        if !n.alive {
             return;
         }
         if n.paused {
@@ -342,7 +403,7 @@ impl NodeHost for SimHost {
             return;
         }
         self.stats.lines_in += 1;
-        self.call(node.0, |core, now| core.handle_line(now, &line));
+        self.call(node.0, Input::Line(line));
     }
 
     fn next_event(&mut self, deadline: Option<Time>) -> HostEvent {
@@ -364,6 +425,10 @@ impl NodeHost for SimHost {
                     line,
                     at: self.now,
                 };
+            }
+            // Every call made so far has its say before anything else happens.
+            if self.take_outcome() {
+                continue;
             }
             if let Some((node, status)) = self.exits.pop_front() {
                 return HostEvent::Exited {
@@ -418,6 +483,8 @@ impl NodeHost for SimHost {
     }
 
     fn shutdown(&mut self) -> Vec<(NodeIndex, String)> {
+        // Stops the pool's threads; the logs stay readable.
+        self.cores = None;
         self.write_logs();
         Vec::new()
     }
@@ -443,12 +510,16 @@ impl NodeHost for SimHost {
                 let inbox = std::mem::take(&mut n.inbox);
                 for line in inbox {
                     self.stats.lines_in += 1;
-                    self.call(i, |core, now| core.handle_line(now, &line));
+                    self.call(i, Input::Line(line));
                 }
-                self.call(i, |core, now| core.handle_timeout(now));
+                self.call(i, Input::Timeout);
             }
             Control::Kill => {
-                n.core = None;
+                // After the calls already queued for it (their lines still go out).
+                if let Some(cores) = self.cores.as_mut() {
+                    cores.with_state(i, |core| *core = None);
+                }
+                n.alive = false;
                 n.paused = false;
                 n.inbox.clear();
                 n.armed = None;
@@ -461,13 +532,63 @@ impl NodeHost for SimHost {
                 n.life += 1;
                 n.paused = false;
                 n.armed = None;
-                n.core = Some(Node::new(options, birth));
+                n.alive = true;
+                if let Some(cores) = self.cores.as_mut() {
+                    cores.with_state(i, |core| *core = Some(Node::new(options, birth)));
+                }
                 let life = n.life;
                 self.logs
                     .push(i, now, &format!("RESTARTED (incarnation {life}, empty)"));
             }
         }
         Ok(())
+    }
+}
+
+/// The pool's work: one call into a core, its logs captured. A panic kills the core.
+fn run_job(
+    logs: Arc<NodeLogs>,
+    dispatch: tracing::Dispatch,
+) -> impl Fn(&mut Option<Node>, Job) -> Outcome + Send + Sync + 'static {
+    move |slot, job| {
+        let was_line = matches!(job.input, Input::Line(_));
+        let mut outcome = Outcome {
+            node: job.node,
+            life: job.life,
+            ran: false,
+            was_line,
+            lines: Vec::new(),
+            next_timer: None,
+            panic: None,
+        };
+        let Some(core) = slot.as_mut() else {
+            return outcome;
+        };
+        outcome.ran = true;
+        let now = job.now;
+        LOG_CONTEXT.with(|c| c.set((job.node, now.as_nanos())));
+        let result = tracing::dispatcher::with_default(&dispatch, || {
+            catch_unwind(AssertUnwindSafe(|| match &job.input {
+                Input::Line(line) => core.handle_line(to_node_time(now), line),
+                Input::Timeout => core.handle_timeout(to_node_time(now)),
+            }))
+        });
+        if let Err(panic) = result {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            logs.push(job.node, now, &format!("PANIC {what}"));
+            *slot = None;
+            outcome.panic = Some(what);
+            return outcome;
+        }
+        while let Some(line) = core.poll_output() {
+            outcome.lines.push(line);
+        }
+        outcome.next_timer = core.poll_timeout().map(|t| from_node_time(t).max(now));
+        outcome
     }
 }
 
@@ -481,9 +602,13 @@ struct NodeLog {
     tail: VecDeque<String>,
 }
 
+thread_local! {
+    /// The node whose core this thread is running, and the virtual instant: where its log
+    /// events go.
+    static LOG_CONTEXT: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
+}
+
 struct NodeLogs {
-    current: AtomicUsize,
-    now: AtomicU64,
     echo: bool,
     nodes: Mutex<Vec<NodeLog>>,
 }
@@ -563,9 +688,8 @@ impl Subscriber for LogSubscriber {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields(event.metadata().level().to_string());
         event.record(&mut fields);
-        let i = self.0.current.load(Ordering::Relaxed);
-        let now = Time::from_nanos(self.0.now.load(Ordering::Relaxed));
-        self.0.push(i, now, &fields.0);
+        let (i, now) = LOG_CONTEXT.with(Cell::get);
+        self.0.push(i, Time::from_nanos(now), &fields.0);
     }
 
     fn enter(&self, _span: &Id) {}
@@ -584,6 +708,7 @@ mod tests {
             log_dir: None,
             log_stderr: false,
             end,
+            threads: 2,
         })
     }
 

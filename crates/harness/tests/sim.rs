@@ -168,6 +168,51 @@ fn small(workload: WorkloadKind, seed: u64) -> TestOptions {
     o
 }
 
+/// Everything a run produced that threads could disturb: results, history, network journal,
+/// and every node's log.
+fn fingerprint(opts: TestOptions, threads: usize) -> (Validity, String) {
+    let mut config = sim_config(&opts, None);
+    config.threads = threads;
+    let names = opts.nodes.clone();
+    let mut host = SimHost::new(config);
+    let (record, interrupted) = drive(Engine::new(opts), &mut host, &mut |_, _| {});
+    assert!(!interrupted);
+    let logs: Vec<Vec<String>> = (0..names.len())
+        .map(|i| host.log_lines(gossip_harness::ids::NodeIndex(i)))
+        .collect();
+    let results = analyze(&record);
+    let all = format!(
+        "{results}\n{:?}\n{:?}\n{logs:?}\n{:?}",
+        record.history.ops(),
+        record.journal.events(),
+        host.stats()
+    );
+    (Validity::of(&results), all)
+}
+
+#[test]
+fn the_number_of_threads_changes_nothing() {
+    for (workload, seed) in [(WorkloadKind::Broadcast, 1), (WorkloadKind::PnCounter, 2)] {
+        let mut o = small(workload, seed);
+        o.nodes = gossip_harness::options::default_nodes(Some(12));
+        o.concurrency = 6;
+        o.time_limit = std::time::Duration::from_secs(8);
+        o.rate = 60.0;
+        o.latency_ms = 0;
+        o.nemesis = vec![FaultKind::Partition, FaultKind::Pause, FaultKind::Kill];
+        o.nemesis_interval = std::time::Duration::from_secs(1);
+        o.p_dup = 0.05;
+        let one = fingerprint(o.clone(), 1);
+        assert_eq!(one.0, Validity::Valid, "{workload} seed {seed}");
+        for threads in [2, 4] {
+            assert!(
+                fingerprint(o.clone(), threads) == one,
+                "{workload} seed {seed}: {threads} threads give a different run than one"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_workload_passes_in_simulation_under_network_faults() {
     for workload in WorkloadKind::ALL {

@@ -17,7 +17,9 @@ use crate::protocol::{ErrorCode, Inbound, NodeId};
 use crate::replicated::Replicated;
 
 /// What the two counter workloads need from their lattice.
-pub(crate) trait Counter: Lattice + Decompose + Serialize + DeserializeOwned {
+pub(crate) trait Counter:
+    Lattice + Decompose + Serialize + DeserializeOwned + Send + Sync
+{
     /// The workload's Maelstrom name, for error texts.
     const NAME: &'static str;
 

@@ -116,7 +116,7 @@ impl Reply {
 }
 
 /// One workload's request handling and replication.
-pub(crate) trait Workload {
+pub(crate) trait Workload: Send {
     /// Answers a client request (`msg.kind` is anything but `init` and `gossip`).
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection>;
 
