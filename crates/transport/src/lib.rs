@@ -87,6 +87,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod dot_set;
 mod error;
 mod log;
 mod overlay;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Dot, Lattice};
 
+use crate::dot_set::DotSet;
 use crate::{ReplicaId, Time};
 
 /// Packets in flight to a peer, covering link sequence numbers `lo..=hi`.
@@ -49,8 +50,8 @@ pub(crate) struct Peer {
     pub(crate) send_epoch: Option<u64>,
     pub(crate) next_seq: u64,
     pub(crate) flights: BTreeMap<u64, Flight>,
-    /// Every delta in some flight, so that queueing checks in O(log n).
-    in_flight: BTreeSet<Dot<ReplicaId>>,
+    /// Every delta in some flight, so that queueing checks in O(1).
+    in_flight: DotSet,
     /// Incoming link: its restart mark as the peer sends it, everything up to `recv_cum`
     /// arrived, ranges beyond a gap (`lo → hi`).
     pub(crate) recv_epoch: Option<u64>,
@@ -76,7 +77,7 @@ impl Peer {
             send_epoch: None,
             next_seq: 1,
             flights: BTreeMap::new(),
-            in_flight: BTreeSet::new(),
+            in_flight: DotSet::default(),
             recv_epoch: None,
             recv_cum: 0,
             recv_ahead: BTreeMap::new(),
@@ -126,12 +127,13 @@ impl Peer {
 
     /// Puts a flight (covering numbers up to `hi`) in the air.
     pub(crate) fn add_flight(&mut self, hi: u64, flight: Flight) {
-        let dots = flight.dots.clone();
         if let Some(replaced) = self.flights.insert(hi, flight) {
             self.forget_flight(&replaced);
         }
         // After forgetting the replaced flight, so that deltas in both stay in the air.
-        self.in_flight.extend(dots);
+        if let Some(added) = self.flights.get(&hi) {
+            self.in_flight.extend(added.dots.iter().cloned());
+        }
     }
 
     /// Takes the flight covering numbers up to `hi` out of the air.
