@@ -74,7 +74,7 @@ pub mod laws;
 pub use causal_context::{CausalContext, Dot};
 pub use error::CrdtError;
 pub use g_counter::GCounter;
-pub use g_set::GSet;
+pub use g_set::{GSet, GSetIntoIter, GSetIter};
 pub use lattice::{Decompose, Lattice};
 pub use lww_register::{LwwRegister, LwwWrite};
 pub use mv_register::{MvRegister, Sibling};
