@@ -449,7 +449,8 @@ mod tests {
         let union: BTreeSet<u8> = sa.union(&sb).copied().collect();
         let fresh: BTreeSet<u8> = sb.difference(&sa).copied().collect();
         let decoded: GSet<u8> =
-            serde_json::from_str(&serde_json::to_string(&y).unwrap_or_default()).unwrap_or_default();
+            serde_json::from_str(&serde_json::to_string(&y).unwrap_or_default())
+                .unwrap_or_default();
         x.iter().copied().eq(sa.iter().copied())
             && y.len() == sb.len()
             && (x == y) == (sa == sb)
@@ -461,7 +462,10 @@ mod tests {
             && news.iter().copied().eq(fresh.iter().copied())
             && news == fresh.iter().copied().collect()
             && decoded == y
-            && x.difference(&y).iter().copied().eq(sa.difference(&sb).copied())
+            && x.difference(&y)
+                .iter()
+                .copied()
+                .eq(sa.difference(&sb).copied())
     }
 
     #[test]

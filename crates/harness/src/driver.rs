@@ -36,7 +36,15 @@ pub fn drive<H: NodeHost + ?Sized>(
             break;
         }
         match host.next_event(engine.poll_timeout()) {
-            HostEvent::Line { node, line, at } => engine.handle_line(at, node, &line),
+            HostEvent::Line {
+                node,
+                line,
+                at,
+                pre,
+            } => match pre {
+                Some(pre) => engine.handle_preparsed(at, node, &line, *pre),
+                None => engine.handle_line(at, node, &line),
+            },
             HostEvent::Timeout { now } => engine.handle_timeout(now),
             HostEvent::Exited { node, status, at } => engine.handle_node_exit(at, node, &status),
             HostEvent::Stuck { now, reason } => engine.abort(now, None, reason),

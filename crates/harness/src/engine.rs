@@ -32,7 +32,7 @@ use crate::host::Control;
 use crate::ids::{ClientId, Endpoint, MsgId, NetId, NodeId, NodeIndex, Service, parse_client_id};
 use crate::journal::Journal;
 use crate::latency::Latency;
-use crate::message::{BodyHead, LineError, Packet, format_line, parse_line, raw_body};
+use crate::message::{BodyHead, LineError, Packet, Preparsed, format_line, raw_body};
 use crate::nemesis::{FaultKind, NemesisAction, NemesisSchedule, Target};
 use crate::network::{Delivery, Network};
 use crate::options::TestOptions;
@@ -389,6 +389,12 @@ impl Engine {
 
     /// A node printed `line` on stdout at `now`.
     pub fn handle_line(&mut self, now: Time, node: NodeIndex, line: &str) {
+        self.handle_preparsed(now, node, line, Preparsed::of(line));
+    }
+
+    /// A node printed `line` on stdout at `now`, and `pre` is [`Preparsed::of`] that line
+    /// (read on another thread).
+    pub fn handle_preparsed(&mut self, now: Time, node: NodeIndex, line: &str, pre: Preparsed) {
         self.tick(now);
         if self.phase == Phase::Done {
             return;
@@ -400,14 +406,25 @@ impl Engine {
         let id = NetId(self.next_net_id);
         // Maelstrom increments the id before validation, so rejected lines use one up.
         self.next_net_id += 1;
-        match self.accept_line(line) {
+        let Preparsed {
+            envelope,
+            head,
+            fields,
+        } = pre;
+        match envelope.and_then(|(src, dest, body)| {
+            Ok((
+                self.resolve("src", &src)?,
+                self.resolve("dest", &dest)?,
+                body,
+            ))
+        }) {
             Ok((src, dest, body)) => {
-                // A reply to a client is parsed once, into fields, and its head read from
-                // them: big read replies are the costliest lines of a run.
-                let fields = dest.is_client().then(|| parse_body(body.get())).flatten();
-                let head = match &fields {
-                    Some(f) => BodyHead::of_fields(f),
-                    None => BodyHead::parse(&body),
+                // Fields were read for a `dest` that reads as a client id; if it resolved to
+                // something else, the head comes from the raw body as for any message.
+                let (head, fields) = match fields {
+                    Some(f) if dest.is_client() => (head, Some(f)),
+                    Some(_) => (BodyHead::parse(&body), None),
+                    None => (head, None),
                 };
                 self.route_parsed(
                     Packet {
@@ -595,16 +612,6 @@ impl Engine {
             value: s.to_owned(),
             closed_client: false,
         })
-    }
-
-    fn accept_line(
-        &self,
-        line: &str,
-    ) -> Result<(Endpoint, Endpoint, Box<serde_json::value::RawValue>), LineError> {
-        let parsed = parse_line(line)?;
-        let src = self.resolve("src", &parsed.src)?;
-        let dest = self.resolve("dest", &parsed.dest)?;
-        Ok((src, dest, parsed.body))
     }
 
     fn bad_line(&mut self, node: NodeIndex, line: &str, e: &LineError) {

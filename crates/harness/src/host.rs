@@ -6,6 +6,7 @@
 //! same for both.
 
 use crate::ids::{NodeId, NodeIndex};
+use crate::message::Preparsed;
 use crate::time::Time;
 
 /// Something that happened on the host.
@@ -19,6 +20,8 @@ pub enum HostEvent {
         line: String,
         /// When it was read.
         at: Time,
+        /// The line already read ([`Preparsed::of`]), if the host did that on another thread.
+        pre: Option<Box<Preparsed>>,
     },
     /// A node exited, or closed its stdout, on its own.
     Exited {

@@ -173,6 +173,62 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
     }
 }
 
+/// A line a node printed, read as far as it can be without the engine's state: the envelope,
+/// the body's reserved keys, and (when `dest` reads as a client id) the body's fields.
+///
+/// It is what [`crate::engine::Engine::handle_line`] does first, split out so that a host
+/// running node code on other threads (the simulation) can do it there, beside the node that
+/// printed the line, instead of on the engine's thread. The engine's result is the same
+/// either way.
+#[derive(Debug, Clone)]
+pub struct Preparsed {
+    /// `src`, `dest` and the raw body, or why the line is not an envelope.
+    pub envelope: Result<(String, String, Box<RawValue>), LineError>,
+    /// The body's reserved keys.
+    pub head: BodyHead,
+    /// The body's fields, when `dest` reads as a client id and the body is an object.
+    pub fields: Option<crate::schema::Body>,
+}
+
+impl Preparsed {
+    /// Reads `line`.
+    pub fn of(line: &str) -> Preparsed {
+        let envelope = parse_line(line).map(|p| (p.src.into_owned(), p.dest.into_owned(), p.body));
+        let (head, fields) = match &envelope {
+            Ok((_, dest, body)) => {
+                // A reply to a client is parsed once, into fields, and its head read from
+                // them: big read replies are the costliest lines of a run.
+                let fields = crate::ids::parse_client_id(dest)
+                    .and_then(|_| crate::schema::parse_body(body.get()));
+                let head = match &fields {
+                    Some(f) => BodyHead::of_fields(f),
+                    None => BodyHead::parse(body),
+                };
+                (head, fields)
+            }
+            Err(_) => (BodyHead::default(), None),
+        };
+        Preparsed {
+            envelope,
+            head,
+            fields,
+        }
+    }
+}
+
+/// Equal when the envelopes (body text included) are: the rest is read from them.
+impl PartialEq for Preparsed {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.envelope, &other.envelope) {
+            (Ok((s1, d1, b1)), Ok((s2, d2, b2))) => s1 == s2 && d1 == d2 && b1.get() == b2.get(),
+            (Err(e1), Err(e2)) => e1 == e2,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Preparsed {}
+
 /// Format a delivered line: `{"id":N,"src":..,"dest":..,"body":..}` (Maelstrom's field order).
 pub fn format_line(id: NetId, src: &str, dest: &str, body: &RawValue) -> String {
     let mut out = String::with_capacity(body.get().len() + src.len() + dest.len() + 48);

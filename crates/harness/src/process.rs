@@ -395,6 +395,7 @@ impl NodeHost for ProcessHost {
                             node: NodeIndex(i),
                             line,
                             at,
+                            pre: None,
                         }));
                 }
                 Ok(Msg::Eof(i, generation, at)) => {

@@ -45,6 +45,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::host::{Control, HostError, HostEvent, NodeHost};
 use crate::ids::{NodeId, NodeIndex};
+use crate::message::Preparsed;
 use crate::ordered_pool::OrderedPool;
 use crate::time::Time;
 
@@ -118,7 +119,8 @@ struct Outcome {
     /// Whether a core was there to run it (it may have died since the job was queued).
     ran: bool,
     was_line: bool,
-    lines: Vec<String>,
+    /// Its lines, each already read for the engine (on the thread that ran the call).
+    lines: Vec<(String, Box<Preparsed>)>,
     /// The core's next timer afterwards (not before the call's instant).
     next_timer: Option<Time>,
     /// What the core panicked with, if it did.
@@ -136,7 +138,7 @@ pub struct SimHost {
     /// The node cores, which run there (on several threads if configured).
     cores: Option<Cores>,
     timers: BinaryHeap<Reverse<(Time, usize)>>,
-    ready: VecDeque<(NodeIndex, String)>,
+    ready: VecDeque<(NodeIndex, String, Box<Preparsed>)>,
     exits: VecDeque<(NodeIndex, String)>,
     logs: Arc<NodeLogs>,
     dispatch: tracing::Dispatch,
@@ -248,8 +250,11 @@ impl SimHost {
             return true;
         }
         self.stats.lines_out += o.lines.len() as u64;
-        self.ready
-            .extend(o.lines.into_iter().map(|l| (NodeIndex(o.node), l)));
+        self.ready.extend(
+            o.lines
+                .into_iter()
+                .map(|(l, pre)| (NodeIndex(o.node), l, pre)),
+        );
         let Some(node) = self.nodes.get_mut(o.node).filter(|n| current && n.alive) else {
             return true;
         };
@@ -419,11 +424,12 @@ impl NodeHost for SimHost {
             };
         }
         loop {
-            if let Some((node, line)) = self.ready.pop_front() {
+            if let Some((node, line, pre)) = self.ready.pop_front() {
                 return HostEvent::Line {
                     node,
                     line,
                     at: self.now,
+                    pre: Some(pre),
                 };
             }
             // Every call made so far has its say before anything else happens.
@@ -585,7 +591,8 @@ fn run_job(
             return outcome;
         }
         while let Some(line) = core.poll_output() {
-            outcome.lines.push(line);
+            let pre = Box::new(Preparsed::of(&line));
+            outcome.lines.push((line, pre));
         }
         outcome.next_timer = core.poll_timeout().map(|t| from_node_time(t).max(now));
         outcome
@@ -748,7 +755,7 @@ mod tests {
             )
         };
         h.deliver(NodeIndex(0), init(0));
-        let HostEvent::Line { node, line, at } = h.next_event(None) else {
+        let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
             panic!("expected init_ok")
         };
         assert_eq!((node, at), (NodeIndex(0), Time::ZERO));
@@ -772,7 +779,7 @@ mod tests {
         h.deliver(NodeIndex(1), init(1));
         assert!(!said(&mut h, 10).contains(&NodeIndex(1)));
         assert!(h.control(NodeIndex(1), Control::Resume).is_ok());
-        let HostEvent::Line { node, line, at } = h.next_event(None) else {
+        let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
             panic!("expected init_ok after resume")
         };
         assert_eq!((node, at), (NodeIndex(1), Time::from_millis(10)));

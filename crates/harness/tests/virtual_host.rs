@@ -161,6 +161,7 @@ impl NodeHost for VirtualHost {
                 node,
                 line,
                 at: self.now,
+                pre: None,
             };
         }
         if deadline.is_none_or(|d| d > self.next_tick) {

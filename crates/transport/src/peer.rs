@@ -9,7 +9,7 @@
 //! packet covering their whole range (holding only the deltas still not known there), so a
 //! partition costs one retransmission per timeout, not one per lost packet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Dot, Lattice};
@@ -42,8 +42,10 @@ pub(crate) struct Peer {
     pub(crate) inc: Option<u64>,
     /// Deltas the peer is known to hold.
     pub(crate) known: CausalContext<ReplicaId>,
-    /// Deltas queued for the next eager push, in id order, with their total encoded size.
-    pub(crate) pending: BTreeSet<Dot<ReplicaId>>,
+    /// Deltas queued for the next eager push, in id order (sorted, no repeats), with their
+    /// total encoded size. A sorted vector rather than a tree: a hub queues a whole batch per
+    /// leaf at once, which is one merge here.
+    pub(crate) pending: Vec<Dot<ReplicaId>>,
     pub(crate) pending_bytes: usize,
     /// Outgoing link: its restart mark (the peer incarnation it was restarted for, `None` if
     /// never), next sequence number, packets in flight keyed by their `hi`.
@@ -72,7 +74,7 @@ impl Peer {
         Peer {
             inc: None,
             known: CausalContext::new(),
-            pending: BTreeSet::new(),
+            pending: Vec::new(),
             pending_bytes: 0,
             send_epoch: None,
             next_seq: 1,
@@ -155,10 +157,51 @@ impl Peer {
         if self.known.contains(&dot) || self.in_flight.contains(&dot) {
             return false;
         }
-        let queued = self.pending.insert(dot);
-        if queued {
-            self.pending_bytes += bytes;
+        match self.pending.binary_search(&dot) {
+            Ok(_) => false,
+            Err(at) => {
+                self.pending.insert(at, dot);
+                self.pending_bytes += bytes;
+                true
+            }
         }
+    }
+
+    /// Queues every delta of `batch` (sorted by id, no repeats, with encoded sizes) unless the
+    /// peer holds it or it is already on its way: what [`Peer::enqueue`] does one by one, as
+    /// one merge. Returns `true` iff something was queued.
+    pub(crate) fn enqueue_sorted<'a>(
+        &mut self,
+        batch: impl Iterator<Item = (&'a Dot<ReplicaId>, usize)>,
+    ) -> bool {
+        let mut fresh: Vec<(&Dot<ReplicaId>, usize)> = batch
+            .filter(|(dot, _)| !self.known.contains(dot) && !self.in_flight.contains(*dot))
+            .collect();
+        if fresh.is_empty() {
+            return false;
+        }
+        if self.pending.is_empty() {
+            self.pending_bytes += fresh.iter().map(|(_, bytes)| bytes).sum::<usize>();
+            self.pending = fresh.into_iter().map(|(dot, _)| dot.clone()).collect();
+            return true;
+        }
+        let old = std::mem::take(&mut self.pending);
+        let mut merged = Vec::with_capacity(old.len() + fresh.len());
+        let mut queued = false;
+        let mut old = old.into_iter().peekable();
+        for (dot, bytes) in fresh.drain(..) {
+            while let Some(o) = old.next_if(|o| o < dot) {
+                merged.push(o);
+            }
+            if old.peek() == Some(dot) {
+                continue; // already queued
+            }
+            merged.push(dot.clone());
+            self.pending_bytes += bytes;
+            queued = true;
+        }
+        merged.extend(old);
+        self.pending = merged;
         queued
     }
 
@@ -252,5 +295,72 @@ impl Peer {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dot(replica: u64, counter: u64) -> Dot<ReplicaId> {
+        Dot {
+            replica: ReplicaId(replica),
+            counter,
+        }
+    }
+
+    /// A peer that holds some deltas, has some in flight and some queued.
+    fn busy_peer() -> Peer {
+        let mut p = Peer::new();
+        p.learn(dot(1, 1));
+        p.learn(dot(1, 2));
+        p.open_flight(
+            Time::ZERO,
+            Duration::from_secs(1),
+            vec![dot(2, 1)],
+            None,
+            None,
+        );
+        assert!(p.enqueue(dot(3, 5), 10));
+        assert!(p.enqueue(dot(1, 9), 10));
+        p
+    }
+
+    #[test]
+    fn queueing_a_sorted_batch_is_queueing_each_delta() {
+        let mut batch: Vec<(Dot<ReplicaId>, usize)> = [
+            (1, 1),
+            (1, 2),
+            (1, 3),
+            (1, 9),
+            (2, 1),
+            (2, 2),
+            (3, 4),
+            (3, 5),
+            (4, 1),
+        ]
+        .into_iter()
+        .map(|(r, c)| (dot(r, c), (r * 100 + c) as usize))
+        .collect();
+        batch.sort();
+        let mut one_by_one = busy_peer();
+        let mut queued = false;
+        for (d, bytes) in &batch {
+            queued |= one_by_one.enqueue(d.clone(), *bytes);
+        }
+        let mut merged = busy_peer();
+        assert_eq!(
+            merged.enqueue_sorted(batch.iter().map(|(d, b)| (d, *b))),
+            queued
+        );
+        assert!(queued);
+        assert_eq!(merged.pending, one_by_one.pending);
+        assert_eq!(merged.pending_bytes, one_by_one.pending_bytes);
+        assert!(merged.pending.windows(2).all(|w| w[0] < w[1]));
+        // Nothing new the second time; into an empty queue, everything not held.
+        assert!(!merged.enqueue_sorted(batch.iter().map(|(d, b)| (d, *b))));
+        let mut fresh = Peer::new();
+        assert!(fresh.enqueue_sorted(batch.iter().map(|(d, b)| (d, *b))));
+        assert_eq!(fresh.pending.len(), batch.len());
     }
 }

@@ -632,18 +632,18 @@ where
         if self.fanout.is_empty() {
             return;
         }
-        let fanout = std::mem::take(&mut self.fanout);
+        let mut fanout = std::mem::take(&mut self.fanout);
         self.fanout_bytes = 0;
+        // In id order, so that each target's queue takes the batch in one merge.
+        fanout.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let targets = std::mem::take(&mut self.targets);
         for target in &targets {
             let peer = self.peer_mut(target);
-            let mut queued = false;
-            for (dot, from, bytes) in &fanout {
-                if from.as_ref() != Some(target) {
-                    queued |= peer.enqueue(dot.clone(), *bytes);
-                }
-            }
-            if queued {
+            let batch = fanout
+                .iter()
+                .filter(|(_, from, _)| from.as_ref() != Some(target))
+                .map(|(dot, _, bytes)| (dot, *bytes));
+            if peer.enqueue_sorted(batch) {
                 self.note_queued(target);
             }
         }
@@ -851,7 +851,7 @@ where
     fn flush_peer(&mut self, name: &P, now: Time, shared: &mut Option<SharedRuns<L>>) {
         let first_rto = self.config.first_rto();
         let peer = self.peer_mut(name);
-        let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending).into_iter().collect();
+        let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending);
         peer.pending_bytes = 0;
         self.queued.remove(name);
         for chunk in self.chunks(dots) {
