@@ -342,7 +342,19 @@ where
             self.enqueue_missing(&from);
         }
 
-        for run in Arc::unwrap_or_clone(packet.runs) {
+        let runs = Arc::unwrap_or_clone(packet.runs);
+        // The sender holds everything it sent: recorded with one lookup of the peer (a hub's
+        // batch holds one run per origin, often of one delta each).
+        let peer = self.peer_mut(&from);
+        for run in &runs {
+            for counter in run.first..run.first.saturating_add(run.deltas.len() as u64) {
+                peer.learn(Dot {
+                    replica: run.origin,
+                    counter,
+                });
+            }
+        }
+        for run in runs {
             self.receive_run(&from, run, true);
         }
         if let Some(have) = &packet.have {
@@ -587,19 +599,14 @@ where
         }
     }
 
-    /// Applies a run of deltas from `from`; with `learn`, also records that `from` holds them
-    /// (not for leftovers of a previous incarnation, which the current one may lack).
-    fn receive_run(&mut self, from: &P, run: Run<L>, learn: bool) {
+    /// Applies a run of deltas from `from`. `from_current`: it comes from the sender's current
+    /// life (the caller has recorded that it holds them), so new deltas are not sent back
+    /// there; leftovers of a previous incarnation, which the current one may lack, are.
+    fn receive_run(&mut self, from: &P, run: Run<L>, from_current: bool) {
         let dot = |i: usize| Dot {
             replica: run.origin,
             counter: run.first + i as u64,
         };
-        if learn {
-            let peer = self.peer_mut(from);
-            for i in 0..run.deltas.len() {
-                peer.learn(dot(i));
-            }
-        }
         for (i, delta) in run.deltas.into_iter().enumerate() {
             let dot = dot(i);
             match self.log.insert(dot.clone(), delta, self.now) {
@@ -607,7 +614,7 @@ where
                     self.stats.received_new += 1;
                     self.lazy_dirty = true;
                     // Not even a stale sender's current life is known to hold it.
-                    self.spread(&dot, learn.then_some(from));
+                    self.spread(&dot, from_current.then_some(from));
                 }
                 Inserted::Duplicate => self.stats.received_duplicate += 1,
             }
