@@ -147,6 +147,59 @@ impl<A: Ord + Clone> CausalContext<A> {
         true
     }
 
+    /// Adds dots given in ascending order; the same as [`CausalContext::insert`] on each in
+    /// turn (a dot out of order only costs speed). A batch that is large next to the vector
+    /// is applied in one walk of it instead of one lookup per dot: this is how a replica
+    /// records a packet of deltas, one per origin, among a thousand origins.
+    ///
+    /// ```
+    /// use gossip_crdt::{CausalContext, Dot};
+    ///
+    /// let dot = |replica, counter| Dot { replica, counter };
+    /// let mut ctx: CausalContext<&str> = [dot("a", 1), dot("b", 1)].into_iter().collect();
+    /// ctx.insert_sorted([dot("a", 2), dot("b", 1), dot("b", 3), dot("c", 1)]);
+    /// assert!(ctx.contains(&dot("a", 2)) && ctx.contains(&dot("b", 3)) && ctx.contains(&dot("c", 1)));
+    /// assert!(!ctx.contains(&dot("b", 2)));
+    /// ```
+    pub fn insert_sorted(&mut self, dots: impl IntoIterator<Item = Dot<A>>) {
+        let dots: Vec<Dot<A>> = dots.into_iter().collect();
+        // A walk visits every entry: worth it only for a batch of a sizeable fraction of them.
+        // Stray dots waiting in the cloud take the general path.
+        if dots.len().saturating_mul(8) < self.vv.len() || !self.cloud.is_empty() {
+            for dot in dots {
+                self.insert(dot);
+            }
+            return;
+        }
+        // The next dot of a known replica raises its entry during the walk; anything else (a
+        // new replica, a gap, a dot out of order) is inserted one by one afterwards, and so
+        // is every later dot of the same replica, which keeps the order of insertion.
+        let mut later: Vec<Dot<A>> = Vec::new();
+        {
+            let mut entries = self.vv.entries_mut().peekable();
+            for dot in dots {
+                if later.last().is_some_and(|d| d.replica >= dot.replica) {
+                    later.push(dot);
+                    continue;
+                }
+                while entries.next_if(|(r, _)| **r < dot.replica).is_some() {}
+                match entries.peek_mut() {
+                    Some((r, have)) if **r == dot.replica => {
+                        if have.checked_add(1) == Some(dot.counter) {
+                            **have = dot.counter;
+                        } else if dot.counter > **have {
+                            later.push(dot);
+                        }
+                    }
+                    _ => later.push(dot),
+                }
+            }
+        }
+        for dot in later {
+            self.insert(dot);
+        }
+    }
+
     /// The gap-free part, as a version vector.
     pub fn vector(&self) -> &VersionVector<A> {
         &self.vv
@@ -235,6 +288,62 @@ impl<A: Ord + Clone> FromIterator<Dot<A>> for CausalContext<A> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Sorted batches land where one-by-one inserts do, whatever the context held before:
+    /// small and large batches, gaps, new replicas, and stray dots already waiting.
+    fn batch_agrees(before: Vec<(u8, u8)>, batch: Vec<(u8, u8)>) -> bool {
+        let dot = |(r, c): (u8, u8)| Dot {
+            replica: r % 12,
+            counter: u64::from(c % 9),
+        };
+        let start: CausalContext<u8> = before.into_iter().map(dot).collect();
+        let mut dots: Vec<Dot<u8>> = batch.into_iter().map(dot).collect();
+        dots.sort();
+        let mut one_by_one = start.clone();
+        for d in dots.clone() {
+            one_by_one.insert(d);
+        }
+        let mut batched = start;
+        batched.insert_sorted(dots);
+        batched == one_by_one
+    }
+
+    #[test]
+    fn a_sorted_batch_is_inserted_as_one_by_one() {
+        quickcheck::QuickCheck::new()
+            .tests(3_000)
+            .quickcheck(batch_agrees as fn(Vec<(u8, u8)>, Vec<(u8, u8)>) -> bool);
+        // A large batch over a gap-free context takes the walk.
+        let ctx: CausalContext<u8> = (0..10u8)
+            .flat_map(|r| {
+                (1..=3).map(move |c| Dot {
+                    replica: r,
+                    counter: c,
+                })
+            })
+            .collect();
+        let mut walked = ctx.clone();
+        let batch: Vec<Dot<u8>> = (0..12u8)
+            .map(|r| Dot {
+                replica: r,
+                counter: 4,
+            })
+            .collect();
+        walked.insert_sorted(batch.clone());
+        let mut single = ctx;
+        for d in batch {
+            single.insert(d);
+        }
+        assert_eq!(walked, single);
+        assert_eq!(walked.vector().get(&3), 4);
+        assert!(
+            walked.contains(&Dot {
+                replica: 11,
+                counter: 4
+            }) && walked.cloud().count() == 2
+        );
+    }
+
     use super::*;
 
     fn dot(counter: u64) -> Dot<&'static str> {

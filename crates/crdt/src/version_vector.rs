@@ -136,6 +136,11 @@ impl<A: Ord + Clone> VersionVector<A> {
         self.counts.get_mut(replica)
     }
 
+    /// Every entry, to change in place, in replica order (never to 0).
+    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = (&A, &mut u64)> {
+        self.counts.iter_mut()
+    }
+
     /// Raises `replica`'s entry to at least `count` (a no-op if it is already there); returns
     /// `true` iff the entry grew. This is a join with a one-entry vector.
     pub fn witness(&mut self, replica: A, count: u64) -> bool {

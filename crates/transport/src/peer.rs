@@ -90,9 +90,10 @@ impl Peer {
         }
     }
 
-    /// Records that the peer holds `dot`.
-    pub(crate) fn learn(&mut self, dot: Dot<ReplicaId>) {
-        self.known.insert(dot);
+    /// Records that the peer holds `dots` (best given in id order: see
+    /// [`CausalContext::insert_sorted`]).
+    pub(crate) fn learn_all(&mut self, dots: impl IntoIterator<Item = Dot<ReplicaId>>) {
+        self.known.insert_sorted(dots);
     }
 
     /// Records a digest from the peer.
@@ -236,9 +237,7 @@ impl Peer {
         }
         for hi in done {
             if let Some(flight) = self.take_flight(hi) {
-                for dot in flight.dots {
-                    self.known.insert(dot);
-                }
+                self.known.insert_sorted(flight.dots);
                 if let Some(have) = &flight.snapshot {
                     self.known.join(have);
                 }
@@ -312,8 +311,7 @@ mod tests {
     /// A peer that holds some deltas, has some in flight and some queued.
     fn busy_peer() -> Peer {
         let mut p = Peer::new();
-        p.learn(dot(1, 1));
-        p.learn(dot(1, 2));
+        p.learn_all([dot(1, 1), dot(1, 2)]);
         p.open_flight(
             Time::ZERO,
             Duration::from_secs(1),

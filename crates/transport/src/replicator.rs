@@ -345,15 +345,12 @@ where
         let runs = Arc::unwrap_or_clone(packet.runs);
         // The sender holds everything it sent: recorded with one lookup of the peer (a hub's
         // batch holds one run per origin, often of one delta each).
-        let peer = self.peer_mut(&from);
-        for run in &runs {
-            for counter in run.first..run.first.saturating_add(run.deltas.len() as u64) {
-                peer.learn(Dot {
-                    replica: run.origin,
-                    counter,
-                });
-            }
-        }
+        self.peer_mut(&from).learn_all(runs.iter().flat_map(|run| {
+            (run.first..run.first.saturating_add(run.deltas.len() as u64)).map(|counter| Dot {
+                replica: run.origin,
+                counter,
+            })
+        }));
         for run in runs {
             self.receive_run(&from, run, true);
         }
