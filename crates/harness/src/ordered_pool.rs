@@ -103,8 +103,20 @@ enum Waiter {
 
 impl<S, J, R> Shared<S, J, R> {
     /// Takes the most urgent runnable actor's next job, if any: its number, actor, state, job.
-    fn claim(sched: &mut Sched<S, J, R>) -> Option<(u64, usize, S, J)> {
-        let Reverse((_, actor)) = sched.runnable.pop()?;
+    /// A worker leaves the job whose result the caller needs next to the caller: in a chain of
+    /// calls (a client's request, the node's reply, the next node) the caller would otherwise
+    /// hand each job to a worker and wait for it, paying a wake-up and a cache migration per
+    /// job for no overlap.
+    fn claim(sched: &mut Sched<S, J, R>, by_worker: bool) -> Option<(u64, usize, S, J)> {
+        let Reverse((first, actor)) = sched.runnable.pop()?;
+        let actor = if by_worker && first == sched.base {
+            let second = sched.runnable.pop();
+            sched.runnable.push(Reverse((first, actor)));
+            let Reverse((_, other)) = second?;
+            other
+        } else {
+            actor
+        };
         let a = &mut sched.actors[actor];
         // A runnable actor is idle (its state is home) and has a job.
         if a.state.is_none() || a.jobs.is_empty() {
@@ -194,7 +206,7 @@ impl<S, J, R> Shared<S, J, R> {
         &'a self,
         mut sched: MutexGuard<'a, Sched<S, J, R>>,
     ) -> MutexGuard<'a, Sched<S, J, R>> {
-        match Self::claim(&mut sched) {
+        match Self::claim(&mut sched, false) {
             Some(claimed) => self.run_claimed(sched, claimed),
             None => self.wait(sched, Waiter::Caller),
         }
@@ -203,7 +215,7 @@ impl<S, J, R> Shared<S, J, R> {
     fn work_loop(&self) {
         let mut sched = lock(&self.sched);
         while !sched.closing {
-            sched = match Self::claim(&mut sched) {
+            sched = match Self::claim(&mut sched, true) {
                 Some(claimed) => self.run_claimed(sched, claimed),
                 None => self.wait(sched, Waiter::Worker),
             };
