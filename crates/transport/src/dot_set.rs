@@ -48,13 +48,7 @@ impl Hasher for IdHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(replica: u64, counter: u64) -> Dot<ReplicaId> {
-        Dot {
-            replica: ReplicaId(replica),
-            counter,
-        }
-    }
+    use crate::replica_id::dot;
 
     #[test]
     fn membership_is_exact() {

@@ -175,7 +175,7 @@ impl Peer {
         &mut self,
         batch: impl Iterator<Item = (&'a Dot<ReplicaId>, usize)>,
     ) -> bool {
-        let mut fresh: Vec<(&Dot<ReplicaId>, usize)> = batch
+        let fresh: Vec<(&Dot<ReplicaId>, usize)> = batch
             .filter(|(dot, _)| !self.known.contains(dot) && !self.in_flight.contains(*dot))
             .collect();
         if fresh.is_empty() {
@@ -190,7 +190,7 @@ impl Peer {
         let mut merged = Vec::with_capacity(old.len() + fresh.len());
         let mut queued = false;
         let mut old = old.into_iter().peekable();
-        for (dot, bytes) in fresh.drain(..) {
+        for (dot, bytes) in fresh {
             while let Some(o) = old.next_if(|o| o < dot) {
                 merged.push(o);
             }
@@ -300,13 +300,7 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(replica: u64, counter: u64) -> Dot<ReplicaId> {
-        Dot {
-            replica: ReplicaId(replica),
-            counter,
-        }
-    }
+    use crate::replica_id::dot;
 
     /// A peer that holds some deltas, has some in flight and some queued.
     fn busy_peer() -> Peer {

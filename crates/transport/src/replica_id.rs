@@ -22,3 +22,12 @@ impl fmt::Display for ReplicaId {
         write!(f, "r{}", self.0)
     }
 }
+
+/// Delta `counter` of replica `replica`, for tests.
+#[cfg(test)]
+pub(crate) fn dot(replica: u64, counter: u64) -> gossip_crdt::Dot<ReplicaId> {
+    gossip_crdt::Dot {
+        replica: ReplicaId(replica),
+        counter,
+    }
+}

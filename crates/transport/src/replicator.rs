@@ -345,12 +345,8 @@ where
         let runs = Arc::unwrap_or_clone(packet.runs);
         // The sender holds everything it sent: recorded with one lookup of the peer (a hub's
         // batch holds one run per origin, often of one delta each).
-        self.peer_mut(&from).learn_all(runs.iter().flat_map(|run| {
-            (run.first..run.first.saturating_add(run.deltas.len() as u64)).map(|counter| Dot {
-                replica: run.origin,
-                counter,
-            })
-        }));
+        self.peer_mut(&from)
+            .learn_all(runs.iter().flat_map(Run::dots));
         for run in runs {
             self.receive_run(&from, run, true);
         }
