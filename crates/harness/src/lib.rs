@@ -110,6 +110,7 @@ pub mod console;
 pub mod driver;
 pub mod engine;
 pub mod error_code;
+pub mod flat_line;
 pub mod generator;
 pub mod history;
 pub mod host;

@@ -27,7 +27,7 @@ pub struct BodyHead {
 
 impl BodyHead {
     /// Read the reserved keys from a raw body (anything that is not an object has none).
-    pub fn parse(body: &RawValue) -> BodyHead {
+    pub fn parse(body: &RawBody) -> BodyHead {
         #[derive(Deserialize)]
         struct Wire {
             #[serde(rename = "type")]
@@ -71,9 +71,33 @@ pub struct Packet {
     /// Recipient.
     pub dest: Endpoint,
     /// The body, verbatim.
-    pub body: Box<RawValue>,
+    pub body: RawBody,
     /// The body's reserved keys.
     pub head: BodyHead,
+}
+
+/// A message body as JSON text, verbatim: always exactly one well-formed JSON value, because
+/// it is only made by reading or writing JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBody(Box<str>);
+
+impl RawBody {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// Text that this crate's own reader has just checked to be one JSON value, as
+    /// `serde_json` would accept it.
+    pub(crate) fn checked(text: &str) -> RawBody {
+        RawBody(text.into())
+    }
+}
+
+impl From<Box<RawValue>> for RawBody {
+    fn from(raw: Box<RawValue>) -> RawBody {
+        RawBody(raw.into())
+    }
 }
 
 /// Why a line printed by a node was rejected.
@@ -140,7 +164,7 @@ pub struct ParsedLine<'a> {
     /// `dest` as printed.
     pub dest: Cow<'a, str>,
     /// The body, verbatim.
-    pub body: Box<RawValue>,
+    pub body: RawBody,
 }
 
 /// Parse one stdout line against the closed envelope schema.
@@ -161,7 +185,7 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
         Ok(w) => Ok(ParsedLine {
             src: w.src,
             dest: w.dest,
-            body: w.body,
+            body: w.body.into(),
         }),
         Err(e) => {
             if matches!(e.classify(), serde_json::error::Category::Data) {
@@ -183,7 +207,7 @@ pub fn parse_line(line: &str) -> Result<ParsedLine<'_>, LineError> {
 #[derive(Debug, Clone)]
 pub struct Preparsed {
     /// `src`, `dest` and the raw body, or why the line is not an envelope.
-    pub envelope: Result<(String, String, Box<RawValue>), LineError>,
+    pub envelope: Result<(String, String, RawBody), LineError>,
     /// The body's reserved keys.
     pub head: BodyHead,
     /// The body's fields, when `dest` reads as a client id and the body is an object.
@@ -193,6 +217,15 @@ pub struct Preparsed {
 impl Preparsed {
     /// Reads `line`.
     pub fn of(line: &str) -> Preparsed {
+        match crate::flat_line::read(line) {
+            Some(flat) => flat.into_preparsed(),
+            None => Preparsed::of_any(line),
+        }
+    }
+
+    /// Reads `line` with `serde_json` alone, whatever its shape ([`Preparsed::of`] takes a
+    /// faster road for the commonest shape, with the same result).
+    pub fn of_any(line: &str) -> Preparsed {
         let envelope = parse_line(line).map(|p| (p.src.into_owned(), p.dest.into_owned(), p.body));
         let (head, fields) = match &envelope {
             Ok((_, dest, body)) => {
@@ -230,7 +263,7 @@ impl PartialEq for Preparsed {
 impl Eq for Preparsed {}
 
 /// Format a delivered line: `{"id":N,"src":..,"dest":..,"body":..}` (Maelstrom's field order).
-pub fn format_line(id: NetId, src: &str, dest: &str, body: &RawValue) -> String {
+pub fn format_line(id: NetId, src: &str, dest: &str, body: &RawBody) -> String {
     let mut out = String::with_capacity(body.get().len() + src.len() + dest.len() + 48);
     let _ = write!(out, "{{\"id\":{},\"src\":", id.0);
     push_json_str(&mut out, src);
@@ -256,10 +289,13 @@ fn push_json_str(out: &mut String, s: &str) {
 }
 
 /// Turn a JSON value into a raw body.
-pub fn raw_body(value: &Value) -> Box<RawValue> {
+pub fn raw_body(value: &Value) -> RawBody {
     // A `Value` always serialises; fall back to `null` rather than panic.
-    serde_json::value::to_raw_value(value)
-        .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).unwrap_or_default())
+    RawBody(
+        serde_json::to_string(value)
+            .unwrap_or_else(|_| "null".to_owned())
+            .into(),
+    )
 }
 
 #[cfg(test)]

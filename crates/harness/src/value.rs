@@ -236,16 +236,17 @@ impl Serialize for OpValue {
     }
 }
 
-/// Builds a set from integers in arrival order, remembering that order only once it breaks.
+/// Builds a set from integers in arrival order, remembering that order only once it breaks:
+/// [`Collector::finish`] is what a JSON array of exactly these integers reads as.
 #[derive(Default)]
-struct Collector {
+pub(crate) struct Collector {
     set: IntSet,
     /// Every value in arrival order, kept from the first out-of-order value on.
     unordered: Option<Vec<i64>>,
 }
 
 impl Collector {
-    fn push(&mut self, v: i64) {
+    pub(crate) fn push(&mut self, v: i64) {
         if let Some(all) = &mut self.unordered {
             all.push(v);
         } else if !self.set.push_sorted(v) {
@@ -263,7 +264,7 @@ impl Collector {
         }
     }
 
-    fn finish(self) -> OpValue {
+    pub(crate) fn finish(self) -> OpValue {
         match self.unordered {
             // An empty array stays one: nothing to compact, and `[]` reads better.
             None if self.set.is_empty() => OpValue::Json(Value::Array(Vec::new())),

@@ -1,0 +1,411 @@
+//! A one-pass reader for the commonest shape of a line a node prints: an envelope of plain
+//! strings around a flat body, as in
+//! `{"src":"n1","dest":"c4","body":{"type":"read_ok","messages":[1,2,3],"in_reply_to":7}}`.
+//!
+//! Read replies are the costliest lines of a big run: late in a 1,000-node broadcast run each
+//! one carries tens of thousands of integers, and the engine needs every reply read before it
+//! can go on. `serde_json` reads such a line twice (once to check the envelope and cut out the
+//! raw body, once for the body's fields), and each integer goes through a `Value`. This reader
+//! walks the line once and puts integers straight into the set they become.
+//!
+//! It reads only a strict subset of JSON, and for that subset gives exactly what the general
+//! path ([`Preparsed::of_any`]) gives: strings without escapes, integers of at most 18 digits
+//! (no `-0`, no fraction or exponent), `true`, `false`, `null`, and arrays of such integers.
+//! Anything else (an escape, a float, a nested object, a duplicate or unknown key, trailing
+//! text) makes it answer `None`, and the line goes to `serde_json`, which also words any error.
+
+use serde_json::Value;
+
+use crate::ids::parse_client_id;
+use crate::message::{BodyHead, Preparsed, RawBody};
+use crate::schema::Body;
+use crate::value::{Collector, OpValue};
+
+/// A line of the flat shape, read.
+#[derive(Debug)]
+pub struct FlatLine<'a> {
+    /// `src`.
+    pub src: &'a str,
+    /// `dest`.
+    pub dest: &'a str,
+    /// The body's text, verbatim.
+    pub body: &'a str,
+    /// The body's fields.
+    pub fields: Body,
+}
+
+impl FlatLine<'_> {
+    /// What [`Preparsed::of_any`] makes of the same line.
+    pub fn into_preparsed(self) -> Preparsed {
+        let head = BodyHead::of_fields(&self.fields);
+        // Fields are kept for a client only, as the general path does.
+        let fields = parse_client_id(self.dest).map(|_| self.fields);
+        Preparsed {
+            envelope: Ok((
+                self.src.to_owned(),
+                self.dest.to_owned(),
+                RawBody::checked(self.body),
+            )),
+            head,
+            fields,
+        }
+    }
+}
+
+/// Reads `line` if it has the flat shape; `None` if it has not (which says nothing about
+/// whether it is valid: ask `serde_json`).
+pub fn read(line: &str) -> Option<FlatLine<'_>> {
+    let mut c = Cursor { text: line, at: 0 };
+    let (mut src, mut dest, mut body) = (None, None, None);
+    let mut id_seen = false;
+    c.expect(b'{')?;
+    loop {
+        match c.string()? {
+            "src" if src.is_none() => {
+                c.expect(b':')?;
+                src = Some(c.string()?);
+            }
+            "dest" if dest.is_none() => {
+                c.expect(b':')?;
+                dest = Some(c.string()?);
+            }
+            "body" if body.is_none() => {
+                c.expect(b':')?;
+                c.skip_space();
+                let start = c.at;
+                let fields = c.object()?;
+                body = Some((line.get(start..c.at)?, fields));
+            }
+            // `id` is an optional integer (or null); the network numbers lines itself.
+            "id" if !id_seen => {
+                id_seen = true;
+                c.expect(b':')?;
+                match c.peek()? {
+                    b'n' => c.literal("null")?,
+                    _ => {
+                        c.integer()?;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        match c.next()? {
+            b',' => {}
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    c.skip_space();
+    if c.at != line.len() {
+        return None;
+    }
+    let (body, fields) = body?;
+    Some(FlatLine {
+        src: src?,
+        dest: dest?,
+        body,
+        fields,
+    })
+}
+
+/// A position in the text being read.
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// JSON's whitespace: space, tab, line feed, carriage return.
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.bytes().get(self.at).copied()
+    }
+
+    /// The next byte after whitespace, consumed.
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn expect(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then_some(())
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.skip_space();
+        let end = self.at + word.len();
+        (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    /// A string without escapes or control characters.
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        loop {
+            match *self.bytes().get(self.at)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        let s = self.text.get(start..self.at)?;
+        self.at += 1;
+        Some(s)
+    }
+
+    /// An integer of at most 18 digits (so it fits an `i64` either way), not `-0`, and not the
+    /// start of a float.
+    fn integer(&mut self) -> Option<i64> {
+        self.skip_space();
+        let b = self.bytes();
+        let negative = b.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut value: i64 = 0;
+        match b.get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(&d @ b'0'..=b'9') = b.get(self.at) {
+                    value = value * 10 + i64::from(d - b'0');
+                    self.at += 1;
+                    if self.at - start > 18 {
+                        return None;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        if matches!(b.get(self.at), Some(b'.' | b'e' | b'E')) || (negative && value == 0) {
+            return None;
+        }
+        Some(if negative { -value } else { value })
+    }
+
+    /// An array of integers, as the set (or array) it reads as.
+    fn integers(&mut self) -> Option<OpValue> {
+        self.expect(b'[')?;
+        let mut set = Collector::default();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(set.finish());
+        }
+        loop {
+            set.push(self.integer()?);
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(set.finish()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A flat object's fields.
+    fn object(&mut self) -> Option<Body> {
+        self.expect(b'{')?;
+        let mut fields = Body::new();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(fields);
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            let value = match self.peek()? {
+                b'"' => OpValue::Json(Value::String(self.string()?.to_owned())),
+                b'-' | b'0'..=b'9' => OpValue::Json(Value::from(self.integer()?)),
+                b'[' => self.integers()?,
+                b't' => self
+                    .literal("true")
+                    .map(|()| OpValue::Json(Value::Bool(true)))?,
+                b'f' => self
+                    .literal("false")
+                    .map(|()| OpValue::Json(Value::Bool(false)))?,
+                b'n' => self.literal("null").map(|()| OpValue::NULL)?,
+                _ => return None,
+            };
+            if fields.insert(key.to_owned(), value).is_some() {
+                return None;
+            }
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(fields),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickcheck::{Arbitrary, Gen};
+
+    /// Both readers agree on everything a line is read into.
+    fn same(line: &str) -> Result<bool, String> {
+        let Some(flat) = read(line) else {
+            return Ok(false);
+        };
+        let fast = flat.into_preparsed();
+        let slow = Preparsed::of_any(line);
+        let show = |p: &Preparsed| format!("{:?} {:?} {:?}", p.envelope, p.head, p.fields);
+        if show(&fast) == show(&slow) && fast.fields == slow.fields && fast.head == slow.head {
+            Ok(true)
+        } else {
+            Err(format!(
+                "{line}\n  flat: {}\n  serde: {}",
+                show(&fast),
+                show(&slow)
+            ))
+        }
+    }
+
+    #[test]
+    fn reads_the_common_replies() {
+        for line in [
+            r#"{"src":"n1","dest":"c4","body":{"in_reply_to":7,"messages":[1,2,3,9],"msg_id":2,"type":"read_ok"}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"in_reply_to":7,"messages":[],"type":"read_ok"}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":[3,1,2],"in_reply_to":7,"type":"read_ok"}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":-12,"in_reply_to":7,"type":"read_ok"}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"type":"broadcast_ok","in_reply_to":0}}"#,
+            r#"{"id":3,"src":"n1","dest":"n2","body":{"type":"x","ok":true,"no":false,"z":null}}"#,
+            " { \"src\" : \"n1\" ,\n\"dest\":\"c4\",\t\"body\" : { \"v\" : [ 1 , 2 ] } } ",
+            r#"{"src":"n1","dest":"c4","body":{},"id":null}"#,
+            r#"{"src":"n1","dest":"c4","body":{"type":"é → ✓"}}"#,
+        ] {
+            assert_eq!(same(line), Ok(true), "{line}");
+        }
+    }
+
+    #[test]
+    fn leaves_everything_else_to_serde() {
+        for line in [
+            r#"{"src":"n1","dest":"c4","body":{"type":"a\"b"}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":1.5}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":1e3}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":-0}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":[1,-0]}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":01}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":1234567890123456789}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":{"a":1}}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":[1,"x"]}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"value":[1,]}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"a":1,"a":2}}"#,
+            r#"{"src":"n1","dest":"c4","body":[1]}"#,
+            r#"{"src":"n1","dest":"c4","body":{},"extra":1}"#,
+            r#"{"src":"n1","src":"n2","dest":"c4","body":{}}"#,
+            r#"{"src":"n1","dest":"c4"}"#,
+            r#"{"src":"n1","dest":"c4","body":{}} x"#,
+            r#"{"src":"n1","dest":"c4","body":{},"id":-0}"#,
+            r#"{"src":"n1","dest":"c4","body":{},"id":"7"}"#,
+            "{\"src\":\"n\u{1}\",\"dest\":\"c4\",\"body\":{}}",
+            r#"{"src":"n1","dest":"c4","body":{"type":tru}}"#,
+            r#"{"src":"n1","dest":"c4","body":{"#,
+            "",
+        ] {
+            assert_eq!(same(line), Ok(false), "{line}");
+        }
+    }
+
+    /// A line built from pieces that are mostly of the flat shape, with some that are not.
+    #[derive(Debug, Clone)]
+    struct Line(String);
+
+    impl Arbitrary for Line {
+        fn arbitrary(g: &mut Gen) -> Line {
+            fn pick<'a>(g: &mut Gen, xs: &[&'a str]) -> &'a str {
+                g.choose(xs).copied().unwrap_or("")
+            }
+            fn space(g: &mut Gen) -> &'static str {
+                pick(g, &["", "", "", " ", "\n", "\t ", "\r"])
+            }
+            fn integer(g: &mut Gen) -> String {
+                match u8::arbitrary(g) % 8 {
+                    0 => pick(g, &["-0", "01", "1.0", "2e3", "-", "9223372036854775807"]).into(),
+                    1 => (i64::arbitrary(g) / 1000).to_string(),
+                    2 => "1".repeat(usize::arbitrary(g) % 21 + 1),
+                    _ => (u16::arbitrary(g) % 50).to_string(),
+                }
+            }
+            fn value(g: &mut Gen) -> String {
+                match u8::arbitrary(g) % 10 {
+                    0 => pick(g, &["true", "false", "null", "nul", "{}", r#"{"a":[1]}"#]).into(),
+                    1 => pick(g, &[r#""read_ok""#, r#""a\"b""#, r#""""#, r#""é""#]).into(),
+                    2 | 3 => integer(g),
+                    _ => {
+                        let n = usize::arbitrary(g) % 6;
+                        let items: Vec<String> = (0..n)
+                            .map(|_| format!("{}{}{}", space(g), integer(g), space(g)))
+                            .collect();
+                        format!("[{}]", items.join(","))
+                    }
+                }
+            }
+            let body_keys = ["type", "value", "messages", "in_reply_to", "msg_id", "x"];
+            let n = usize::arbitrary(g) % 5;
+            let body: Vec<String> = (0..n)
+                .map(|_| {
+                    let key = pick(g, &body_keys);
+                    format!("{}\"{key}\"{}:{}{}", space(g), space(g), space(g), value(g))
+                })
+                .collect();
+            let body = format!("{{{}}}", body.join(","));
+            let dest = pick(g, &["c4", "n2", "c", "c01", "seq-kv"]);
+            let mut fields = vec![
+                format!("\"src\":{}\"n1\"", space(g)),
+                format!("\"dest\":\"{dest}\""),
+                format!("\"body\":{}{body}", space(g)),
+            ];
+            match u8::arbitrary(g) % 6 {
+                0 => fields.push(format!("\"id\":{}", integer(g))),
+                1 => fields.push("\"id\":null".into()),
+                2 => fields.push(pick(g, &[r#""extra":1"#, r#""src":"n3""#]).into()),
+                3 => {
+                    fields.pop();
+                }
+                _ => {}
+            }
+            if bool::arbitrary(g) {
+                fields.reverse();
+            }
+            let mut line = format!("{}{{{}}}{}", space(g), fields.join(","), space(g));
+            if u8::arbitrary(g) % 10 == 0 {
+                // Cut short, or trailing text.
+                let at = usize::arbitrary(g) % (line.len() + 1);
+                line = match line.get(..at) {
+                    Some(head) if bool::arbitrary(g) => head.to_owned(),
+                    _ => format!("{line}}}"),
+                };
+            }
+            Line(line)
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_wherever_it_reads() {
+        let mut g = Gen::new(20);
+        let mut read_some = 0;
+        for _ in 0..20_000 {
+            let Line(line) = Line::arbitrary(&mut g);
+            match same(&line) {
+                Ok(read) => read_some += usize::from(read),
+                Err(why) => panic!("the readers disagree on {why}"),
+            }
+        }
+        // The generator leans to the flat shape: many lines must be read here.
+        assert!(read_some > 2_000, "only {read_some} lines read");
+    }
+}
