@@ -217,7 +217,7 @@ pub struct Preparsed {
 impl Preparsed {
     /// Reads `line`.
     pub fn of(line: &str) -> Preparsed {
-        match crate::flat_line::read(line) {
+        match crate::line_reader::read(line) {
             Some(flat) => flat.into_preparsed(),
             None => Preparsed::of_any(line),
         }

@@ -69,6 +69,7 @@ impl IntSet {
 
     /// Append `v`, which must be greater than every element so far. Returns `false` (and
     /// changes nothing) when it is not.
+    #[inline]
     pub fn push_sorted(&mut self, v: i64) -> bool {
         match self.ranges.last_mut() {
             Some(last) if v <= last.1 => return false,
@@ -246,6 +247,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
+    #[inline]
     pub(crate) fn push(&mut self, v: i64) {
         if let Some(all) = &mut self.unordered {
             all.push(v);

@@ -1,18 +1,22 @@
-//! A one-pass reader for the commonest shape of a line a node prints: an envelope of plain
-//! strings around a flat body, as in
+//! A one-pass reader for the lines nodes commonly print: an envelope of plain strings around
+//! a body object, as in
 //! `{"src":"n1","dest":"c4","body":{"type":"read_ok","messages":[1,2,3],"in_reply_to":7}}`.
 //!
 //! Read replies are the costliest lines of a big run: late in a 1,000-node broadcast run each
 //! one carries tens of thousands of integers, and the engine needs every reply read before it
 //! can go on. `serde_json` reads such a line twice (once to check the envelope and cut out the
 //! raw body, once for the body's fields), and each integer goes through a `Value`. This reader
-//! walks the line once and puts integers straight into the set they become.
+//! walks the line once and puts integers straight into the set they become. A message between
+//! nodes is checked in the same single walk, keeping only the body's reserved keys.
 //!
-//! It reads only a strict subset of JSON, and for that subset gives exactly what the general
-//! path ([`Preparsed::of_any`]) gives: strings without escapes, integers of at most 18 digits
-//! (no `-0`, no fraction or exponent), `true`, `false`, `null`, and arrays of such integers.
-//! Anything else (an escape, a float, a nested object, a duplicate or unknown key, trailing
-//! text) makes it answer `None`, and the line goes to `serde_json`, which also words any error.
+//! It reads a strict subset of JSON, and for that subset gives exactly what the general path
+//! ([`Preparsed::of_any`]) gives. Strings have no escapes. A field the engine keeps (any field
+//! of a reply to a client, a reserved key of any body) is a string, an integer of at most 18
+//! digits (not `-0`), `true`, `false`, `null`, or an array of such integers; other fields of a
+//! message between nodes may be any JSON without escapes, nested at most [`MAX_DEPTH`] deep.
+//! Anything else (an escape, a duplicate or unknown envelope key, a duplicate reserved key,
+//! trailing text, a syntax error) makes it answer `None`, and the line goes to `serde_json`,
+//! which also words any error.
 
 use serde_json::Value;
 
@@ -21,7 +25,13 @@ use crate::message::{BodyHead, Preparsed, RawBody};
 use crate::schema::Body;
 use crate::value::{Collector, OpValue};
 
-/// A line of the flat shape, read.
+/// How deep a skipped value may nest here (this reader recurses; deeper goes to `serde_json`).
+pub const MAX_DEPTH: usize = 64;
+
+/// The body keys the engine reads from every message.
+const RESERVED: [&str; 3] = ["type", "msg_id", "in_reply_to"];
+
+/// A line read in one pass.
 #[derive(Debug)]
 pub struct FlatLine<'a> {
     /// `src`.
@@ -30,7 +40,8 @@ pub struct FlatLine<'a> {
     pub dest: &'a str,
     /// The body's text, verbatim.
     pub body: &'a str,
-    /// The body's fields.
+    /// The body's fields: all of them when `dest` is a client (or was not known when the
+    /// body was read), otherwise the reserved keys only.
     pub fields: Body,
 }
 
@@ -52,7 +63,7 @@ impl FlatLine<'_> {
     }
 }
 
-/// Reads `line` if it has the flat shape; `None` if it has not (which says nothing about
+/// Reads `line` if it is of the subset above; `None` if not (which says nothing about
 /// whether it is valid: ask `serde_json`).
 pub fn read(line: &str) -> Option<FlatLine<'_>> {
     let mut c = Cursor { text: line, at: 0 };
@@ -73,8 +84,10 @@ pub fn read(line: &str) -> Option<FlatLine<'_>> {
                 c.expect(b':')?;
                 c.skip_space();
                 let start = c.at;
-                let fields = c.object()?;
-                body = Some((line.get(start..c.at)?, fields));
+                // Between nodes only the reserved keys are kept; the rest is checked.
+                let keep_all = dest.is_none_or(|d| parse_client_id(d).is_some());
+                let fields = c.body(keep_all)?;
+                body = Some((line.get(start..c.at)?, fields, keep_all));
             }
             // `id` is an optional integer (or null); the network numbers lines itself.
             "id" if !id_seen => {
@@ -99,10 +112,14 @@ pub fn read(line: &str) -> Option<FlatLine<'_>> {
     if c.at != line.len() {
         return None;
     }
-    let (body, fields) = body?;
+    let (src, dest, (body, fields, keep_all)) = (src?, dest?, body?);
+    // A client's reply read before its `dest` is known was kept whole; nothing else was.
+    if parse_client_id(dest).is_some() && !keep_all {
+        return None;
+    }
     Some(FlatLine {
-        src: src?,
-        dest: dest?,
+        src,
+        dest,
         body,
         fields,
     })
@@ -165,34 +182,110 @@ impl<'a> Cursor<'a> {
         Some(s)
     }
 
+    /// Where the run of digits from `from` ends.
+    fn digits_end(&self, from: usize) -> usize {
+        let b = self.bytes();
+        let mut end = from;
+        while let Some(b'0'..=b'9') = b.get(end) {
+            end += 1;
+        }
+        end
+    }
+
+    /// Digits of a JSON number's integer part (`0`, or no leading zero), up to their end.
+    fn integer_digits(&mut self) -> Option<(usize, usize)> {
+        let start = self.at;
+        let end = self.digits_end(start);
+        let b = self.bytes();
+        if end == start || (end - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        self.at = end;
+        Some((start, end))
+    }
+
     /// An integer of at most 18 digits (so it fits an `i64` either way), not `-0`, and not the
     /// start of a float.
     fn integer(&mut self) -> Option<i64> {
         self.skip_space();
-        let b = self.bytes();
-        let negative = b.get(self.at) == Some(&b'-');
+        let negative = self.bytes().get(self.at) == Some(&b'-');
         if negative {
             self.at += 1;
         }
-        let start = self.at;
-        let mut value: i64 = 0;
-        match b.get(self.at) {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(&d @ b'0'..=b'9') = b.get(self.at) {
-                    value = value * 10 + i64::from(d - b'0');
-                    self.at += 1;
-                    if self.at - start > 18 {
-                        return None;
-                    }
-                }
-            }
-            _ => return None,
+        let (start, end) = self.integer_digits()?;
+        let b = self.bytes();
+        if end - start > 18 || matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+            return None;
         }
-        if matches!(b.get(self.at), Some(b'.' | b'e' | b'E')) || (negative && value == 0) {
+        let value = b[start..end]
+            .iter()
+            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+        if negative && value == 0 {
             return None;
         }
         Some(if negative { -value } else { value })
+    }
+
+    /// Any JSON number, checked and passed over.
+    fn skip_number(&mut self) -> Option<()> {
+        if self.bytes().get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        self.integer_digits()?;
+        if self.bytes().get(self.at) == Some(&b'.') {
+            let end = self.digits_end(self.at + 1);
+            if end == self.at + 1 {
+                return None;
+            }
+            self.at = end;
+        }
+        if let Some(b'e' | b'E') = self.bytes().get(self.at) {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.bytes().get(self.at) {
+                self.at += 1;
+            }
+            let end = self.digits_end(self.at);
+            if end == self.at {
+                return None;
+            }
+            self.at = end;
+        }
+        Some(())
+    }
+
+    /// Any JSON value without escapes, checked and passed over.
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            open @ (b'[' | b'{') => {
+                let close = if open == b'[' { b']' } else { b'}' };
+                self.at += 1;
+                if self.peek()? == close {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    if open == b'{' {
+                        self.string()?;
+                        self.expect(b':')?;
+                    }
+                    self.skip_value(depth + 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b if b == close => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
     }
 
     /// An array of integers, as the set (or array) it reads as.
@@ -205,7 +298,15 @@ impl<'a> Cursor<'a> {
         }
         loop {
             set.push(self.integer()?);
-            match self.next()? {
+            // `,` straight after the number is by far the commonest case.
+            let b = match self.bytes().get(self.at) {
+                Some(&b) if b == b',' || b == b']' => {
+                    self.at += 1;
+                    b
+                }
+                _ => self.next()?,
+            };
+            match b {
                 b',' => {}
                 b']' => return Some(set.finish()),
                 _ => return None,
@@ -213,8 +314,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A flat object's fields.
-    fn object(&mut self) -> Option<Body> {
+    /// A field value the engine keeps.
+    fn field(&mut self) -> Option<OpValue> {
+        Some(match self.peek()? {
+            b'"' => OpValue::Json(Value::String(self.string()?.to_owned())),
+            b'-' | b'0'..=b'9' => OpValue::Json(Value::from(self.integer()?)),
+            b'[' => self.integers()?,
+            b't' => self
+                .literal("true")
+                .map(|()| OpValue::Json(Value::Bool(true)))?,
+            b'f' => self
+                .literal("false")
+                .map(|()| OpValue::Json(Value::Bool(false)))?,
+            b'n' => self.literal("null").map(|()| OpValue::NULL)?,
+            _ => return None,
+        })
+    }
+
+    /// A body object: its fields (all of them, or only the reserved keys).
+    fn body(&mut self, keep_all: bool) -> Option<Body> {
         self.expect(b'{')?;
         let mut fields = Body::new();
         if self.peek()? == b'}' {
@@ -224,21 +342,12 @@ impl<'a> Cursor<'a> {
         loop {
             let key = self.string()?;
             self.expect(b':')?;
-            let value = match self.peek()? {
-                b'"' => OpValue::Json(Value::String(self.string()?.to_owned())),
-                b'-' | b'0'..=b'9' => OpValue::Json(Value::from(self.integer()?)),
-                b'[' => self.integers()?,
-                b't' => self
-                    .literal("true")
-                    .map(|()| OpValue::Json(Value::Bool(true)))?,
-                b'f' => self
-                    .literal("false")
-                    .map(|()| OpValue::Json(Value::Bool(false)))?,
-                b'n' => self.literal("null").map(|()| OpValue::NULL)?,
-                _ => return None,
-            };
-            if fields.insert(key.to_owned(), value).is_some() {
-                return None;
+            if keep_all || RESERVED.contains(&key) {
+                if fields.insert(key.to_owned(), self.field()?).is_some() {
+                    return None;
+                }
+            } else {
+                self.skip_value(1)?;
             }
             match self.next()? {
                 b',' => {}
@@ -285,6 +394,9 @@ mod tests {
             " { \"src\" : \"n1\" ,\n\"dest\":\"c4\",\t\"body\" : { \"v\" : [ 1 , 2 ] } } ",
             r#"{"src":"n1","dest":"c4","body":{},"id":null}"#,
             r#"{"src":"n1","dest":"c4","body":{"type":"é → ✓"}}"#,
+            // Between nodes, anything without escapes.
+            r#"{"src":"n1","dest":"n2","body":{"type":"gossip","inc":12345678901234567890123,"runs":[[7,3,[[42]]]],"have":{"vv":{"7":3},"cloud":[]},"f":-1.5e-3,"g":[true,null,"x"],"msg_id":4}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"a":{},"b":[],"c":0.0,"d":-0,"e":1E+2,"a":1}}"#,
         ] {
             assert_eq!(same(line), Ok(true), "{line}");
         }
@@ -315,9 +427,32 @@ mod tests {
             r#"{"src":"n1","dest":"c4","body":{"type":tru}}"#,
             r#"{"src":"n1","dest":"c4","body":{"#,
             "",
+            // Between nodes: only a reserved key must be plain; the rest must be valid JSON.
+            r#"{"src":"n1","dest":"n2","body":{"type":"gossip","msg_id":1.5}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"type":"gossip","type":"x"}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":["a\n"]}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":1.}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":1e}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":.5}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":[1 2]}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":{"a" 1}}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":{"a":1,}}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"x":-}}"#,
+            // A client's reply read before its `dest` is known must be plain throughout.
+            r#"{"src":"n1","body":{"x":[[1]]},"dest":"c4"}"#,
         ] {
             assert_eq!(same(line), Ok(false), "{line}");
         }
+        // Deeper than this reader goes (it recurses), and just within.
+        let nested = |n: usize| {
+            format!(
+                r#"{{"src":"n1","dest":"n2","body":{{"x":{}{}}}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert_eq!(same(&nested(200)), Ok(false));
+        assert_eq!(same(&nested(MAX_DEPTH)), Ok(true));
     }
 
     /// A line built from pieces that are mostly of the flat shape, with some that are not.
@@ -343,6 +478,28 @@ mod tests {
             fn value(g: &mut Gen) -> String {
                 match u8::arbitrary(g) % 10 {
                     0 => pick(g, &["true", "false", "null", "nul", "{}", r#"{"a":[1]}"#]).into(),
+                    // Nested, floats, big numbers, and near misses.
+                    9 => pick(
+                        g,
+                        &[
+                            r#"[[1,2],[3,[4]]]"#,
+                            r#"{"vv":{"7":3},"cloud":[]}"#,
+                            "-1.5e-3",
+                            "0.25",
+                            "1E+2",
+                            "123456789012345678901234",
+                            r#"[1,"x",null,true]"#,
+                            "[1 2]",
+                            r#"{"a" 1}"#,
+                            r#"{"a":1,}"#,
+                            "1.",
+                            "1e",
+                            ".5",
+                            "[[[[]]]]",
+                            r#"["a\u0041"]"#,
+                        ],
+                    )
+                    .into(),
                     1 => pick(g, &[r#""read_ok""#, r#""a\"b""#, r#""""#, r#""é""#]).into(),
                     2 | 3 => integer(g),
                     _ => {
