@@ -7,7 +7,6 @@
 //! The point stays [`TAIL`] elements below the top, where late arrivals land; one that lands
 //! below it makes the next read encode everything again.
 
-use std::fmt::Write as _;
 use std::ops::Bound;
 
 use gossip_crdt::GSet;
@@ -68,12 +67,12 @@ pub(crate) fn json_array<'a>(elements: impl Iterator<Item = &'a i64>) -> String 
 /// Appends `elements` to a comma-separated list; returns how many.
 fn push_elements<'a>(out: &mut String, elements: impl Iterator<Item = &'a i64>) -> usize {
     let mut n = 0;
-    for e in elements {
+    let mut digits = itoa::Buffer::new();
+    for &e in elements {
         if !(out.is_empty() || out.ends_with('[')) {
             out.push(',');
         }
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{e}");
+        out.push_str(digits.format(e));
         n += 1;
     }
     n
