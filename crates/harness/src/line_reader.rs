@@ -296,17 +296,30 @@ impl<'a> Cursor<'a> {
             self.at += 1;
             return Some(set.finish());
         }
+        let b = self.bytes();
         loop {
-            set.push(self.integer()?);
-            // `,` straight after the number is by far the commonest case.
-            let b = match self.bytes().get(self.at) {
-                Some(&b) if b == b',' || b == b']' => {
-                    self.at += 1;
-                    b
+            // The common case in one tight loop: digits, then `,` or `]` straight after.
+            let start = self.at;
+            let mut end = start;
+            let mut value: i64 = 0;
+            while let Some(&d @ b'0'..=b'9') = b.get(end) {
+                value = value.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+                end += 1;
+            }
+            let plain = end > start && end - start <= 18 && (b[start] != b'0' || end == start + 1);
+            let next = match b.get(end) {
+                Some(&c @ (b',' | b']')) if plain => {
+                    set.push(value);
+                    self.at = end + 1;
+                    c
                 }
-                _ => self.next()?,
+                // Anything else (a sign, whitespace, a float, an error) the careful way.
+                _ => {
+                    set.push(self.integer()?);
+                    self.next()?
+                }
             };
-            match b {
+            match next {
                 b',' => {}
                 b']' => return Some(set.finish()),
                 _ => return None,
