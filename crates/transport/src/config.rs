@@ -99,9 +99,10 @@ pub struct Config<P> {
     /// unreachable (a star then routes around it).
     pub suspect_after: Duration,
     /// How long a delta stays stored after it arrived, at least. After that it is dropped
-    /// once every peer that could need it holds it (the state keeps its effect), and a peer
-    /// found lacking it later is sent a snapshot of the whole state. Longer means more memory
-    /// and fewer snapshots after long partitions or failovers.
+    /// once every peer that could need it holds it (the state keeps its effect; the log is
+    /// checked every eighth of `retain`, at most once a second), and a peer found lacking it
+    /// later is sent a snapshot of the whole state. Longer means more memory and fewer
+    /// snapshots after long partitions or failovers.
     pub retain: Duration,
 }
 
