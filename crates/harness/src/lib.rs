@@ -68,8 +68,9 @@
 //!
 //! - Types: [`ids`] (node, client, message ids, endpoints), [`time`] (engine time),
 //!   [`options`] (validated configuration), [`rng`] (one seeded generator type).
-//! - Wire: [`message`] (envelope parsing and formatting), [`schema`] (closed response schemas),
-//!   [`error_code`] (Maelstrom's error registry).
+//! - Wire: [`message`] (envelope parsing and formatting), [`line_reader`] (a one-pass reader
+//!   for the lines nodes commonly print, equal to the general parser where it reads),
+//!   [`schema`] (closed response schemas), [`error_code`] (Maelstrom's error registry).
 //! - Network model: [`network`] (per-destination deadline queues, head-of-line blocking,
 //!   receive-side partition drop), [`latency`], [`partition`] (grudges), [`nemesis`]
 //!   (the fault schedule: partitions, kills, pauses, latency spikes), [`topology`],
