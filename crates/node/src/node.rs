@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::Rejection;
 use crate::options::{Options, WorkloadKind};
-use crate::protocol::{ErrorCode, Inbound, NodeId, line_with_body, parse_line};
+use crate::protocol::{ErrorCode, Inbound, NodeId, line_head, line_with_body, parse_line};
 use crate::replicated::GOSSIP;
 use crate::workload::{self, Field, Reply, Setup, Workload};
 
@@ -320,22 +320,27 @@ impl Node {
         body.extend(fields);
         body.insert("in_reply_to", Field::Json(Value::from(in_reply_to.0)));
         body.insert("msg_id", Field::Json(Value::from(msg_id)));
-        // Written as `serde_json` writes a map, with encoded fields copied in as they are.
-        let mut text = String::from("{");
-        for (key, field) in &body {
-            if text.len() > 1 {
-                text.push(',');
-            }
+        // Written as `serde_json` writes a map, with encoded fields copied in as they are,
+        // straight into the line (a read's field can be hundreds of kilobytes).
+        let encoded: usize = body
+            .values()
+            .map(|f| match f {
+                Field::Encoded(json) => json.len(),
+                Field::Json(_) => 0,
+            })
+            .sum();
+        let mut line = line_head(&self.src_for(msg), &msg.src, encoded + 96);
+        for (i, (key, field)) in body.iter().enumerate() {
+            line.push(if i == 0 { '{' } else { ',' });
             // Strings and JSON values always serialise.
-            text.push_str(&serde_json::to_string(key).unwrap_or_default());
-            text.push(':');
+            line.push_str(&serde_json::to_string(key).unwrap_or_default());
+            line.push(':');
             match field {
-                Field::Json(value) => text.push_str(&value.to_string()),
-                Field::Encoded(json) => text.push_str(json),
+                Field::Json(value) => line.push_str(&value.to_string()),
+                Field::Encoded(json) => line.push_str(json),
             }
         }
-        text.push('}');
-        let line = line_with_body(&self.src_for(msg), &msg.src, &text);
+        line.push_str("}}");
         self.out.push_back(line);
     }
 

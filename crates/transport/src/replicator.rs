@@ -422,7 +422,20 @@ where
             self.round_at = None;
             self.run_round(now);
         }
-        let names: Vec<P> = self.peers.keys().cloned().collect();
+        // Only the peers with something due: a hub's peers are mostly quiet, and cloning every
+        // name on every timer showed in profiles. Nothing below makes another peer due at `now`.
+        let ack_wait = self.config.ack_wait();
+        let names: Vec<P> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.retransmit_at().is_some_and(|t| t <= now)
+                    || p.ack_owed_since
+                        .is_some_and(|since| since + ack_wait <= now)
+                    || p.graft_at.as_ref().is_some_and(|(at, _)| *at <= now)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
         for name in &names {
             if self.peers[name].retransmit_at().is_some_and(|t| t <= now) {
                 self.retransmit(name, now);

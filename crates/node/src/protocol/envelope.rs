@@ -236,10 +236,26 @@ impl Outbound {
 /// A message line from `src` to `dest` whose body is already JSON text (an object), so that
 /// hot paths serialise their bodies once, straight from typed values.
 pub fn line_with_body(src: &NodeId, dest: &NodeId, body: &str) -> String {
+    let mut line = line_head(src, dest, body.len());
+    line.push_str(body);
+    line.push('}');
+    line
+}
+
+/// The start of a message line, up to its body: `{"src":..,"dest":..,"body":`, with room for
+/// `body_len` more bytes. Push the body's text and a closing `}` to finish it (what
+/// [`line_with_body`] does); a large body can be written straight into the line this way.
+pub fn line_head(src: &NodeId, dest: &NodeId, body_len: usize) -> String {
     // Node ids are plain strings; serialising one cannot fail.
     let src = serde_json::to_string(src).unwrap_or_default();
     let dest = serde_json::to_string(dest).unwrap_or_default();
-    format!(r#"{{"src":{src},"dest":{dest},"body":{body}}}"#)
+    let mut line = String::with_capacity(src.len() + dest.len() + body_len + 24);
+    line.push_str(r#"{"src":"#);
+    line.push_str(&src);
+    line.push_str(r#","dest":"#);
+    line.push_str(&dest);
+    line.push_str(r#","body":"#);
+    line
 }
 
 /// A body of the given `type`, with `fields`.

@@ -7,6 +7,6 @@ mod envelope;
 mod error_code;
 mod ids;
 
-pub use envelope::{Inbound, Outbound, ParseError, body, line_with_body, parse_line};
+pub use envelope::{Inbound, Outbound, ParseError, body, line_head, line_with_body, parse_line};
 pub use error_code::ErrorCode;
 pub use ids::{MsgId, NodeId};
