@@ -297,8 +297,30 @@ impl<'a> Cursor<'a> {
             return Some(set.finish());
         }
         let b = self.bytes();
+        // The text of the integer after the last one read, while that is not negative.
+        let mut successor: Option<Successor> = None;
+        // Consecutive integers matched that way and not yet in `set`: they go in as a range.
+        let mut run: Option<(i64, i64)> = None;
         loop {
-            // The common case in one tight loop: digits, then `,` or `]` straight after.
+            // A sorted set's array is mostly runs of consecutive integers: the next one's
+            // text is compared with the line, with no digits to add up.
+            if let Some(s) = successor.as_mut()
+                && let Some(c) = s.matches(b, self.at)
+            {
+                run = Some((run.map_or(s.value, |(lo, _)| lo), s.value));
+                self.at += s.len + 1;
+                if c == b']' {
+                    if let Some((lo, hi)) = run {
+                        set.push_run(lo, hi);
+                    }
+                    return Some(set.finish());
+                }
+                if !s.advance() {
+                    successor = None;
+                }
+                continue;
+            }
+            // Otherwise digits, then `,` or `]` straight after, in one tight loop.
             let start = self.at;
             let mut end = start;
             let mut value: i64 = 0;
@@ -307,20 +329,23 @@ impl<'a> Cursor<'a> {
                 end += 1;
             }
             let plain = end > start && end - start <= 18 && (b[start] != b'0' || end == start + 1);
-            let next = match b.get(end) {
+            let (value, next) = match b.get(end) {
                 Some(&c @ (b',' | b']')) if plain => {
-                    set.push(value);
                     self.at = end + 1;
-                    c
+                    (value, c)
                 }
                 // Anything else (a sign, whitespace, a float, an error) the careful way.
                 _ => {
-                    set.push(self.integer()?);
-                    self.next()?
+                    let value = self.integer()?;
+                    (value, self.next()?)
                 }
             };
+            if let Some((lo, hi)) = run.take() {
+                set.push_run(lo, hi);
+            }
+            set.push(value);
             match next {
-                b',' => {}
+                b',' => successor = Successor::after(value),
                 b']' => return Some(set.finish()),
                 _ => return None,
             }
@@ -370,6 +395,84 @@ impl<'a> Cursor<'a> {
         }
     }
 }
+
+/// The decimal text of a non-negative integer of at most 8 digits, kept in step as the
+/// integer counts up, as one word: eight bytes of the line are compared with it at once.
+struct Successor {
+    value: i64,
+    /// The digits, in the order they appear in text, from the lowest byte up.
+    word: u64,
+    len: usize,
+}
+
+impl Successor {
+    /// The integer after `value`, if that is not negative and has at most 8 digits.
+    fn after(value: i64) -> Option<Successor> {
+        let value = value
+            .checked_add(1)
+            .filter(|v| (0..=MAX_WORD).contains(v))?;
+        let mut s = Successor {
+            value,
+            word: 0,
+            len: 0,
+        };
+        let mut rest = value;
+        loop {
+            // Digits are found last first: each goes in front of (a byte below) the others.
+            s.word = (s.word << 8) | u64::from(b'0' + (rest % 10) as u8);
+            s.len += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        Some(s)
+    }
+
+    /// The byte after this integer's text if `b` has the text at `at`, followed by `,` or `]`.
+    fn matches(&self, b: &[u8], at: usize) -> Option<u8> {
+        let window: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+        let mask = u64::MAX >> (8 * (8 - self.len));
+        let c = *b.get(at + self.len)?;
+        (u64::from_le_bytes(window) & mask == self.word && (c == b',' || c == b']')).then_some(c)
+    }
+
+    /// On to the next integer: a decimal increment, carrying. `false` (and no change) past
+    /// 8 digits.
+    fn advance(&mut self) -> bool {
+        if self.value >= MAX_WORD {
+            return false;
+        }
+        self.value += 1;
+        // Byte `i` holds the `i`-th digit of the text; the last digit counts first.
+        let mut i = self.len;
+        loop {
+            i -= 1;
+            let shift = 8 * i;
+            let digit = (self.word >> shift) & 0xff;
+            if digit < u64::from(b'9') {
+                self.word += 1 << shift;
+                return true;
+            }
+            // A nine: it becomes a zero, and the carry moves left.
+            self.word -= 9 << shift;
+            if i == 0 {
+                // All nines: a one in front, every digit shifted right by a byte.
+                self.word = (self.word << 8) | u64::from(b'1');
+                self.len += 1;
+                return true;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn text(&self) -> Vec<u8> {
+        self.word.to_le_bytes()[..self.len].to_vec()
+    }
+}
+
+/// The largest integer with at most 8 digits.
+const MAX_WORD: i64 = 99_999_999;
 
 #[cfg(test)]
 mod tests {
@@ -515,6 +618,38 @@ mod tests {
                     .into(),
                     1 => pick(g, &[r#""read_ok""#, r#""a\"b""#, r#""""#, r#""é""#]).into(),
                     2 | 3 => integer(g),
+                    // A run of consecutive integers (what sorted sets mostly are), across a
+                    // power of ten or zero, with now and then a jump, a gap or a near miss.
+                    4 | 5 => {
+                        let starts = [
+                            -3i64,
+                            0,
+                            7,
+                            95,
+                            996,
+                            99_996,
+                            99_999_996,
+                            999_999_999_999_999_996,
+                        ];
+                        let mut next = g.choose(&starts).copied().unwrap_or(0);
+                        let n = usize::arbitrary(g) % 12;
+                        let mut items = Vec::new();
+                        for _ in 0..n {
+                            let item = match u8::arbitrary(g) % 16 {
+                                0 => format!("0{next}"),
+                                1 => format!("{next}.0"),
+                                2 => format!(" {next}"),
+                                3 => {
+                                    next += 5;
+                                    next.to_string()
+                                }
+                                _ => next.to_string(),
+                            };
+                            items.push(item);
+                            next = next.saturating_add(1);
+                        }
+                        format!("[{}]", items.join(","))
+                    }
                     _ => {
                         let n = usize::arbitrary(g) % 6;
                         let items: Vec<String> = (0..n)
@@ -562,6 +697,26 @@ mod tests {
             }
             Line(line)
         }
+    }
+
+    #[test]
+    fn a_successor_counts_in_decimal() {
+        for start in [-1, 0, 8, 98, 99, 1234, 99_999, 9_999_990, 99_999_990] {
+            let mut s = Successor::after(start).expect("in range");
+            for k in 1..=12 {
+                assert_eq!(s.value, start + k);
+                assert_eq!(s.text(), (start + k).to_string().as_bytes());
+                if !s.advance() {
+                    assert_eq!(
+                        s.value, MAX_WORD,
+                        "stops only at the largest 8-digit integer"
+                    );
+                    break;
+                }
+            }
+        }
+        assert!(Successor::after(-2).is_none());
+        assert!(Successor::after(MAX_WORD).is_none());
     }
 
     #[test]

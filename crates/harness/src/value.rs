@@ -80,6 +80,18 @@ impl IntSet {
         true
     }
 
+    /// Append `lo..=hi` (`lo <= hi`), which must be greater than every element so far.
+    /// Returns `false` (and changes nothing) when it is not.
+    pub fn push_sorted_run(&mut self, lo: i64, hi: i64) -> bool {
+        match self.ranges.last_mut() {
+            Some(last) if lo <= last.1 => return false,
+            Some(last) if lo == last.1 + 1 => last.1 = hi,
+            _ => self.ranges.push((lo, hi)),
+        }
+        self.len += hi.abs_diff(lo) + 1;
+        true
+    }
+
     /// The ranges, sorted, disjoint and non-adjacent, bounds inclusive.
     pub fn ranges(&self) -> &[(i64, i64)] {
         &self.ranges
@@ -266,6 +278,15 @@ impl Collector {
         }
     }
 
+    /// What [`Collector::push`] does for each of `lo..=hi` (`lo <= hi`), in order.
+    pub(crate) fn push_run(&mut self, lo: i64, hi: i64) {
+        if self.unordered.is_some() || !self.set.push_sorted_run(lo, hi) {
+            for v in lo..=hi {
+                self.push(v);
+            }
+        }
+    }
+
     pub(crate) fn finish(self) -> OpValue {
         match self.unordered {
             // An empty array stays one: nothing to compact, and `[]` reads better.
@@ -402,6 +423,29 @@ mod tests {
         assert_eq!(parse("-4").as_i64(), Some(-4));
         assert_eq!(parse(r#"{"a":[1]}"#), OpValue::Json(json!({"a": [1]})));
         assert_eq!(parse("null"), OpValue::NULL);
+    }
+
+    #[test]
+    fn a_run_goes_in_as_its_integers_one_by_one() {
+        // Rising runs, adjacent runs, a run below the last element (order breaks), repeats.
+        let cases: [&[(i64, i64)]; 5] = [
+            &[(0, 3), (4, 9), (20, 20)],
+            &[(-5, -1), (0, 0), (2, 7)],
+            &[(10, 12), (3, 5), (13, 14)],
+            &[(1, 4), (4, 6)],
+            &[(7, 7), (1, 2), (1, 2)],
+        ];
+        for runs in cases {
+            let mut by_run = Collector::default();
+            let mut by_one = Collector::default();
+            for &(lo, hi) in runs {
+                by_run.push_run(lo, hi);
+                for v in lo..=hi {
+                    by_one.push(v);
+                }
+            }
+            assert_eq!(by_run.finish(), by_one.finish(), "{runs:?}");
+        }
     }
 
     #[test]
