@@ -1,8 +1,10 @@
 //! A lattice replicated by the transport, wrapped for Maelstrom: gossip packets travel as
 //! message bodies of type `gossip`.
 
+use std::sync::Arc;
+
 use gossip_crdt::{Decompose, Dot, Lattice};
-use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Start, Stats, Time};
+use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Run, Start, Stats, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -31,6 +33,9 @@ pub(crate) struct Replicated<L> {
     /// Set when the workload was inferred: peers started without a workload name learn it
     /// from our gossip.
     tag: Option<&'static str>,
+    /// The last batch of runs sent, as JSON text: a hub hands one batch to hundreds of
+    /// leaves, and encodes it once.
+    runs_text: Option<(Arc<Vec<Run<L>>>, String)>,
 }
 
 impl<L> Replicated<L>
@@ -47,6 +52,7 @@ where
         Replicated {
             replicator: Replicator::new(me, members, config, start),
             tag,
+            runs_text: None,
         }
     }
 
@@ -90,13 +96,7 @@ where
     /// The next gossip message: its addressee and its body, as JSON text.
     pub(crate) fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
         let (to, packet) = self.replicator.poll_transmit()?;
-        let body = GossipBody {
-            kind: GOSSIP,
-            packet: &packet,
-            workload: self.tag,
-        };
-        // A packet is numbers, arrays and our lattices: it always serialises.
-        Some((to, serde_json::to_string(&body).unwrap_or_default()))
+        Some((to, gossip_text(packet, self.tag, &mut self.runs_text)))
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Time> {
@@ -105,5 +105,84 @@ where
 
     pub(crate) fn stats(&self) -> &Stats {
         self.replicator.stats()
+    }
+}
+
+/// A gossip body's JSON text for `packet`. The runs are written last, from `cache` when they
+/// are the batch it holds (the same `Arc`); otherwise they are encoded and kept there.
+fn gossip_text<L: Serialize>(
+    mut packet: Packet<L>,
+    tag: Option<&'static str>,
+    cache: &mut Option<(Arc<Vec<Run<L>>>, String)>,
+) -> String {
+    let runs = std::mem::take(&mut packet.runs);
+    let body = GossipBody {
+        kind: GOSSIP,
+        packet: &packet,
+        workload: tag,
+    };
+    // A packet is numbers, arrays and our lattices: it always serialises.
+    let mut text = serde_json::to_string(&body).unwrap_or_default();
+    if runs.is_empty() {
+        return text;
+    }
+    let json = match cache {
+        Some((batch, json)) if Arc::ptr_eq(batch, &runs) => json,
+        _ => {
+            let json = serde_json::to_string(&*runs).unwrap_or_default();
+            &cache.insert((runs, json)).1
+        }
+    };
+    // `text` is an object holding `type` and `inc` at least: the runs go before its brace.
+    text.pop();
+    text.reserve(json.len() + 10);
+    text.push_str(r#","runs":"#);
+    text.push_str(json);
+    text.push('}');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gossip_crdt::GSet;
+
+    fn run(origin: u64, first: u64, elements: &[i64]) -> Run<GSet<i64>> {
+        Run {
+            origin: ReplicaId(origin),
+            first,
+            deltas: elements.iter().map(|&e| GSet::from_iter([e])).collect(),
+        }
+    }
+
+    #[test]
+    fn a_shared_batch_is_encoded_once_and_reads_back_whole() {
+        let batch = Arc::new(vec![run(7, 3, &[42, 43]), run(9, 1, &[5])]);
+        let mut cache = None;
+        let mut packets = Vec::new();
+        for (inc, seq) in [(1, 4), (1, 5)] {
+            let mut p = Packet::new(inc);
+            p.seq = Some((seq, seq));
+            p.runs = Arc::clone(&batch);
+            packets.push(p);
+        }
+        let mut other = Packet::new(2);
+        other.runs = Arc::new(vec![run(7, 5, &[44])]);
+        packets.push(other);
+        packets.push(Packet::new(3)); // no runs: no `runs` key
+        for (i, p) in packets.into_iter().enumerate() {
+            let text = gossip_text(p.clone(), Some("broadcast"), &mut cache);
+            let back: Packet<GSet<i64>> =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back, p, "{text}");
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            assert_eq!(value["type"], "gossip");
+            assert_eq!(value["w"], "broadcast");
+            assert_eq!(value.get("runs").is_some(), !p.runs.is_empty(), "{text}");
+            if i == 1 {
+                // The second packet of the batch found its text in the cache.
+                assert!(cache.as_ref().is_some_and(|(b, _)| Arc::ptr_eq(b, &batch)));
+            }
+        }
     }
 }
