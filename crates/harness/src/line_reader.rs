@@ -320,25 +320,14 @@ impl<'a> Cursor<'a> {
                 }
                 continue;
             }
-            // Otherwise digits, then `,` or `]` straight after, in one tight loop.
-            let start = self.at;
-            let mut end = start;
-            let mut value: i64 = 0;
-            while let Some(&d @ b'0'..=b'9') = b.get(end) {
-                value = value.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
-                end += 1;
-            }
-            let plain = end > start && end - start <= 18 && (b[start] != b'0' || end == start + 1);
-            let (value, next) = match b.get(end) {
-                Some(&c @ (b',' | b']')) if plain => {
-                    self.at = end + 1;
-                    (value, c)
+            // Otherwise the digits are added up; `,` or `]` straight after is the usual case.
+            let value = self.integer()?;
+            let next = match b.get(self.at) {
+                Some(&c @ (b',' | b']')) => {
+                    self.at += 1;
+                    c
                 }
-                // Anything else (a sign, whitespace, a float, an error) the careful way.
-                _ => {
-                    let value = self.integer()?;
-                    (value, self.next()?)
-                }
+                _ => self.next()?,
             };
             if let Some((lo, hi)) = run.take() {
                 set.push_run(lo, hi);

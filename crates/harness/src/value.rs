@@ -71,17 +71,12 @@ impl IntSet {
     /// changes nothing) when it is not.
     #[inline]
     pub fn push_sorted(&mut self, v: i64) -> bool {
-        match self.ranges.last_mut() {
-            Some(last) if v <= last.1 => return false,
-            Some(last) if v == last.1 + 1 => last.1 = v,
-            _ => self.ranges.push((v, v)),
-        }
-        self.len += 1;
-        true
+        self.push_sorted_run(v, v)
     }
 
     /// Append `lo..=hi` (`lo <= hi`), which must be greater than every element so far.
     /// Returns `false` (and changes nothing) when it is not.
+    #[inline]
     pub fn push_sorted_run(&mut self, lo: i64, hi: i64) -> bool {
         match self.ranges.last_mut() {
             Some(last) if lo <= last.1 => return false,
