@@ -177,7 +177,7 @@ impl Net {
             .iter()
             .zip(1..)
             .map(|(&name, seed)| {
-                let start = Start::at(Time::ZERO, seed);
+                let start = Start::new(Time::ZERO, 1, seed);
                 Node::new(name, names.to_vec(), config.clone(), start)
             })
             .collect();

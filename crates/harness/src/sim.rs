@@ -5,8 +5,8 @@
 //! The clock jumps from event to event: a node answers a line at the instant it is delivered
 //! (its output is handed to the engine stamped with that instant), and when nothing is
 //! pending the clock moves to the earlier of the engine's next deadline and the nodes' next
-//! timer. No thread, no sleep, no wall-clock read. Every node's seed and incarnation derive
-//! from the run's `--seed`, so a run replays exactly: the same flags and seed give the same
+//! timer. No thread, no sleep, no wall-clock read. Every node's seed and life (its replica id
+//! and incarnation) derive from the run's `--seed`, so a run replays exactly: the same flags and seed give the same
 //! history and the same `results.json`, byte for byte.
 //!
 //! Node cores live in an [`OrderedPool`]: each call into a core is a job, jobs for one node
@@ -18,7 +18,8 @@
 //! Faults: a paused node keeps what is delivered to it in an inbox and its timers do not
 //! fire; on resume it works through the inbox, then runs its overdue timers. A killed node
 //! loses its core and its inbox (lines it printed before dying still reach the network). A
-//! restart builds a fresh core with a larger incarnation, which the engine then initialises.
+//! restart builds a fresh core with a new life: a new replica id and an incarnation that is
+//! merely different (as likely smaller as larger), which peers settle by challenge.
 //!
 //! Node logs (the core's `tracing` events at info level and above) are captured per node,
 //! stamped with virtual time, and written to `node-logs/<node>.log` at the end. A node that
@@ -147,6 +148,9 @@ pub struct SimHost {
     due: Vec<usize>,
 }
 
+/// Keeps a node's life apart from its seed when both derive from the run's seed.
+const LIFE_SALT: u64 = 0x3c6e_f372_fe94_f82b;
+
 /// A seed for node `i`'s life `life`, derived from the run's seed (splitmix64 finaliser).
 pub fn node_seed(seed: u64, i: usize, life: u64) -> u64 {
     let mut z = seed
@@ -196,14 +200,15 @@ impl SimHost {
     }
 
     fn birth(&self, i: usize, life: u64) -> Birth {
-        let base = self
-            .options
-            .as_ref()
-            .and_then(|o| o.seed)
-            .unwrap_or(self.config.seed);
+        // A `seed=` node argument reaches every node unchanged, as Maelstrom passes it: it
+        // may only steer choices. What must be unique comes from the node and its life.
+        let seed = match self.options.as_ref().and_then(|o| o.seed) {
+            Some(seed) => seed,
+            None => node_seed(self.config.seed, i, life),
+        };
         Birth {
-            seed: node_seed(base, i, life),
-            incarnation: life,
+            seed,
+            life: node_seed(self.config.seed ^ LIFE_SALT, i, life),
         }
     }
 
@@ -544,7 +549,7 @@ impl NodeHost for SimHost {
                 }
                 let life = n.life;
                 self.logs
-                    .push(i, now, &format!("RESTARTED (incarnation {life}, empty)"));
+                    .push(i, now, &format!("RESTARTED (life {life}, empty)"));
             }
         }
         Ok(())
@@ -793,7 +798,7 @@ mod tests {
         h.deliver(NodeIndex(1), init(1));
         let log = h.log_lines(NodeIndex(1)).join("\n");
         assert!(
-            log.contains("KILLED") && log.contains("RESTARTED (incarnation 1"),
+            log.contains("KILLED") && log.contains("RESTARTED (life 1"),
             "{log}"
         );
         assert_eq!(h.stats().lines_in, 3);

@@ -41,7 +41,7 @@
 //! use gossip_transport::Time;
 //!
 //! let options = Options::parse(&["g-set"]).unwrap();
-//! let mut node = Node::new(options, Birth { seed: 7, incarnation: 0 });
+//! let mut node = Node::new(options, Birth { seed: 7, life: 7 });
 //! node.handle_line(Time::ZERO, r#"{"src":"c0","dest":"n1","body":{"type":"init","node_id":"n1","node_ids":["n1"],"msg_id":1}}"#);
 //! node.handle_line(Time::ZERO, r#"{"src":"c1","dest":"n1","body":{"type":"add","element":5,"msg_id":1}}"#);
 //! node.handle_line(Time::ZERO, r#"{"src":"c1","dest":"n1","body":{"type":"read","msg_id":2}}"#);

@@ -11,17 +11,21 @@ use crate::protocol::{ErrorCode, Inbound, NodeId, line_head, line_with_body, par
 use crate::replicated::GOSSIP;
 use crate::workload::{self, Field, Reply, Setup, Workload};
 
-/// How a node comes to life: the randomness and incarnation its replication engine uses.
+/// How a node comes to life: the randomness that steers its choices, and what makes this
+/// life unique.
 ///
-/// The incarnation must grow across restarts of the same node (the shell uses wall-clock
-/// milliseconds), so that peers tell a restarted node, which lost its state, from a late
-/// message of its previous life.
+/// `seed` may be the same for every node (Maelstrom passes one command line to all of them):
+/// it only steers choices. `life` must differ for every node and every restart (the shell
+/// draws it from the operating system's randomness; the simulator mixes the node's index and
+/// restart count): the replica id that names the node's deltas and the incarnation its peers
+/// know it by are derived from it, so two nodes, or two lives of one node, never hand out the
+/// same delta id. See [`Start`](gossip_transport::Start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Birth {
     /// Seeds every random choice.
     pub seed: u64,
-    /// Orders this life against earlier ones of the same node.
-    pub incarnation: u64,
+    /// Unique per node and per life.
+    pub life: u64,
 }
 
 /// One Maelstrom node, without IO.
@@ -45,7 +49,7 @@ pub struct Birth {
 /// use gossip_node::{Birth, Node, Options};
 /// use gossip_transport::Time;
 ///
-/// let mut node = Node::new(Options::default(), Birth { seed: 1, incarnation: 0 });
+/// let mut node = Node::new(Options::default(), Birth { seed: 1, life: 1 });
 /// node.handle_line(Time::ZERO, r#"{"src":"c0","dest":"n0","body":{"type":"init","node_id":"n0","node_ids":["n0"],"msg_id":1}}"#);
 /// assert_eq!(
 ///     node.poll_output().as_deref(),
@@ -212,11 +216,7 @@ impl Node {
             me,
             members: self.members.clone(),
             options: &self.options,
-            start: Start {
-                seed: self.birth.seed,
-                incarnation: self.birth.incarnation,
-                now,
-            },
+            start: Start::new(now, self.birth.seed, self.birth.life),
             tag,
         };
         self.kind = Some(kind);

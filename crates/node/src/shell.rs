@@ -6,7 +6,6 @@
 //! to stderr, which Maelstrom keeps as the node's log.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use gossip_transport::Time;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -36,15 +35,12 @@ pub fn run_stdio<S: AsRef<str>>(args: &[S]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let wall_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // The life is random, never the seed or the clock: every node of a run may be given the
+    // same `seed=`, and a clock may step back across a restart.
+    let life = uuid::Uuid::new_v4().as_u64_pair().0;
     let birth = Birth {
-        // A node's seed only needs to differ between processes; the pid and the clock do.
-        seed: options
-            .seed
-            .unwrap_or_else(|| wall_ms ^ (u64::from(std::process::id()) << 32)),
-        incarnation: wall_ms,
+        seed: options.seed.unwrap_or(life),
+        life,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

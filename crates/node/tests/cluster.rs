@@ -34,7 +34,7 @@ impl Router {
                 options,
                 Birth {
                     seed: i as u64 + 1,
-                    incarnation: 0,
+                    life: i as u64 + 1,
                 },
             );
             let init = json!({"src":"c0","dest":id,"body":{"type":"init","node_id":id,"node_ids":ids,"msg_id":1}});

@@ -114,13 +114,7 @@ impl Arbitrary for Line {
 fn survives(workload_index: u8, lines: Vec<Line>) -> bool {
     let workload = WORKLOADS[usize::from(workload_index) % WORKLOADS.len()];
     let options = Options::parse(&[workload]).expect("valid");
-    let mut node = Node::new(
-        options,
-        Birth {
-            seed: 3,
-            incarnation: 0,
-        },
-    );
+    let mut node = Node::new(options, Birth { seed: 3, life: 3 });
     let init = r#"{"src":"c0","dest":"n1","body":{"type":"init","node_id":"n1","node_ids":["n1","n2"],"msg_id":1}}"#;
     node.handle_line(Time::ZERO, init);
     let mut now = Time::ZERO;

@@ -242,13 +242,7 @@ fn json(line: &str) -> Value {
 fn every_scenario_gets_exactly_the_expected_replies() {
     for scenario in SCENARIOS {
         let options = Options::parse(scenario.args).expect("scenario arguments are valid");
-        let mut node = Node::new(
-            options,
-            Birth {
-                seed: 1,
-                incarnation: 0,
-            },
-        );
+        let mut node = Node::new(options, Birth { seed: 1, life: 1 });
         for (i, (input, expected)) in scenario.steps.iter().enumerate() {
             node.handle_line(Time::from_millis(i as u64), input);
             let got: Vec<Value> = std::iter::from_fn(|| node.poll_output())
@@ -262,13 +256,7 @@ fn every_scenario_gets_exactly_the_expected_replies() {
 
 #[test]
 fn a_node_started_without_a_workload_infers_it() {
-    let mut node = Node::new(
-        Options::default(),
-        Birth {
-            seed: 1,
-            incarnation: 0,
-        },
-    );
+    let mut node = Node::new(Options::default(), Birth { seed: 1, life: 1 });
     node.handle_line(Time::ZERO, INIT);
     node.handle_line(
         Time::ZERO,

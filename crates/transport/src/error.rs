@@ -23,6 +23,12 @@ pub enum TransportError {
     },
     /// A snapshot without the digest saying which deltas it covers.
     SnapshotWithoutDigest,
+    /// The sender is not a member: only members are peers, and nothing is kept for others.
+    NotMember,
+    /// Link sequence numbers or delta counters so far ahead of what this replica holds that
+    /// keeping track of them would let a sender grow its state without bound. A genuine
+    /// sender's packet is accepted once the gap before it has filled.
+    TooFarAhead,
     /// A run of deltas numbered from 0, or running past `u64::MAX`.
     BadRun {
         /// The run's origin.
@@ -44,6 +50,11 @@ impl fmt::Display for TransportError {
             TransportError::SnapshotWithoutDigest => {
                 write!(f, "snapshot without the digest of what it covers")
             }
+            TransportError::NotMember => write!(f, "packet from a sender that is not a member"),
+            TransportError::TooFarAhead => write!(
+                f,
+                "link sequence numbers or delta counters too far ahead of what is held"
+            ),
             TransportError::BadRun { origin, first, len } => write!(
                 f,
                 "bad run of {len} deltas from {origin} starting at {first}"

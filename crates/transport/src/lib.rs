@@ -49,7 +49,7 @@
 //! let mut nodes: Vec<Replicator<GCounter<ReplicaId>, u32>> = members
 //!     .iter()
 //!     .map(|&m| {
-//!         let start = Start::at(Time::ZERO, u64::from(m));
+//!         let start = Start::new(Time::ZERO, 7, u64::from(m));
 //!         Replicator::new(m, members.clone(), Config::default(), start)
 //!     })
 //!     .collect();
@@ -106,7 +106,7 @@ pub use packet::{Ack, Packet, Run};
 pub use replica_id::ReplicaId;
 pub use replicator::Replicator;
 pub use start::Start;
-pub use stats::{Counter, PacketKind, Stats};
+pub use stats::{Counter, PacketKind, Refused, Stats};
 pub use time::Time;
 
 /// `docs/anti-entropy.md`, whose code blocks run as doctests.

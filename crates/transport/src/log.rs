@@ -83,10 +83,11 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     /// Joins a snapshot (a state and the ids it covers). Returns `true` iff anything was new.
     /// Its ids count as compacted here: no per-id delta exists for them.
     pub(crate) fn absorb_snapshot(&mut self, state: &L, have: &CausalContext<ReplicaId>) -> bool {
-        // Only the ids new here lack a per-id delta; the others keep theirs.
-        for dot in new_dots(have, &self.seen) {
-            self.compacted.insert(dot);
-        }
+        // Every id the snapshot covers counts as compacted, also those held here as deltas: a
+        // peer lacking one of those is sent a snapshot where a delta would do, which is rare
+        // (snapshots go to restarted peers) and never wrong. Counting only the new ones would
+        // walk the snapshot's ranges id by id, and a range's top is a number a peer sent.
+        self.compacted.join(have);
         let grew = self.state.join(state);
         let learned = self.seen.join(have);
         grew || learned
@@ -221,28 +222,6 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         }
         runs
     }
-}
-
-/// The ids in `have` that `seen` lacks, walking only the ranges where `have` is ahead.
-fn new_dots(
-    have: &CausalContext<ReplicaId>,
-    seen: &CausalContext<ReplicaId>,
-) -> Vec<Dot<ReplicaId>> {
-    let mut out = Vec::new();
-    for (origin, top) in have.vector().iter() {
-        let from = seen.vector().get(origin).saturating_add(1);
-        for counter in from..=top {
-            let dot = Dot {
-                replica: *origin,
-                counter,
-            };
-            if !seen.contains(&dot) {
-                out.push(dot);
-            }
-        }
-    }
-    out.extend(have.cloud().filter(|d| !seen.contains(d)).cloned());
-    out
 }
 
 /// The length of `value`'s JSON encoding, without building it.

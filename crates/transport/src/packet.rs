@@ -12,7 +12,7 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `inc` | the sender's incarnation: a random id it picks at start; a new one means it restarted and lost its state |
+//! | `inc` | the sender's incarnation: a number unique to its current life; another one means it restarted (or is a leftover of an earlier life), which a challenge settles |
 //! | `to` | the receiver's incarnation this link was restarted for, when the receiver restarted before: packets meant for an earlier life of the receiver are not acknowledged by the current one |
 //! | `seq` | `[lo, hi]`: the link sequence numbers this packet carries; present iff the sender wants an acknowledgement |
 //! | `ack` | `[inc, n]` or `[inc, n, to]`: "I hold every packet up to `n` that you sent as incarnation `inc` (on the link restarted for my incarnation `to`)" |
@@ -21,6 +21,8 @@
 //! | `pull` | "answer with the deltas I lack (by `have`), and with your own `have`" |
 //! | `snap` | a snapshot: the sender's whole state, covering every delta in `have`; sent instead of deltas the sender no longer stores |
 //! | `relay` | `true`: "my hub is unreachable, relay for me until I say `false`" |
+//! | `probe` | a challenge: "you sent me an incarnation I did not expect; answer with this number" |
+//! | `answer` | the number of the challenge this packet answers: its `inc` is the sender's current life |
 
 use std::sync::Arc;
 
@@ -116,6 +118,12 @@ pub struct Packet<L> {
     /// A snapshot: the sender's whole state, covering exactly the deltas in `have`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap: Option<L>,
+    /// A challenge to answer (the receiver sent an incarnation the sender did not expect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<u64>,
+    /// The challenge this packet answers: its `inc` is the sender's current life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<u64>,
 }
 
 impl<L> Packet<L> {
@@ -131,6 +139,8 @@ impl<L> Packet<L> {
             pull: false,
             relay: None,
             snap: None,
+            probe: None,
+            answer: None,
         }
     }
 

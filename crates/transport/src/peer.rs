@@ -17,6 +17,12 @@ use gossip_crdt::{CausalContext, Dot, Lattice};
 use crate::dot_set::DotSet;
 use crate::{ReplicaId, Time};
 
+/// How far past everything received on a link a packet's sequence numbers may lie. Numbers
+/// beyond a gap are kept as ranges until the gap fills, so this bounds what a sender can make
+/// a replica keep; a genuine sender has far fewer packets unacknowledged (retransmissions
+/// coalesce them), and one refused is retransmitted.
+pub(crate) const MAX_SEQ_AHEAD: u64 = 1 << 12;
+
 /// Packets in flight to a peer, covering link sequence numbers `lo..=hi`.
 #[derive(Debug, Clone)]
 pub(crate) struct Flight {
@@ -67,6 +73,8 @@ pub(crate) struct Peer {
     pub(crate) relaying_us: bool,
     /// A digest from this peer announced deltas we lacked: pull them at this time.
     pub(crate) graft_at: Option<(Time, CausalContext<ReplicaId>)>,
+    /// The challenge sent to the peer after it showed an unexpected incarnation, and when.
+    pub(crate) challenge: Option<(u64, Time)>,
 }
 
 impl Peer {
@@ -87,6 +95,18 @@ impl Peer {
             relay_for: false,
             relaying_us: false,
             graft_at: None,
+            challenge: None,
+        }
+    }
+
+    /// Where the numbers of a packet on the incoming link restarted for `to` would be counted
+    /// from: what has arrived on the link, nothing if the packet restarts it, and `None` if
+    /// its numbers are ignored (an older link).
+    pub(crate) fn recv_base(&self, to: Option<u64>) -> Option<u64> {
+        match to.cmp(&self.recv_epoch) {
+            std::cmp::Ordering::Less => None,
+            std::cmp::Ordering::Equal => Some(self.recv_cum),
+            std::cmp::Ordering::Greater => Some(0),
         }
     }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::log::{DeltaLog, Inserted, encoded_len};
 use crate::overlay::{Plan, plan};
 use crate::packet::{Ack, Packet, Run};
-use crate::peer::{Flight, Peer};
+use crate::peer::{Flight, MAX_SEQ_AHEAD, Peer};
 use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError};
 
 /// One replica of a lattice `L`, spreading its deltas to peers named by `P`.
@@ -39,8 +39,25 @@ use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time
 /// 3. `now` never goes backwards across calls. A smaller `now` is treated as the largest seen
 ///    so far.
 ///
-/// Randomness (peer choice, the replica id) comes from the seed in [`Start`], so one seed
-/// and one input sequence replay one run exactly.
+/// Randomness (peer choice, challenge numbers) comes from the seed in [`Start`], so one seed
+/// and one input sequence replay one run exactly. The replica id and incarnation come from
+/// the life in [`Start`], never from the seed.
+///
+/// # What a replica refuses
+///
+/// Peers may be buggy, stale or hostile, so every packet is checked before anything is
+/// applied, and each refusal is counted in [`Stats::refused`]:
+///
+/// - packets from senders that are not members (nothing is kept for them, nothing answered);
+/// - malformed packets ([`TransportError`]);
+/// - link sequence numbers or delta counters too far ahead of what is held (a genuine sender
+///   retransmits, and is accepted once the gap has filled);
+/// - claims on this replica's own id beyond its counter (runs, digests, snapshots): they are
+///   dropped, and since others may believe them, the replica moves to a fresh id.
+///
+/// A member that shows an unexpected incarnation is challenged; only its live incarnation
+/// can answer, so neither a late packet of an earlier life nor a forged incarnation makes a
+/// replica forget what a peer holds.
 ///
 /// # Example: two replicas, wired by hand
 ///
@@ -50,9 +67,9 @@ use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time
 ///
 /// let members = vec!["a", "b"];
 /// let mut a: Replicator<GSet<u32>, &str> =
-///     Replicator::new("a", members.clone(), Config::default(), Start::at(Time::ZERO, 1));
+///     Replicator::new("a", members.clone(), Config::default(), Start::new(Time::ZERO, 1, 1));
 /// let mut b: Replicator<GSet<u32>, &str> =
-///     Replicator::new("b", members, Config::default(), Start::at(Time::ZERO, 2));
+///     Replicator::new("b", members, Config::default(), Start::new(Time::ZERO, 1, 2));
 ///
 /// let delta = a.state().insert_delta(42);
 /// a.update(Time::ZERO, delta);
@@ -82,8 +99,10 @@ pub struct Replicator<L, P> {
     me: P,
     members: Vec<P>,
     config: Config<P>,
+    /// The members, sorted: who may be a peer.
+    sorted_members: Vec<P>,
     id: ReplicaId,
-    /// This replica's incarnation: greater than any previous one of the same member.
+    /// This replica's incarnation: different from every other life of the same member.
     inc: u64,
     next_local: u64,
     log: DeltaLog<L>,
@@ -129,20 +148,24 @@ where
     pub fn new(me: P, members: Vec<P>, config: Config<P>, start: Start) -> Self {
         let Start {
             seed,
+            replica,
             incarnation,
             now,
         } = start;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let id = ReplicaId(rng.random_range(1..(1u64 << 53)));
+        let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut members = members;
         if !members.contains(&me) {
             members.push(me.clone());
         }
+        let mut sorted_members = members.clone();
+        sorted_members.sort();
+        sorted_members.dedup();
         let plan = plan(&me, &members, &config.strategy, &config.overlay);
         let mut replicator = Replicator {
             me,
             members,
-            id,
+            sorted_members,
+            id: replica,
             inc: incarnation,
             next_local: 1,
             log: DeltaLog::new(),
@@ -178,7 +201,8 @@ where
         &self.me
     }
 
-    /// The id that names this incarnation's deltas.
+    /// The id that names this replica's new deltas: the one it started with, unless it had
+    /// to move to a fresh one because a peer claimed deltas of it that it never made.
     pub fn id(&self) -> ReplicaId {
         self.id
     }
@@ -234,18 +258,26 @@ where
     /// Applies a local delta (generate it from [`state`](Self::state), e.g. with
     /// `insert_delta`) and schedules it for the peers. Returns the id it was given, to ask
     /// [`is_held_elsewhere`](Self::is_held_elsewhere) later; the empty delta is ignored
-    /// (`None`).
+    /// (`None`). An id is returned only for a delta that was applied here under it.
     pub fn update(&mut self, now: Time, delta: L) -> Option<Dot<ReplicaId>> {
         let now = self.clock(now);
         if delta.is_bottom() {
             return None;
+        }
+        // Claims on our id are refused at the door, so the next id is always fresh; if it
+        // somehow is not, a fresh replica id is, and the delta is never dropped as a repeat.
+        while self.next_local == u64::MAX
+            || self.log.seen().max_counter(&self.id) >= self.next_local
+        {
+            self.renew_id();
         }
         let dot = Dot {
             replica: self.id,
             counter: self.next_local,
         };
         self.next_local += 1;
-        self.log.insert(dot.clone(), delta, now);
+        let inserted = self.log.insert(dot.clone(), delta, now);
+        debug_assert_eq!(inserted, Inserted::New, "a fresh id is never a duplicate");
         self.stats.local_updates += 1;
         self.lazy_dirty = true;
         self.spread(&dot, None);
@@ -288,29 +320,58 @@ where
         packet: Packet<L>,
     ) -> Result<(), TransportError> {
         let now = self.clock(now);
-        validate(&self.me, &from, &packet)?;
+        if self.sorted_members.binary_search(&from).is_err() {
+            self.stats.refused.not_member += 1;
+            return Err(TransportError::NotMember);
+        }
+        if let Err(e) = validate(&self.me, &from, &packet) {
+            self.stats.refused.malformed += 1;
+            return Err(e);
+        }
+        if let Err(e) = self.within_bounds(&from, &packet) {
+            self.stats.refused.too_far_ahead += 1;
+            return Err(e);
+        }
+        let mut packet = packet;
+        self.refuse_claims_on_own_id(&mut packet);
         self.stats.received_packets += 1;
+        if let Some(challenge) = packet.probe {
+            let mut reply = self.packet_to(&from);
+            reply.answer = Some(challenge);
+            self.emit(from.clone(), reply, PacketKind::Probe);
+        }
 
-        let peer = self.peers.entry(from.clone()).or_insert_with(Peer::new);
+        self.peer_mut(&from);
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(()); // inserted just above
+        };
+        let answered = packet.answer.is_some() && packet.answer == peer.challenge.map(|c| c.0);
+        if answered {
+            peer.challenge = None;
+        }
         let mut restarted = false;
         match peer.inc {
             None => peer.inc = Some(packet.inc),
-            Some(inc) if packet.inc > inc => {
-                // A new incarnation lost whatever its predecessor had: start over with it.
+            Some(inc) if inc == packet.inc => {}
+            Some(_) if answered => {
+                // The member's live incarnation is another than we knew: that life lost
+                // whatever its predecessor had, so start over with it.
                 peer.reset(packet.inc);
                 self.queued.remove(&from);
                 restarted = true;
             }
-            Some(inc) if packet.inc < inc => {
-                // A late packet from a previous incarnation: its deltas are still good, but
-                // nothing it says about the link or the peer's knowledge is.
+            Some(_) => {
+                // Another incarnation than we know: a new life, or a late packet of an old
+                // one (incarnations carry no order). Its deltas are good either way, but
+                // nothing it says about the link or the peer's knowledge is used until a
+                // challenge, which only the live incarnation can answer, settles which.
+                self.challenge(&from, now);
                 for run in Arc::unwrap_or_clone(packet.runs) {
                     self.receive_run(&from, run, false);
                 }
                 self.after_input(now);
                 return Ok(());
             }
-            Some(_) => {}
         }
         if let Some(ack) = packet.ack
             && ack.inc == self.inc
@@ -491,6 +552,107 @@ where
         next
     }
 
+    // ---- defences --------------------------------------------------------------------------
+
+    /// Refuses a packet whose link numbers or delta counters lie so far ahead of what is held
+    /// that tracking them would let the sender grow this replica's bookkeeping at will.
+    fn within_bounds(&self, from: &P, packet: &Packet<L>) -> Result<(), TransportError> {
+        // Only numbers of a link to this life are tracked (others are ignored anyway).
+        if let Some((_, hi)) = packet.seq
+            && packet.to.is_none_or(|to| to == self.inc)
+        {
+            let base = self
+                .peers
+                .get(from)
+                .map_or(Some(0), |p| p.recv_base(packet.to));
+            if base.is_some_and(|base| hi.saturating_sub(base) > MAX_SEQ_AHEAD) {
+                return Err(TransportError::TooFarAhead);
+            }
+        }
+        // Runs of one origin come in id order: each may start up to the bound past what is
+        // held of its origin, or past the runs before it in this packet.
+        let seen = self.log.seen();
+        let mut reach: Option<(ReplicaId, u64)> = None;
+        for run in packet.runs.iter() {
+            let held = seen.vector().get(&run.origin);
+            let mut top = held;
+            if let Some((origin, end)) = reach
+                && origin == run.origin
+            {
+                top = top.max(end);
+            }
+            if run.first.saturating_sub(top) > MAX_COUNTER_AHEAD {
+                return Err(TransportError::TooFarAhead);
+            }
+            let last = run.first + (run.deltas.len() as u64).saturating_sub(1);
+            let end = if run.first <= top.saturating_add(1) {
+                top.max(last)
+            } else {
+                top
+            };
+            reach = Some((run.origin, end));
+        }
+        Ok(())
+    }
+
+    /// Drops whatever in `packet` claims deltas of this replica's current id that it never
+    /// made: runs, a digest (and the snapshot and pull that come with it). Whoever believes
+    /// such a claim would drop our next deltas as repeats, so the replica also moves to a
+    /// fresh id (the claim may be a genuine leftover of an earlier life that used this id).
+    fn refuse_claims_on_own_id(&mut self, packet: &mut Packet<L>) {
+        let (id, next) = (self.id, self.next_local);
+        let runs_ahead = packet.runs.iter().any(|run| {
+            run.origin == id && run.first + (run.deltas.len() as u64).saturating_sub(1) >= next
+        });
+        let have_ahead = packet
+            .have
+            .as_ref()
+            .is_some_and(|have| have.max_counter(&id) >= next);
+        if !runs_ahead && !have_ahead {
+            return;
+        }
+        self.stats.refused.own_id += 1;
+        if runs_ahead {
+            Arc::make_mut(&mut packet.runs).retain(|run| run.origin != id);
+        }
+        if have_ahead {
+            packet.have = None;
+            packet.snap = None;
+            packet.pull = false;
+        }
+        self.renew_id();
+    }
+
+    /// Moves to a fresh replica id: one no delta held here carries.
+    fn renew_id(&mut self) {
+        let mut id = self.id.successor();
+        while self.log.seen().max_counter(&id) > 0 {
+            id = id.successor();
+        }
+        self.id = id;
+        self.next_local = 1;
+        self.stats.refused.id_renewals += 1;
+    }
+
+    /// Asks `name`, which sent an incarnation we did not expect, which life is live: sends a
+    /// random number only that life can echo. At most one challenge per first timeout.
+    fn challenge(&mut self, name: &P, now: Time) {
+        let first_rto = self.config.first_rto();
+        if self
+            .peers
+            .get(name)
+            .and_then(|p| p.challenge)
+            .is_some_and(|(_, at)| at + first_rto > now)
+        {
+            return;
+        }
+        let number = self.rng.random::<u64>();
+        self.peer_mut(name).challenge = Some((number, now));
+        let mut packet = self.packet_to(name);
+        packet.probe = Some(number);
+        self.emit(name.clone(), packet, PacketKind::Probe);
+    }
+
     // ---- internals -----------------------------------------------------------------------
 
     fn clock(&mut self, now: Time) -> Time {
@@ -665,14 +827,21 @@ where
 
     /// Queues for `name` every delta it is not known to hold.
     fn enqueue_missing(&mut self, name: &P) {
-        let known = self.peer_mut(name).known.clone();
-        if self.log.needs_snapshot(&known) {
-            let covered = self.peer_mut(name).known_with_snapshots();
-            if self.log.needs_snapshot(&covered) {
-                self.send_snapshot(name);
-            }
+        self.peer_mut(name);
+        let Some(peer) = self.peers.get(name) else {
+            return; // inserted just above
+        };
+        if self.log.needs_snapshot(&peer.known)
+            && self.log.needs_snapshot(&peer.known_with_snapshots())
+        {
+            self.send_snapshot(name);
         }
-        for dot in self.log.missing_from(&known) {
+        // What the peer knows is read in place: a digest per packet must not copy it.
+        let Some(peer) = self.peers.get(name) else {
+            return;
+        };
+        let missing = self.log.missing_from(&peer.known);
+        for dot in missing {
             let bytes = self.log.size_of(&dot);
             self.enqueue(name, dot, bytes);
         }
@@ -1180,6 +1349,12 @@ where
 /// A batch of deltas built for one peer (by their ids), to hand to the next peer with the
 /// same batch.
 type SharedRuns<L> = (Vec<Dot<ReplicaId>>, Arc<Vec<Run<L>>>);
+
+/// How far past what is held of an origin a received delta's counter may lie. Deltas of an
+/// origin arrive nearly in order (a gap is what is still on its way), so a genuine sender
+/// never comes near this; each number accepted ahead of a gap costs a loose id until the gap
+/// fills.
+const MAX_COUNTER_AHEAD: u64 = 1 << 12;
 
 /// The shortest interval between two compactions of the log.
 const COMPACT_EVERY: Duration = Duration::from_secs(1);

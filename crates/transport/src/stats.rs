@@ -20,11 +20,13 @@ pub enum PacketKind {
     Relay,
     /// A whole state, for a peer that lacks deltas no longer stored here.
     Snapshot,
+    /// A challenge to a peer that sent an unexpected incarnation, or the answer to one.
+    Probe,
 }
 
 impl PacketKind {
     /// Every kind, for tables.
-    pub const ALL: [PacketKind; 7] = [
+    pub const ALL: [PacketKind; 8] = [
         PacketKind::Push,
         PacketKind::Retransmit,
         PacketKind::Ack,
@@ -32,6 +34,7 @@ impl PacketKind {
         PacketKind::Repair,
         PacketKind::Relay,
         PacketKind::Snapshot,
+        PacketKind::Probe,
     ];
 
     /// A short lowercase name.
@@ -44,6 +47,7 @@ impl PacketKind {
             PacketKind::Repair => "repair",
             PacketKind::Relay => "relay",
             PacketKind::Snapshot => "snapshot",
+            PacketKind::Probe => "probe",
         }
     }
 }
@@ -72,6 +76,41 @@ pub struct Stats {
     pub received_duplicate: u64,
     /// Local updates.
     pub local_updates: u64,
+    /// What was refused from peers, by reason.
+    pub refused: Refused,
+}
+
+/// Input refused from peers, by reason: each count is a packet (or the part of one) that a
+/// forged, buggy or stale sender could have used to mislead this replica.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refused {
+    /// Packets from senders that are not members.
+    pub not_member: u64,
+    /// Packets claiming deltas of this replica's own id that it never made (runs, digests or
+    /// snapshots ahead of its counter).
+    pub own_id: u64,
+    /// Times this replica moved to a fresh replica id because its id was claimed elsewhere.
+    pub id_renewals: u64,
+    /// Packets whose link sequence numbers or delta counters lay too far ahead to keep track
+    /// of (see the bounds in `docs/anti-entropy.md`).
+    pub too_far_ahead: u64,
+    /// Packets the engine rejected as malformed ([`TransportError`](crate::TransportError)).
+    pub malformed: u64,
+}
+
+impl Refused {
+    /// All refusals together.
+    pub fn total(&self) -> u64 {
+        self.not_member + self.own_id + self.too_far_ahead + self.malformed
+    }
+
+    fn absorb(&mut self, other: &Refused) {
+        self.not_member += other.not_member;
+        self.own_id += other.own_id;
+        self.id_renewals += other.id_renewals;
+        self.too_far_ahead += other.too_far_ahead;
+        self.malformed += other.malformed;
+    }
 }
 
 impl Stats {
@@ -104,6 +143,7 @@ impl Stats {
         self.received_new += other.received_new;
         self.received_duplicate += other.received_duplicate;
         self.local_updates += other.local_updates;
+        self.refused.absorb(&other.refused);
     }
 }
 
@@ -126,6 +166,15 @@ impl fmt::Display for Stats {
             f,
             "; received {} pkts, {} new / {} duplicate deltas",
             self.received_packets, self.received_new, self.received_duplicate
-        )
+        )?;
+        let r = &self.refused;
+        if r.total() > 0 || r.id_renewals > 0 {
+            write!(
+                f,
+                "; refused {} not-member / {} own-id / {} too-far-ahead / {} malformed pkts, {} id renewals",
+                r.not_member, r.own_id, r.too_far_ahead, r.malformed, r.id_renewals
+            )?;
+        }
+        Ok(())
     }
 }

@@ -289,7 +289,7 @@ fn a_hub_shares_one_batch_among_its_leaves() {
 
     let members: Vec<u32> = (0..6).collect();
     let mut hub: Replicator<GSet<u64>, u32> =
-        Replicator::new(0, members, star(300), Start::at(Time::ZERO, 1));
+        Replicator::new(0, members, star(300), Start::new(Time::ZERO, 1, 1));
     assert_eq!(
         hub.eager_targets(),
         vec![1, 2, 3, 4, 5],

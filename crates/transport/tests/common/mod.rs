@@ -90,7 +90,7 @@ impl Cluster {
         let nodes = members
             .iter()
             .map(|&m| {
-                let start = Start::at(Time::ZERO, seed ^ (u64::from(m) << 32));
+                let start = Start::new(Time::ZERO, seed, seed ^ (u64::from(m) << 32));
                 Node::new(m, members.clone(), config.clone(), start)
             })
             .collect();
@@ -175,11 +175,7 @@ impl Cluster {
         self.restarts += 1;
         let members = self.members();
         let seed = self.rng.next();
-        let start = Start {
-            seed,
-            incarnation: self.restarts,
-            now: self.now,
-        };
+        let start = Start::new(self.now, seed, seed ^ self.restarts.rotate_left(40));
         let fresh = Node::new(node, members, self.config.clone(), start);
         let old = std::mem::replace(&mut self.nodes[node as usize], fresh);
         self.retired.absorb(old.stats());
