@@ -69,3 +69,16 @@ fn twenty_five_nodes_with_latency() {
     assert_eq!(results["workload"]["lost-count"], 0);
     assert!(results["net"]["servers"]["msgs-per-op"].as_f64().is_some());
 }
+
+/// Maelstrom passes one command line to every node, so a `seed=` node argument reaches all
+/// of them: it may steer choices, but every node must still name its writes under an id of
+/// its own, or their writes collide and are lost.
+#[test]
+fn the_same_seed_on_every_node_loses_nothing() {
+    let results = assert_valid(
+        "broadcast-seed",
+        "-w broadcast --node-count 5 --time-limit 4 --rate 20 --recovery 2 --seed 15 -- broadcast seed=5",
+    );
+    assert_eq!(results["workload"]["lost-count"], 0);
+    assert!(results["workload"]["stable-count"].as_u64().unwrap_or(0) > 10);
+}

@@ -75,22 +75,41 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         self.deltas.values().map(Window::len).sum()
     }
 
+    /// How many entries the log keeps (ids, slots, gaps included), for
+    /// [`Replicator::footprint`](crate::Replicator::footprint).
+    pub(crate) fn footprint(&self) -> usize {
+        entries(&self.seen)
+            + entries(&self.compacted)
+            + self.deltas.values().map(Window::slots).sum::<usize>()
+    }
+
     /// `true` iff a peer holding `known` lacks something only a snapshot can carry.
     pub(crate) fn needs_snapshot(&self, known: &CausalContext<ReplicaId>) -> bool {
         !self.compacted.leq(known)
     }
 
-    /// Joins a snapshot (a state and the ids it covers). Returns `true` iff anything was new.
-    /// Its ids count as compacted here: no per-id delta exists for them.
-    pub(crate) fn absorb_snapshot(&mut self, state: &L, have: &CausalContext<ReplicaId>) -> bool {
+    /// Joins a snapshot (a state and the ids it covers). Returns what the state gained (the
+    /// part of `state` that was new here) and whether `have` named ids new here. Its ids count
+    /// as compacted here: no per-id delta exists for them.
+    pub(crate) fn absorb_snapshot(
+        &mut self,
+        state: L,
+        have: &CausalContext<ReplicaId>,
+    ) -> (L, bool) {
         // Every id the snapshot covers counts as compacted, also those held here as deltas: a
         // peer lacking one of those is sent a snapshot where a delta would do, which is rare
         // (snapshots go to restarted peers) and never wrong. Counting only the new ones would
         // walk the snapshot's ranges id by id, and a range's top is a number a peer sent.
         self.compacted.join(have);
-        let grew = self.state.join(state);
+        let news = self.state.absorb(state);
         let learned = self.seen.join(have);
-        grew || learned
+        (news, learned)
+    }
+
+    /// Stores `delta`, already joined into the state, under the new id `dot`.
+    pub(crate) fn record(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) {
+        self.seen.insert(dot.clone());
+        self.store(dot, delta, now);
     }
 
     /// Drops every stored delta of origin `o` numbered up to `upto` (for each `(o, upto)` in
@@ -147,9 +166,15 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
         let news = self.state.absorb(delta);
-        let bytes = encoded_len(&news);
+        self.store(dot, news, now);
+        Inserted::New
+    }
+
+    /// Keeps `delta` (already joined into the state) under `dot`, already in `seen`.
+    fn store(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) {
+        let bytes = encoded_len(&delta);
         let stored = Stored {
-            delta: news,
+            delta,
             bytes,
             at: now,
         };
@@ -166,7 +191,13 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             // effect is in the state, and a peer lacking it gets a snapshot.
             self.compacted.insert(dot);
         }
-        Inserted::New
+    }
+
+    /// `true` iff the delta with this id is stored (not only joined into the state).
+    pub(crate) fn is_stored(&self, dot: &Dot<ReplicaId>) -> bool {
+        self.deltas
+            .get(&dot.replica)
+            .is_some_and(|m| m.get(dot.counter).is_some())
     }
 
     /// The encoded size of the delta with this id (0 if absent).
@@ -222,6 +253,11 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         }
         runs
     }
+}
+
+/// How many entries a causal context keeps: vector entries and loose ids.
+pub(crate) fn entries(context: &CausalContext<ReplicaId>) -> usize {
+    context.vector().len() + context.cloud().count()
 }
 
 /// The length of `value`'s JSON encoding, without building it.

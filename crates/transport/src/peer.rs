@@ -99,6 +99,23 @@ impl Peer {
         }
     }
 
+    /// How many entries this record keeps (ids known, queued and in flight, gap ranges).
+    pub(crate) fn footprint(&self) -> usize {
+        crate::log::entries(&self.known)
+            + self.pending.len()
+            + self
+                .flights
+                .values()
+                .map(|f| 1 + f.dots.len())
+                .sum::<usize>()
+            + self.in_flight.len()
+            + self.recv_ahead.len()
+            + self
+                .graft_at
+                .as_ref()
+                .map_or(0, |(_, have)| crate::log::entries(have))
+    }
+
     /// Where the numbers of a packet on the incoming link restarted for `to` would be counted
     /// from: what has arrived on the link, nothing if the packet restarts it, and `None` if
     /// its numbers are ignored (an older link).

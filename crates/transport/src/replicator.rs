@@ -201,6 +201,11 @@ where
         &self.me
     }
 
+    /// The members this replica knows of (itself included): the only peers it talks to.
+    pub fn members(&self) -> &[P] {
+        &self.members
+    }
+
     /// The id that names this replica's new deltas: the one it started with, unless it had
     /// to move to a fresh one because a peer claimed deltas of it that it never made.
     pub fn id(&self) -> ReplicaId {
@@ -237,6 +242,18 @@ where
         self.log.len()
     }
 
+    /// How many entries this replica keeps besides its state: ids in its log and digests,
+    /// stored-delta slots, what it knows, queues and has in flight for each peer, and gap
+    /// ranges of its links. What a packet can add to it is bounded by the packet's size (the
+    /// hostile-peer tests hold it to that); the state itself is the data the deltas carry.
+    pub fn footprint(&self) -> usize {
+        self.log.footprint()
+            + self.peers.len()
+            + self.peers.values().map(Peer::footprint).sum::<usize>()
+            + self.outbox.len()
+            + self.fanout.len()
+    }
+
     /// The peers this replica pushes new deltas to right now.
     pub fn eager_targets(&self) -> Vec<P> {
         self.targets.clone()
@@ -264,18 +281,7 @@ where
         if delta.is_bottom() {
             return None;
         }
-        // Claims on our id are refused at the door, so the next id is always fresh; if it
-        // somehow is not, a fresh replica id is, and the delta is never dropped as a repeat.
-        while self.next_local == u64::MAX
-            || self.log.seen().max_counter(&self.id) >= self.next_local
-        {
-            self.renew_id();
-        }
-        let dot = Dot {
-            replica: self.id,
-            counter: self.next_local,
-        };
-        self.next_local += 1;
+        let dot = self.fresh_dot();
         let inserted = self.log.insert(dot.clone(), delta, now);
         debug_assert_eq!(inserted, Inserted::New, "a fresh id is never a duplicate");
         self.stats.local_updates += 1;
@@ -414,16 +420,26 @@ where
         if let Some(have) = &packet.have {
             self.peer_mut(&from).learn_digest(have);
         }
-        if let (Some(snap), Some(have)) = (&packet.snap, &packet.have)
-            && self.log.absorb_snapshot(snap, have)
-        {
-            // What the snapshot brought has no per-delta form here: pass it on as a snapshot
-            // to every target that lacks it.
-            self.lazy_dirty = true;
-            for target in self.targets.clone() {
-                if target != from {
-                    self.enqueue_missing(&target);
+        if let (Some(snap), Some(have)) = (packet.snap.take(), &packet.have) {
+            let (news, learned) = self.log.absorb_snapshot(snap, have);
+            if learned {
+                // The ids the snapshot brought have no per-delta form here: pass it on as a
+                // snapshot to every target that lacks them.
+                self.lazy_dirty = true;
+                for target in self.targets.clone() {
+                    if target != from {
+                        self.enqueue_missing(&target);
+                    }
                 }
+            }
+            if !news.is_bottom() {
+                // Nothing proves that the ids cover what the state gained (a buggy or hostile
+                // sender's snapshot may hold more): the gain also travels as a delta of ours,
+                // so no replica keeps something the others can never learn.
+                let dot = self.fresh_dot();
+                self.log.record(dot.clone(), news, now);
+                self.lazy_dirty = true;
+                self.spread(&dot, None);
             }
         }
         self.refresh_hub(now);
@@ -623,6 +639,23 @@ where
         self.renew_id();
     }
 
+    /// The id for a new delta of ours. Claims on our id are refused at the door, so the next
+    /// id is always fresh; if it somehow is not, a fresh replica id is, so that a delta is
+    /// never dropped as a repeat of one this replica did not make.
+    fn fresh_dot(&mut self) -> Dot<ReplicaId> {
+        while self.next_local == u64::MAX
+            || self.log.seen().max_counter(&self.id) >= self.next_local
+        {
+            self.renew_id();
+        }
+        let dot = Dot {
+            replica: self.id,
+            counter: self.next_local,
+        };
+        self.next_local += 1;
+        dot
+    }
+
     /// Moves to a fresh replica id: one no delta held here carries.
     fn renew_id(&mut self) {
         let mut id = self.id.successor();
@@ -793,6 +826,16 @@ where
     fn spread(&mut self, dot: &Dot<ReplicaId>, from: Option<&P>) {
         if self.targets.iter().all(|t| Some(t) == from) {
             return; // no one to send it to (a leaf hearing from its hub)
+        }
+        if !self.log.is_stored(dot) {
+            // Only in the state (its number lay far from its origin's others): it can only
+            // travel in a snapshot, which the targets lacking it are sent.
+            for target in self.targets.clone() {
+                if Some(&target) != from {
+                    self.enqueue_missing(&target);
+                }
+            }
+            return;
         }
         let bytes = self.log.size_of(dot);
         self.fanout.push((dot.clone(), from.cloned(), bytes));
@@ -1068,7 +1111,9 @@ where
         let budget = self.config.max_packet_bytes;
         let mut out: Vec<Vec<Dot<ReplicaId>>> = Vec::new();
         let mut size = 0;
-        for dot in dots {
+        // A delta no longer stored cannot be sent, and a flight must never vouch for what it
+        // did not carry: the peer gets it in a snapshot instead.
+        for dot in dots.into_iter().filter(|d| self.log.is_stored(d)) {
             let bytes = self.log.size_of(&dot) + 4;
             match out.last_mut() {
                 Some(chunk) if size + bytes <= budget => chunk.push(dot),

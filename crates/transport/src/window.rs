@@ -39,6 +39,11 @@ impl<T> Window<T> {
         self.len
     }
 
+    /// How many slots are allocated, gaps included.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use gossip_crdt::{GSet, Lattice};
-use gossip_transport::{Config, Packet, Replicator, Start, Stats, Time};
+use gossip_transport::{Config, Packet, Replicator, Start, Stats, Time, TransportError};
 
 pub type Node = Replicator<GSet<u64>, u32>;
 
@@ -86,14 +86,32 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(n: u32, config: Config<u32>, faults: Faults, seed: u64) -> Cluster {
-        let members: Vec<u32> = (0..n).collect();
+        Cluster::with_outsiders(n, 0, config, faults, seed)
+    }
+
+    /// `n` replicas among `n + outsiders` members: the outsiders (numbered `n` and up) are
+    /// members no replica runs for, e.g. for a test to speak as (see [`Cluster::inject`]).
+    /// Packets to them are dropped.
+    pub fn with_outsiders(
+        n: u32,
+        outsiders: u32,
+        config: Config<u32>,
+        faults: Faults,
+        seed: u64,
+    ) -> Cluster {
+        let all: Vec<u32> = (0..n + outsiders).collect();
+        let members: Vec<u32> = all.iter().copied().take(n as usize).collect();
         let nodes = members
             .iter()
             .map(|&m| {
                 let start = Start::new(Time::ZERO, seed, seed ^ (u64::from(m) << 32));
-                Node::new(m, members.clone(), config.clone(), start)
+                Node::new(m, all.clone(), config.clone(), start)
             })
             .collect();
+        Cluster::from_nodes(nodes, config, faults, seed)
+    }
+
+    fn from_nodes(nodes: Vec<Node>, config: Config<u32>, faults: Faults, seed: u64) -> Cluster {
         let mut cluster = Cluster {
             nodes,
             config,
@@ -114,6 +132,20 @@ impl Cluster {
         };
         cluster.collect();
         cluster
+    }
+
+    /// Hands `packet` to replica `to` now, as if from `from`; what it answers goes on the
+    /// network as usual.
+    pub fn inject(
+        &mut self,
+        from: u32,
+        to: u32,
+        packet: Packet<GSet<u64>>,
+    ) -> Result<(), TransportError> {
+        let now = self.now;
+        let result = self.nodes[to as usize].handle_packet(now, from, packet);
+        self.collect();
+        result
     }
 
     pub fn members(&self) -> Vec<u32> {
@@ -173,9 +205,14 @@ impl Cluster {
     /// Replaces a node by a fresh, empty incarnation.
     pub fn restart(&mut self, node: u32) {
         self.restarts += 1;
-        let members = self.members();
         let seed = self.rng.next();
         let start = Start::new(self.now, seed, seed ^ self.restarts.rotate_left(40));
+        self.restart_with(node, start);
+    }
+
+    /// Replaces a node by a fresh, empty incarnation that starts as `start` says.
+    pub fn restart_with(&mut self, node: u32, start: Start) {
+        let members = self.nodes[0].members().to_vec();
         let fresh = Node::new(node, members, self.config.clone(), start);
         let old = std::mem::replace(&mut self.nodes[node as usize], fresh);
         self.retired.absorb(old.stats());
@@ -251,6 +288,9 @@ impl Cluster {
                     f.to,
                     serde_json::to_string(&packet).unwrap_or_default()
                 );
+            }
+            if f.to as usize >= self.nodes.len() {
+                continue; // an outsider: no replica runs for it
             }
             self.delivered += 1;
             self.nodes[f.to as usize]
