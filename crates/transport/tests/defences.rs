@@ -334,7 +334,7 @@ fn packet_for(cluster: &Cluster, to: u32, f: &Forgery) -> Packet<GSet<u64>> {
                 origin: origin(kind, f.invented),
                 // Counters of the receiver's own id at or just ahead of its own, as a
                 // forger would send them.
-                first: if kind % 2 == 0 {
+                first: if kind.is_multiple_of(2) {
                     near.saturating_add(first % 3)
                 } else {
                     first
