@@ -55,6 +55,7 @@
 mod node;
 mod options;
 pub mod protocol;
+mod refusals;
 mod rejection;
 mod replicated;
 mod shell;
@@ -62,5 +63,6 @@ mod workload;
 
 pub use node::{Birth, Node};
 pub use options::{AckPolicy, Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
+pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;
 pub use shell::run_stdio;
