@@ -276,7 +276,7 @@ impl Node {
             if let Some(held) = self.non_member_log.allow(now) {
                 tracing::warn!(
                     from = %msg.src,
-                    "dropping gossip from a sender that is not a member ({} such messages so far, {held} since the last line like this)",
+                    "dropping gossip from a sender that is not a member ({} dropped so far, {held} unlogged since the last such line)",
                     self.refused.non_member
                 );
             }

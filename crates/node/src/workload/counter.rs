@@ -265,7 +265,7 @@ impl<C: Counter> Workload for CounterWorkload<C> {
             if let Some(held) = self.refusal_log.allow(now) {
                 tracing::warn!(
                     from = %from,
-                    "gossip would take the counter out of 64 bits: {} deltas emptied, {} snapshot entries left out ({held} such packets since the last line like this)",
+                    "gossip would take the counter out of 64 bits: {} deltas emptied, {} snapshot entries left out ({held} more such packets unlogged since the last such line)",
                     refused.counter_deltas,
                     refused.counter_snapshot_entries
                 );
@@ -279,4 +279,51 @@ impl<C: Counter> Workload for CounterWorkload<C> {
     }
 
     crate::workload::delegate_replication!(@engine counter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_is_that_of_an_i64_on_each_side() {
+        let max = u128::from(i64::MAX.unsigned_abs());
+        let sums = |up, down| Sums { up, down };
+        assert!(sums(max, max + 1).in_range());
+        assert!(!sums(max + 1, 0).in_range());
+        assert!(!sums(0, max + 2).in_range());
+    }
+
+    /// A g-counter with these `(replica, entry)` pairs.
+    fn g(entries: &[(u64, u64)]) -> GCounter<ReplicaId> {
+        let mut counter = GCounter::new();
+        for &(replica, n) in entries {
+            let delta = counter.increment_delta(ReplicaId(replica), n);
+            counter.join(&delta.expect("an entry from zero fits"));
+        }
+        counter
+    }
+
+    #[test]
+    fn screening_keeps_what_fits_in_the_order_it_comes() {
+        let state = g(&[(1, 1 << 62)]);
+        let mut packet = Packet::new(1);
+        packet.runs = Arc::new(vec![gossip_transport::Run {
+            origin: ReplicaId(9),
+            first: 1,
+            deltas: vec![g(&[(2, 3)]), g(&[(3, 1 << 62)]), g(&[(4, 1)]), g(&[(1, 7)])],
+        }]);
+        let refused = screen(&state, &mut packet);
+        assert_eq!(refused.counter_deltas, 1, "{packet:?}");
+        // 2^62 + 3 leaves no room for another 2^62; the last delta, below the entry held,
+        // adds nothing.
+        assert_eq!(
+            packet.runs[0].deltas,
+            vec![g(&[(2, 3)]), GCounter::new(), g(&[(4, 1)]), g(&[(1, 7)])]
+        );
+        // Nothing to take out: the packet is left as it came.
+        let before = packet.clone();
+        assert!(screen(&state, &mut packet).is_empty());
+        assert_eq!(packet, before);
+    }
 }

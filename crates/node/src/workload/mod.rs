@@ -220,11 +220,15 @@ pub(crate) fn integer_field(msg: &Inbound, key: &str) -> Result<i64, Rejection> 
         return Ok(n);
     }
     // Larger integers arrive as u64 or, beyond that, as whole floats.
-    let too_large = v.is_u64()
-        || v.as_f64()
-            .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 2f64.powi(63));
-    Err(Rejection::malformed(if too_large {
-        format!("`{key}` must be an integer from -2^63 to 2^63-1, got {v} (out of range)")
+    let out_of_range = if v.is_u64() {
+        Some(v.to_string())
+    } else {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() >= 2f64.powi(63))
+            .map(|f| format!("{f:.0}"))
+    };
+    Err(Rejection::malformed(if let Some(n) = out_of_range {
+        format!("`{key}` must be an integer from -2^63 to 2^63-1, got {n} (out of range)")
     } else {
         format!("`{key}` must be an integer, got {v}")
     }))
