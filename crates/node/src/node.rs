@@ -216,8 +216,8 @@ impl Node {
                 if let Some(current) = &self.me
                     && (*current != me || peers != self.peers)
                 {
-                    // The replication engine, the overlay and the counters' replica entries
-                    // were all set up for the first membership.
+                    // The replication engine and its overlay were set up for the first
+                    // membership.
                     let text = format!(
                         "already initialised as {current} in a cluster of {}: a node's id and membership cannot change",
                         self.peers.len()
