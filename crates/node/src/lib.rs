@@ -34,6 +34,17 @@
 //! `broadcast`, an `add` with an `element` or a `delta`, an `echo`) and refuses reads before
 //! that with error 11.
 //!
+//! ## What it refuses
+//!
+//! Only members (`init`'s `node_ids`) are peers: `gossip` from anyone else is dropped without
+//! a reply or any state kept. Counter gossip whose join would take the counter's increments
+//! past `i64::MAX` or its decrements past 2^63 is taken out before the replication engine
+//! sees it (an emptied delta keeps its id), so every read fits in 64 bits whatever arrives. A
+//! followed `topology` is cut down to members; a second `init` naming another id or
+//! membership gets error 10; an integer input that does not fit an `i64` gets error 12. What
+//! was dropped is counted in [`Refusals`] and in the exit summary ([`Node::stats`]);
+//! `docs/maelstrom.md` has the table.
+//!
 //! ## Example
 //!
 //! ```
@@ -55,6 +66,7 @@
 mod node;
 mod options;
 pub mod protocol;
+mod refusals;
 mod rejection;
 mod replicated;
 mod shell;
@@ -62,5 +74,6 @@ mod workload;
 
 pub use node::{Birth, Node};
 pub use options::{AckPolicy, Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
+pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;
 pub use shell::run_stdio;

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, VecDeque};
 use gossip_transport::{Start, Stats, Time};
 use serde_json::Value;
 
-use crate::Rejection;
 use crate::options::{Options, WorkloadKind};
 use crate::protocol::{ErrorCode, Inbound, NodeId, line_head, line_with_body, parse_line};
+use crate::refusals::Throttle;
 use crate::replicated::GOSSIP;
 use crate::workload::{self, Field, Reply, Setup, Workload};
+use crate::{NodeStats, Refusals, Rejection};
 
 /// How a node comes to life: the randomness that steers its choices, and what makes this
 /// life unique.
@@ -36,14 +37,15 @@ pub struct Birth {
 /// |---|---|
 /// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout) |
 /// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout) |
-/// | getters | [`id`](Self::id), [`workload`](Self::workload), [`stats`](Self::stats) |
+/// | getters | [`id`](Self::id), [`workload`](Self::workload), [`stats`](Self::stats), [`refusals`](Self::refusals) |
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) to stdout (each line followed
 /// by `\n`), then ask [`poll_timeout`](Self::poll_timeout) when to call
 /// [`handle_timeout`](Self::handle_timeout) next. `now` is any monotonic clock (real or
 /// simulated) and must not go backwards. The node never reads a clock, never blocks and never
 /// panics on input: bad lines are logged (through `tracing`) and, where the sender can be
-/// answered, get a Maelstrom error reply.
+/// answered, get a Maelstrom error reply. Replication input it must not trust is refused
+/// without a reply and counted (see [`Refusals`]).
 ///
 /// ```
 /// use gossip_node::{Birth, Node, Options};
@@ -66,6 +68,11 @@ pub struct Node {
     birth: Birth,
     me: Option<NodeId>,
     members: Vec<NodeId>,
+    /// The members, sorted and without repeats: the only senders whose gossip is read.
+    peers: Vec<NodeId>,
+    /// Gossip from non-members dropped (the workload counts its own refusals).
+    refused: Refusals,
+    non_member_log: Throttle,
     kind: Option<WorkloadKind>,
     app: Option<Box<dyn Workload>>,
     next_msg_id: u64,
@@ -95,6 +102,9 @@ impl Node {
             birth,
             me: None,
             members: Vec::new(),
+            peers: Vec::new(),
+            refused: Refusals::default(),
+            non_member_log: Throttle::default(),
             app: None,
             next_msg_id: 1,
             out: VecDeque::new(),
@@ -113,9 +123,24 @@ impl Node {
         self.kind
     }
 
-    /// Replication counters, for replicated workloads once running.
-    pub fn stats(&self) -> Option<&Stats> {
-        self.app.as_ref().and_then(|a| a.stats())
+    /// The replication engine's counters (for replicated workloads once running) and what
+    /// the node refused; `None` while there is neither.
+    pub fn stats(&self) -> Option<NodeStats<'_>> {
+        let replication: Option<&Stats> = self.app.as_ref().and_then(|a| a.stats());
+        let refused = self.refusals();
+        (replication.is_some() || !refused.is_empty()).then_some(NodeStats {
+            replication,
+            refused,
+        })
+    }
+
+    /// What the node refused at its door so far.
+    pub fn refusals(&self) -> Refusals {
+        let mut refused = self.refused;
+        if let Some(app) = &self.app {
+            refused.add(app.refusals());
+        }
+        refused
     }
 
     /// Handles one line from stdin (without its newline).
@@ -189,17 +214,26 @@ impl Node {
         match parsed {
             Err(rejection) => self.reply_error(msg, rejection),
             Ok((me, members)) => {
+                let mut peers = members.clone();
+                peers.sort_unstable();
+                peers.dedup();
                 if let Some(current) = &self.me
-                    && *current != me
+                    && (*current != me || peers != self.peers)
                 {
-                    let text = format!("already initialised as {current}");
-                    self.reply_error(msg, Rejection::new(ErrorCode::Abort, text));
+                    // The replication engine and its overlay were set up for the first
+                    // membership.
+                    let text = format!(
+                        "already initialised as {current} in a cluster of {}: a node's id and membership cannot change",
+                        self.peers.len()
+                    );
+                    self.reply_error(msg, Rejection::new(ErrorCode::NotSupported, text));
                     return;
                 }
                 if self.me.is_none() {
                     tracing::info!(node = %me, members = members.len(), workload = ?self.kind, "initialised");
                     self.me = Some(me);
                     self.members = members;
+                    self.peers = peers;
                     if let Some(kind) = self.kind {
                         self.start(kind, now, None);
                     }
@@ -235,6 +269,19 @@ impl Node {
     }
 
     fn gossip(&mut self, now: Time, msg: &Inbound) {
+        if self.peers.binary_search(&msg.src).is_err() {
+            // Anyone can write a `src`: keeping state for it (or answering it) would let
+            // invented senders cost memory and traffic without bound.
+            self.refused.non_member += 1;
+            if let Some(held) = self.non_member_log.allow(now) {
+                tracing::warn!(
+                    from = %msg.src,
+                    "dropping gossip from a sender that is not a member ({} dropped so far, {held} unlogged since the last such line)",
+                    self.refused.non_member
+                );
+            }
+            return;
+        }
         self.ensure_started(now, msg);
         let result = match &mut self.app {
             Some(app) => app.gossip(now, &msg.src, &msg.body_text),

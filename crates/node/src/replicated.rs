@@ -75,13 +75,27 @@ where
 
     /// Applies a `gossip` body (its JSON text) from `from`.
     pub(crate) fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
+        self.gossip_screened(now, from, body, |_, _| {})
+    }
+
+    /// Applies a `gossip` body (its JSON text) from `from`, once `screen` has seen the
+    /// packet, with the current state beside it, and taken out what must not reach the
+    /// engine.
+    pub(crate) fn gossip_screened(
+        &mut self,
+        now: Time,
+        from: &NodeId,
+        body: &str,
+        screen: impl FnOnce(&L, &mut Packet<L>),
+    ) -> Result<(), Rejection> {
         // Straight from the text, with no JSON tree in between: `type` and `w` are ignored.
-        let packet = serde_json::from_str::<Packet<L>>(body).map_err(|e| {
+        let mut packet = serde_json::from_str::<Packet<L>>(body).map_err(|e| {
             Rejection::new(
                 ErrorCode::MalformedRequest,
                 format!("bad gossip packet: {e}"),
             )
         })?;
+        screen(self.replicator.state(), &mut packet);
         self.replicator
             .handle_packet(now, from.clone(), packet)
             .map_err(|e| {

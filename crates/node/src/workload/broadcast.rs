@@ -2,7 +2,8 @@
 //!
 //! The messages seen form a [`GSet`](gossip_crdt::GSet) (see [`IntegerSet`]); a broadcast is an insert, a read returns the set. The
 //! `topology` message is acknowledged; it shapes the overlay only with `overlay=maelstrom`,
-//! because a star of our own needs far fewer messages than Maelstrom's default grid.
+//! because a star of our own needs far fewer messages than Maelstrom's default grid. Names in
+//! it that are not members are left out (and logged): the node gossips only with members.
 
 use gossip_transport::{Config, Overlay, Time};
 use serde_json::Value;
@@ -18,14 +19,20 @@ use crate::protocol::{Inbound, NodeId};
 pub(crate) struct Broadcast {
     set: IntegerSet,
     me: NodeId,
+    /// The members, sorted: the only nodes a topology may name.
+    members: Vec<NodeId>,
     follow_topology: bool,
 }
 
 impl Broadcast {
     pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
+        let mut members = setup.members.clone();
+        members.sort_unstable();
+        members.dedup();
         Broadcast {
             follow_topology: setup.options.overlay == OverlayChoice::Maelstrom,
             me: setup.me.clone(),
+            members,
             set: IntegerSet::new(setup, config),
         }
     }
@@ -51,11 +58,57 @@ impl Broadcast {
             edges.push((NodeId::from(node.as_str()), ns));
         }
         if self.follow_topology {
+            let (edges, dropped) = only_members(edges, &self.members);
+            if !dropped.is_empty() {
+                tracing::warn!(
+                    node = %self.me,
+                    "the topology names {} nodes that are not members, left out: {}",
+                    dropped.len(),
+                    clip_names(&dropped)
+                );
+            }
             tracing::info!(node = %self.me, "following the topology message");
             self.set.replicated.set_overlay(now, Overlay::Given(edges));
         }
         Ok(Reply::ok("topology_ok"))
     }
+}
+
+/// The edges between members only, and the other names, sorted and without repeats.
+fn only_members(
+    edges: Vec<(NodeId, Vec<NodeId>)>,
+    members: &[NodeId],
+) -> (Vec<(NodeId, Vec<NodeId>)>, Vec<NodeId>) {
+    let is_member = |n: &NodeId| members.binary_search(n).is_ok();
+    let mut dropped = Vec::new();
+    let mut kept = Vec::new();
+    for (node, neighbours) in edges {
+        let (ns, others): (Vec<NodeId>, Vec<NodeId>) = neighbours.into_iter().partition(is_member);
+        dropped.extend(others);
+        if is_member(&node) {
+            kept.push((node, ns));
+        } else {
+            dropped.push(node);
+        }
+    }
+    dropped.sort_unstable();
+    dropped.dedup();
+    (kept, dropped)
+}
+
+/// The first few of `names`, for a log line.
+fn clip_names(names: &[NodeId]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(NodeId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }
 
 impl Workload for Broadcast {

@@ -3,18 +3,51 @@
 //! Counter entries are keyed by the replica's *incarnation* id, not its node name: a node
 //! restarted with its state lost starts a fresh entry instead of counting again from zero
 //! under a name whose old, larger entry would hide the new increments.
+//!
+//! A read must fit in 64 bits, so the counter keeps the sum of its increments within
+//! `i64::MAX` and the sum of its decrements within 2^63 (see [`Sums::in_range`]). A local
+//! `add` that would break that is refused with error 14; gossip that would is screened
+//! before the replication engine sees it (see [`screen`]).
+
+use std::sync::Arc;
 
 use gossip_crdt::{Decompose, GCounter, Lattice, PnCounter};
-use gossip_transport::{Config, ReplicaId, Time};
+use gossip_transport::{Config, Packet, ReplicaId, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup, Workload, integer_field, not_supported};
-use crate::Rejection;
 use crate::protocol::{ErrorCode, Inbound, NodeId};
+use crate::refusals::Throttle;
 use crate::replicated::Replicated;
+use crate::{Refusals, Rejection};
+
+/// A counter's increments and decrements, each added up over every replica's entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Sums {
+    pub(crate) up: u128,
+    pub(crate) down: u128,
+}
+
+impl Sums {
+    fn plus(self, other: Sums) -> Sums {
+        Sums {
+            up: self.up.saturating_add(other.up),
+            down: self.down.saturating_add(other.down),
+        }
+    }
+
+    /// `true` iff every read fits in an `i64`: not only this state's, but that of any state
+    /// below it (a node holding only some of these deltas, or a read leaving out writes no
+    /// other node holds yet), whose value lies between `-down` and `up`. A bound on the value
+    /// alone would not do: `+2^63` then `-1` reads as `i64::MAX` here, and as an overflow on a
+    /// node that has the first delta and not yet the second.
+    pub(crate) fn in_range(self) -> bool {
+        self.up <= i64::MAX.unsigned_abs().into() && self.down <= i64::MIN.unsigned_abs().into()
+    }
+}
 
 /// What the two counter workloads need from their lattice.
 pub(crate) trait Counter:
@@ -28,6 +61,20 @@ pub(crate) trait Counter:
 
     /// The counter's value.
     fn total(&self) -> i128;
+
+    /// The sums of the counter's increments and decrements.
+    fn sums(&self) -> Sums;
+
+    /// How much joining `delta` would add to [`sums`](Counter::sums).
+    fn growth(&self, delta: &Self) -> Sums;
+}
+
+/// How much joining `delta` would add to the value of `state`.
+fn g_growth(state: &GCounter<ReplicaId>, delta: &GCounter<ReplicaId>) -> u128 {
+    delta
+        .iter()
+        .map(|(replica, n)| u128::from(n.saturating_sub(state.contribution(replica))))
+        .sum()
 }
 
 fn overflow(e: gossip_crdt::CrdtError) -> Rejection {
@@ -48,6 +95,20 @@ impl Counter for GCounter<ReplicaId> {
         // A sum of u64 entries, one per replica: far inside i128.
         self.value() as i128
     }
+
+    fn sums(&self) -> Sums {
+        Sums {
+            up: self.value(),
+            down: 0,
+        }
+    }
+
+    fn growth(&self, delta: &Self) -> Sums {
+        Sums {
+            up: g_growth(self, delta),
+            down: 0,
+        }
+    }
 }
 
 impl Counter for PnCounter<ReplicaId> {
@@ -60,6 +121,74 @@ impl Counter for PnCounter<ReplicaId> {
     fn total(&self) -> i128 {
         self.value()
     }
+
+    fn sums(&self) -> Sums {
+        Sums {
+            up: self.increments().value(),
+            down: self.decrements().value(),
+        }
+    }
+
+    fn growth(&self, delta: &Self) -> Sums {
+        Sums {
+            up: g_growth(self.increments(), delta.increments()),
+            down: g_growth(self.decrements(), delta.decrements()),
+        }
+    }
+}
+
+/// Takes out of `packet` whatever would take a counter at `state` out of range (see
+/// [`Sums::in_range`]), in the order the engine applies it: each offending delta of a run
+/// becomes the empty delta (its id stays, so no peer sends it again) and each offending entry
+/// of a snapshot is left out of it. Returns what it took out.
+///
+/// Whatever passes keeps every node's counter readable, in any order and combination, because
+/// joins only raise the sums.
+pub(crate) fn screen<C: Counter>(state: &C, packet: &mut Packet<C>) -> Refusals {
+    let base = state.sums();
+    // The common case, in one pass without a copy of the state: the growths of the parts,
+    // added up, bound the growth of their join.
+    let bound = packet
+        .runs
+        .iter()
+        .flat_map(|run| &run.deltas)
+        .chain(&packet.snap)
+        .fold(base, |sums, part| sums.plus(state.growth(part)));
+    if bound.in_range() {
+        return Refusals::default();
+    }
+    let mut refused = Refusals::default();
+    let mut joined = state.clone();
+    let mut sums = base;
+    let mut admit = |part: &C| {
+        let next = sums.plus(joined.growth(part));
+        let fits = next.in_range();
+        if fits {
+            joined.join(part);
+            sums = next;
+        }
+        fits
+    };
+    for run in Arc::make_mut(&mut packet.runs) {
+        for delta in &mut run.deltas {
+            if !admit(delta) {
+                *delta = C::default();
+                refused.counter_deltas += 1;
+            }
+        }
+    }
+    if let Some(snap) = &mut packet.snap {
+        let mut kept = C::default();
+        for part in snap.decompose() {
+            if admit(&part) {
+                kept.join(&part);
+            } else {
+                refused.counter_snapshot_entries += 1;
+            }
+        }
+        *snap = kept;
+    }
+    refused
 }
 
 /// A counter workload over the lattice `C`.
@@ -67,6 +196,8 @@ impl Counter for PnCounter<ReplicaId> {
 pub(crate) struct CounterWorkload<C> {
     counter: Replicated<C>,
     unconfirmed: Unconfirmed<i64>,
+    refused: Refusals,
+    refusal_log: Throttle,
 }
 
 impl<C: Counter> CounterWorkload<C> {
@@ -74,6 +205,8 @@ impl<C: Counter> CounterWorkload<C> {
         CounterWorkload {
             unconfirmed: Unconfirmed::new(setup.options.ack),
             counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
+            refused: Refusals::default(),
+            refusal_log: Throttle::default(),
         }
     }
 }
@@ -84,7 +217,17 @@ impl<C: Counter> Workload for CounterWorkload<C> {
             "add" => {
                 let delta = integer_field(msg, "delta")?;
                 let me = self.counter.replicator().id();
-                let d = self.counter.state().add(me, delta)?;
+                let state = self.counter.state();
+                let d = state.add(me, delta)?;
+                if !state.sums().plus(state.growth(&d)).in_range() {
+                    return Err(Rejection::new(
+                        ErrorCode::Abort,
+                        format!(
+                            "adding {delta} would take the {} out of 64 bits: its increments must add up to at most 2^63-1 and its decrements to at most 2^63",
+                            C::NAME
+                        ),
+                    ));
+                }
                 let dot = self.counter.update(now, d);
                 Ok(self.unconfirmed.write_ok("add_ok", dot, delta))
             }
@@ -110,5 +253,77 @@ impl<C: Counter> Workload for CounterWorkload<C> {
         }
     }
 
-    crate::workload::delegate_replication!(counter);
+    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
+        let mut refused = Refusals::default();
+        let result = self
+            .counter
+            .gossip_screened(now, from, body, |state, packet| {
+                refused = screen(state, packet);
+            });
+        if !refused.is_empty() {
+            self.refused.add(refused);
+            if let Some(held) = self.refusal_log.allow(now) {
+                tracing::warn!(
+                    from = %from,
+                    "gossip would take the counter out of 64 bits: {} deltas emptied, {} snapshot entries left out ({held} more such packets unlogged since the last such line)",
+                    refused.counter_deltas,
+                    refused.counter_snapshot_entries
+                );
+            }
+        }
+        result
+    }
+
+    fn refusals(&self) -> Refusals {
+        self.refused
+    }
+
+    crate::workload::delegate_replication!(@engine counter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_is_that_of_an_i64_on_each_side() {
+        let max = u128::from(i64::MAX.unsigned_abs());
+        let sums = |up, down| Sums { up, down };
+        assert!(sums(max, max + 1).in_range());
+        assert!(!sums(max + 1, 0).in_range());
+        assert!(!sums(0, max + 2).in_range());
+    }
+
+    /// A g-counter with these `(replica, entry)` pairs.
+    fn g(entries: &[(u64, u64)]) -> GCounter<ReplicaId> {
+        let mut counter = GCounter::new();
+        for &(replica, n) in entries {
+            let delta = counter.increment_delta(ReplicaId(replica), n);
+            counter.join(&delta.expect("an entry from zero fits"));
+        }
+        counter
+    }
+
+    #[test]
+    fn screening_keeps_what_fits_in_the_order_it_comes() {
+        let state = g(&[(1, 1 << 62)]);
+        let mut packet = Packet::new(1);
+        packet.runs = Arc::new(vec![gossip_transport::Run {
+            origin: ReplicaId(9),
+            first: 1,
+            deltas: vec![g(&[(2, 3)]), g(&[(3, 1 << 62)]), g(&[(4, 1)]), g(&[(1, 7)])],
+        }]);
+        let refused = screen(&state, &mut packet);
+        assert_eq!(refused.counter_deltas, 1, "{packet:?}");
+        // 2^62 + 3 leaves no room for another 2^62; the last delta, below the entry held,
+        // adds nothing.
+        assert_eq!(
+            packet.runs[0].deltas,
+            vec![g(&[(2, 3)]), GCounter::new(), g(&[(4, 1)]), g(&[(1, 7)])]
+        );
+        // Nothing to take out: the packet is left as it came.
+        let before = packet.clone();
+        assert!(screen(&state, &mut packet).is_empty());
+        assert_eq!(packet, before);
+    }
 }

@@ -4,7 +4,8 @@
 //! relays gossip to and from its [`Replicated`](crate::replicated::Replicated) lattice.
 
 /// Implements the replication half of [`Workload`] by handing everything to the
-/// [`Replicated`](crate::replicated::Replicated) field named `$field`.
+/// [`Replicated`](crate::replicated::Replicated) field named `$field`; with `@engine`,
+/// everything but `gossip` (for a workload that screens gossip itself).
 macro_rules! delegate_replication {
     ($($field:ident).+) => {
         fn gossip(
@@ -16,6 +17,9 @@ macro_rules! delegate_replication {
             self.$($field).+.gossip(now, from, body)
         }
 
+        crate::workload::delegate_replication!(@engine $($field).+);
+    };
+    (@engine $($field:ident).+) => {
         fn handle_timeout(&mut self, now: gossip_transport::Time) {
             self.$($field).+.handle_timeout(now);
         }
@@ -51,9 +55,9 @@ use gossip_crdt::{Dot, GCounter, PnCounter};
 use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
 use serde_json::Value;
 
-use crate::Rejection;
 use crate::options::{AckPolicy, Options, OverlayChoice, WorkloadKind};
 use crate::protocol::{Inbound, NodeId};
+use crate::{Refusals, Rejection};
 
 pub(crate) use broadcast::Broadcast;
 pub(crate) use counter::CounterWorkload;
@@ -139,6 +143,11 @@ pub(crate) trait Workload: Send {
     /// `true` iff another node holds the write `dot` (always, for workloads that do not
     /// replicate).
     fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool;
+
+    /// What this workload refused of the gossip it was handed.
+    fn refusals(&self) -> Refusals {
+        Refusals::default()
+    }
 }
 
 /// What every workload needs to start.
@@ -198,17 +207,31 @@ pub(crate) fn infer(msg: &Inbound) -> Option<WorkloadKind> {
     }
 }
 
-/// The integer in field `key` of a request body.
+/// The integer in field `key` of a request body: error 12 unless it is a JSON integer that
+/// fits in an `i64`.
 pub(crate) fn integer_field(msg: &Inbound, key: &str) -> Result<i64, Rejection> {
-    match msg.body.get(key) {
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| Rejection::malformed(format!("`{key}` must be an integer, got {v}"))),
-        None => Err(Rejection::malformed(format!(
+    let Some(v) = msg.body.get(key) else {
+        return Err(Rejection::malformed(format!(
             "`{}` is missing its `{key}` field",
             msg.kind
-        ))),
+        )));
+    };
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
     }
+    // Larger integers arrive as u64 or, beyond that, as whole floats.
+    let out_of_range = if v.is_u64() {
+        Some(v.to_string())
+    } else {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() >= 2f64.powi(63))
+            .map(|f| format!("{f:.0}"))
+    };
+    Err(Rejection::malformed(if let Some(n) = out_of_range {
+        format!("`{key}` must be an integer from -2^63 to 2^63-1, got {n} (out of range)")
+    } else {
+        format!("`{key}` must be an integer, got {v}")
+    }))
 }
 
 /// Error 10 for a request type the workload does not know.
