@@ -16,7 +16,7 @@ fn node(args: &[&str]) -> Node {
         options,
         Birth {
             seed: 5,
-            incarnation: 0,
+            life: 1,
         },
     );
     let init = r#"{"src":"c0","dest":"n1","body":{"type":"init","node_id":"n1","node_ids":["n1","n2","n3"],"msg_id":1}}"#;
