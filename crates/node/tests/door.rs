@@ -12,13 +12,7 @@ use serde_json::{Value, json};
 /// Node `n1` of the cluster `n1, n2, n3`, initialised, with its init reply taken.
 fn node(args: &[&str]) -> Node {
     let options = Options::parse(args).expect("valid arguments");
-    let mut node = Node::new(
-        options,
-        Birth {
-            seed: 5,
-            life: 1,
-        },
-    );
+    let mut node = Node::new(options, Birth { seed: 5, life: 1 });
     let init = r#"{"src":"c0","dest":"n1","body":{"type":"init","node_id":"n1","node_ids":["n1","n2","n3"],"msg_id":1}}"#;
     node.handle_line(Time::ZERO, init);
     let out = drain(&mut node);
