@@ -6,6 +6,7 @@
 //! order). [`OrSet`](crate::OrSet) uses it to tell "removed" from "never seen".
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -248,6 +249,11 @@ impl<A: Ord + Clone> CausalContext<A> {
         self.cloud.iter()
     }
 
+    /// The size of the representation: vector entries plus loose dots (not events).
+    pub(crate) fn parts_len(&self) -> usize {
+        self.vv.len().saturating_add(self.cloud.len())
+    }
+
     /// Assembles a context from a gap-free prefix and loose dots, normalising it.
     pub(crate) fn from_vector_and_cloud(vv: VersionVector<A>, cloud: BTreeSet<Dot<A>>) -> Self {
         let mut ctx = CausalContext { vv, cloud };
@@ -294,13 +300,41 @@ impl<A: Ord + Clone> Lattice for CausalContext<A> {
         changed
     }
 
-    /// Cost: `O(|self| log |other|)`, or one walk of both vectors when they are of similar
-    /// size.
+    /// Cost: about the smaller side's size times `log`: `O(|self| log |other|)` (or one walk
+    /// of both vectors when they are of similar size), and never more than
+    /// `O((|other| + 1) log |self|)` steps through `self`'s loose dots, which are skipped by
+    /// range where `other`'s vector covers them.
     fn leq(&self, other: &Self) -> bool {
         // Where `self`'s vector is ahead of `other`'s, the first missing event of `other` is
         // right after its entry, and that event is never loose (it would extend the entry):
         // so the vectors must compare pointwise.
-        self.vv.leq(&other.vv) && self.cloud.iter().all(|d| other.contains(d))
+        if !self.vv.leq(&other.vv) {
+            return false;
+        }
+        // Each loose dot of `self` above `other`'s vector must be one of `other`'s loose dots.
+        let mut budget = other.cloud.len();
+        let mut cursor = self.cloud.first();
+        while let Some(dot) = cursor {
+            let top = other.vv.get(&dot.replica);
+            let after = if dot.counter <= top {
+                // Covered, with every loose dot of this replica up to `top`: skip them.
+                Dot {
+                    replica: dot.replica.clone(),
+                    counter: top,
+                }
+            } else {
+                if budget == 0 || !other.cloud.contains(dot) {
+                    return false;
+                }
+                budget -= 1;
+                dot.clone()
+            };
+            cursor = self
+                .cloud
+                .range((Bound::Excluded(after), Bound::Unbounded))
+                .next();
+        }
+        true
     }
 
     fn is_bottom(&self) -> bool {
