@@ -6,6 +6,7 @@
 //! order). [`OrSet`](crate::OrSet) uses it to tell "removed" from "never seen".
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -87,22 +88,52 @@ impl<A: Ord + Clone> CausalContext<A> {
         dot.counter > 0 && (dot.counter <= self.vv.get(&dot.replica) || self.cloud.contains(dot))
     }
 
-    /// The highest counter seen from `replica`, gaps or not.
+    /// The highest counter seen from `replica`, gaps or not. `O(log n)`: the last loose dot of
+    /// `replica` is found by range, not by walking them all.
     pub fn max_counter(&self, replica: &A) -> u64 {
         let gap_free = self.vv.get(replica);
-        let ahead = self
-            .cloud
-            .range(
-                Dot {
-                    replica: replica.clone(),
-                    counter: 0,
-                }..,
-            )
-            .take_while(|d| d.replica == *replica)
-            .map(|d| d.counter)
-            .max()
-            .unwrap_or(0);
+        let ahead = self.loose_of(replica).next_back().map_or(0, |d| d.counter);
         gap_free.max(ahead)
+    }
+
+    /// The loose dots of `replica`, in counter order.
+    fn loose_of(&self, replica: &A) -> std::collections::btree_set::Range<'_, Dot<A>> {
+        self.loose_between(replica, 1, u64::MAX)
+    }
+
+    /// The loose dots of `replica` with counters in `low..=high` (none if `low > high`).
+    pub(crate) fn loose_between(
+        &self,
+        replica: &A,
+        low: u64,
+        high: u64,
+    ) -> std::collections::btree_set::Range<'_, Dot<A>> {
+        let from = Dot {
+            replica: replica.clone(),
+            counter: low,
+        };
+        if low > high {
+            // Empty: `from..from` is a range `BTreeSet::range` accepts.
+            return self.cloud.range(from.clone()..from);
+        }
+        let to = Dot {
+            replica: replica.clone(),
+            counter: high,
+        };
+        self.cloud.range(from..=to)
+    }
+
+    /// Raises `replica`'s vector entry to `count`; `true` iff it grew. Clones the id only
+    /// for a replica the vector does not name yet.
+    fn raise(&mut self, replica: &A, count: u64) -> bool {
+        match self.vv.entry_mut(replica) {
+            Some(have) if *have >= count => false,
+            Some(have) => {
+                *have = count;
+                true
+            }
+            None => self.vv.witness(replica.clone(), count),
+        }
     }
 
     /// The next fresh dot for `replica` (not yet in the context), or `None` at `u64::MAX`.
@@ -127,24 +158,32 @@ impl<A: Ord + Clone> CausalContext<A> {
         if dot.counter <= have {
             return false; // covered, or the invalid counter 0
         }
+        // `have < dot.counter`, so `have + 1` cannot overflow.
         if dot.counter != have + 1 {
             // Ahead of a gap: it waits in the cloud (nothing there can be absorbed yet).
             return self.cloud.insert(dot);
         }
         // Extends the gap-free prefix, and may close a gap: absorb the run that follows.
-        let mut top = dot.counter;
-        while !self.cloud.is_empty() {
-            let next = Dot {
-                replica: dot.replica.clone(),
-                counter: top + 1,
-            };
-            if !self.cloud.remove(&next) {
+        self.raise(&dot.replica, dot.counter);
+        self.absorb_run(&dot.replica);
+        true
+    }
+
+    /// Restores the invariant for one replica after its vector entry grew: drops the loose
+    /// dots the entry now covers and moves into the entry the run that directly extends it.
+    /// Each step removes a loose dot, so the cost is `O((1 + removed) log n)`, paid for by the
+    /// inserts that put those dots there.
+    fn absorb_run(&mut self, replica: &A) {
+        let mut top = self.vv.get(replica);
+        while let Some(first) = self.loose_of(replica).next() {
+            if first.counter > top && Some(first.counter) != top.checked_add(1) {
                 break;
             }
-            top += 1;
+            top = top.max(first.counter);
+            let first = first.clone();
+            self.cloud.remove(&first);
         }
-        self.vv.witness(dot.replica, top);
-        true
+        self.raise(replica, top);
     }
 
     /// Adds dots given in ascending order; the same as [`CausalContext::insert`] on each in
@@ -210,6 +249,11 @@ impl<A: Ord + Clone> CausalContext<A> {
         self.cloud.iter()
     }
 
+    /// The size of the representation: vector entries plus loose dots (not events).
+    pub(crate) fn parts_len(&self) -> usize {
+        self.vv.len().saturating_add(self.cloud.len())
+    }
+
     /// Assembles a context from a gap-free prefix and loose dots, normalising it.
     pub(crate) fn from_vector_and_cloud(vv: VersionVector<A>, cloud: BTreeSet<Dot<A>>) -> Self {
         let mut ctx = CausalContext { vv, cloud };
@@ -218,7 +262,8 @@ impl<A: Ord + Clone> CausalContext<A> {
         ctx
     }
 
-    /// Moves every cloud dot that extends the vector into it, and drops covered ones.
+    /// Moves every cloud dot that extends the vector into it, and drops covered ones. Walks
+    /// the whole cloud: for building a context, never for a join.
     fn compact(&mut self) {
         let cloud = std::mem::take(&mut self.cloud);
         // The cloud is sorted by (replica, counter), so one pass absorbs each run.
@@ -227,6 +272,7 @@ impl<A: Ord + Clone> CausalContext<A> {
             if dot.counter <= have {
                 continue;
             }
+            // `have < dot.counter`, so `have + 1` cannot overflow.
             if dot.counter == have + 1 {
                 self.vv.witness(dot.replica, dot.counter);
             } else {
@@ -237,39 +283,58 @@ impl<A: Ord + Clone> CausalContext<A> {
 }
 
 impl<A: Ord + Clone> Lattice for CausalContext<A> {
+    /// Cost: `O(|other| log |self|)` plus `O(log |self|)` per loose dot of `self` that the
+    /// join covers or absorbs (each such dot leaves the cloud for good), where `|x|` counts
+    /// vector entries and loose dots, never the events a vector entry stands for.
     fn join(&mut self, other: &Self) -> bool {
-        let mut changed = self.vv.join(&other.vv);
-        for dot in &other.cloud {
-            if !self.contains(dot) {
-                self.cloud.insert(dot.clone());
+        let mut changed = false;
+        for (replica, count) in other.vv.iter() {
+            if self.raise(replica, count) {
                 changed = true;
+                self.absorb_run(replica);
             }
         }
-        if changed {
-            self.compact();
+        for dot in &other.cloud {
+            changed |= self.insert(dot.clone());
         }
         changed
     }
 
+    /// Cost: about the smaller side's size times `log`: `O(|self| log |other|)` (or one walk
+    /// of both vectors when they are of similar size), and never more than
+    /// `O((|other| + 1) log |self|)` steps through `self`'s loose dots, which are skipped by
+    /// range where `other`'s vector covers them.
     fn leq(&self, other: &Self) -> bool {
-        // Every dot of self's vector must be in other: other's vector covers it, or the
-        // missing range is entirely in other's cloud.
-        let vector_covered = self.vv.iter().all(|(replica, count)| {
-            let have = other.vv.get(replica);
-            if have >= count {
-                return true;
-            }
-            // The gap can only be filled by cloud dots; bail out before walking a huge range.
-            let gap = count - have;
-            gap <= other.cloud.len() as u64
-                && (have + 1..=count).all(|counter| {
-                    other.cloud.contains(&Dot {
-                        replica: replica.clone(),
-                        counter,
-                    })
-                })
-        });
-        vector_covered && self.cloud.iter().all(|d| other.contains(d))
+        // Where `self`'s vector is ahead of `other`'s, the first missing event of `other` is
+        // right after its entry, and that event is never loose (it would extend the entry):
+        // so the vectors must compare pointwise.
+        if !self.vv.leq(&other.vv) {
+            return false;
+        }
+        // Each loose dot of `self` above `other`'s vector must be one of `other`'s loose dots.
+        let mut budget = other.cloud.len();
+        let mut cursor = self.cloud.first();
+        while let Some(dot) = cursor {
+            let top = other.vv.get(&dot.replica);
+            let after = if dot.counter <= top {
+                // Covered, with every loose dot of this replica up to `top`: skip them.
+                Dot {
+                    replica: dot.replica.clone(),
+                    counter: top,
+                }
+            } else {
+                if budget == 0 || !other.cloud.contains(dot) {
+                    return false;
+                }
+                budget -= 1;
+                dot.clone()
+            };
+            cursor = self
+                .cloud
+                .range((Bound::Excluded(after), Bound::Unbounded))
+                .next();
+        }
+        true
     }
 
     fn is_bottom(&self) -> bool {

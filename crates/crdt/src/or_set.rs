@@ -277,11 +277,14 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
     }
 
     /// Our live dots that `context` contains, found by range over the index: for each replica
-    /// of its gap-free prefix, then each loose dot. `O((|context| + hits) log n)`, where
-    /// `|context|` counts replicas and loose dots, never events.
-    fn live_dots_in(&self, context: &CausalContext<A>) -> Vec<Dot<A>> {
-        let mut hits = Vec::new();
-        for (replica, count) in context.vector().iter() {
+    /// of its gap-free prefix, then each loose dot. Lazy, so a caller that stops early pays
+    /// for what it took: `O((|context| + taken) log n)`, where `|context|` counts replicas and
+    /// loose dots, never events.
+    fn live_dots_in<'a>(
+        &'a self,
+        context: &'a CausalContext<A>,
+    ) -> impl Iterator<Item = &'a Dot<A>> + 'a {
+        let prefix = context.vector().iter().flat_map(move |(replica, count)| {
             let from = Dot {
                 replica: replica.clone(),
                 counter: 1,
@@ -290,15 +293,12 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
                 replica: replica.clone(),
                 counter: count,
             };
-            hits.extend(self.dots.range(from..=to).map(|(dot, _)| dot.clone()));
-        }
-        hits.extend(
-            context
-                .cloud()
-                .filter(|dot| self.dots.contains_key(*dot))
-                .cloned(),
-        );
-        hits
+            self.dots.range(from..=to).map(|(dot, _)| dot)
+        });
+        let loose = context
+            .cloud()
+            .filter_map(move |dot| self.dots.get_key_value(dot).map(|(dot, _)| dot));
+        prefix.chain(loose)
     }
 }
 
@@ -307,13 +307,15 @@ impl<T: Ord + Clone, A: Ord + Clone> Lattice for OrSet<T, A> {
     /// seen it; a dot one side has seen but no longer holds was removed there.
     ///
     /// Cost: `O((|other| + k) log n)`, where `|other|` counts its live dots, loose dots and
-    /// replicas, and `k` is the number of our live dots its context covers; a small delta costs
-    /// little however large `self` is.
+    /// replicas, and `k` is the number of our live dots its context covers, at most its live
+    /// dots plus the dots this join removes; a small delta costs little however large `self`
+    /// is.
     fn join(&mut self, other: &Self) -> bool {
         let mut changed = false;
         // Our dots that the other side saw and dropped: removed. Only dots in its context can
         // be, so look those up instead of walking every entry.
-        for dot in self.live_dots_in(&other.context) {
+        let covered: Vec<Dot<A>> = self.live_dots_in(&other.context).cloned().collect();
+        for dot in covered {
             let Some(element) = self.dots.get(&dot) else {
                 continue;
             };
@@ -350,16 +352,28 @@ impl<T: Ord + Clone, A: Ord + Clone> Lattice for OrSet<T, A> {
 
     /// `self ≤ other` iff joining `self` into `other` changes nothing: `other` has seen every
     /// dot `self` has, and still holds, under the same element, every dot of its own that
-    /// `self` has seen. Costs about `|self| log n`, without cloning `other`.
+    /// `self` has seen. Costs about the smaller side's size times `log`, without cloning.
     fn leq(&self, other: &Self) -> bool {
+        let holds = |dot: &Dot<A>, element: &T| {
+            self.entries
+                .get(element)
+                .is_some_and(|dots| dots.contains(dot))
+        };
         self.context.leq(&other.context)
-            && other.live_dots_in(&self.context).iter().all(|dot| {
-                other.dots.get(dot).is_some_and(|element| {
-                    self.entries
-                        .get(element)
-                        .is_some_and(|dots| dots.contains(dot))
+            && if other.dots.len() <= self.context.parts_len() {
+                other
+                    .dots
+                    .iter()
+                    .filter(|(dot, _)| self.context.contains(dot))
+                    .all(|(dot, element)| holds(dot, element))
+            } else {
+                other.live_dots_in(&self.context).all(|dot| {
+                    other
+                        .dots
+                        .get(dot)
+                        .is_some_and(|element| holds(dot, element))
                 })
-            })
+            }
     }
 
     fn is_bottom(&self) -> bool {
@@ -415,13 +429,15 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
         parts
     }
 
-    /// What `known` lacks of `self`, without enumerating the context: `O((|self| + |known|)
-    /// log)`, where `|x|` counts live dots and loose (cloud) dots, never the events a gap-free
-    /// prefix stands for. So it is safe on hostile states.
+    /// What `known` lacks of `self`, without enumerating the context: `O((|self| + |d|) log
+    /// n)`, where `|x|` counts live dots, loose (cloud) dots and replicas, never the events a
+    /// gap-free prefix stands for, and `d` is the result. `known` is only looked up, never
+    /// walked, so a small delta costs little however large the state it is checked against.
     ///
-    /// `known ⊔ d == known ⊔ self` and `d ≤ self` hold as for the default, but `d` is not always
-    /// the join of the parts `known` lacks: to keep its context a compact prefix it may repeat
-    /// dots `known` already has (removed ones as they are, live ones with their element).
+    /// `known ⊔ d == known ⊔ self` and `d ≤ self` hold as for the default, and `d` is bottom
+    /// exactly when `self ≤ known`. But `d` is not always the join of the parts `known` lacks:
+    /// to keep its context a compact prefix it may repeat dots `known` already has (removed
+    /// ones as they are, live ones with their element).
     fn difference(&self, known: &Self) -> Self {
         let known_live = &known.dots;
         let self_live = &self.dots;
@@ -454,9 +470,10 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
                 _ => optional.entry(&dot.replica).or_default().push(dot.counter),
             }
         }
-        // Removals: dots `known` holds live and `self` has seen and dropped.
-        for dot in known_live.keys() {
-            if self.context.contains(dot) && !self_live.contains_key(dot) {
+        // Removals: dots `known` holds live and `self` has seen and dropped. Only `known`'s
+        // live dots inside `self`'s context can be, so they are found by range.
+        for dot in known.live_dots_in(&self.context) {
+            if !self_live.contains_key(dot) {
                 explicit.insert(dot.clone());
             }
         }
@@ -469,23 +486,37 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
 
         // Per replica, the diff's context is a prefix `1..=p` plus loose dots above `p`. Each
         // optional dot under the prefix must be carried live; each needed dot above it costs a
-        // loose dot. Choose `p` to carry the fewest.
-        let known_loose = counters_by_replica(known.context.cloud());
+        // loose dot. Choose `p` to carry the fewest, the smallest on a tie (so `p = 0`, no
+        // entry at all, when nothing in the prefix is new).
         let explicit_by_replica = counters_by_replica(explicit.iter());
         let mut vector = VersionVector::new();
         let mut cloud: BTreeSet<Dot<A>> = BTreeSet::new();
         for (replica, n) in self.context.vector().iter() {
             let m = known.context.vector().get(replica);
-            let mut optional_here: Vec<u64> = optional
-                .get(replica)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|c| *c <= n)
-                .collect();
-            optional_here.sort_unstable();
-            let known_loose: &[u64] = known_loose.get(replica).map_or(&[], Vec::as_slice);
+            let optional_here: &[u64] = optional.get(replica).map_or(&[], Vec::as_slice);
+            // Sorted, as `self_live` is; those above `n` are loose and never under a prefix.
+            let optional_here = &optional_here[..optional_here.partition_point(|c| *c <= n)];
             let explicit_here: &[u64] = explicit_by_replica.get(replica).map_or(&[], Vec::as_slice);
+            // Events in `(m, n]` are new to `known` unless loose there. Counting those is a
+            // walk of `known`'s loose dots, so only a window of `n` proportional to what this
+            // replica carries anyway is looked at: prefixes below the window are considered
+            // only when the window reaches down to `m` (below `m` the count no longer changes).
+            let carried = optional_here.len().saturating_add(explicit_here.len());
+            let window = u64::try_from(carried)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1)
+                .saturating_mul(4);
+            let floor = m.max(n.saturating_sub(window));
+            let known_loose: Vec<u64> = if n > floor {
+                // At most `n - floor <= window` distinct counters.
+                known
+                    .context
+                    .loose_between(replica, floor + 1, n)
+                    .map(|d| d.counter)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let above = |sorted: &[u64], low: u64| -> u128 {
                 (sorted.len() - sorted.partition_point(|c| *c <= low)) as u128
             };
@@ -494,26 +525,38 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
                     as u128
             };
             // Needed dots in (p, n]: the events `known` never saw there, plus the explicit ones.
+            // Only called with `max(p, m) >= floor`, where `known_loose` is complete.
             let needed_above = |p: u64| -> u128 {
                 let low = p.max(m);
                 let unseen = if n > low {
-                    u128::from(n - low) - between(known_loose, low, n)
+                    u128::from(n - low) - between(&known_loose, low, n)
                 } else {
                     0
                 };
                 unseen + above(explicit_here, p)
             };
-            let mut best_p = n;
-            let mut best_cost = optional_here.len() as u128 + needed_above(n);
-            for (i, counter) in optional_here.iter().enumerate() {
-                let p = counter - 1;
-                let cost = i as u128 + needed_above(p);
-                if cost < best_cost {
-                    best_cost = cost;
-                    best_p = p;
+            let allowed = |p: u64| p.max(m) >= floor;
+            // Candidates in ascending order: no prefix, just under each optional dot, all.
+            let candidates = std::iter::once((0u64, 0usize))
+                .chain(
+                    optional_here
+                        .iter()
+                        .enumerate()
+                        .map(|(i, counter)| (counter - 1, i)),
+                )
+                .chain(std::iter::once((n, optional_here.len())));
+            let mut best: Option<(u128, u64)> = None;
+            for (p, carried_live) in candidates {
+                if !allowed(p) {
+                    continue;
+                }
+                let cost = carried_live as u128 + needed_above(p);
+                if best.is_none_or(|(b, _)| cost < b) {
+                    best = Some((cost, p));
                 }
             }
-            let p = best_p;
+            // `p = n` is always allowed (`n >= floor`), so there is a best.
+            let p = best.map_or(n, |(_, p)| p);
             vector.witness(replica.clone(), p);
             // Optional dots under the prefix travel live.
             for counter in optional_here.iter().take_while(|c| **c <= p) {
@@ -525,8 +568,8 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
                     entries.entry(element.clone()).or_default().insert(dot);
                 }
             }
-            // Unseen events above the prefix travel as loose dots (bounded: choosing `p = n`
-            // would have cost at most the number of optional dots).
+            // Unseen events above the prefix travel as loose dots: at most `n - floor`, and
+            // no more than choosing `p = n` would have carried.
             let mut counter = p.max(m);
             while counter < n {
                 counter += 1;

@@ -399,19 +399,30 @@ fn mv_register_dominated_and_duplicate_siblings_are_dropped() {
 }
 
 /// Many siblings cost about linear time to decode, or are refused when no writes could have
-/// made them (more concurrent siblings than replicas in their clocks).
+/// made them (more concurrent siblings than replicas in their clocks), or when there are more
+/// than the documented limit.
 #[test]
 fn mv_register_with_many_siblings_decodes_quickly_or_is_refused() {
-    let n = 5_000;
-    let disjoint: Vec<String> = (0..n)
-        .map(|i| format!(r#"{{"clock":{{"r{i}":1}},"value":{i}}}"#))
-        .collect();
-    let reg: MvRegister<u64, String> = accepted(&format!("[{}]", disjoint.join(",")));
-    assert_eq!(reg.siblings().len(), n);
+    let limit = MvRegister::<u64, String>::MAX_DECODED_SIBLINGS;
+    let disjoint = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"clock":{{"r{i}":1}},"value":{i}}}"#))
+            .collect();
+        format!("[{}]", list.join(","))
+    };
+    let reg: MvRegister<u64, String> = accepted(&disjoint(limit));
+    assert_eq!(reg.siblings().len(), limit);
     let mut again = reg.clone();
     assert!(!again.join(&reg));
+    // One more, or ten thousand, is refused with an error that says why.
+    for n in [limit + 1, 10_000] {
+        let err = serde_json::from_str::<MvRegister<u64, String>>(&disjoint(n))
+            .expect_err("past the limit");
+        assert!(err.to_string().contains("more than 1024 siblings"), "{err}");
+    }
 
-    // Two replicas cannot have written 5,000 concurrent values.
+    // Two replicas cannot have written 1,000 concurrent values.
+    let n = 1_000;
     let antichain: Vec<String> = (1..=n)
         .map(|i| format!(r#"{{"clock":{{"x":{i},"y":{}}},"value":0}}"#, n + 1 - i))
         .collect();

@@ -119,7 +119,7 @@ fn structs_do_not_decode_from_a_sequence_of_their_fields() {
 /// with every other: 20,000 concurrent siblings (700 KB of JSON) took 9 s, and a register
 /// holding them made every later join as slow. Siblings are now merged through an index by
 /// replica, largest clock first, and a list with more concurrent siblings than replicas in its
-/// clocks (which no writes can produce) is refused.
+/// clocks (which no writes can produce), or longer than the documented limit, is refused.
 #[test]
 fn mv_register_with_thousands_of_siblings_is_not_quadratic() {
     let n = 20_000;
@@ -130,8 +130,7 @@ fn mv_register_with_thousands_of_siblings_is_not_quadratic() {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let reg: MvRegister<u64, String> = serde_json::from_str(&json).expect("valid");
-    assert_eq!(reg.siblings().len(), n);
+    assert!(serde_json::from_str::<MvRegister<u64, String>>(&json).is_err());
     let antichain = format!(
         "[{}]",
         (1..=n)
