@@ -65,8 +65,8 @@ impl Ord for Id {
     }
 }
 
-/// Work allowed per unit of size per `log2` of the state. The operations below measure
-/// between 1 and 13; anything that walks the state measures in the hundreds or more.
+/// Work allowed per unit of size per `log2` of the state: a few times what the operations
+/// below need, far below what walking the state costs.
 const C: u64 = 24;
 
 fn log2(n: usize) -> u64 {
