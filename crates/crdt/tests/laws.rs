@@ -314,3 +314,36 @@ fn an_absorb_that_forwards_known_parts_is_caught() {
     });
     assert!(caught.is_err(), "a leaky absorb must be reported");
 }
+
+/// A difference that always returns something (the whole state) loses nothing and agrees with
+/// `absorb`, but gossip forwarding it would never go quiet: the decomposition checks catch it.
+#[test]
+fn a_difference_that_is_never_quiet_is_caught() {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct Noisy(GSet<u8>);
+    impl Lattice for Noisy {
+        fn join(&mut self, other: &Self) -> bool {
+            self.0.join(&other.0)
+        }
+    }
+    impl Decompose for Noisy {
+        fn decompose(&self) -> Vec<Self> {
+            self.0.decompose().into_iter().map(Noisy).collect()
+        }
+        fn difference(&self, _known: &Self) -> Self {
+            self.clone()
+        }
+    }
+    impl Arbitrary for Noisy {
+        fn arbitrary(g: &mut Gen) -> Self {
+            Noisy(GSet::arbitrary(g))
+        }
+    }
+    let caught = std::panic::catch_unwind(|| {
+        laws::Checker::new().tests(200).seed(7).decompose::<Noisy>();
+    });
+    assert!(
+        caught.is_err(),
+        "a difference that is never bottom must be reported"
+    );
+}

@@ -140,3 +140,26 @@ fn mv_register_with_thousands_of_siblings_is_not_quadratic() {
     );
     assert!(serde_json::from_str::<MvRegister<u64, String>>(&antichain).is_err());
 }
+
+/// Found by an adversarial probe. `OrSet::difference` always emitted its context's gap-free
+/// prefix, so `a.difference(&a)`, and the news of absorbing a copy, were never bottom: gossip
+/// forwarding whatever news is not bottom never went quiet for the OR-Set.
+#[test]
+fn or_set_news_is_bottom_when_nothing_is_new() {
+    let a = or_set(
+        r#"{"entries":[["x",[["r0",1],["r1",4]]],["y",[["r0",3]]]],
+            "context":{"vv":{"r0":3,"r1":2},"cloud":[["r1",4]]}}"#,
+    );
+    assert!(a.difference(&a).is_bottom());
+    let mut copy = a.clone();
+    assert!(copy.absorb(a.clone()).is_bottom());
+    assert_eq!(copy, a);
+    // Something older than what is known is not news either.
+    let older = or_set(r#"{"entries":[["x",[["r0",1]]]],"context":{"vv":{"r0":1},"cloud":[]}}"#);
+    assert!(older.leq(&a) && older.difference(&a).is_bottom());
+    // But a removal is.
+    let removal = or_set(r#"{"entries":[],"context":{"vv":{"r0":1},"cloud":[]}}"#);
+    let news = removal.difference(&a);
+    assert!(!news.is_bottom());
+    assert_eq!(a.clone().joined(&news), a.clone().joined(&removal));
+}

@@ -127,6 +127,12 @@ pub fn difference_recovers<L: Decompose>(a: &L, known: &L) -> bool {
     diff.leq(a) && known.clone().joined(&diff) == known.clone().joined(a)
 }
 
+/// `a.difference(known)` is bottom exactly when `a ≤ known`: nothing new gives no news, so
+/// gossip that forwards whatever news is not bottom goes quiet.
+pub fn difference_is_bottom_iff_leq<L: Decompose>(a: &L, known: &L) -> bool {
+    a.difference(known).is_bottom() == a.leq(known)
+}
+
 /// `state.absorb(delta)` joins `delta` into `state` and returns exactly
 /// `delta.difference(state)` as it was before.
 pub fn absorb_agrees_with_difference<L: Decompose>(state: &L, delta: &L) -> bool {
@@ -323,8 +329,9 @@ impl Checker {
         );
     }
 
-    /// Checks `L`'s [`Decompose`] methods: the difference loses nothing, and `absorb` agrees
-    /// with `difference` and `join`; panics with a counterexample on failure.
+    /// Checks `L`'s [`Decompose`] methods: the difference loses nothing and is bottom exactly
+    /// when nothing is new, and `absorb` agrees with `difference` and `join`; panics with a
+    /// counterexample on failure.
     pub fn decompose<L: Decompose + Arbitrary + Debug>(&self) {
         let name = std::any::type_name::<L>();
         self.run(
@@ -334,6 +341,19 @@ impl Checker {
                 verdict(difference_recovers(&a, &known), || {
                     format!("a = {a:?}\nknown = {known:?}")
                 })
+            }) as fn(L, L) -> TestResult,
+        );
+        self.run(
+            "difference is bottom iff nothing is new",
+            name,
+            (|a: L, known: L| {
+                let copy = a.clone();
+                verdict(
+                    difference_is_bottom_iff_leq(&a, &known)
+                        && difference_is_bottom_iff_leq(&a, &copy)
+                        && difference_is_bottom_iff_leq(&a, &a.clone().joined(&known)),
+                    || format!("a = {a:?}\nknown = {known:?}"),
+                )
             }) as fn(L, L) -> TestResult,
         );
         self.run(
