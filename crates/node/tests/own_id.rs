@@ -6,6 +6,9 @@ use gossip_node::{Birth, Node, Options};
 use gossip_transport::Time;
 use serde_json::{Value, json};
 
+/// A client write of a value, as a request body.
+type Write = fn(i64) -> Value;
+
 /// Node `n1` of `n1, n2`, running `workload`, initialised.
 fn node(workload: &str) -> Node {
     let options = Options::parse(&[workload]).expect("valid arguments");
@@ -55,7 +58,7 @@ fn first_run(out: &[Value]) -> Option<Value> {
 
 #[test]
 fn a_forged_claim_on_the_nodes_own_id_loses_no_write() {
-    let cases: [(&str, fn(i64) -> Value); 4] = [
+    let cases: [(&str, Write); 4] = [
         (
             "broadcast",
             |v| json!({"type":"broadcast","message":v,"msg_id":v}),

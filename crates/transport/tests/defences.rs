@@ -6,64 +6,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Faults};
+use common::{Cluster, Faults, base, ms};
 use gossip_crdt::{CausalContext, Dot, GSet};
-use gossip_transport::{Config, Overlay, Packet, ReplicaId, Run, Start, Strategy, TransportError};
+use gossip_transport::{Config, Packet, ReplicaId, Run, Start, TransportError};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Fast timings, as in the convergence tests.
-fn base() -> Config<u32> {
-    Config {
-        flush: ms(0),
-        relay_flush: ms(20),
-        ack_delay: ms(50),
-        rto: ms(100),
-        max_rto: ms(400),
-        suspect_after: ms(300),
-        max_packet_bytes: 256,
-        retain: ms(500),
-        ..Config::default()
-    }
-}
-
+/// Every strategy of the convergence tests but the ring, whose overlay names eight members.
 fn strategies() -> Vec<(&'static str, Config<u32>)> {
-    let with = |strategy: Strategy, overlay: Overlay<u32>| Config {
-        strategy,
-        overlay,
-        ..base()
-    };
-    let hybrid = Strategy::Hybrid {
-        lazy_interval: ms(50),
-        lazy_fanout: 1,
-        graft_delay: ms(60),
-    };
-    vec![
-        ("flood/full", with(Strategy::Flood, Overlay::Full)),
-        ("tree/kary2", with(Strategy::Tree, Overlay::Kary { k: 2 })),
-        (
-            "tree/star3",
-            with(Strategy::Tree, Overlay::Star { hubs: 3 }),
-        ),
-        (
-            "gossip/fanout2",
-            with(
-                Strategy::Gossip {
-                    fanout: 2,
-                    interval: ms(30),
-                },
-                Overlay::Full,
-            ),
-        ),
-        (
-            "push-pull",
-            with(Strategy::PushPull { interval: ms(30) }, Overlay::Full),
-        ),
-        ("hybrid/star2", with(hybrid, Overlay::Star { hubs: 2 })),
-    ]
+    common::strategies()
+        .into_iter()
+        .filter(|(name, _)| *name != "flood/ring")
+        .collect()
 }
 
 fn settle(cluster: &mut Cluster) {

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use gossip_crdt::{GSet, Lattice};
-use gossip_transport::{Config, Packet, Replicator, Start, Stats, Time, TransportError};
+use gossip_transport::{
+    Config, Overlay, Packet, Replicator, Start, Stats, Strategy, Time, TransportError,
+};
 
 pub type Node = Replicator<GSet<u64>, u32>;
 
@@ -328,4 +330,85 @@ impl Cluster {
         }
         total
     }
+}
+
+// ---- configurations shared by the property tests ---------------------------------------
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Fast timings so that a schedule of a few virtual seconds exercises many rounds.
+pub fn base() -> Config<u32> {
+    Config {
+        flush: ms(0),
+        relay_flush: ms(20),
+        ack_delay: ms(50),
+        rto: ms(100),
+        max_rto: ms(400),
+        suspect_after: ms(300),
+        max_packet_bytes: 256,
+        // Short, so that logs are compacted (and snapshots happen) within a schedule.
+        retain: ms(500),
+        ..Config::default()
+    }
+}
+
+pub fn strategies() -> Vec<(&'static str, Config<u32>)> {
+    let with = |strategy: Strategy, overlay: Overlay<u32>| Config {
+        strategy,
+        overlay,
+        ..base()
+    };
+    vec![
+        ("flood/full", with(Strategy::Flood, Overlay::Full)),
+        (
+            "flood/ring",
+            with(
+                Strategy::Flood,
+                Overlay::Given((0..8u32).map(|i| (i, vec![(i + 1) % 8])).collect()),
+            ),
+        ),
+        ("tree/kary2", with(Strategy::Tree, Overlay::Kary { k: 2 })),
+        (
+            "tree/star3",
+            with(Strategy::Tree, Overlay::Star { hubs: 3 }),
+        ),
+        (
+            "gossip/fanout2",
+            with(
+                Strategy::Gossip {
+                    fanout: 2,
+                    interval: ms(30),
+                },
+                Overlay::Full,
+            ),
+        ),
+        (
+            "push-pull",
+            with(Strategy::PushPull { interval: ms(30) }, Overlay::Full),
+        ),
+        (
+            "hybrid/star2",
+            with(
+                Strategy::Hybrid {
+                    lazy_interval: ms(50),
+                    lazy_fanout: 1,
+                    graft_delay: ms(60),
+                },
+                Overlay::Star { hubs: 2 },
+            ),
+        ),
+        (
+            "hybrid/kary3",
+            with(
+                Strategy::Hybrid {
+                    lazy_interval: ms(50),
+                    lazy_fanout: 1,
+                    graft_delay: ms(60),
+                },
+                Overlay::Kary { k: 3 },
+            ),
+        ),
+    ]
 }
