@@ -40,7 +40,6 @@ pub(crate) struct DeltaLog<L> {
     state: L,
     seen: CausalContext<ReplicaId>,
     deltas: BTreeMap<ReplicaId, Window<Stored<L>>>,
-    bytes: usize,
     /// Ids in `seen` whose deltas are no longer stored (dropped, or learned from a snapshot):
     /// only a snapshot can carry them.
     compacted: CausalContext<ReplicaId>,
@@ -52,7 +51,6 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             state: L::default(),
             seen: CausalContext::new(),
             deltas: BTreeMap::new(),
-            bytes: 0,
             compacted: CausalContext::new(),
         }
     }
@@ -63,11 +61,6 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     pub(crate) fn seen(&self) -> &CausalContext<ReplicaId> {
         &self.seen
-    }
-
-    /// Total encoded size of the stored deltas.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes
     }
 
     /// How many deltas are stored.
@@ -136,8 +129,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
                     youngest_kept = Some(youngest_kept.map_or(at, |t| t.min(at)));
                     break;
                 }
-                if let Some(stored) = deltas.remove(counter) {
-                    self.bytes -= stored.bytes;
+                if deltas.remove(counter).is_some() {
                     self.compacted.insert(Dot {
                         replica: *origin,
                         counter,
@@ -183,10 +175,8 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             .entry(dot.replica)
             .or_insert_with(Window::new)
             .insert(dot.counter, stored)
-            .is_ok()
+            .is_err()
         {
-            self.bytes += bytes;
-        } else {
             // A number far from the origin's others (only a corrupt counter gets there): its
             // effect is in the state, and a peer lacking it gets a snapshot.
             self.compacted.insert(dot);

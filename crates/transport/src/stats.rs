@@ -121,16 +121,6 @@ impl Stats {
         c.deltas += deltas as u64;
     }
 
-    /// Total packets sent, all kinds.
-    pub fn packets_sent(&self) -> u64 {
-        self.sent.values().map(|c| c.packets).sum()
-    }
-
-    /// Total bytes sent, all kinds.
-    pub fn bytes_sent(&self) -> u64 {
-        self.sent.values().map(|c| c.bytes).sum()
-    }
-
     /// Adds another replicator's counters to these (for cluster totals).
     pub fn absorb(&mut self, other: &Stats) {
         for (kind, c) in &other.sent {

@@ -1,0 +1,110 @@
+//! Who gets eager pushes: the plan's fixed targets, or a star's hub with failover to the
+//! next candidate when the hub goes silent, and the peers that asked us to relay for them.
+
+use gossip_crdt::{Decompose, Lattice};
+use serde::Serialize;
+
+use super::Replicator;
+use crate::Time;
+use crate::overlay::Plan;
+
+impl<L, P> Replicator<L, P>
+where
+    L: Lattice + Decompose + Serialize,
+    P: Ord + Clone + std::fmt::Debug,
+{
+    /// `true` iff `name` gets eager pushes now.
+    pub(super) fn is_target(&self, name: &P) -> bool {
+        self.targets.binary_search(name).is_ok()
+    }
+
+    /// Recomputes the eager targets after the plan, the hub or a relay changed.
+    pub(super) fn refresh_targets(&mut self) {
+        // What was spread to the old targets is theirs, as if queued at once.
+        self.distribute();
+        let mut targets = self.compute_targets();
+        targets.sort();
+        targets.dedup();
+        self.targets = targets;
+    }
+
+    /// The peers that get eager pushes, from scratch.
+    pub(super) fn compute_targets(&self) -> Vec<P> {
+        match &self.plan {
+            Plan::None => Vec::new(),
+            Plan::Fixed(v) => v.clone(),
+            Plan::Star { .. } => match &self.hub {
+                None => self.others().cloned().collect(),
+                Some(hub) => {
+                    let mut out = vec![hub.clone()];
+                    for (name, peer) in &self.peers {
+                        if peer.relay_for && name != hub {
+                            out.push(name.clone());
+                        }
+                    }
+                    out
+                }
+            },
+        }
+    }
+
+    /// Star: the first candidate hub not suspected, or `None` when this node is it (or every
+    /// candidate before it is unreachable).
+    pub(super) fn choose_hub(&self, now: Time) -> Option<P> {
+        let Plan::Star { candidates } = &self.plan else {
+            return None;
+        };
+        for c in candidates {
+            if *c == self.me {
+                return None;
+            }
+            let suspected = self
+                .peers
+                .get(c)
+                .is_some_and(|p| p.suspected(now, self.config.suspicion()));
+            if !suspected {
+                return Some(c.clone());
+            }
+        }
+        None
+    }
+
+    /// Star: switches hubs when the current one became unreachable or a better one returned.
+    pub(super) fn refresh_hub(&mut self, now: Time) {
+        let Plan::Star { candidates } = &self.plan else {
+            return;
+        };
+        let primary = candidates.first().cloned();
+        let new = self.choose_hub(now);
+        if new == self.hub {
+            return;
+        }
+        let old = std::mem::replace(&mut self.hub, new.clone());
+        self.refresh_targets();
+        if let Some(old) = &old {
+            // Whatever waited for the old hub goes to the new route instead.
+            self.queued.remove(old);
+            let peer = self.peer_mut(old);
+            peer.pending.clear();
+            peer.pending_bytes = 0;
+            if peer.relaying_us {
+                peer.relaying_us = false;
+                self.send_digest(old, false, Some(false));
+            }
+        }
+        match &new {
+            Some(hub) if Some(hub) == primary.as_ref() => self.enqueue_missing(hub),
+            Some(hub) => {
+                self.peer_mut(hub).relaying_us = true;
+                self.send_digest(hub, true, Some(true));
+            }
+            None => {
+                // Acting as hub: learn what every member lacks, and serve it.
+                let others: Vec<P> = self.others().cloned().collect();
+                for other in others {
+                    self.send_digest(&other, true, None);
+                }
+            }
+        }
+    }
+}
