@@ -36,6 +36,7 @@
 //! | [`Packet`], [`Run`], [`Ack`] | the wire format (serde; compact JSON) |
 //! | [`Time`], [`Start`] | time as a parameter; seed and incarnation of a new replica |
 //! | [`ReplicaId`] | per-incarnation delta origin |
+//! | [`Change`], [`Source`] | change events: what grew the state, and from where |
 //! | [`Stats`], [`PacketKind`] | counters of packets and bytes, by kind |
 //! | [`TransportError`] | packets refused |
 //!
@@ -89,6 +90,7 @@
 mod config;
 mod dot_set;
 mod error;
+mod event;
 mod log;
 mod overlay;
 mod packet;
@@ -102,6 +104,7 @@ mod window;
 
 pub use config::{Config, Overlay, Strategy};
 pub use error::TransportError;
+pub use event::{Change, Source};
 pub use packet::{Ack, Packet, Run};
 pub use replica_id::ReplicaId;
 pub use replicator::Replicator;

@@ -27,9 +27,10 @@ struct Stored<L> {
 
 /// What one insertion did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Inserted {
-    /// A delta this replica did not have; its id is now in the log.
-    New,
+pub(crate) enum Inserted<L> {
+    /// A delta this replica did not have; its id is now in the log. With what the state
+    /// gained, when asked for.
+    New(Option<L>),
     /// The id was already known: nothing changed.
     Duplicate,
 }
@@ -153,13 +154,21 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
     /// state did not already hold is stored and forwarded later (redundancy removal).
-    pub(crate) fn insert(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) -> Inserted {
+    /// With `keep_news`, what the state gained is also handed back.
+    pub(crate) fn insert(
+        &mut self,
+        dot: Dot<ReplicaId>,
+        delta: L,
+        now: Time,
+        keep_news: bool,
+    ) -> Inserted<L> {
         if !self.seen.insert(dot.clone()) {
             return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
         let news = self.state.absorb(delta);
+        let kept = keep_news.then(|| news.clone());
         self.store(dot, news, now);
-        Inserted::New
+        Inserted::New(kept)
     }
 
     /// Keeps `delta` (already joined into the state) under `dot`, already in `seen`.

@@ -29,6 +29,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::Serialize;
 
+use crate::event::{Change, Source};
 use crate::log::{DeltaLog, Inserted};
 use crate::overlay::{Plan, plan};
 use crate::packet::{Packet, Run};
@@ -43,9 +44,9 @@ use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time
 /// | family | methods | what for |
 /// |---|---|---|
 /// | getters | [`state`](Self::state), [`seen`](Self::seen), [`stats`](Self::stats), ... | read the replica |
-/// | mutators | [`update`](Self::update), [`set_overlay`](Self::set_overlay) | application commands |
+/// | mutators | [`update`](Self::update), [`set_overlay`](Self::set_overlay), [`watch`](Self::watch) | application commands |
 /// | inputs | [`handle_packet`](Self::handle_packet), [`handle_timeout`](Self::handle_timeout) | the network and the clock |
-/// | outputs | [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout) | what to send, and when to call again |
+/// | outputs | [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout), [`poll_change`](Self::poll_change) | what to send, when to call again, what changed |
 ///
 /// # Driving contract
 ///
@@ -154,6 +155,8 @@ pub struct Replicator<L, P> {
     /// must not get them back) and their encoded size.
     fanout: Vec<(Dot<ReplicaId>, Option<P>, usize)>,
     fanout_bytes: usize,
+    /// Changes not yet taken, while someone watches (see [`Replicator::watch`]).
+    changes: Option<VecDeque<Change<L, P>>>,
 }
 
 impl<L, P> Replicator<L, P>
@@ -205,6 +208,7 @@ where
             over_budget: Vec::new(),
             fanout: Vec::new(),
             fanout_bytes: 0,
+            changes: None,
             config,
         };
         replicator.hub = replicator.choose_hub(now);
@@ -285,8 +289,16 @@ where
             return None;
         }
         let dot = self.fresh_dot();
-        let inserted = self.log.insert(dot.clone(), delta, now);
-        debug_assert_eq!(inserted, Inserted::New, "a fresh id is never a duplicate");
+        let inserted = self
+            .log
+            .insert(dot.clone(), delta, now, self.changes.is_some());
+        debug_assert!(
+            matches!(inserted, Inserted::New(_)),
+            "a fresh id is never a duplicate"
+        );
+        if let Inserted::New(Some(gained)) = inserted {
+            self.record_change(&dot, gained, Source::Local);
+        }
         self.stats.local_updates += 1;
         self.lazy_dirty = true;
         self.spread(&dot, None);
@@ -299,6 +311,12 @@ where
     /// client only once this holds survives the crash of its own replica.
     pub fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool {
         self.members.len() <= 1 || self.peers.values().any(|p| p.known.contains(dot))
+    }
+
+    /// Starts recording a [`Change`] for every delta that grows the state from now on, to
+    /// take with [`poll_change`](Self::poll_change).
+    pub fn watch(&mut self) {
+        self.changes.get_or_insert_with(VecDeque::new);
     }
 
     /// Replaces the overlay (e.g. when a `topology` message arrives); deltas already queued
@@ -418,6 +436,9 @@ where
                 // sender's snapshot may hold more): the gain also travels as a delta of ours,
                 // so no replica keeps something the others can never learn.
                 let dot = self.fresh_dot();
+                if self.changes.is_some() {
+                    self.record_change(&dot, news.clone(), Source::Peer(from.clone()));
+                }
                 self.log.record(dot.clone(), news, now);
                 self.lazy_dirty = true;
                 self.spread(&dot, None);
@@ -520,6 +541,12 @@ where
 
     // ---- outputs -------------------------------------------------------------
 
+    /// The next change of the state, oldest first, while watching
+    /// ([`watch`](Self::watch)); drain it after every input, as [`poll_transmit`](Self::poll_transmit).
+    pub fn poll_change(&mut self) -> Option<Change<L, P>> {
+        self.changes.as_mut()?.pop_front()
+    }
+
     /// The next packet to send, and to whom.
     pub fn poll_transmit(&mut self) -> Option<(P, Packet<L>)> {
         self.outbox.pop_front()
@@ -571,6 +598,19 @@ where
     /// Applies a run of deltas from `from`. `from_current`: it comes from the sender's current
     /// life (the caller has recorded that it holds them), so new deltas are not sent back
     /// there; leftovers of a previous incarnation, which the current one may lack, are.
+    /// Records that the state grew by `gained` under `id`, if someone watches and it did.
+    fn record_change(&mut self, id: &Dot<ReplicaId>, gained: L, source: Source<P>) {
+        if let Some(changes) = &mut self.changes
+            && !gained.is_bottom()
+        {
+            changes.push_back(Change {
+                id: id.clone(),
+                gained,
+                source,
+            });
+        }
+    }
+
     fn receive_run(&mut self, from: &P, run: Run<L>, from_current: bool) {
         let dot = |i: usize| Dot {
             replica: run.origin,
@@ -578,8 +618,12 @@ where
         };
         for (i, delta) in run.deltas.into_iter().enumerate() {
             let dot = dot(i);
-            match self.log.insert(dot.clone(), delta, self.now) {
-                Inserted::New => {
+            let watched = self.changes.is_some();
+            match self.log.insert(dot.clone(), delta, self.now, watched) {
+                Inserted::New(gained) => {
+                    if let Some(gained) = gained {
+                        self.record_change(&dot, gained, Source::Peer(from.clone()));
+                    }
                     self.stats.received_new += 1;
                     self.lazy_dirty = true;
                     // Not even a stale sender's current life is known to hold it.
