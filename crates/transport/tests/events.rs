@@ -27,7 +27,7 @@ fn the_changes_add_up_to_the_state_under_every_strategy() {
             node.watch();
         }
         let mut seen: Vec<Vec<_>> = vec![Vec::new(); 4];
-        let mut drain = |cluster: &mut Cluster, seen: &mut Vec<Vec<_>>| {
+        let drain = |cluster: &mut Cluster, seen: &mut Vec<Vec<_>>| {
             for (i, node) in cluster.nodes.iter_mut().enumerate() {
                 while let Some(change) = node.poll_change() {
                     seen[i].push(change);
