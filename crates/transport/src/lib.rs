@@ -36,6 +36,7 @@
 //! | [`Packet`], [`Run`], [`Ack`] | the wire format (serde; compact JSON) |
 //! | [`Time`], [`Start`] | time as a parameter; seed and incarnation of a new replica |
 //! | [`ReplicaId`] | per-incarnation delta origin |
+//! | [`Weigh`], [`JsonWeigh`] | sizes in the shell's encoding, for budgets and statistics |
 //! | [`Change`], [`Source`] | change events: what grew the state, and from where |
 //! | [`Stats`], [`PacketKind`] | counters of packets and bytes, by kind |
 //! | [`TransportError`] | packets refused |
@@ -100,6 +101,7 @@ mod replicator;
 mod start;
 mod stats;
 mod time;
+mod weigh;
 mod window;
 
 pub use config::{Config, Overlay, Strategy};
@@ -111,6 +113,7 @@ pub use replicator::Replicator;
 pub use start::Start;
 pub use stats::{Counter, PacketKind, Refused, Stats};
 pub use time::Time;
+pub use weigh::{JsonWeigh, Weigh};
 
 /// `docs/anti-entropy.md`, whose code blocks run as doctests.
 #[cfg(doctest)]

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
 use serde::Serialize;
 
-use crate::packet::Run;
+use crate::packet::{Packet, Run};
+use crate::weigh::Weigh;
 use crate::window::Window;
 use crate::{ReplicaId, Time};
 
@@ -36,8 +37,10 @@ pub(crate) enum Inserted<L> {
 }
 
 /// The state, the deltas it was built from, and their ids.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct DeltaLog<L> {
+    /// Sizes deltas in the shell's encoding.
+    weigh: Box<dyn Weigh<L>>,
     state: L,
     seen: CausalContext<ReplicaId>,
     deltas: BTreeMap<ReplicaId, Window<Stored<L>>>,
@@ -47,8 +50,9 @@ pub(crate) struct DeltaLog<L> {
 }
 
 impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(weigh: Box<dyn Weigh<L>>) -> Self {
         DeltaLog {
+            weigh,
             state: L::default(),
             seen: CausalContext::new(),
             deltas: BTreeMap::new(),
@@ -67,6 +71,16 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
     /// How many deltas are stored.
     pub(crate) fn len(&self) -> usize {
         self.deltas.values().map(Window::len).sum()
+    }
+
+    /// Replaces the weigher (before anything is stored).
+    pub(crate) fn set_weigh(&mut self, weigh: Box<dyn Weigh<L>>) {
+        self.weigh = weigh;
+    }
+
+    /// The size of `packet` in the shell's encoding.
+    pub(crate) fn packet_size(&self, packet: &Packet<L>) -> usize {
+        self.weigh.packet(packet)
     }
 
     /// How many entries the log keeps (ids, slots, gaps included), for
@@ -173,7 +187,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// Keeps `delta` (already joined into the state) under `dot`, already in `seen`.
     fn store(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) {
-        let bytes = encoded_len(&delta);
+        let bytes = self.weigh.delta(&delta);
         let stored = Stored {
             delta,
             bytes,
@@ -257,23 +271,4 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 /// How many entries a causal context keeps: vector entries and loose ids.
 pub(crate) fn entries(context: &CausalContext<ReplicaId>) -> usize {
     context.vector().len() + context.cloud().count()
-}
-
-/// The length of `value`'s JSON encoding, without building it.
-pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Serialising our own types into a sink cannot fail; if a user type's impl errors, the
-    // size estimate is merely low.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
 }

@@ -8,7 +8,6 @@ use gossip_crdt::{Decompose, Dot, Lattice};
 use serde::Serialize;
 
 use super::Replicator;
-use crate::log::encoded_len;
 use crate::overlay::Plan;
 use crate::packet::{Ack, Packet};
 use crate::peer::Flight;
@@ -233,7 +232,7 @@ where
 
     pub(super) fn emit(&mut self, to: P, packet: Packet<L>, kind: PacketKind) {
         self.stats
-            .record_sent(kind, encoded_len(&packet), packet.delta_count());
+            .record_sent(kind, self.log.packet_size(&packet), packet.delta_count());
         self.outbox.push_back((to, packet));
     }
 }

@@ -34,6 +34,7 @@ use crate::log::{DeltaLog, Inserted};
 use crate::overlay::{Plan, plan};
 use crate::packet::{Packet, Run};
 use crate::peer::Peer;
+use crate::weigh::{JsonWeigh, Weigh};
 use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError};
 
 /// One replica of a lattice `L`, spreading its deltas to peers named by `P`.
@@ -190,7 +191,7 @@ where
             id: replica,
             inc: incarnation,
             next_local: 1,
-            log: DeltaLog::new(),
+            log: DeltaLog::new(Box::new(JsonWeigh)),
             peers: BTreeMap::new(),
             plan,
             hub: None,
@@ -215,6 +216,14 @@ where
         replicator.refresh_targets();
         replicator.greet();
         replicator
+    }
+
+    /// Weighs deltas and packets with `weigh` instead of as JSON: for a shell whose codec is
+    /// not JSON, so that byte budgets and statistics count the bytes that travel. Call it
+    /// right after [`new`](Self::new).
+    pub fn with_weigh(mut self, weigh: impl Weigh<L> + 'static) -> Self {
+        self.log.set_weigh(Box::new(weigh));
+        self
     }
 
     // ---- getters -------------------------------------------------------------
