@@ -131,8 +131,8 @@ pub struct Replicator<L, P> {
     /// New deltas for the eager targets, not yet queued peer by peer (that waits for the
     /// flush): queueing a batch one peer at a time touches each peer's records once per
     /// batch, where queueing each delta to every peer would walk all of a hub's peers'
-    /// records per delta (22 % of a 1,000-node simulation's time). With their sender (who
-    /// must not get them back) and their encoded size.
+    /// records per delta, a cost that grows with the cluster. With their sender (who must not
+    /// get them back) and their encoded size.
     fanout: Vec<(Dot<ReplicaId>, Option<P>, usize)>,
     fanout_bytes: usize,
 }
@@ -978,8 +978,7 @@ where
     /// How often the log is compacted: an eighth of `retain`, so a delta stays stored at most
     /// that much longer than asked, but not more often than [`COMPACT_EVERY`]. Each
     /// compaction scans every origin and the vectors of every peer that holds deltas, which in
-    /// a large cluster costs far more than the drops it makes: at one scan a second, the scans
-    /// took 14-19 % of a 1,000-node run's CPU.
+    /// a large cluster costs far more than the drops it makes, so scans are kept rare.
     fn compact_every(&self) -> Duration {
         (self.config.retain / 8).max(COMPACT_EVERY)
     }
