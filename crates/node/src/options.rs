@@ -96,9 +96,11 @@ impl Default for Options {
     }
 }
 
-/// The hub's batching interval of the `efficient` and `fast` profiles (see
-/// [`Options::profile`]).
+/// The hub's batching interval of the `efficient` profile: one batch per burst of leaves'
+/// pushes (see [`Options::profile`]).
 const EFFICIENT_RELAY_FLUSH: Duration = Duration::from_millis(300);
+
+/// The hub's batching interval of the `fast` profile: each burst passed on as it lands.
 const FAST_RELAY_FLUSH: Duration = Duration::from_millis(25);
 
 /// A bad command-line argument.
