@@ -17,8 +17,9 @@
 //! | [`protocol`] | ids, error codes, the envelope: parse what Maelstrom sends, print what it accepts |
 //! | [`Node`] | the sans-IO core: lines and time in, lines out |
 //! | `workload` | one module per workload: what each request means |
-//! | `replicated` | a lattice and its replication engine, speaking `gossip` messages |
-//! | [`Options`] | the command line: workload name and `key=value` settings |
+//! | `replicated` | a lattice and its replication engine, speaking `gossip` messages: the part of a workload the node drives |
+//! | `ack` | when a write is answered: `ack=replicated` holds answers and hides unreplicated writes from reads |
+//! | [`Options`] | the command line: workload name and `key=value` settings, and the transport configuration they make |
 //! | [`run_stdio`] | the tokio shell around the core |
 //!
 //! ## Choosing the workload
@@ -63,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ack;
 mod node;
 mod options;
 pub mod protocol;
@@ -72,8 +74,9 @@ mod replicated;
 mod shell;
 mod workload;
 
+pub use ack::AckPolicy;
 pub use node::{Birth, Node};
-pub use options::{AckPolicy, Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
+pub use options::{Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
 pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;
 pub use shell::run_stdio;

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use gossip_transport::{Start, Stats, Time};
+use gossip_transport::{Start, Time};
 use serde_json::Value;
 
+use crate::ack::HeldReplies;
 use crate::options::{Options, WorkloadKind};
-use crate::protocol::{ErrorCode, Inbound, NodeId, line_head, line_with_body, parse_line};
+use crate::protocol::{ErrorCode, GOSSIP, Inbound, NodeId, line_head, line_with_body, parse_line};
 use crate::refusals::Throttle;
-use crate::replicated::GOSSIP;
+use crate::replicated::Replication;
 use crate::workload::{self, Field, Reply, Setup, Workload};
 use crate::{NodeStats, Refusals, Rejection};
 
@@ -78,9 +79,8 @@ pub struct Node {
     next_msg_id: u64,
     out: VecDeque<String>,
     now: Time,
-    /// Write acknowledgements waiting until another node holds the write (`ack=replicated`),
-    /// oldest first, with the time each was held.
-    held: VecDeque<(Time, Inbound, Reply)>,
+    /// Write acknowledgements waiting until another node holds the write (`ack=replicated`).
+    held: HeldReplies,
 }
 
 impl std::fmt::Debug for Node {
@@ -109,7 +109,7 @@ impl Node {
             next_msg_id: 1,
             out: VecDeque::new(),
             now: Time::ZERO,
-            held: VecDeque::new(),
+            held: HeldReplies::default(),
         }
     }
 
@@ -126,7 +126,7 @@ impl Node {
     /// The replication engine's counters (for replicated workloads once running) and what
     /// the node refused; `None` while there is neither.
     pub fn stats(&self) -> Option<NodeStats<'_>> {
-        let replication: Option<&Stats> = self.app.as_ref().and_then(|a| a.stats());
+        let replication = self.replication().map(Replication::stats);
         let refused = self.refusals();
         (replication.is_some() || !refused.is_empty()).then_some(NodeStats {
             replication,
@@ -137,10 +137,15 @@ impl Node {
     /// What the node refused at its door so far.
     pub fn refusals(&self) -> Refusals {
         let mut refused = self.refused;
-        if let Some(app) = &self.app {
-            refused.add(app.refusals());
+        if let Some(replication) = self.replication() {
+            refused.add(replication.refusals());
         }
         refused
+    }
+
+    /// The workload's replication, once running, if it replicates.
+    fn replication(&self) -> Option<&dyn Replication> {
+        self.app.as_ref().and_then(|a| a.replication())
     }
 
     /// Handles one line from stdin (without its newline).
@@ -176,8 +181,8 @@ impl Node {
     /// Does whatever replication has due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = self.now.max(now);
-        if let Some(app) = &mut self.app {
-            app.handle_timeout(self.now);
+        if let Some(replication) = self.app.as_mut().and_then(|a| a.replication_mut()) {
+            replication.handle_timeout(self.now);
         }
         self.drain();
     }
@@ -189,7 +194,7 @@ impl Node {
 
     /// When [`handle_timeout`](Self::handle_timeout) is due next, if ever.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.app.as_ref().and_then(|a| a.poll_timeout())
+        self.replication().and_then(|r| r.poll_timeout())
     }
 
     fn init(&mut self, now: Time, msg: &Inbound) {
@@ -230,7 +235,12 @@ impl Node {
                     return;
                 }
                 if self.me.is_none() {
-                    tracing::info!(node = %me, members = members.len(), workload = ?self.kind, "initialised");
+                    tracing::info!(
+                        node = %me,
+                        members = members.len(),
+                        workload = %self.kind.map_or("unnamed", WorkloadKind::name),
+                        "initialised"
+                    );
                     self.me = Some(me);
                     self.members = members;
                     self.peers = peers;
@@ -263,7 +273,7 @@ impl Node {
             return;
         }
         if let Some(kind) = workload::infer(msg) {
-            tracing::info!(workload = kind.name(), from = %msg.kind, "workload inferred");
+            tracing::info!(workload = %kind.name(), from = %msg.kind, "workload inferred");
             self.start(kind, now, Some(kind.name()));
         }
     }
@@ -283,9 +293,15 @@ impl Node {
             return;
         }
         self.ensure_started(now, msg);
-        let result = match &mut self.app {
-            Some(app) => app.gossip(now, &msg.src, &msg.body_text),
-            None => Err(Rejection::new(
+        let result = match (&mut self.app, self.kind) {
+            (Some(app), Some(kind)) => match app.replication_mut() {
+                Some(replication) => replication.gossip(now, &msg.src, &msg.body_text),
+                None => Err(Rejection::new(
+                    ErrorCode::NotSupported,
+                    format!("the {} workload does not replicate", kind.name()),
+                )),
+            },
+            _ => Err(Rejection::new(
                 ErrorCode::TemporarilyUnavailable,
                 "gossip before the workload is known",
             )),
@@ -332,9 +348,9 @@ impl Node {
         self.me.clone().unwrap_or_else(|| msg.dest.clone())
     }
 
-    fn reply(&mut self, msg: &Inbound, reply: Reply) {
-        if reply.after.is_some() {
-            self.held.push_back((self.now, msg.clone(), reply));
+    fn reply(&mut self, msg: &Inbound, mut reply: Reply) {
+        if let Some(dot) = reply.after.take() {
+            self.held.hold(self.now, msg, dot, reply);
             return;
         }
         if msg.msg_id.is_none() {
@@ -391,46 +407,27 @@ impl Node {
         self.out.push_back(line);
     }
 
-    /// Answers the held writes another node now holds, in order; drops those held past the
-    /// client's patience (answering a client that gave up would name a closed endpoint).
-    fn release_held(&mut self) {
-        if self.held.is_empty() {
-            return; // the common case: this runs after every input
-        }
-        let now = self.now;
-        let mut waiting = VecDeque::new();
-        while let Some((since, msg, mut reply)) = self.held.pop_front() {
-            let held_elsewhere = match (&reply.after, &self.app) {
-                (Some(dot), Some(app)) => app.is_held_elsewhere(dot),
-                _ => true,
-            };
-            if held_elsewhere {
-                reply.after = None;
-                self.reply(&msg, reply);
-            } else if now - since >= CLIENT_PATIENCE {
-                tracing::warn!(src = %msg.src, "no other node acknowledged a write in time; not answering");
-            } else {
-                waiting.push_back((since, msg, reply));
-            }
-        }
-        self.held = waiting;
-    }
-
-    /// Moves the workload's gossip into the output queue.
+    /// Answers the held writes another node now holds, then moves the workload's gossip
+    /// into the output queue.
     fn drain(&mut self) {
-        self.release_held();
-        let (Some(app), Some(me)) = (&mut self.app, &self.me) else {
+        let replication = self.app.as_ref().and_then(|a| a.replication());
+        let released = self.held.release(self.now, |dot| {
+            replication.is_none_or(|r| r.is_held_elsewhere(dot))
+        });
+        for (msg, reply) in released {
+            self.reply(&msg, reply);
+        }
+        let (Some(replication), Some(me)) = (
+            self.app.as_mut().and_then(|a| a.replication_mut()),
+            &self.me,
+        ) else {
             return;
         };
-        while let Some((to, body)) = app.poll_transmit() {
+        while let Some((to, body)) = replication.poll_transmit() {
             self.out.push_back(line_with_body(me, &to, &body));
         }
     }
 }
-
-/// How long a client waits for a reply (Maelstrom's RPC timeout is 5 s), minus a margin for
-/// the reply's own trip.
-const CLIENT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(4500);
 
 /// A line cut short for logs.
 fn clip(line: &str) -> String {

@@ -14,7 +14,12 @@ use std::time::Duration;
 
 use gossip_transport::{Config, Overlay, Strategy};
 
+use crate::ack::AckPolicy;
 use crate::protocol::NodeId;
+
+/// Members of the default star that can act as hub in turn: one hub at a time carries the
+/// traffic, and the next takes over when it is suspected.
+const DEFAULT_HUBS: usize = 3;
 
 /// The Maelstrom workloads this node serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +68,8 @@ impl WorkloadKind {
 pub enum OverlayChoice {
     /// Our own overlay (the `topology` message is acknowledged and ignored).
     Own(Overlay<NodeId>),
-    /// The neighbours Maelstrom's `topology` message gives.
+    /// The neighbours Maelstrom's `topology` message gives (until it arrives, the default
+    /// star).
     Maelstrom,
 }
 
@@ -72,7 +78,8 @@ pub enum OverlayChoice {
 pub struct Options {
     /// The workload, if named; otherwise it is inferred from the first request that tells.
     pub workload: Option<WorkloadKind>,
-    /// Replication settings (the overlay inside is replaced per [`Options::overlay`]).
+    /// Replication settings but the overlay, which [`Options::overlay`] names: the node
+    /// starts with [`Options::transport_config`].
     pub transport: Config<NodeId>,
     /// Which overlay to use.
     pub overlay: OverlayChoice,
@@ -82,28 +89,19 @@ pub struct Options {
     pub ack: AckPolicy,
 }
 
-/// When the node answers a write (`broadcast`, `add`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AckPolicy {
-    /// At once, once applied locally: the lowest latency, but a write whose node crashes (and
-    /// loses its state) before passing it on is lost.
-    #[default]
-    Local,
-    /// Once another node is known to hold it: the write survives the crash of its own node.
-    Replicated,
-}
-
 impl Default for Options {
+    /// The `efficient` profile.
     fn default() -> Self {
-        Options::profile("efficient").unwrap_or_else(|| Options {
-            workload: None,
-            transport: Config::default(),
-            overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
-            seed: None,
-            ack: AckPolicy::Local,
-        })
+        Options::star_tree(EFFICIENT_RELAY_FLUSH)
     }
 }
+
+/// The hub's batching interval of the `efficient` profile: one batch per burst of leaves'
+/// pushes (see [`Options::profile`]).
+const EFFICIENT_RELAY_FLUSH: Duration = Duration::from_millis(300);
+
+/// The hub's batching interval of the `fast` profile: each burst passed on as it lands.
+const FAST_RELAY_FLUSH: Duration = Duration::from_millis(25);
 
 /// A bad command-line argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,32 +153,43 @@ impl Options {
     /// burst in every cycle of about three latencies; 25 ms sends each burst as it lands.
     /// `docs/anti-entropy.md` has the measurements behind the choice.
     pub fn profile(name: &str) -> Option<Options> {
-        let ms = Duration::from_millis;
-        let base = Config {
-            strategy: Strategy::Tree,
-            overlay: Overlay::Star { hubs: 3 },
-            ..Config::default()
-        };
-        let transport = match name {
-            "efficient" => Config {
-                flush: ms(0),
-                relay_flush: ms(300),
-                ..base
-            },
-            "fast" => Config {
-                flush: ms(0),
-                relay_flush: ms(25),
-                ..base
-            },
+        let relay_flush = match name {
+            "efficient" => EFFICIENT_RELAY_FLUSH,
+            "fast" => FAST_RELAY_FLUSH,
             _ => return None,
         };
-        Some(Options {
+        Some(Options::star_tree(relay_flush))
+    }
+
+    /// Both profiles: a tree over the default star, leaves pushing at once, hubs batching
+    /// every `relay_flush`.
+    fn star_tree(relay_flush: Duration) -> Options {
+        Options {
             workload: None,
-            transport,
-            overlay: OverlayChoice::Own(Overlay::Star { hubs: 3 }),
+            transport: Config {
+                strategy: Strategy::Tree,
+                flush: Duration::ZERO,
+                relay_flush,
+                ..Config::default()
+            },
+            overlay: OverlayChoice::Own(Overlay::Star { hubs: DEFAULT_HUBS }),
             seed: None,
             ack: AckPolicy::Local,
-        })
+        }
+    }
+
+    /// The replication engine's configuration: [`transport`](Options::transport) with the
+    /// overlay [`overlay`](Options::overlay) names; under [`OverlayChoice::Maelstrom`], the
+    /// default star until the `topology` message arrives, so that writes spread meanwhile.
+    pub fn transport_config(&self) -> Config<NodeId> {
+        let overlay = match &self.overlay {
+            OverlayChoice::Own(overlay) => overlay.clone(),
+            OverlayChoice::Maelstrom => Overlay::Star { hubs: DEFAULT_HUBS },
+        };
+        Config {
+            overlay,
+            ..self.transport.clone()
+        }
     }
 
     /// Parses the arguments after the program name.
@@ -196,7 +205,7 @@ impl Options {
         }
         let mut strategy: Option<String> = None;
         let mut overlay: Option<String> = None;
-        let mut hubs = 3usize;
+        let mut hubs = DEFAULT_HUBS;
         let mut k = 4usize;
         let mut fanout = 3usize;
         let mut interval = Duration::from_millis(200);
@@ -283,9 +292,6 @@ impl Options {
                 )));
             }
         };
-        if let OverlayChoice::Own(o) = &options.overlay {
-            options.transport.overlay = o.clone();
-        }
         Ok(options)
     }
 }
@@ -333,7 +339,7 @@ mod tests {
         let o = Options::parse(&["broadcast", "relay-flush=150ms", "profile=fast", "hubs=2"])
             .expect("valid");
         assert_eq!(o.transport.relay_flush, Duration::from_millis(150));
-        assert_eq!(o.transport.overlay, Overlay::Star { hubs: 2 });
+        assert_eq!(o.transport_config().overlay, Overlay::Star { hubs: 2 });
         let o = Options::parse(&["strategy=gossip", "fanout=4", "interval=0.1s"]).expect("valid");
         assert_eq!(
             o.transport.strategy,

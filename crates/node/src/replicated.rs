@@ -1,5 +1,9 @@
 //! A lattice replicated by the transport, wrapped for Maelstrom: gossip packets travel as
-//! message bodies of type `gossip`.
+//! message bodies of type [`GOSSIP`].
+//!
+//! A workload that replicates owns one [`Replicated`] lattice: it writes and reads it while
+//! answering requests, and hands it to the node as its [`Replication`], the part the node
+//! drives (gossip in, gossip out, timers, counters).
 
 use std::sync::Arc;
 
@@ -8,11 +12,43 @@ use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Run, Start, Stats
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Rejection;
-use crate::protocol::{ErrorCode, NodeId};
+use crate::protocol::{ErrorCode, GOSSIP, NodeId};
+use crate::refusals::Throttle;
+use crate::{Refusals, Rejection};
 
-/// The `type` of inter-node replication messages.
-pub const GOSSIP: &str = "gossip";
+/// The replication half of a workload, as the node drives it.
+pub(crate) trait Replication: Send {
+    /// Applies a `gossip` body (its JSON text) from the member `from`.
+    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection>;
+
+    /// Does what the replication engine has due at `now`.
+    fn handle_timeout(&mut self, now: Time);
+
+    /// The next gossip message to send: its addressee and its body as JSON text.
+    fn poll_transmit(&mut self) -> Option<(NodeId, String)>;
+
+    /// When [`handle_timeout`](Replication::handle_timeout) is due next.
+    fn poll_timeout(&self) -> Option<Time>;
+
+    /// The engine's counters.
+    fn stats(&self) -> &Stats;
+
+    /// `true` iff another node holds our write `dot`.
+    fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool;
+
+    /// What was taken out of peers' gossip before the engine saw it.
+    fn refusals(&self) -> Refusals;
+}
+
+/// What a lattice refuses of peers' gossip before its engine sees it.
+#[derive(Debug)]
+pub(crate) struct Screen<L> {
+    /// Takes out of a packet whatever must not reach the engine of a replica at the given
+    /// state; returns what it took out.
+    pub(crate) check: fn(&L, &mut Packet<L>) -> Refusals,
+    /// Why, for the log.
+    pub(crate) why: &'static str,
+}
 
 /// A gossip message body: the packet's fields beside `type` (and `w`, the workload, when
 /// peers may have to learn it).
@@ -36,6 +72,9 @@ pub(crate) struct Replicated<L> {
     /// The last batch of runs sent, as JSON text: a hub hands one batch to hundreds of
     /// leaves, and encodes it once.
     runs_text: Option<(Arc<Vec<Run<L>>>, String)>,
+    screen: Option<Screen<L>>,
+    refused: Refusals,
+    refusal_log: Throttle,
 }
 
 impl<L> Replicated<L>
@@ -53,6 +92,17 @@ where
             replicator: Replicator::new(me, members, config, start),
             tag,
             runs_text: None,
+            screen: None,
+            refused: Refusals::default(),
+            refusal_log: Throttle::default(),
+        }
+    }
+
+    /// The same, with peers' gossip passed through `screen` first.
+    pub(crate) fn screened(self, screen: Screen<L>) -> Self {
+        Replicated {
+            screen: Some(screen),
+            ..self
         }
     }
 
@@ -72,22 +122,13 @@ where
     pub(crate) fn set_overlay(&mut self, now: Time, overlay: Overlay<NodeId>) {
         self.replicator.set_overlay(now, overlay);
     }
+}
 
-    /// Applies a `gossip` body (its JSON text) from `from`.
-    pub(crate) fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
-        self.gossip_screened(now, from, body, |_, _| {})
-    }
-
-    /// Applies a `gossip` body (its JSON text) from `from`, once `screen` has seen the
-    /// packet, with the current state beside it, and taken out what must not reach the
-    /// engine.
-    pub(crate) fn gossip_screened(
-        &mut self,
-        now: Time,
-        from: &NodeId,
-        body: &str,
-        screen: impl FnOnce(&L, &mut Packet<L>),
-    ) -> Result<(), Rejection> {
+impl<L> Replication for Replicated<L>
+where
+    L: Lattice + Decompose + Serialize + DeserializeOwned + Send + Sync,
+{
+    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
         // Straight from the text, with no JSON tree in between: `type` and `w` are ignored.
         let mut packet = serde_json::from_str::<Packet<L>>(body).map_err(|e| {
             Rejection::new(
@@ -95,7 +136,21 @@ where
                 format!("bad gossip packet: {e}"),
             )
         })?;
-        screen(self.replicator.state(), &mut packet);
+        if let Some(screen) = &self.screen {
+            let refused = (screen.check)(self.replicator.state(), &mut packet);
+            if !refused.is_empty() {
+                self.refused.add(refused);
+                if let Some(held) = self.refusal_log.allow(now) {
+                    tracing::warn!(
+                        from = %from,
+                        "{}: {} deltas emptied, {} snapshot entries left out ({held} more such packets unlogged since the last such line)",
+                        screen.why,
+                        refused.counter_deltas,
+                        refused.counter_snapshot_entries
+                    );
+                }
+            }
+        }
         self.replicator
             .handle_packet(now, from.clone(), packet)
             .map_err(|e| {
@@ -103,22 +158,29 @@ where
             })
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Time) {
+    fn handle_timeout(&mut self, now: Time) {
         self.replicator.handle_timeout(now);
     }
 
-    /// The next gossip message: its addressee and its body, as JSON text.
-    pub(crate) fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
+    fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
         let (to, packet) = self.replicator.poll_transmit()?;
         Some((to, gossip_text(packet, self.tag, &mut self.runs_text)))
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Time> {
+    fn poll_timeout(&self) -> Option<Time> {
         self.replicator.poll_timeout()
     }
 
-    pub(crate) fn stats(&self) -> &Stats {
+    fn stats(&self) -> &Stats {
         self.replicator.stats()
+    }
+
+    fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool {
+        self.replicator.is_held_elsewhere(dot)
+    }
+
+    fn refusals(&self) -> Refusals {
+        self.refused
     }
 }
 

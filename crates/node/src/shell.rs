@@ -1,10 +1,12 @@
 //! The tokio shell: stdin lines and timers in, stdout lines out, around one [`Node`].
 //!
 //! One task owns the node. Each turn of the loop waits for one [`Input`] (a stdin line, the
-//! node's deadline, or end of input), hands it to the node, writes every line the node has
-//! for stdout through one buffer flushed once per turn, and re-arms the single timer. Logs go
-//! to stderr, which Maelstrom keeps as the node's log.
+//! node's deadline, end of input, or SIGTERM), hands it to the node, writes every line the
+//! node has for stdout through one buffer flushed once per turn, and re-arms the single timer.
+//! Logs go to stderr, which Maelstrom keeps as the node's log; the last line is the node's
+//! summary ([`Node::stats`]), written whether stdin closed or the node was asked to stop.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use gossip_transport::Time;
@@ -22,11 +24,20 @@ enum Input {
     Deadline,
     /// stdin closed: Maelstrom is done with us.
     Eof,
+    /// SIGTERM: whoever started us wants us gone.
+    Terminate,
 }
 
 /// Runs the node on stdin/stdout with the given arguments (those after the program name);
-/// returns when stdin closes. Bad arguments print the usage and exit with status 2.
+/// returns when stdin closes or on SIGTERM. Bad arguments print the usage and exit with
+/// status 2; `--help` prints it and `--version` the version, on stdout, and exit with 0.
 pub fn run_stdio<S: AsRef<str>>(args: &[S]) -> ExitCode {
+    if let Some(text) = asked_for(args) {
+        return match std::io::stdout().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     init_logging();
     let options = match Options::parse(args) {
         Ok(options) => options,
@@ -52,13 +63,26 @@ pub fn run_stdio<S: AsRef<str>>(args: &[S]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(Node::new(options, birth))) {
+    let served = runtime.block_on(serve(Node::new(options, birth)));
+    // Stopped by a signal, the node leaves a thread blocked reading stdin, which a plain drop
+    // of the runtime would wait for.
+    runtime.shutdown_background();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("stdio failed: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The text to print instead of running, for `--help` (`-h`) or `--version` (`-V`).
+fn asked_for<S: AsRef<str>>(args: &[S]) -> Option<String> {
+    args.iter().find_map(|arg| match arg.as_ref() {
+        "--help" | "-h" => Some(USAGE.to_string()),
+        "--version" | "-V" => Some(format!("gossip-node {}\n", env!("CARGO_PKG_VERSION"))),
+        _ => None,
+    })
 }
 
 fn init_logging() {
@@ -79,6 +103,7 @@ async fn serve(mut node: Node) -> std::io::Result<()> {
     let mut stdout = BufWriter::new(tokio::io::stdout());
     let mut buffer = Vec::new();
     let mut deadline: Option<Instant> = None;
+    let mut terminate = Terminate::listen();
     loop {
         let input = tokio::select! {
             read = stdin.read_until(b'\n', &mut buffer) => match read? {
@@ -90,13 +115,18 @@ async fn serve(mut node: Node) -> std::io::Result<()> {
                 }
             },
             () = sleep_until(deadline) => Input::Deadline,
+            () = terminate.recv() => Input::Terminate,
         };
         let now = Time::from_duration(origin.elapsed());
         match input {
             Input::Line(line) => node.handle_line(now, &line),
             Input::Deadline => node.handle_timeout(now),
-            Input::Eof => {
-                tracing::info!("stdin closed; exiting");
+            Input::Eof | Input::Terminate => {
+                if let Input::Eof = input {
+                    tracing::info!("stdin closed; exiting");
+                } else {
+                    tracing::info!("terminated (SIGTERM); exiting");
+                }
                 stdout.flush().await?;
                 if let Some(stats) = node.stats() {
                     tracing::info!("replication: {stats}");
@@ -118,5 +148,41 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM, as a future the loop can wait on.
+struct Terminate {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Terminate {
+    /// Starts listening; without a listener (not Unix, or the handler could not be installed)
+    /// SIGTERM keeps its default action.
+    fn listen() -> Terminate {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::terminate())
+                .inspect_err(|e| tracing::warn!("cannot listen for SIGTERM: {e}"))
+                .ok();
+            Terminate { signal }
+        }
+        #[cfg(not(unix))]
+        Terminate {}
+    }
+
+    /// Completes when SIGTERM arrives; never, without a listener.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            if signal.recv().await.is_some() {
+                return;
+            }
+            // The signal driver is gone: nothing more will come.
+            self.signal = None;
+        }
+        std::future::pending().await
     }
 }

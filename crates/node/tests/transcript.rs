@@ -43,7 +43,11 @@ fn run_transcript(name: &str, args: &[&str], logged: &[&str]) {
 
 #[test]
 fn broadcast_transcript_matches() {
-    run_transcript("broadcast", &["broadcast"], &["not a Maelstrom message"]);
+    run_transcript(
+        "broadcast",
+        &["broadcast"],
+        &["not a Maelstrom message", "workload=broadcast"],
+    );
 }
 
 /// Gossip from non-members (a client id, a node outside `node_ids`) gets nothing back and is
@@ -56,6 +60,7 @@ fn counter_transcript_matches() {
         &["pn-counter"],
         &[
             "not a Maelstrom message",
+            "workload=pn-counter",
             "not a member",
             "refused 2 gossip messages from non-members",
         ],

@@ -66,8 +66,10 @@ fn run(config: &Config<u32>, ops: &[Op], seed: u64) -> Result<(), String> {
                 expected.retain(|(m, _)| *m != n);
             }
             Op::Partition(mask) => {
-                let (a, b): (Vec<u32>, Vec<u32>) =
-                    cluster.live().into_iter().partition(|m| mask & (1 << m) != 0);
+                let (a, b): (Vec<u32>, Vec<u32>) = cluster
+                    .live()
+                    .into_iter()
+                    .partition(|m| mask & (1 << m) != 0);
                 cluster.partition(&a, &b);
             }
             Op::Heal => cluster.heal(),
@@ -171,7 +173,11 @@ fn a_departed_member_does_not_hold_back_compaction() {
     cluster.leave(3);
     assert!(cluster.run_for(Duration::from_secs(3)));
     for n in 0..3 {
-        assert_eq!(cluster.nodes[n].log_len(), 0, "member {n} still waits for 3");
+        assert_eq!(
+            cluster.nodes[n].log_len(),
+            0,
+            "member {n} still waits for 3"
+        );
     }
 }
 
@@ -199,13 +205,25 @@ fn the_hub_leaving_hands_over_to_the_next() {
     for v in 10..30 {
         assert!(cluster.nodes[2].state().contains(&v), "{v} lost");
     }
-    assert_eq!(cluster.nodes[2].eager_targets(), vec![1], "member 1 is the new hub");
+    assert_eq!(
+        cluster.nodes[2].eager_targets(),
+        vec![1],
+        "member 1 is the new hub"
+    );
 }
 
 #[test]
 fn regression_kary_members_leaving_in_turn() {
     use Op::*;
-    let ops = [Leave(4), Update(5), Update(5), Join(4), Update(3), Leave(1), Leave(2)];
+    let ops = [
+        Leave(4),
+        Update(5),
+        Update(5),
+        Join(4),
+        Update(3),
+        Leave(1),
+        Leave(2),
+    ];
     let (_, config) = strategies()
         .into_iter()
         .find(|(n, _)| *n == "tree/kary2")

@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{MsgId, NodeId};
-use crate::replicated::GOSSIP;
+use super::{GOSSIP, MsgId, NodeId};
 
 /// A message read from stdin, with the fields every handler needs pulled out.
 #[derive(Debug, Clone, PartialEq)]

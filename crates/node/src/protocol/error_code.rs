@@ -1,4 +1,4 @@
-//! Maelstrom's error codes (its protocol §"errors"), as an enum.
+//! Maelstrom's error codes (the "errors" section of its protocol), as an enum.
 
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 //! because a star of our own needs far fewer messages than Maelstrom's default grid. Names in
 //! it that are not members are left out (and logged): the node gossips only with members.
 
-use gossip_transport::{Config, Overlay, Time};
+use gossip_transport::{Overlay, Time};
 use serde_json::Value;
 
 use super::integer_set::IntegerSet;
@@ -13,6 +13,7 @@ use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
 use crate::options::OverlayChoice;
 use crate::protocol::{Inbound, NodeId};
+use crate::replicated::Replication;
 
 /// Broadcast: a replicated set of integers.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ pub(crate) struct Broadcast {
 }
 
 impl Broadcast {
-    pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
+    pub(crate) fn new(setup: Setup<'_>) -> Self {
         let mut members = setup.members.clone();
         members.sort_unstable();
         members.dedup();
@@ -33,7 +34,7 @@ impl Broadcast {
             follow_topology: setup.options.overlay == OverlayChoice::Maelstrom,
             me: setup.me.clone(),
             members,
-            set: IntegerSet::new(setup, config),
+            set: IntegerSet::new(setup),
         }
     }
 
@@ -123,5 +124,11 @@ impl Workload for Broadcast {
         }
     }
 
-    crate::workload::delegate_replication!(set.replicated);
+    fn replication(&self) -> Option<&dyn Replication> {
+        Some(&self.set.replicated)
+    }
+
+    fn replication_mut(&mut self) -> Option<&mut dyn Replication> {
+        Some(&mut self.set.replicated)
+    }
 }

@@ -12,16 +12,15 @@
 use std::sync::Arc;
 
 use gossip_crdt::{Decompose, GCounter, Lattice, PnCounter};
-use gossip_transport::{Config, Packet, ReplicaId, Time};
+use gossip_transport::{Packet, ReplicaId, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup, Workload, integer_field, not_supported};
-use crate::protocol::{ErrorCode, Inbound, NodeId};
-use crate::refusals::Throttle;
-use crate::replicated::Replicated;
+use crate::ack::Unconfirmed;
+use crate::protocol::{ErrorCode, Inbound};
+use crate::replicated::{Replicated, Replication, Screen};
 use crate::{Refusals, Rejection};
 
 /// A counter's increments and decrements, each added up over every replica's entry.
@@ -196,17 +195,16 @@ pub(crate) fn screen<C: Counter>(state: &C, packet: &mut Packet<C>) -> Refusals 
 pub(crate) struct CounterWorkload<C> {
     counter: Replicated<C>,
     unconfirmed: Unconfirmed<i64>,
-    refused: Refusals,
-    refusal_log: Throttle,
 }
 
 impl<C: Counter> CounterWorkload<C> {
-    pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
+    pub(crate) fn new(setup: Setup<'_>) -> Self {
         CounterWorkload {
             unconfirmed: Unconfirmed::new(setup.options.ack),
-            counter: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
-            refused: Refusals::default(),
-            refusal_log: Throttle::default(),
+            counter: setup.replicated().screened(Screen {
+                check: screen,
+                why: "gossip would take the counter out of 64 bits",
+            }),
         }
     }
 }
@@ -253,32 +251,13 @@ impl<C: Counter> Workload for CounterWorkload<C> {
         }
     }
 
-    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection> {
-        let mut refused = Refusals::default();
-        let result = self
-            .counter
-            .gossip_screened(now, from, body, |state, packet| {
-                refused = screen(state, packet);
-            });
-        if !refused.is_empty() {
-            self.refused.add(refused);
-            if let Some(held) = self.refusal_log.allow(now) {
-                tracing::warn!(
-                    from = %from,
-                    "gossip would take the counter out of 64 bits: {} deltas emptied, {} snapshot entries left out ({held} more such packets unlogged since the last such line)",
-                    refused.counter_deltas,
-                    refused.counter_snapshot_entries
-                );
-            }
-        }
-        result
+    fn replication(&self) -> Option<&dyn Replication> {
+        Some(&self.counter)
     }
 
-    fn refusals(&self) -> Refusals {
-        self.refused
+    fn replication_mut(&mut self) -> Option<&mut dyn Replication> {
+        Some(&mut self.counter)
     }
-
-    crate::workload::delegate_replication!(@engine counter);
 }
 
 #[cfg(test)]

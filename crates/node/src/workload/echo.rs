@@ -1,10 +1,10 @@
 //! The `echo` workload: every `echo` is answered with the same value.
 
-use gossip_transport::{Stats, Time};
+use gossip_transport::Time;
 
 use super::{Reply, Workload, not_supported};
 use crate::Rejection;
-use crate::protocol::{ErrorCode, Inbound, NodeId};
+use crate::protocol::Inbound;
 
 /// Echo: no state, no replication.
 #[derive(Debug)]
@@ -23,30 +23,5 @@ impl Workload for Echo {
             }
             _ => Err(not_supported("echo", msg)),
         }
-    }
-
-    fn gossip(&mut self, _now: Time, _from: &NodeId, _body: &str) -> Result<(), Rejection> {
-        Err(Rejection::new(
-            ErrorCode::NotSupported,
-            "the echo workload does not replicate",
-        ))
-    }
-
-    fn handle_timeout(&mut self, _now: Time) {}
-
-    fn poll_transmit(&mut self) -> Option<(NodeId, String)> {
-        None
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        None
-    }
-
-    fn stats(&self) -> Option<&Stats> {
-        None
-    }
-
-    fn is_held_elsewhere(&self, _dot: &gossip_crdt::Dot<gossip_transport::ReplicaId>) -> bool {
-        true
     }
 }

@@ -1,11 +1,12 @@
 //! The `g-set` workload: a grow-only set of integers; `add` inserts, `read` returns `value`.
 
-use gossip_transport::{Config, Time};
+use gossip_transport::Time;
 
 use super::integer_set::IntegerSet;
 use super::{Reply, Setup, Workload, integer_field, not_supported};
 use crate::Rejection;
-use crate::protocol::{Inbound, NodeId};
+use crate::protocol::Inbound;
+use crate::replicated::Replication;
 
 /// G-Set: a replicated set of integers.
 #[derive(Debug)]
@@ -14,9 +15,9 @@ pub(crate) struct GSetWorkload {
 }
 
 impl GSetWorkload {
-    pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
+    pub(crate) fn new(setup: Setup<'_>) -> Self {
         GSetWorkload {
-            set: IntegerSet::new(setup, config),
+            set: IntegerSet::new(setup),
         }
     }
 }
@@ -31,5 +32,11 @@ impl Workload for GSetWorkload {
         }
     }
 
-    crate::workload::delegate_replication!(set.replicated);
+    fn replication(&self) -> Option<&dyn Replication> {
+        Some(&self.set.replicated)
+    }
+
+    fn replication_mut(&mut self) -> Option<&mut dyn Replication> {
+        Some(&mut self.set.replicated)
+    }
 }

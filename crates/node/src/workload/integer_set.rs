@@ -4,16 +4,15 @@
 use std::collections::BTreeSet;
 
 use gossip_crdt::GSet;
-use gossip_transport::{Config, Time};
+use gossip_transport::Time;
 
 use super::encoded_set::{EncodedSet, json_array};
-use super::unconfirmed::Unconfirmed;
 use super::{Reply, Setup};
-use crate::protocol::NodeId;
+use crate::ack::Unconfirmed;
 use crate::replicated::Replicated;
 
 /// A grow-only set of integers, replicated, answering writes per the node's
-/// [`AckPolicy`](crate::options::AckPolicy).
+/// [`AckPolicy`](crate::AckPolicy).
 #[derive(Debug)]
 pub(crate) struct IntegerSet {
     pub(crate) replicated: Replicated<GSet<i64>>,
@@ -23,11 +22,11 @@ pub(crate) struct IntegerSet {
 }
 
 impl IntegerSet {
-    pub(crate) fn new(setup: Setup<'_>, config: Config<NodeId>) -> Self {
+    pub(crate) fn new(setup: Setup<'_>) -> Self {
         IntegerSet {
             unconfirmed: Unconfirmed::new(setup.options.ack),
             encoded: EncodedSet::default(),
-            replicated: Replicated::new(setup.me, setup.members, config, setup.start, setup.tag),
+            replicated: setup.replicated(),
         }
     }
 

@@ -1,47 +1,7 @@
 //! The workloads: what each client request means, and which lattice holds the answer.
 //!
-//! Each workload is a [`Workload`]: it answers client requests and, for the replicated ones,
-//! relays gossip to and from its [`Replicated`](crate::replicated::Replicated) lattice.
-
-/// Implements the replication half of [`Workload`] by handing everything to the
-/// [`Replicated`](crate::replicated::Replicated) field named `$field`; with `@engine`,
-/// everything but `gossip` (for a workload that screens gossip itself).
-macro_rules! delegate_replication {
-    ($($field:ident).+) => {
-        fn gossip(
-            &mut self,
-            now: gossip_transport::Time,
-            from: &crate::protocol::NodeId,
-            body: &str,
-        ) -> Result<(), crate::Rejection> {
-            self.$($field).+.gossip(now, from, body)
-        }
-
-        crate::workload::delegate_replication!(@engine $($field).+);
-    };
-    (@engine $($field:ident).+) => {
-        fn handle_timeout(&mut self, now: gossip_transport::Time) {
-            self.$($field).+.handle_timeout(now);
-        }
-
-        fn poll_transmit(&mut self) -> Option<(crate::protocol::NodeId, String)> {
-            self.$($field).+.poll_transmit()
-        }
-
-        fn poll_timeout(&self) -> Option<gossip_transport::Time> {
-            self.$($field).+.poll_timeout()
-        }
-
-        fn stats(&self) -> Option<&gossip_transport::Stats> {
-            Some(self.$($field).+.stats())
-        }
-
-        fn is_held_elsewhere(&self, dot: &gossip_crdt::Dot<gossip_transport::ReplicaId>) -> bool {
-            self.$($field).+.replicator().is_held_elsewhere(dot)
-        }
-    };
-}
-pub(crate) use delegate_replication;
+//! Each workload is a [`Workload`]: it answers client requests. Those that replicate own a
+//! [`Replicated`] lattice and hand it to the node as their [`Replication`]; echo has none.
 
 mod broadcast;
 mod counter;
@@ -49,15 +9,17 @@ mod echo;
 mod encoded_set;
 mod g_set;
 mod integer_set;
-mod unconfirmed;
 
-use gossip_crdt::{Dot, GCounter, PnCounter};
-use gossip_transport::{Overlay, ReplicaId, Start, Stats, Time};
+use gossip_crdt::{Decompose, Dot, GCounter, Lattice, PnCounter};
+use gossip_transport::{ReplicaId, Start, Time};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::options::{AckPolicy, Options, OverlayChoice, WorkloadKind};
-use crate::protocol::{Inbound, NodeId};
-use crate::{Refusals, Rejection};
+use crate::Rejection;
+use crate::options::{Options, WorkloadKind};
+use crate::protocol::{GOSSIP, Inbound, NodeId};
+use crate::replicated::{Replicated, Replication};
 
 pub(crate) use broadcast::Broadcast;
 pub(crate) use counter::CounterWorkload;
@@ -78,7 +40,8 @@ pub(crate) enum Field {
 pub(crate) struct Reply {
     pub(crate) kind: &'static str,
     pub(crate) fields: Vec<(&'static str, Field)>,
-    /// Hold the reply until another node holds this write (`ack=replicated`).
+    /// Hold the reply until another node holds this write (`ack=replicated`: see
+    /// [`crate::ack`]).
     pub(crate) after: Option<Dot<ReplicaId>>,
 }
 
@@ -88,22 +51,6 @@ impl Reply {
             kind,
             fields: Vec::new(),
             after: None,
-        }
-    }
-
-    /// The reply to a write that became `dot`, held back per the ack policy.
-    pub(crate) fn write_ok(
-        kind: &'static str,
-        dot: Option<Dot<ReplicaId>>,
-        ack: AckPolicy,
-    ) -> Reply {
-        Reply {
-            after: if ack == AckPolicy::Replicated {
-                dot
-            } else {
-                None
-            },
-            ..Reply::ok(kind)
         }
     }
 
@@ -119,34 +66,19 @@ impl Reply {
     }
 }
 
-/// One workload's request handling and replication.
+/// One workload: its request handling, and its replication if it has one.
 pub(crate) trait Workload: Send {
     /// Answers a client request (`msg.kind` is anything but `init` and `gossip`).
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection>;
 
-    /// Applies a `gossip` body (its JSON text) from a peer. Workloads without replication
-    /// refuse it.
-    fn gossip(&mut self, now: Time, from: &NodeId, body: &str) -> Result<(), Rejection>;
+    /// The workload's replication; `None` for a workload that does not replicate.
+    fn replication(&self) -> Option<&dyn Replication> {
+        None
+    }
 
-    /// Does what the replication engine has due at `now`.
-    fn handle_timeout(&mut self, now: Time);
-
-    /// The next gossip message to send: its addressee and its body as JSON text.
-    fn poll_transmit(&mut self) -> Option<(NodeId, String)>;
-
-    /// When [`handle_timeout`](Workload::handle_timeout) is due next.
-    fn poll_timeout(&self) -> Option<Time>;
-
-    /// Replication counters, if this workload replicates.
-    fn stats(&self) -> Option<&Stats>;
-
-    /// `true` iff another node holds the write `dot` (always, for workloads that do not
-    /// replicate).
-    fn is_held_elsewhere(&self, dot: &Dot<ReplicaId>) -> bool;
-
-    /// What this workload refused of the gossip it was handed.
-    fn refusals(&self) -> Refusals {
-        Refusals::default()
+    /// The same, to drive it.
+    fn replication_mut(&mut self) -> Option<&mut dyn Replication> {
+        None
     }
 }
 
@@ -161,31 +93,24 @@ pub(crate) struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    fn config(&self) -> gossip_transport::Config<NodeId> {
-        let mut config = self.options.transport.clone();
-        if let OverlayChoice::Own(overlay) = &self.options.overlay {
-            config.overlay = overlay.clone();
-        } else {
-            // Until the topology arrives, a star keeps things moving.
-            config.overlay = Overlay::Star { hubs: 3 };
-        }
-        config
+    /// A lattice replicated as the options ask.
+    fn replicated<L>(self) -> Replicated<L>
+    where
+        L: Lattice + Decompose + Serialize + DeserializeOwned,
+    {
+        let config = self.options.transport_config();
+        Replicated::new(self.me, self.members, config, self.start, self.tag)
     }
 }
 
 /// Builds the workload `kind`.
 pub(crate) fn build(kind: WorkloadKind, setup: Setup<'_>) -> Box<dyn Workload> {
-    let config = setup.config();
     match kind {
         WorkloadKind::Echo => Box::new(Echo),
-        WorkloadKind::Broadcast => Box::new(Broadcast::new(setup, config)),
-        WorkloadKind::GSet => Box::new(GSetWorkload::new(setup, config)),
-        WorkloadKind::GCounter => {
-            Box::new(CounterWorkload::<GCounter<ReplicaId>>::new(setup, config))
-        }
-        WorkloadKind::PnCounter => {
-            Box::new(CounterWorkload::<PnCounter<ReplicaId>>::new(setup, config))
-        }
+        WorkloadKind::Broadcast => Box::new(Broadcast::new(setup)),
+        WorkloadKind::GSet => Box::new(GSetWorkload::new(setup)),
+        WorkloadKind::GCounter => Box::new(CounterWorkload::<GCounter<ReplicaId>>::new(setup)),
+        WorkloadKind::PnCounter => Box::new(CounterWorkload::<PnCounter<ReplicaId>>::new(setup)),
     }
 }
 
@@ -198,7 +123,7 @@ pub(crate) fn infer(msg: &Inbound) -> Option<WorkloadKind> {
         "add" if msg.body.contains_key("element") => Some(WorkloadKind::GSet),
         // pn-counter accepts every g-counter request, so it is the safe guess.
         "add" if msg.body.contains_key("delta") => Some(WorkloadKind::PnCounter),
-        "gossip" => msg
+        GOSSIP => msg
             .body
             .get("w")
             .and_then(Value::as_str)

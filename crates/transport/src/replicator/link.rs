@@ -76,7 +76,10 @@ where
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
         // So must a digest (as it is now), and the request for the peer's.
-        let digest = flights.values().filter_map(|f| f.digest).reduce(|a, b| a || b);
+        let digest = flights
+            .values()
+            .filter_map(|f| f.digest)
+            .reduce(|a, b| a || b);
         // A snapshot in the range is resent as the state now. The flight keeps crediting only
         // what the original covered: the peer may acknowledge these numbers for the original
         // packet, so the acknowledgement must not vouch for anything newer.

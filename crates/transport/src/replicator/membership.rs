@@ -5,8 +5,8 @@ use gossip_crdt::{Decompose, Lattice};
 use serde::Serialize;
 
 use super::Replicator;
-use crate::overlay::{Plan, plan};
 use crate::Time;
+use crate::overlay::{Plan, plan};
 
 impl<L, P> Replicator<L, P>
 where

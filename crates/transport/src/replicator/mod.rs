@@ -155,8 +155,8 @@ pub struct Replicator<L, P> {
     /// New deltas for the eager targets, not yet queued peer by peer (that waits for the
     /// flush): queueing a batch one peer at a time touches each peer's records once per
     /// batch, where queueing each delta to every peer would walk all of a hub's peers'
-    /// records per delta (22 % of a 1,000-node simulation's time). With their sender (who
-    /// must not get them back) and their encoded size.
+    /// records per delta, a cost that grows with the cluster. With their sender (who must not
+    /// get them back) and their encoded size.
     fanout: Vec<(Dot<ReplicaId>, Option<P>, usize)>,
     fanout_bytes: usize,
     /// Changes not yet taken, while someone watches (see [`Replicator::watch`]).
