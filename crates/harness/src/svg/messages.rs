@@ -393,18 +393,18 @@ fn lamport(s: &mut String, journal: &Journal, columns: &Columns, top: f64) -> f6
         let (ya, yb) = (first_row + from as f64 * STEP, first_row + to as f64 * STEP);
         drawn_arrows.push((m, xa, ya, xb, yb));
     }
+    // Label boxes at each arrow's middle, moved inside the picture where they would stick out.
     let boxes: Vec<(f64, f64, f64)> = drawn_arrows
         .iter()
         .map(|(m, xa, ya, xb, yb)| {
-            (
-                (xa + xb) / 2.0,
-                (ya + yb) / 2.0 - 6.0,
-                m.label.chars().count() as f64 * CHAR_WIDTH,
-            )
+            let w = m.label.chars().count() as f64 * CHAR_WIDTH;
+            let x = ((xa + xb) / 2.0).clamp(w / 2.0 + 2.0, (WIDTH - w / 2.0 - 2.0).max(w / 2.0));
+            (x, (ya + yb) / 2.0 - 6.0, w)
         })
         .collect();
     let show = place_labels(&boxes);
-    for ((m, xa, ya, xb, yb), show) in drawn_arrows.into_iter().zip(show) {
+    for (((m, xa, ya, xb, yb), show), (lx, ly, _)) in drawn_arrows.into_iter().zip(show).zip(boxes)
+    {
         let (color, marker) = if m.is_error {
             ("#FF1E90", "pink")
         } else if m.client {
@@ -420,11 +420,11 @@ fn lamport(s: &mut String, journal: &Journal, columns: &Columns, top: f64) -> f6
             escape(&m.body),
         );
         if show {
+            // A white halo keeps the label legible where it crosses other arrows.
             let _ = write!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{color}">{}</text>"#,
-                (xa + xb) / 2.0,
-                (ya + yb) / 2.0 - 3.0,
+                r##"<text x="{lx:.1}" y="{:.1}" text-anchor="middle" fill="{color}" stroke="#fff" stroke-width="3" paint-order="stroke">{}</text>"##,
+                ly + 3.0,
                 escape(&m.label)
             );
         }
