@@ -170,7 +170,7 @@ pub fn fidelity(
         harness: harness.resolve()?,
         scratch: scratch.0.clone(),
     };
-    println!("| mode | seed | servers msgs-per-op | stable p50 | p95 | p99 | max | valid? |");
+    println!("| mode | seed | servers msgs-per-op | stable p50 (ms) | p95 | p99 | max | valid? |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     let mut means: Vec<(&str, Vec<Measurement>)> = Vec::new();
     for (mode, count) in [("process", runs), ("sim", seeds)] {
@@ -211,7 +211,7 @@ pub fn fidelity(
         ]
     };
     let mut rows = Vec::new();
-    for (mode, got) in &means {
+    for (mode, got) in means.iter().filter(|(_, got)| !got.is_empty()) {
         let f = figures(got);
         println!(
             "| **{mode} mean** | | **{:.3}** | **{:.1}** | **{:.1}** | **{:.1}** | **{:.1}** | |",
