@@ -1,5 +1,9 @@
 //! `report.html`: one self-contained page per run with the verdict, the key figures and the
 //! plots inline, so a run can be read (or screenshotted) without any other file.
+//!
+//! The results and the test's options are printed as JSON, but a list longer than
+//! [`FOLD_AT`] items (every stale id of a run, say) is folded into a `<details>` element that
+//! names its length and, opened, shows the items on wrapped lines rather than one per line.
 
 use std::fmt::Write as _;
 
@@ -19,6 +23,82 @@ fn fig(v: &Value) -> String {
             .map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Lists longer than this are folded.
+pub const FOLD_AT: usize = 12;
+
+/// `v` as indented JSON in HTML (escaped), long lists folded.
+pub fn json_html(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v, 0);
+    out
+}
+
+fn write_json(out: &mut String, v: &Value, depth: usize) {
+    let pad = |d: usize| "  ".repeat(d);
+    match v {
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Array(items) if items.len() > FOLD_AT => {
+            let scalars = items.iter().all(|i| !i.is_array() && !i.is_object());
+            let _ = write!(out, "<details><summary>[{} items]</summary>", items.len());
+            if scalars {
+                // Scalars flow on wrapped lines.
+                let text: Vec<String> = items.iter().map(Value::to_string).collect();
+                let _ = write!(
+                    out,
+                    r#"<div class="flow">{}</div>"#,
+                    escape(&text.join(", "))
+                );
+            } else {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    out.push('\n');
+                    out.push_str(&pad(depth + 1));
+                    write_json(out, item, depth + 1);
+                    if i + 1 < items.len() {
+                        out.push(',');
+                    }
+                }
+                out.push('\n');
+                out.push_str(&pad(depth));
+                out.push(']');
+            }
+            out.push_str("</details>");
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                out.push('\n');
+                out.push_str(&pad(depth + 1));
+                write_json(out, item, depth + 1);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+            }
+            out.push('\n');
+            out.push_str(&pad(depth));
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                out.push('\n');
+                out.push_str(&pad(depth + 1));
+                out.push_str(&escape(&Value::String(k.clone()).to_string()));
+                out.push_str(": ");
+                write_json(out, item, depth + 1);
+                if i + 1 < map.len() {
+                    out.push(',');
+                }
+            }
+            out.push('\n');
+            out.push_str(&pad(depth));
+            out.push('}');
+        }
+        scalar => out.push_str(&escape(&scalar.to_string())),
     }
 }
 
@@ -123,7 +203,10 @@ body {{ font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; ma
 table {{ border-collapse: collapse; margin: 16px 0; }}
 td {{ padding: 4px 12px; border-bottom: 1px solid #eee; }} td:first-child {{ color: #666; }}
 h2 {{ margin-top: 28px; }} pre {{ background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }}
-.messages {{ max-height: 700px; overflow: auto; border: 1px solid #ddd; }}
+.messages {{ max-height: 900px; overflow: auto; border: 1px solid #ddd; }}
+details {{ display: inline; }} summary {{ display: inline; cursor: pointer; color: #1f4e99; }}
+details[open] summary {{ display: block; }}
+.flow {{ white-space: normal; max-width: 1100px; padding-left: 2em; }}
 </style></head><body>
 <div class="verdict">{}</div>
 <table>"#,
@@ -159,8 +242,43 @@ h2 {{ margin-top: 28px; }} pre {{ background: #f6f6f6; padding: 10px; overflow-x
     let _ = writeln!(
         h,
         "<h2>Results</h2><pre>{}</pre><h2>Test</h2><pre>{}</pre></body></html>",
-        escape(&serde_json::to_string_pretty(results).unwrap_or_default()),
-        escape(&serde_json::to_string_pretty(test).unwrap_or_default())
+        json_html(results),
+        json_html(test)
     );
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_lists_are_folded_with_their_length() {
+        let stale: Vec<u64> = (0..500).collect();
+        let v = json!({"workload": {"stale": stale, "stale-count": 500, "lost": [1, 2]},
+                       "nodes": [{"id": "n<1>"}]});
+        let html = json_html(&v);
+        assert!(
+            html.contains("<details><summary>[500 items]</summary>"),
+            "{html}"
+        );
+        // Folded scalars flow on one wrapped line, not one line each.
+        assert!(html.contains("0, 1, 2, 3"));
+        assert!(html.lines().count() < 30, "{} lines", html.lines().count());
+        // Short lists stay as they were; keys and strings are escaped.
+        assert!(
+            html.contains("&quot;lost&quot;: [\n      1,\n      2\n    ]"),
+            "{html}"
+        );
+        assert!(html.contains("&quot;n&lt;1&gt;&quot;"));
+        assert_eq!(html.matches("<details>").count(), 1);
+    }
+
+    #[test]
+    fn short_documents_print_as_pretty_json() {
+        let v = json!({"a": [1, 2, {"b": null}], "c": {}, "d": [], "e": "x"});
+        let expected = escape(&serde_json::to_string_pretty(&v).unwrap_or_default());
+        assert_eq!(json_html(&v), expected);
+    }
 }

@@ -1,253 +1,175 @@
-//! `gossip-study`: the message-overhead study.
+//! `gossip-study`: the project's benchmark tooling, in one binary on top of `gossip-harness`.
 //!
-//! Sweeps replication strategies and their flush intervals through `gossip-harness` on the
-//! public efficient-broadcast configuration (25 nodes, 100 ms latency, 100 ops/s, 20 s), runs
-//! each point over several seeds, and writes a markdown table, the raw figures as JSON, and an
-//! SVG Pareto plot of server messages per operation against median and maximum stable latency,
-//! with the published results alongside. `docs/benchmarks.md` shows the commands and reads
-//! the results.
+//! Every figure in `docs/benchmarks.md` that comes from runs of the harness is produced here,
+//! with no script language needed:
 //!
 //! ```text
 //! cargo build --release -p gossip-harness -p gossip-study
-//! target/release/gossip-study --sim --seeds 5            # the sweep, simulated
-//! target/release/gossip-study --only star --seeds 5      # confirm with real processes
+//! target/release/gossip-study sweep --sim --seeds 5       # the strategy sweep, simulated
+//! target/release/gossip-study sweep --only star --seeds 5 # confirm with real processes
+//! target/release/gossip-study plot docs/study/broadcast-sim.json   # redraw from the JSON
+//! target/release/gossip-study targets 5                   # the node's efficiency targets
+//! target/release/gossip-study fidelity 5 10               # process mode against --sim
+//! target/release/gossip-study routing 2 10 64             # the harness's routing rate
 //! ```
+//!
+//! Without a subcommand, the arguments are the sweep's (`gossip-study --sim --seeds 5`).
+//!
+//! # Layout
+//!
+//! - [`measure`]: run `gossip-harness test` once, read its `results.json`.
+//! - [`grid`]: the sweep's points (strategy families and their settings).
+//! - [`sweep`]: run the sweep, write its table, JSON and plot; redraw them from the JSON.
+//! - [`pareto`]: the sweep's plot, drawn with the harness's chart kit (`gossip_harness::svg`).
+//! - [`published`]: the published results the plot compares against.
+//! - [`bench`]: the targets, fidelity and routing measurements.
 
+mod bench;
 mod grid;
 mod measure;
-mod plot;
+mod pareto;
 mod published;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use serde_json::json;
-
-use grid::{Point, sweep};
-use measure::{Measurement, Runner, median};
-use plot::Dot;
+use clap::{Parser, Subcommand};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "gossip-study",
-    about = "Sweep replication strategies through gossip-harness and plot messages against latency"
+    about = "Benchmarks through gossip-harness: the strategy sweep and its plot, the efficiency targets, simulation fidelity, routing throughput",
+    args_conflicts_with_subcommands = true
 )]
-struct Args {
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    sweep: sweep::SweepArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Sweep replication strategies and plot messages against latency (the default).
+    Sweep(sweep::SweepArgs),
+    /// Redraw a sweep's table and plot from its JSON, without running anything.
+    Plot {
+        /// The sweep's JSON (e.g. docs/study/broadcast-sim.json); the .md and .svg beside it
+        /// are rewritten.
+        json: PathBuf,
+    },
+    /// The efficiency targets: the 3d configuration with node processes, RUNS times per
+    /// profile, then once per profile with --nemesis partition, then g-set.
+    Targets {
+        /// Runs per profile (seeds 1..=RUNS).
+        #[arg(default_value_t = 5)]
+        runs: u64,
+        #[command(flatten)]
+        harness: HarnessArg,
+    },
+    /// Fidelity of --sim: the same configuration with processes and simulated, compared on
+    /// msgs-per-op and stable-latency quantiles.
+    Fidelity {
+        /// Process-mode runs (seeds 1..=RUNS).
+        #[arg(default_value_t = 3)]
+        runs: u64,
+        /// Simulated runs (seeds 1..=SEEDS).
+        #[arg(default_value_t = 10)]
+        seeds: u64,
+        #[command(flatten)]
+        harness: HarnessArg,
+        /// Extra `gossip-harness test` flags, after `--`.
+        #[arg(last = true)]
+        extra: Vec<String>,
+    },
+    /// Harness routing throughput: token_ring example nodes forward tokens round a ring with
+    /// no client ops; server deliveries divided by the test time.
+    Routing {
+        /// Nodes.
+        #[arg(default_value_t = 2)]
+        nodes: u32,
+        /// Test time, seconds.
+        #[arg(default_value_t = 10)]
+        secs: u32,
+        /// Tokens each node puts on the ring.
+        #[arg(default_value_t = 64)]
+        tokens: u32,
+        /// The token_ring binary (default: examples/token_ring next to the harness).
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+        #[command(flatten)]
+        harness: HarnessArg,
+    },
+}
+
+/// Where the harness is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HarnessArg {
     /// The harness binary (default: `gossip-harness` next to this program).
     #[arg(long)]
-    harness: Option<PathBuf>,
-    /// Simulate (`gossip-harness test --sim`) instead of running node processes.
-    #[arg(long)]
-    sim: bool,
-    /// Runs per point; the table reports medians.
-    #[arg(long, default_value_t = 3)]
-    seeds: u64,
-    /// The first seed; runs use consecutive seeds.
-    #[arg(long, default_value_t = 1)]
-    first_seed: u64,
-    /// A few settings per strategy instead of the full sweep.
-    #[arg(long)]
-    quick: bool,
-    /// Only these strategy families (flood, tree4, star, gossip, push-pull, hybrid).
-    #[arg(long)]
-    only: Vec<String>,
-    /// The workload (broadcast or g-set).
-    #[arg(long, default_value = "broadcast")]
-    workload: String,
-    /// The test configuration: `3d` (25 nodes, 100 ms latency, 100 ops/s, 20 s: the public
-    /// efficient-broadcast benchmark) or `guide` (5 nodes, no latency, 100 ops/s, 10 s: the
-    /// configuration of Maelstrom's own g-set guide, whose full-state gossip is the reference).
-    #[arg(long, default_value = "3d")]
-    config: String,
-    /// Where to write the table, the JSON and the plot.
-    #[arg(long, default_value = "docs/study")]
-    out: PathBuf,
+    pub harness: Option<PathBuf>,
 }
 
-/// One point's runs, summarised.
-struct Summary {
-    point: Point,
-    runs: Vec<Measurement>,
-    failures: Vec<String>,
+impl HarnessArg {
+    /// The harness binary, or a message saying how to get one.
+    pub fn resolve(&self) -> Result<PathBuf, String> {
+        match self.harness.clone().or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .map(|exe| exe.with_file_name("gossip-harness"))
+        }) {
+            Some(h) if h.exists() => Ok(h),
+            other => Err(format!(
+                "no harness at {other:?}; build it (cargo build --release -p gossip-harness) or pass --harness"
+            )),
+        }
+    }
 }
 
-impl Summary {
-    fn medians(&self) -> (f64, f64, f64) {
-        let mut m: Vec<f64> = self.runs.iter().map(|r| r.msgs_per_op).collect();
-        let mut l: Vec<f64> = self.runs.iter().map(|r| r.median).collect();
-        let mut x: Vec<f64> = self.runs.iter().map(|r| r.max).collect();
-        (median(&mut m), median(&mut l), median(&mut x))
+/// A fresh scratch directory for run stores, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A directory under the system's temporary directory, named after this process.
+    pub fn new(what: &str) -> Scratch {
+        Scratch(std::env::temp_dir().join(format!("gossip-study-{what}-{}", std::process::id())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let harness = match args.harness.clone().or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .map(|exe| exe.with_file_name("gossip-harness"))
-    }) {
-        Some(h) if h.exists() => h,
-        other => {
-            eprintln!(
-                "gossip-study: no harness at {:?}; build it (cargo build --release -p gossip-harness) or pass --harness",
-                other
-            );
-            return ExitCode::from(2);
+    let cli = Cli::parse();
+    let done = match cli.command {
+        None => sweep::run(&cli.sweep),
+        Some(Cmd::Sweep(args)) => sweep::run(&args),
+        Some(Cmd::Plot { json }) => sweep::replot(&json),
+        Some(Cmd::Targets { runs, harness }) => bench::targets(&harness, runs),
+        Some(Cmd::Fidelity {
+            runs,
+            seeds,
+            harness,
+            extra,
+        }) => bench::fidelity(&harness, runs, seeds, &extra),
+        Some(Cmd::Routing {
+            nodes,
+            secs,
+            tokens,
+            node_bin,
+            harness,
+        }) => bench::routing(&harness, nodes, secs, tokens, node_bin),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gossip-study: {e}");
+            ExitCode::from(2)
         }
-    };
-    let mode = if args.sim { "sim" } else { "process" };
-    let scratch = std::env::temp_dir().join(format!("gossip-study-{}", std::process::id()));
-    let runner = Runner {
-        harness,
-        sim: args.sim,
-        test_flags: match config_flags(&args.config) {
-            Some(flags) => ["-w", args.workload.as_str()]
-                .iter()
-                .chain(flags)
-                .map(|s| s.to_string())
-                .collect(),
-            None => {
-                eprintln!(
-                    "gossip-study: unknown --config `{}` (3d, guide)",
-                    args.config
-                );
-                return ExitCode::from(2);
-            }
-        },
-        scratch: scratch.clone(),
-    };
-    let points: Vec<Point> = sweep(args.quick)
-        .into_iter()
-        .filter(|p| args.only.is_empty() || args.only.iter().any(|o| o == p.family))
-        .collect();
-    let mut summaries = Vec::new();
-    for (i, point) in points.into_iter().enumerate() {
-        let mut summary = Summary {
-            point,
-            runs: Vec::new(),
-            failures: Vec::new(),
-        };
-        for seed in args.first_seed..args.first_seed + args.seeds {
-            match runner.run(&summary.point.node_args, seed) {
-                Ok(m) => summary.runs.push(m),
-                Err(e) => summary.failures.push(format!("seed {seed}: {e}")),
-            }
-        }
-        let (m, l, x) = summary.medians();
-        eprintln!(
-            "[{:>2}] {:<9} {:<20} {:>7.2} msgs/op  median {:>5.0} ms  max {:>5.0} ms  valid {}/{}",
-            i + 1,
-            summary.point.family,
-            summary.point.setting,
-            m,
-            l,
-            x,
-            summary.runs.iter().filter(|r| r.valid).count(),
-            args.seeds
-        );
-        for f in &summary.failures {
-            eprintln!("     {f}");
-        }
-        summaries.push(summary);
     }
-    let _ = std::fs::remove_dir_all(&scratch);
-    if let Err(e) = write_outputs(&args, mode, &summaries) {
-        eprintln!("gossip-study: cannot write results: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
-}
-
-/// The harness flags of a named configuration.
-fn config_flags(name: &str) -> Option<&'static [&'static str]> {
-    match name {
-        "3d" => Some(&[
-            "--node-count",
-            "25",
-            "--time-limit",
-            "20",
-            "--rate",
-            "100",
-            "--latency",
-            "100",
-        ]),
-        "guide" => Some(&["--time-limit", "10", "--rate", "100"]),
-        _ => None,
-    }
-}
-
-fn write_outputs(args: &Args, mode: &str, summaries: &[Summary]) -> std::io::Result<()> {
-    std::fs::create_dir_all(&args.out)?;
-    let stem = if args.config == "3d" {
-        format!("{}-{mode}", args.workload)
-    } else {
-        format!("{}-{}-{mode}", args.workload, args.config)
-    };
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-
-    let mut table = format!(
-        "<!-- written by: {command} -->\n\n| strategy | setting | msgs-per-op | median ms | max ms | valid runs |\n|---|---|---:|---:|---:|---:|\n"
-    );
-    let mut dots = Vec::new();
-    let mut raw = Vec::new();
-    for s in summaries {
-        let (m, l, x) = s.medians();
-        let valid = s.runs.iter().filter(|r| r.valid).count();
-        table.push_str(&format!(
-            "| {} | {} | {:.2} | {:.0} | {:.0} | {}/{} |\n",
-            s.point.family,
-            s.point.setting,
-            m,
-            l,
-            x,
-            valid,
-            s.runs.len() + s.failures.len()
-        ));
-        dots.push(Dot {
-            family: s.point.family,
-            setting: s.point.setting.clone(),
-            msgs_per_op: m,
-            median: l,
-            max: x,
-        });
-        raw.push(json!({
-            "family": s.point.family,
-            "setting": s.point.setting,
-            "node-args": s.point.node_args,
-            "runs": s.runs.iter().map(|r| json!({
-                "msgs-per-op": r.msgs_per_op, "median": r.median, "max": r.max, "valid?": r.valid,
-            })).collect::<Vec<_>>(),
-            "failures": s.failures,
-        }));
-    }
-    std::fs::write(args.out.join(format!("{stem}.md")), table)?;
-    std::fs::write(
-        args.out.join(format!("{stem}.json")),
-        serde_json::to_string_pretty(&json!({ "command": command, "points": raw }))?,
-    )?;
-    let setup = if args.config == "3d" {
-        "25 nodes · 100 ms latency · 100 ops/s · 20 s"
-    } else {
-        "5 nodes · no latency · 100 ops/s · 10 s"
-    };
-    let title = format!(
-        "{} · {setup} · {} · median of {} seeds",
-        args.workload,
-        if mode == "sim" {
-            "simulated"
-        } else {
-            "processes"
-        },
-        args.seeds
-    );
-    let references = published::references(&args.config);
-    std::fs::write(
-        args.out.join(format!("{stem}.svg")),
-        plot::render(&dots, references, &title),
-    )?;
-    eprintln!("wrote {}/{stem}.{{md,json,svg}}", args.out.display());
-    Ok(())
 }

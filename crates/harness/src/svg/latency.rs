@@ -1,11 +1,11 @@
-//! Latency plots from the history: every op's latency over time (log scale, coloured by
-//! outcome, one marker per function), and latency quantiles per time bucket. Partitions are
-//! shaded.
+//! Latency plots from the history: every op's latency over time (log scale, one marker and one
+//! colour per function and outcome), and latency quantiles per time bucket (one hue per
+//! quantile, one shade and dash per function). Partitions are shaded.
 
 use std::collections::BTreeMap;
 
 use super::colors;
-use super::plot::{Chart, Marker, Series};
+use super::plot::{Axis, Chart, Marker, Series, Span};
 use crate::checker::quantile;
 use crate::history::{History, OpType};
 
@@ -46,15 +46,38 @@ fn functions(samples: &[Sample]) -> Vec<String> {
     fs
 }
 
-/// The raw latency scatter plot.
-pub fn raw(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
-    let mut series = Vec::new();
+/// Shaded spans from (start, end, label) triples.
+pub fn spans(spans: &[(f64, f64, String)]) -> Vec<Span> {
+    spans
+        .iter()
+        .map(|(from, to, label)| Span {
+            from: *from,
+            to: *to,
+            label: label.clone(),
+        })
+        .collect()
+}
+
+const OUTCOMES: [(OpType, &str); 3] = [
+    (OpType::Ok, "ok"),
+    (OpType::Info, "info"),
+    (OpType::Fail, "fail"),
+];
+
+/// The raw latency scatter plot, as a chart.
+pub fn raw_chart(
+    samples: &[Sample],
+    partitions: &[(f64, f64, String)],
+    x_range: (f64, f64),
+) -> Chart {
+    let mut chart = Chart::new(
+        "Latency (raw)",
+        Axis::linear("Time (s)").range(x_range.0, x_range.1),
+        Axis::log("Latency (ms)", 10.0),
+    );
+    chart.spans = spans(partitions);
     for (k, f) in functions(samples).iter().enumerate() {
-        for (kind, color, name) in [
-            (OpType::Ok, colors::OK, "ok"),
-            (OpType::Info, colors::INFO, "info"),
-            (OpType::Fail, colors::FAIL, "fail"),
-        ] {
+        for (kind, name) in OUTCOMES {
             // Clamp to 0.01 ms so zero-latency ops still show on the log scale.
             let points: Vec<(f64, f64)> = samples
                 .iter()
@@ -62,25 +85,21 @@ pub fn raw(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)
                 .map(|s| (s.t, s.ms.max(0.01)))
                 .collect();
             if !points.is_empty() {
-                series.push(Series::Points {
-                    label: format!("{f} {name}"),
-                    color: color.to_owned(),
-                    marker: Marker::nth(k),
+                chart.series.push(Series::points(
+                    &format!("{f} {name}"),
+                    colors::outcome(kind, k),
+                    Marker::nth(k),
                     points,
-                });
+                ));
             }
         }
     }
-    Chart {
-        title: "Latency (raw)".into(),
-        x_label: "Time (s)".into(),
-        y_label: "Latency (ms)".into(),
-        log_y: true,
-        spans: spans.to_vec(),
-        series,
-        x_range: Some(x_range),
-    }
-    .render()
+    chart
+}
+
+/// The raw latency scatter plot.
+pub fn raw(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
+    raw_chart(samples, spans, x_range).render()
 }
 
 /// Bucket width for time series: about 40 buckets, at least 0.5 s.
@@ -88,17 +107,23 @@ pub fn bucket_width(x_range: (f64, f64)) -> f64 {
     ((x_range.1 - x_range.0) / 40.0).max(0.5)
 }
 
-/// The latency quantiles plot.
-pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
+/// Dash patterns, one per function.
+pub const DASHES: [&str; 4] = ["", "6 3", "2 2", "8 3 2 3"];
+
+/// The latency quantiles plot, as a chart.
+pub fn quantiles_chart(
+    samples: &[Sample],
+    partitions: &[(f64, f64, String)],
+    x_range: (f64, f64),
+) -> Chart {
     let dt = bucket_width(x_range);
-    let qs = [
-        (0.5, "0.5", "#1f77b4"),
-        (0.95, "0.95", "#2ca02c"),
-        (0.99, "0.99", "#ff7f0e"),
-        (1.0, "1", "#d62728"),
-    ];
-    let dashes = ["", "6 3", "2 2", "8 3 2 3"];
-    let mut series = Vec::new();
+    let qs = [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99"), (1.0, "1")];
+    let mut chart = Chart::new(
+        "Latency quantiles (ok ops)",
+        Axis::linear("Time (s)").range(x_range.0, x_range.1),
+        Axis::log("Latency (ms)", 10.0),
+    );
+    chart.spans = spans(partitions);
     for (k, f) in functions(samples).iter().enumerate() {
         let mut buckets: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
         for s in samples.iter().filter(|s| &s.f == f && s.kind == OpType::Ok) {
@@ -110,7 +135,7 @@ pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64
         for v in buckets.values_mut() {
             v.sort_unstable();
         }
-        for (p, name, color) in qs {
+        for (q, (p, name)) in qs.into_iter().enumerate() {
             let mut points: Vec<(f64, f64)> = Vec::new();
             let mut last: Option<i64> = None;
             for (b, v) in &buckets {
@@ -124,25 +149,21 @@ pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64
                 }
             }
             if !points.is_empty() {
-                series.push(Series::Line {
-                    label: format!("{f} {name}"),
-                    color: color.to_owned(),
-                    dash: dashes[k % dashes.len()].to_owned(),
+                chart.series.push(Series::line(
+                    &format!("{f} {name}"),
+                    colors::quantile(q, k),
+                    DASHES[k % DASHES.len()],
                     points,
-                });
+                ));
             }
         }
     }
-    Chart {
-        title: "Latency quantiles (ok ops)".into(),
-        x_label: "Time (s)".into(),
-        y_label: "Latency (ms)".into(),
-        log_y: true,
-        spans: spans.to_vec(),
-        series,
-        x_range: Some(x_range),
-    }
-    .render()
+    chart
+}
+
+/// The latency quantiles plot.
+pub fn quantiles(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
+    quantiles_chart(samples, spans, x_range).render()
 }
 
 #[cfg(test)]
@@ -167,5 +188,30 @@ mod tests {
         assert!(svg.contains("read ok") && svg.contains("broadcast info"));
         let q = quantiles(&s, &[], (0.0, 10.0));
         assert!(q.contains("read 0.5"));
+    }
+
+    /// Two functions with every outcome: each series gets its own colour (ok ops of different
+    /// functions used to share Jepsen's blue, and quantile lines differed only by dash).
+    #[test]
+    fn every_series_has_its_own_colour() {
+        let mut ops = Vec::new();
+        for (i, f) in ["broadcast", "read"].into_iter().enumerate() {
+            for (j, kind) in [OpType::Ok, OpType::Info, OpType::Fail]
+                .into_iter()
+                .enumerate()
+            {
+                let p = (i * 3 + j) as u64;
+                let t = 1000 + 100 * p;
+                ops.push(op(p, OpType::Invoke, f, Value::Null, t));
+                ops.push(op(p, kind, f, Value::Null, t + 20));
+            }
+        }
+        let s = samples(&History::from_ops(ops));
+        let raw = raw_chart(&s, &[], (0.0, 10.0));
+        assert_eq!(raw.series.len(), 6);
+        assert_eq!(raw.colour_clashes(), Vec::<(String, String)>::new());
+        let q = quantiles_chart(&s, &[], (0.0, 10.0));
+        assert_eq!(q.series.len(), 8);
+        assert_eq!(q.colour_clashes(), Vec::<(String, String)>::new());
     }
 }

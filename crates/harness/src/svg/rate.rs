@@ -1,26 +1,35 @@
-//! Throughput plot: completed client ops per second per time bucket, by function and outcome.
+//! Throughput plot: completed client ops per second per time bucket, by function and outcome
+//! (the raw latency plot's colours, one dash per function).
 
 use std::collections::BTreeMap;
 
 use super::colors;
-use super::latency::{Sample, bucket_width};
-use super::plot::{Chart, Series};
+use super::latency::{DASHES, Sample, bucket_width, spans};
+use super::plot::{Axis, Chart, Series};
 use crate::history::OpType;
 
-/// The rate plot.
-pub fn rate(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
+/// The rate plot, as a chart.
+pub fn rate_chart(
+    samples: &[Sample],
+    partitions: &[(f64, f64, String)],
+    x_range: (f64, f64),
+) -> Chart {
     let dt = bucket_width(x_range);
     let nb = ((x_range.1 - x_range.0) / dt).ceil().max(1.0) as i64;
     let mut fs: Vec<&str> = samples.iter().map(|s| s.f.as_str()).collect();
     fs.sort_unstable();
     fs.dedup();
-    let dashes = ["", "6 3", "2 2", "8 3 2 3"];
-    let mut series = Vec::new();
+    let mut chart = Chart::new(
+        "Throughput",
+        Axis::linear("Time (s)").range(x_range.0, x_range.1),
+        Axis::linear("Completions per second"),
+    );
+    chart.spans = spans(partitions);
     for (k, f) in fs.iter().enumerate() {
-        for (kind, color, name) in [
-            (OpType::Ok, colors::OK, "ok"),
-            (OpType::Info, colors::INFO, "info"),
-            (OpType::Fail, colors::FAIL, "fail"),
+        for (kind, name) in [
+            (OpType::Ok, "ok"),
+            (OpType::Info, "info"),
+            (OpType::Fail, "fail"),
         ] {
             let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
             for s in samples.iter().filter(|s| s.f == *f && s.kind == kind) {
@@ -37,24 +46,20 @@ pub fn rate(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64
                     )
                 })
                 .collect::<Vec<_>>();
-            series.push(Series::Line {
-                label: format!("{f} {name}"),
-                color: color.to_owned(),
-                dash: dashes[k % dashes.len()].to_owned(),
+            chart.series.push(Series::line(
+                &format!("{f} {name}"),
+                colors::outcome(kind, k),
+                DASHES[k % DASHES.len()],
                 points,
-            });
+            ));
         }
     }
-    Chart {
-        title: "Throughput".into(),
-        x_label: "Time (s)".into(),
-        y_label: "Completions per second".into(),
-        log_y: false,
-        spans: spans.to_vec(),
-        series,
-        x_range: Some(x_range),
-    }
-    .render()
+    chart
+}
+
+/// The rate plot.
+pub fn rate(samples: &[Sample], spans: &[(f64, f64, String)], x_range: (f64, f64)) -> String {
+    rate_chart(samples, spans, x_range).render()
 }
 
 #[cfg(test)]
@@ -74,5 +79,18 @@ mod tests {
         let svg = rate(&s, &[], (0.0, 10.0));
         assert!(svg.contains("read ok"));
         assert!(svg.contains("<polyline"));
+        // Broadcast and read ok lines used to share a colour and differ only by dash.
+        let mut both = s.clone();
+        both.extend(s.iter().map(|x| Sample {
+            f: "broadcast".into(),
+            ..x.clone()
+        }));
+        let chart = rate_chart(&both, &[], (0.0, 10.0));
+        assert_eq!(chart.series.len(), 2);
+        assert!(
+            chart.colour_clashes().is_empty(),
+            "{:?}",
+            chart.colour_clashes()
+        );
     }
 }
