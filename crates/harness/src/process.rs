@@ -12,7 +12,7 @@
 //! may be at most [`MAX_LINE_BYTES`] long (a longer one crashes the run, naming the node), and
 //! at most [`MAX_QUEUED_BYTES`] of a node's lines wait for the main loop; beyond that its reader
 //! stops reading until the main loop catches up, so a node that floods its stdout blocks on
-//! its own full pipe. Stderr lines are cut at [`MAX_LINE_BYTES`] in the log.
+//! its own full pipe. A longer stderr line reaches the log in pieces of that length.
 //!
 //! Every node process group is killed on shutdown, on drop (errors and panics) and on Ctrl-C.
 //!
@@ -114,11 +114,9 @@ impl Queue {
 
     fn close(&self) {
         // Under the lock, so a reader between its check and its wait cannot miss the wake-up.
-        if let Ok(_queued) = self.bytes.lock() {
-            self.closed.store(true, Ordering::SeqCst);
-        } else {
-            self.closed.store(true, Ordering::SeqCst);
-        }
+        let queued = self.bytes.lock();
+        self.closed.store(true, Ordering::SeqCst);
+        drop(queued);
         self.taken.notify_all();
     }
 }
