@@ -167,8 +167,10 @@ pub struct TestArgs {
     /// message.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub reorder: u64,
-    /// Arguments passed to every node (put them after `--`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Arguments passed to every node: words among the flags (such as Maelstrom's trailing
+    /// workload name, or `key=value` settings) and everything after `--`, which is where an
+    /// argument starting with `-` must go. A flag this harness does not know is an error.
+    #[arg(value_name = "NODE_ARGS")]
     pub node_args: Vec<String>,
 }
 
@@ -392,6 +394,47 @@ mod tests {
         let bare =
             parse_test(&["-w", "echo", "--bin", "./b", "500"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bare.node_args, ["500"]);
+    }
+
+    #[test]
+    fn the_trailing_workload_word_goes_to_the_node() {
+        let o = parse_test(&["-w", "broadcast", "--latency", "100", "broadcast"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (o.latency_ms, o.node_args.as_slice()),
+            (100, &["broadcast".to_owned()][..])
+        );
+        // As in Maelstrom, flags may follow the node's words, and stay the harness's.
+        let o = parse_test(&[
+            "-w",
+            "broadcast",
+            "broadcast",
+            "--latency",
+            "100",
+            "fanout=3",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.latency_ms, 100);
+        assert_eq!(o.node_args, ["broadcast", "fanout=3"]);
+        let o = parse_test(&["-w", "g-set", "g-set", "--", "--fanout", "3", "--rate", "9"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.node_args, ["g-set", "--fanout", "3", "--rate", "9"]);
+        assert_eq!(o.rate, 5.0);
+    }
+
+    #[test]
+    fn an_unknown_flag_is_an_error_not_a_node_argument() {
+        for args in [
+            &["-w", "echo", "--node-cout", "3"][..],
+            &["-w", "echo", "echo", "--node-cout", "3"],
+            &["-w", "echo", "--latency", "100", "echo", "--ratee", "3"],
+            &["-w", "echo", "-x"],
+        ] {
+            let e = parse_test(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert!(e.contains("unexpected argument"), "{args:?}: {e}");
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub fn drive<H: NodeHost + ?Sized>(
             },
             HostEvent::Timeout { now } => engine.handle_timeout(now),
             HostEvent::Exited { node, status, at } => engine.handle_node_exit(at, node, &status),
+            HostEvent::Misbehaved { node, reason, at } => engine.abort(at, Some(node), reason),
             HostEvent::Stuck { now, reason } => engine.abort(now, None, reason),
             HostEvent::Interrupted { now } => {
                 interrupted = true;

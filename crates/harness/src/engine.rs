@@ -639,7 +639,17 @@ impl Engine {
                 "Error! Node {name} {e}: {shown}. As Maelstrom would, ignoring everything it prints from now on (--strict)."
             );
         } else {
-            tracing::warn!("node {name} {e}: {shown} (dropped)");
+            // A node that floods its stdout with bad lines must not flood the console too.
+            let seen = p.not_json + p.bad_envelope + p.unknown_endpoint + p.closed_client;
+            let shown_at_most = NodeProtocol::EXAMPLES as u64;
+            if seen <= shown_at_most {
+                tracing::warn!("node {name} {e}: {shown} (dropped)");
+            }
+            if seen == shown_at_most {
+                tracing::warn!(
+                    "node {name}: its further bad lines are dropped and counted (results.json, protocol), not logged"
+                );
+            }
         }
     }
 

@@ -32,6 +32,16 @@ pub enum HostEvent {
         /// When it was noticed.
         at: Time,
     },
+    /// A node broke one of the host's limits (say, a stdout line longer than the host reads);
+    /// the host stopped listening to it and the run crashes with `reason`, naming the node.
+    Misbehaved {
+        /// Which node.
+        node: NodeIndex,
+        /// What it did, as a sentence naming the node.
+        reason: String,
+        /// When it was noticed.
+        at: Time,
+    },
     /// The deadline passed with nothing else happening.
     Timeout {
         /// The host's time now.

@@ -55,8 +55,10 @@
 //! partitions them. Scenarios ([`scenario`]) script faults and convergence checks as data;
 //! `gossip-harness scenario` sweeps the built-in suite over seeds and replays a failure.
 //!
-//! Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crashed (a node died,
-//! never answered init, or could not start), 130 interrupted. The last stdout line is exactly
+//! Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad arguments (an unknown flag, a `--bin`
+//! that is not an executable file: found before anything starts or is stored), 255 crashed (a
+//! node died, never answered init, could not start, or wrote a stdout line longer than
+//! [`process::MAX_LINE_BYTES`]), 130 interrupted. The last stdout line is exactly
 //! Maelstrom's banner. Every run is stored under `store/<workload>/<timestamp>/`
 //! (`results.json` with Maelstrom's key names, `history.jsonl`, `node-logs/`, SVG plots,
 //! `messages.svg`, `report.html`), with `store/latest` pointing at it.

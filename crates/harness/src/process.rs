@@ -8,6 +8,12 @@
 //! block the main loop. The main loop (see `driver`) owns the engine and waits on the channel
 //! with the engine's next deadline as its timeout.
 //!
+//! What a node prints is bounded in the harness's memory, whatever the node does: a stdout line
+//! may be at most [`MAX_LINE_BYTES`] long (a longer one crashes the run, naming the node), and
+//! at most [`MAX_QUEUED_BYTES`] of a node's lines wait for the main loop; beyond that its reader
+//! stops reading until the main loop catches up, so a node that floods its stdout blocks on
+//! its own full pipe. Stderr lines are cut at [`MAX_LINE_BYTES`] in the log.
+//!
 //! Every node process group is killed on shutdown, on drop (errors and panics) and on Ctrl-C.
 //!
 //! Faults ([`Control`]): pause and resume are SIGSTOP and SIGCONT to the node's process
@@ -17,12 +23,12 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, LineWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, LineWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -35,6 +41,24 @@ use crate::time::Time;
 
 /// How many stderr lines are kept for crash reports (as Maelstrom does).
 const TAIL_LINES: usize = 32;
+/// How much of each of those lines is kept.
+const TAIL_LINE_CHARS: usize = 4096;
+/// The longest line a node may write on stdout, in bytes, without its newline. A reply that
+/// reads back a large set is well under a megabyte; a line this long is a runaway node, and a
+/// longer one crashes the run rather than grow the harness without bound.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+/// How many bytes of one node's stdout lines may wait, read but not yet taken by the main
+/// loop (each line counted with a small overhead for the string that holds it). Far more than
+/// a pipe holds (64 KiB), so a node the harness keeps up with is never held back.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// What a queued line costs beyond its text (the `String` and its allocation), so that a
+/// flood of short lines is bounded as well as one of long lines.
+const LINE_OVERHEAD: usize = 32;
+/// A batch of lines handed to the main loop ends at this many lines or bytes.
+const BATCH_LINES: usize = 1024;
+const BATCH_BYTES: usize = 64 << 10;
+/// The read buffer of a node's stdout and stderr.
+const READ_BUFFER: usize = 64 << 10;
 /// The longest the loop sleeps before checking for Ctrl-C.
 const POLL_CAP: Duration = Duration::from_millis(100);
 /// How long to wait for an exit status after a node closed its stdout, and for the last
@@ -46,6 +70,57 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 struct Tail {
     lines: Mutex<VecDeque<String>>,
     closed: AtomicBool,
+}
+
+/// The bytes of one node's stdout lines that its reader has queued and the main loop has not
+/// taken yet. The reader waits for room before it queues more (backpressure).
+#[derive(Default)]
+struct Queue {
+    bytes: Mutex<usize>,
+    taken: Condvar,
+    /// The node is gone (killed, or the host shut down): a waiting reader gives up.
+    closed: AtomicBool,
+}
+
+impl Queue {
+    /// Wait until `n` more bytes fit, then count them. A batch always fits an empty queue, so
+    /// a line of up to [`MAX_LINE_BYTES`] gets through. False once the queue is closed.
+    fn reserve(&self, n: usize) -> bool {
+        let Ok(mut queued) = self.bytes.lock() else {
+            return false;
+        };
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return false;
+            }
+            if *queued == 0 || *queued + n <= MAX_QUEUED_BYTES {
+                *queued += n;
+                return true;
+            }
+            queued = match self.taken.wait(queued) {
+                Ok(q) => q,
+                Err(_) => return false,
+            };
+        }
+    }
+
+    /// The main loop took `n` bytes.
+    fn release(&self, n: usize) {
+        if let Ok(mut queued) = self.bytes.lock() {
+            *queued = queued.saturating_sub(n);
+        }
+        self.taken.notify_all();
+    }
+
+    fn close(&self) {
+        // Under the lock, so a reader between its check and its wait cannot miss the wake-up.
+        if let Ok(_queued) = self.bytes.lock() {
+            self.closed.store(true, Ordering::SeqCst);
+        } else {
+            self.closed.store(true, Ordering::SeqCst);
+        }
+        self.taken.notify_all();
+    }
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -79,15 +154,27 @@ pub struct ProcessConfig {
 }
 
 enum Msg {
-    Lines(usize, Vec<String>, Instant),
+    /// Lines of a node, read at `at`; `bytes` of them are counted in `queue`.
+    Lines {
+        node: usize,
+        lines: Vec<String>,
+        bytes: usize,
+        queue: Arc<Queue>,
+        at: Instant,
+    },
     /// End of a node's stdout: node, generation, when.
     Eof(usize, u64, Instant),
+    /// A node's stdout line passed [`MAX_LINE_BYTES`], and its reader stopped: node,
+    /// generation, when.
+    TooLong(usize, u64, Instant),
 }
 
 struct NodeProc {
     name: String,
     child: Child,
     writer: Option<Sender<String>>,
+    /// Its stdout lines waiting for the main loop.
+    queue: Arc<Queue>,
     tail: Arc<Tail>,
     reported_exit: bool,
     /// Which spawn of this node this is (0 first).
@@ -174,10 +261,11 @@ impl ProcessHost {
             .name(format!("{name}-stdin"))
             .spawn(move || write_loop(stdin, wrx))
             .map_err(|e| err(format!("cannot start a thread: {e}")))?;
-        let tx = self.tx.clone();
+        let (tx, queue) = (self.tx.clone(), Arc::new(Queue::default()));
+        let queue2 = queue.clone();
         thread::Builder::new()
             .name(format!("{name}-stdout"))
-            .spawn(move || read_loop(i, generation, stdout, tx))
+            .spawn(move || read_loop(i, generation, stdout, &tx, &queue2))
             .map_err(|e| err(format!("cannot start a thread: {e}")))?;
         let (tail2, echo, label) = (tail.clone(), c.log_stderr, name.clone());
         thread::Builder::new()
@@ -188,6 +276,7 @@ impl ProcessHost {
             name,
             child,
             writer: Some(wtx),
+            queue,
             tail,
             reported_exit: false,
             generation,
@@ -270,19 +359,42 @@ fn write_loop(stdin: ChildStdin, rx: Receiver<String>) {
     }
 }
 
-fn read_loop(i: usize, generation: u64, stdout: std::process::ChildStdout, tx: Sender<Msg>) {
-    let mut r = BufReader::with_capacity(64 * 1024, stdout);
+/// Reads one node's stdout into batches of lines for the main loop, until end of file, an
+/// overlong line, or the queue closing.
+fn read_loop<R: Read>(i: usize, generation: u64, stdout: R, tx: &Sender<Msg>, queue: &Arc<Queue>) {
+    let mut r = BufReader::with_capacity(READ_BUFFER, stdout);
     let mut buf = Vec::with_capacity(256);
+    let send = |lines: Vec<String>, bytes: usize| {
+        lines.is_empty()
+            || queue.reserve(bytes)
+                && tx
+                    .send(Msg::Lines {
+                        node: i,
+                        lines,
+                        bytes,
+                        queue: queue.clone(),
+                        at: Instant::now(),
+                    })
+                    .is_ok()
+    };
     loop {
-        let mut batch = Vec::new();
+        let (mut batch, mut bytes) = (Vec::new(), 0);
         loop {
             buf.clear();
-            match r.read_until(b'\n', &mut buf) {
+            // One byte past the limit tells a line that is too long from one that just fits.
+            let limit = u64::try_from(MAX_LINE_BYTES + 1).unwrap_or(u64::MAX);
+            match r.by_ref().take(limit).read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => {
-                    if !batch.is_empty() {
-                        let _ = tx.send(Msg::Lines(i, batch, Instant::now()));
+                    if send(batch, bytes) {
+                        let _ = tx.send(Msg::Eof(i, generation, Instant::now()));
                     }
-                    let _ = tx.send(Msg::Eof(i, generation, Instant::now()));
+                    return;
+                }
+                Ok(_) if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE_BYTES => {
+                    // Stop reading: the node blocks on its pipe until the run ends.
+                    if send(batch, bytes) {
+                        let _ = tx.send(Msg::TooLong(i, generation, Instant::now()));
+                    }
                     return;
                 }
                 Ok(_) => {
@@ -290,16 +402,21 @@ fn read_loop(i: usize, generation: u64, stdout: std::process::ChildStdout, tx: S
                         buf.pop();
                     }
                     if !buf.is_empty() {
+                        bytes += buf.len() + LINE_OVERHEAD;
                         batch.push(String::from_utf8_lossy(&buf).into_owned());
+                    }
+                    if buf.capacity() > READ_BUFFER {
+                        // Do not keep a long line's buffer for the short lines that follow.
+                        buf = Vec::with_capacity(256);
                     }
                 }
             }
             // Keep batching while complete lines are already buffered.
-            if !r.buffer().contains(&b'\n') || batch.len() >= 1024 {
+            if !r.buffer().contains(&b'\n') || batch.len() >= BATCH_LINES || bytes >= BATCH_BYTES {
                 break;
             }
         }
-        if !batch.is_empty() && tx.send(Msg::Lines(i, batch, Instant::now())).is_err() {
+        if !send(batch, bytes) {
             return;
         }
     }
@@ -315,17 +432,24 @@ fn stderr_loop(
     let mut log = LineWriter::new(log);
     let mut r = BufReader::new(stderr);
     let mut buf = Vec::new();
+    let limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX);
     loop {
         buf.clear();
-        match r.read_until(b'\n', &mut buf) {
+        match r.by_ref().take(limit).read_until(b'\n', &mut buf) {
             Ok(0) | Err(_) => {
                 tail.closed.store(true, Ordering::SeqCst);
                 return;
             }
             Ok(_) => {
+                // A longer line reaches the log in pieces, joined up again there.
+                let whole = buf.last() == Some(&b'\n');
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.trim_end_matches(['\n', '\r']);
-                let _ = writeln!(log, "{line}");
+                let _ = if whole {
+                    writeln!(log, "{line}")
+                } else {
+                    write!(log, "{line}")
+                };
                 if echo {
                     eprintln!("{name} stderr: {line}");
                 }
@@ -333,7 +457,7 @@ fn stderr_loop(
                     if t.len() == TAIL_LINES {
                         t.pop_front();
                     }
-                    t.push_back(line.to_owned());
+                    t.push_back(line.chars().take(TAIL_LINE_CHARS).collect());
                 }
             }
         }
@@ -388,7 +512,15 @@ impl NodeHost for ProcessHost {
                 self.rx.recv_timeout(wait)
             };
             match got {
-                Ok(Msg::Lines(i, lines, at)) => {
+                Ok(Msg::Lines {
+                    node: i,
+                    lines,
+                    bytes,
+                    queue,
+                    at,
+                }) => {
+                    // At most one batch waits in `pending`: it is refilled only when empty.
+                    queue.release(bytes);
                     let at = self.time_of(at);
                     self.pending
                         .extend(lines.into_iter().map(|line| HostEvent::Line {
@@ -406,6 +538,26 @@ impl NodeHost for ProcessHost {
                     if current && self.nodes.get(i).is_some_and(|n| !n.reported_exit) {
                         let ev = self.exit_event(i, at);
                         self.pending.push_back(ev);
+                    }
+                }
+                Ok(Msg::TooLong(i, generation, at)) => {
+                    let Some(n) = self.nodes.get_mut(i) else {
+                        continue;
+                    };
+                    if n.generation == generation && !n.killed && !n.reported_exit {
+                        // Its stdout is no longer read: whatever happens to it now is not news.
+                        n.reported_exit = true;
+                        let reason = format!(
+                            "Node {} wrote a line longer than {} MiB on stdout",
+                            n.name,
+                            MAX_LINE_BYTES >> 20
+                        );
+                        let at = self.time_of(at);
+                        self.pending.push_back(HostEvent::Misbehaved {
+                            node: NodeIndex(i),
+                            reason,
+                            at,
+                        });
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -443,6 +595,7 @@ impl NodeHost for ProcessHost {
                 n.killed = true;
                 n.reported_exit = true;
                 n.writer = None;
+                n.queue.close();
                 kill_group(&mut n.child, &n.name);
                 Ok(())
             }
@@ -475,6 +628,7 @@ impl NodeHost for ProcessHost {
                 _ => {}
             }
             n.writer = None;
+            n.queue.close();
             kill_group(&mut n.child, &n.name);
         }
         exited
@@ -515,5 +669,112 @@ fn kill_group(child: &mut Child, name: &str) {
 impl Drop for ProcessHost {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An endless stdout: `pattern` over and over, counting the bytes handed out.
+    struct Endless {
+        pattern: &'static [u8],
+        at: usize,
+        produced: Arc<AtomicUsize>,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            for b in out.iter_mut() {
+                *b = self.pattern[self.at % self.pattern.len()];
+                self.at += 1;
+            }
+            self.produced.fetch_add(out.len(), Ordering::SeqCst);
+            Ok(out.len())
+        }
+    }
+
+    fn endless(pattern: &'static [u8]) -> (Endless, Arc<AtomicUsize>) {
+        let produced = Arc::new(AtomicUsize::new(0));
+        let r = Endless {
+            pattern,
+            at: 0,
+            produced: produced.clone(),
+        };
+        (r, produced)
+    }
+
+    #[test]
+    fn a_line_that_never_ends_stops_the_reader_at_the_limit() {
+        let (r, produced) = endless(b"x");
+        let (tx, rx) = mpsc::channel();
+        read_loop(3, 7, r, &tx, &Arc::new(Queue::default()));
+        assert!(matches!(rx.try_recv(), Ok(Msg::TooLong(3, 7, _))));
+        assert!(rx.try_recv().is_err());
+        let read = produced.load(Ordering::SeqCst);
+        assert!(
+            read <= MAX_LINE_BYTES + 1 + READ_BUFFER,
+            "read {read} bytes"
+        );
+    }
+
+    #[test]
+    fn a_line_of_the_longest_length_gets_through_whole() {
+        let mut out = vec![b'y'; MAX_LINE_BYTES];
+        out.extend_from_slice(b"\nshort\n");
+        let (tx, rx) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            read_loop(0, 0, out.as_slice(), &tx, &Arc::new(Queue::default()));
+        });
+        let mut lines = Vec::new();
+        while let Ok(Msg::Lines {
+            lines: l,
+            bytes,
+            queue,
+            ..
+        }) = rx.recv()
+        {
+            lines.extend(l);
+            queue.release(bytes);
+        }
+        assert!(reader.join().is_ok());
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
+        assert_eq!(lines[1], "short");
+    }
+
+    /// However slowly the main loop takes lines, the reader is never further ahead than the
+    /// queue's bound, a batch being assembled and its read buffer.
+    #[test]
+    fn a_flood_of_lines_is_held_back_by_the_queue_bound() {
+        let (r, produced) = endless(b"noise\n");
+        let (tx, rx) = mpsc::channel();
+        let queue = Arc::new(Queue::default());
+        let q = queue.clone();
+        let reader = thread::spawn(move || read_loop(0, 0, r, &tx, &q));
+        let ahead_at_most = MAX_QUEUED_BYTES + BATCH_BYTES + READ_BUFFER;
+        let (mut taken, mut batches) = (0, 0);
+        while taken < 16 * MAX_QUEUED_BYTES {
+            let Ok(Msg::Lines {
+                lines,
+                bytes,
+                queue,
+                ..
+            }) = rx.recv()
+            else {
+                panic!("the reader stopped");
+            };
+            let ahead = produced.load(Ordering::SeqCst) - taken;
+            assert!(ahead <= ahead_at_most, "{ahead} bytes read ahead");
+            taken += lines.iter().map(|l| l.len() + 1).sum::<usize>();
+            queue.release(bytes);
+            batches += 1;
+        }
+        assert!(batches > 16);
+        // Closing the queue frees a reader waiting for room.
+        queue.close();
+        drop(rx);
+        assert!(reader.join().is_ok());
     }
 }

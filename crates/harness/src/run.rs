@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 use serde_json::{Value, json};
 
 use crate::checker::Validity;
-use crate::console::{self, EXIT_CRASH, EXIT_INTERRUPTED, ProgressLine};
+use crate::console::{self, EXIT_BAD_ARGS, EXIT_CRASH, EXIT_INTERRUPTED, ProgressLine};
 use crate::driver;
 use crate::engine::Engine;
 use crate::host::NodeHost;
@@ -47,6 +47,35 @@ pub enum RunError {
     Store(store::StoreError),
     /// `--bin` was omitted and this executable's own path is unknown. Nothing ran.
     NoExecutable(std::io::Error),
+    /// `--bin` names nothing this harness can run: a mistake in the arguments, found before
+    /// anything started or was stored.
+    BadProgram {
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: BadProgram,
+    },
+}
+
+/// What is wrong with a `--bin` program.
+#[derive(Debug)]
+pub enum BadProgram {
+    /// It does not exist (or cannot be looked at).
+    Missing(std::io::Error),
+    /// It is a directory or some other thing that is not a file.
+    NotAFile,
+    /// It is a file without execute permission.
+    NotExecutable,
+}
+
+impl RunError {
+    /// The exit status for this error: bad arguments, or a crash.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::BadProgram { .. } => EXIT_BAD_ARGS,
+            RunError::Store(_) | RunError::NoExecutable(_) => EXIT_CRASH,
+        }
+    }
 }
 
 impl std::fmt::Display for RunError {
@@ -56,20 +85,25 @@ impl std::fmt::Display for RunError {
             RunError::NoExecutable(e) => {
                 write!(f, "cannot find this executable to run its own node: {e}")
             }
+            RunError::BadProgram { path, problem } => {
+                write!(f, "--bin {}: ", path.display())?;
+                match problem {
+                    BadProgram::Missing(e) => write!(f, "{e}"),
+                    BadProgram::NotAFile => f.write_str("not a file"),
+                    BadProgram::NotExecutable => f.write_str("not executable"),
+                }
+            }
         }
     }
 }
 
 impl std::error::Error for RunError {}
 
-/// How the nodes are launched for `opts`: the given binary, or this executable's `node`.
+/// How the nodes are launched for `opts`: the given binary (which must be an executable
+/// file), or this executable's `node`.
 pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), RunError> {
     match &opts.bin {
-        // Nodes run in the temp dir, so a relative path must be made absolute.
-        Some(bin) => Ok((
-            std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone()),
-            Vec::new(),
-        )),
+        Some(bin) => Ok((executable(bin)?, Vec::new())),
         // Our own node is told the workload, so it never has to infer it.
         None => std::env::current_exe()
             .map(|exe| {
@@ -82,11 +116,41 @@ pub fn node_program(opts: &TestOptions) -> Result<(PathBuf, Vec<String>), RunErr
     }
 }
 
+/// `bin` as an absolute path (nodes run in the temp dir), if it is an executable file. A bare
+/// name that is not in the working directory is looked up in `PATH`, as a shell would.
+fn executable(bin: &Path) -> Result<PathBuf, RunError> {
+    use std::os::unix::fs::PermissionsExt;
+    let bad = |problem| RunError::BadProgram {
+        path: bin.to_owned(),
+        problem,
+    };
+    let found = match std::fs::canonicalize(bin) {
+        Err(e) if bin.components().count() == 1 && !bin.starts_with(".") => {
+            std::env::var_os("PATH")
+                .and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|dir| dir.join(bin))
+                        .find(|p| p.is_file())
+                })
+                .ok_or_else(|| bad(BadProgram::Missing(e)))
+        }
+        found => found.map_err(|e| bad(BadProgram::Missing(e))),
+    }?;
+    let meta = std::fs::metadata(&found).map_err(|e| bad(BadProgram::Missing(e)))?;
+    if !meta.is_file() {
+        return Err(bad(BadProgram::NotAFile));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(bad(BadProgram::NotExecutable));
+    }
+    Ok(found)
+}
+
 /// Run one test. Returns the exit status.
 pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
     let started = Instant::now();
-    print_options(opts, command);
     if opts.sim {
+        print_options(opts, command);
         let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
         {
             Ok(dir) => dir,
@@ -102,11 +166,21 @@ pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
         std::mem::forget(host);
         return code;
     }
-    let prepared = store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now())
-        .map_err(RunError::Store)
-        .and_then(|dir| node_program(opts).map(|p| (dir, p)));
-    let (dir, (program, leading_args)) = match prepared {
+    // A mistyped --bin is an argument error, found before anything is printed or stored.
+    let (program, leading_args) = match node_program(opts) {
         Ok(p) => p,
+        Err(e) if e.exit_code() == EXIT_BAD_ARGS => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_ARGS;
+        }
+        Err(e) => {
+            println!("{}\n{e}", console::CRASH_BANNER);
+            return e.exit_code();
+        }
+    };
+    print_options(opts, command);
+    let dir = match store::create_run_dir(&opts.store, opts.workload.name(), SystemTime::now()) {
+        Ok(dir) => dir,
         Err(e) => {
             println!("{}\n{e}", console::CRASH_BANNER);
             return EXIT_CRASH;

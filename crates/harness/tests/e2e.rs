@@ -473,30 +473,93 @@ fn garbage_instead_of_init_crashes_with_the_reason() {
     assert!(r.stdout.contains("not well-formed JSON"));
 }
 
-#[test]
-fn a_missing_binary_crashes_cleanly() {
-    let r = harness(
-        "missing-bin",
-        &[
-            "-w",
-            "echo",
-            "--bin",
-            "/nonexistent/node",
-            "--time-limit",
-            "1",
-        ],
+/// Asserts that `r` is an argument error: exit 254 before anything started or was stored.
+fn assert_bad_args(r: &Run, message: &str) {
+    assert_eq!(r.code, 254);
+    assert!(
+        r.stderr.contains(message),
+        "{message:?} not in {}",
+        r.stderr
     );
-    assert_eq!(r.code, 255);
-    assert!(r.stdout.contains("could not be started"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Jepsen broke"), "{}", r.stdout);
+    assert!(!r.store.exists(), "a store was written");
+}
+
+#[test]
+fn a_missing_or_unrunnable_binary_is_an_argument_error() {
+    let not_executable = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e.rs");
+    let a_directory = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nodes");
+    for (name, bin, message) in [
+        (
+            "missing-bin",
+            "/nonexistent/node",
+            "--bin /nonexistent/node: No such file",
+        ),
+        (
+            "bare-missing-bin",
+            "no-such-node-program",
+            "--bin no-such-node-program: No such file",
+        ),
+        (
+            "not-executable-bin",
+            not_executable,
+            "e2e.rs: not executable",
+        ),
+        ("directory-bin", a_directory, "nodes: not a file"),
+    ] {
+        let r = harness(name, &["-w", "echo", "--bin", bin, "--time-limit", "1"]);
+        assert_bad_args(&r, message);
+    }
 }
 
 #[test]
 fn bad_arguments_exit_254() {
     let r = harness("bad-args", &["-w", "lin-kv", "--bin", NODE]);
-    assert_eq!(r.code, 254);
+    assert_bad_args(&r, "lin-kv");
     let r = harness(
         "bad-nemesis",
         &["-w", "echo", "--bin", NODE, "--nemesis", "explode"],
     );
-    assert_eq!(r.code, 254);
+    assert_bad_args(&r, "explode");
+}
+
+#[test]
+fn a_mistyped_flag_is_an_argument_error_not_a_node_argument() {
+    for (name, args) in [
+        ("typo-flag", &["--node-cout", "3"][..]),
+        ("typo-after-word", &["echo", "--ratee", "3"]),
+    ] {
+        let mut all = vec!["-w", "echo", "--bin", NODE, "--time-limit", "1"];
+        all.extend_from_slice(args);
+        let r = harness(name, &all);
+        assert_bad_args(&r, "unexpected argument");
+    }
+}
+
+#[test]
+fn the_trailing_workload_word_reaches_the_node() {
+    // The test node reads its first argument as its mode: g-set answers reads with `value`,
+    // so the run only passes if the word got through.
+    let r = harness(
+        "trailing-word",
+        &[
+            "-w",
+            "g-set",
+            "--bin",
+            NODE,
+            "--node-count",
+            "2",
+            "--time-limit",
+            "1",
+            "--rate",
+            "10",
+            "--recovery",
+            "1",
+            "--latency",
+            "10",
+            "g-set",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.results["workload"]["valid?"], true);
 }

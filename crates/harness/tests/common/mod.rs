@@ -11,10 +11,12 @@ use serde_json::Value;
 pub struct Run {
     pub code: i32,
     pub stdout: String,
+    pub stderr: String,
     pub results: Value,
     /// The run's directory (`store/latest`).
     pub dir: PathBuf,
-    store: PathBuf,
+    /// The store the run was given (`--store`).
+    pub store: PathBuf,
 }
 
 impl Drop for Run {
@@ -47,6 +49,7 @@ pub fn harness(suite: &str, name: &str, args: &[&str]) -> Run {
     Run {
         code,
         stdout,
+        stderr,
         results,
         dir,
         store,

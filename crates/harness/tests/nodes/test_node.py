@@ -11,6 +11,8 @@ Usage: test_node.py MODE [FLAGS...]
   --crash NODE       if this node is NODE: exit with status 3 one second after init
   --no-init          never answer init
   --garbage-init     print garbage instead of answering init
+  --endless-line     after answering init, print a line that does not end (256 MiB, then wait)
+  --flood            after answering init, print 512 MiB of non-JSON lines as fast as they go
 
 State-based gossip: every 100 ms the node sends its whole state to every other node, so it
 converges once partitions heal. seqkv-counter keeps each node's count in seq-kv (like the
@@ -133,6 +135,17 @@ def gossip():
         if n != node_id:
             send(n, {"type": "gossip", "elements": sorted(elements), "counts": counts})
 
+def spew():
+    # Bounded, so that a harness without limits runs out of patience, not of memory.
+    if "--endless-line" in FLAGS:
+        chunk, times = b"x" * (1 << 20), 256
+    else:
+        chunk, times = b"not JSON, just noise from a node that will not stop\n" * 20000, 512
+    for _ in range(times):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+
+spewed = False
 buf = b""
 while True:
     timeout = max(0.0, last_gossip + GOSSIP_EVERY - time.monotonic())
@@ -150,6 +163,9 @@ while True:
         last_gossip = time.monotonic()
         gossip()
     sys.stdout.flush()
+    if node_id and not spewed and ("--endless-line" in FLAGS or "--flood" in FLAGS):
+        spewed = True
+        spew()
     if crash_at is not None and time.monotonic() >= crash_at:
         sys.stderr.write("fatal: simulated crash of " + node_id + "\n")
         sys.stderr.flush()

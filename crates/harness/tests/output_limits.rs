@@ -1,0 +1,105 @@
+//! A node's stdout cannot grow the harness's memory without bound: a line that never ends
+//! crashes the run naming the node, and a node that floods its stdout is held back (its reader
+//! stops reading while the main loop catches up), with the garbage reported under `protocol`.
+//!
+//! The harness's peak memory is read from the kernel (the largest reaped child's maximum
+//! resident set), so this file holds only these runs: the test nodes are small, and nothing
+//! else here spawns a big child.
+
+mod common;
+
+use nix::sys::resource::{UsageWho, getrusage};
+
+use common::Run;
+
+const NODE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nodes/test_node.py");
+
+/// The most resident memory a limited harness may reach here, in KiB. The test nodes print
+/// 256 MiB (one line) and 512 MiB (lines); a harness that buffers what it cannot use yet
+/// goes far past this, one that holds back needs a few tens of MiB.
+const MAX_RSS_KIB: i64 = 160 * 1024;
+
+fn harness(name: &str, args: &[&str]) -> Run {
+    common::harness("gossip-harness-limits", name, args)
+}
+
+/// The largest maximum resident set of any child reaped so far (the harness; its own
+/// children, the nodes, are smaller), in KiB.
+fn peak_child_rss_kib() -> i64 {
+    getrusage(UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss())
+        .unwrap_or_else(|e| panic!("getrusage: {e}"))
+}
+
+#[test]
+fn an_endless_line_crashes_the_run_naming_the_node() {
+    let r = harness(
+        "endless-line",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--rate",
+            "0",
+            "--time-limit",
+            "2",
+            "--recovery",
+            "0",
+            "--",
+            "echo",
+            "--endless-line",
+        ],
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stdout
+            .contains("Node n0 wrote a line longer than 4 MiB on stdout"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.results["crash"]["node"], "n0");
+    let peak = peak_child_rss_kib();
+    assert!(peak < MAX_RSS_KIB, "peak resident set {peak} KiB");
+}
+
+#[test]
+fn a_flooding_node_is_held_back_and_its_garbage_reported() {
+    let r = harness(
+        "flood",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--rate",
+            "0",
+            "--time-limit",
+            "2",
+            "--recovery",
+            "0",
+            "--",
+            "echo",
+            "--flood",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let n0 = &r.results["protocol"]["nodes"]["n0"];
+    // The flood was read (lines reached the checker), and only a handful were logged.
+    assert!(n0["not-json-count"].as_u64().unwrap_or(0) > 1000, "{n0}");
+    assert!(
+        r.stderr
+            .contains("further bad lines are dropped and counted")
+    );
+    assert!(
+        r.stderr.lines().count() < 100,
+        "{} lines",
+        r.stderr.lines().count()
+    );
+    let peak = peak_child_rss_kib();
+    assert!(peak < MAX_RSS_KIB, "peak resident set {peak} KiB");
+}
