@@ -1,8 +1,9 @@
-//! Maelstrom's synchronous client (§2): one connection per worker, one outstanding request,
-//! a 5 s timeout, stale replies discarded, and the error-to-outcome mapping of §2.3.
+//! Maelstrom's synchronous client: one connection per worker, one outstanding request,
+//! a 5 s timeout, stale replies discarded, and the mapping from errors to outcomes.
 //!
 //! The engine owns the workers and drives them; this module holds their state and the pure
-//! mapping from "what came back" to a history completion.
+//! mapping from "what came back" to a history completion. `docs/maelstrom.md`, "Clients",
+//! describes the behaviour.
 
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ pub enum Failure {
     Malformed(String),
 }
 
-/// How a workload's client turns failures into outcomes (§2.3).
+/// How a workload's client turns failures into outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStyle {
     /// `with-errors` (broadcast, echo): definite errors fail, timeouts and indefinite errors

@@ -2,8 +2,8 @@
 //! workloads with no JVM.
 //!
 //! It does what Maelstrom does, with Maelstrom's flags, defaults, semantics and output
-//! vocabulary (the reference is `maelstrom.md` in the shared docs; `docs/maelstrom.md` in the
-//! repository is the user guide). Any program that speaks the Maelstrom protocol on
+//! vocabulary (`docs/maelstrom.md` is the user guide, and lists where this harness differs).
+//! Any program that speaks the Maelstrom protocol on
 //! stdin/stdout can be tested.
 //!
 //! # Usage

@@ -1,4 +1,4 @@
-//! The wire envelope: parsing what nodes print, and formatting what they are sent (§1.2).
+//! The wire envelope: parsing what nodes print, and formatting what they are sent.
 //!
 //! Node output is validated against Maelstrom's closed envelope schema (`src`, `dest`, `body`,
 //! optional integer `id`, nothing else). The body is kept as raw JSON text so routing a

@@ -1,4 +1,4 @@
-//! The simulated network between nodes and services (§5.1): a priority queue per destination
+//! The simulated network between nodes and services: a priority queue per destination
 //! ordered by delivery deadline, receive-side partition checks, and Maelstrom's head-of-line
 //! blocking.
 //!

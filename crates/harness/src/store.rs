@@ -1,6 +1,6 @@
-//! The store (§7.3): `store/<workload>/<timestamp>/` with `results.json`, `test.json`,
+//! The store: `store/<workload>/<timestamp>/` with `results.json`, `test.json`,
 //! `history.jsonl`, `history.txt`, `node-logs/`, the SVG plots and `report.html`, plus the
-//! `store/latest`, `store/current` and `store/<workload>/latest` symlinks.
+//! `store/latest`, `store/current` and `store/<workload>/latest` symlinks (`docs/maelstrom.md`, "The store").
 
 use std::fs;
 use std::io::{self, BufWriter, Write};

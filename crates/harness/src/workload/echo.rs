@@ -1,4 +1,4 @@
-//! The echo workload (§3.1): `echo` requests with `"Please echo <k>"`, no final phase.
+//! The echo workload: `echo` requests with `"Please echo <k>"`, no final phase.
 
 use rand::RngExt;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Workloads (§3): for each, what ops to generate, how a client phrases them as RPCs, how it
+//! Workloads: for each, what ops to generate, how a client phrases them as RPCs, how it
 //! reads the replies, and which checker judges the history.
 //!
 //! One module per workload; this one holds the shared types and the trait the engine drives.
