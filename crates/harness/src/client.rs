@@ -13,12 +13,36 @@ use crate::history::{Exception, OpType};
 use crate::ids::{ClientId, MsgId, NodeIndex};
 use crate::schema::RpcError;
 use crate::time::Time;
-use crate::workload::{Completion, OpSpec};
+use crate::value::OpValue;
 
 /// Maelstrom's default RPC timeout.
 pub const RPC_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Maelstrom's init handshake timeout.
 pub const INIT_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// An op to invoke: its function and argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpSpec {
+    /// The function, e.g. `read`.
+    pub f: &'static str,
+    /// The argument (`null` for reads).
+    pub value: Value,
+    /// Whether this is a final read (recorded as `final?`).
+    pub is_final: bool,
+}
+
+/// How an op completed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// ok / fail / info.
+    pub kind: OpType,
+    /// The result (or the invocation's value for failures).
+    pub value: OpValue,
+    /// Error detail.
+    pub error: Option<Value>,
+    /// The exception behind an info.
+    pub exception: Option<Exception>,
+}
 
 /// One client connection: its id and its `msg_id` counter (1, 2, 3, ...).
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::checker::Validity;
-use crate::engine::{Phase, Progress};
+use crate::progress::{Phase, Progress};
 use crate::time::Time;
 
 /// Maelstrom's banner for a valid run.

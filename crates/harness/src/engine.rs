@@ -26,7 +26,7 @@ use rand::RngExt;
 use serde_json::{Map, Value, json};
 
 use crate::checker::protocol::NodeProtocol;
-use crate::client::{Conn, INIT_TIMEOUT, InFlight, RPC_TIMEOUT, Worker};
+use crate::client::{Completion, Conn, INIT_TIMEOUT, InFlight, OpSpec, RPC_TIMEOUT, Worker};
 use crate::history::{History, Op, OpType, Process};
 use crate::host::Control;
 use crate::ids::{ClientId, Endpoint, MsgId, NetId, NodeId, NodeIndex, Service, parse_client_id};
@@ -37,13 +37,14 @@ use crate::nemesis::{FaultKind, NemesisAction, NemesisSchedule, Target};
 use crate::network::{Delivery, Network};
 use crate::options::TestOptions;
 use crate::partition::{self, Grudge};
+use crate::progress::{Phase, Progress};
 use crate::rng::{self, Rng};
-use crate::scenario::{Script, Step};
 use crate::schema::{Body, Reply, ResponseSchema, interpret_body, parse_body};
+use crate::script::{Script, Step};
 use crate::services::Services;
 use crate::time::Time;
 use crate::value::OpValue;
-use crate::workload::{self, Completion, OpSpec, Workload};
+use crate::workload::{self, Workload};
 
 /// A latency spike multiplies the drawn latency by this...
 pub const SLOW_FACTOR: u32 = 10;
@@ -78,28 +79,6 @@ pub struct Crash {
     pub reason: String,
     /// The last lines the node wrote to stderr (filled in by the host).
     pub stderr_tail: Vec<String>,
-}
-
-/// The phase the run is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Not started.
-    Created,
-    /// Waiting for every node's `init_ok`.
-    Init,
-    /// Client setup (broadcast's topology).
-    Setup,
-    /// The generator runs.
-    Main,
-    /// Healed; waiting out the recovery period.
-    Recovery {
-        /// When the final reads go out.
-        until: Time,
-    },
-    /// Final reads in flight.
-    Final,
-    /// Over (finished or crashed).
-    Done,
 }
 
 /// A pending setup RPC (init or topology) to one node.
@@ -194,21 +173,6 @@ pub struct RunRecord {
     pub scenario: Option<Value>,
     /// CPU time the node processes used, when the host measured it.
     pub node_cpu: Option<std::time::Duration>,
-}
-
-/// Live figures for a progress line.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    /// Current phase.
-    pub phase: Phase,
-    /// Time into the main phase.
-    pub elapsed: Duration,
-    /// The main phase's length.
-    pub total: Duration,
-    /// Client ops completed.
-    pub ops_done: u64,
-    /// Messages sent on the network.
-    pub messages: u64,
 }
 
 /// The engine. See the module docs for the driving contract.

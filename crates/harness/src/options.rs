@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::ids::NodeId;
 use crate::nemesis::FaultKind;
-use crate::scenario::Script;
+use crate::script::Script;
 
 /// Which workload to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -3,9 +3,9 @@
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::{Completion, OpSpec, Workload, body};
+use super::{Workload, body};
 use crate::checker::echo as echo_checker;
-use crate::client::ErrorStyle;
+use crate::client::{Completion, ErrorStyle, OpSpec};
 use crate::history::History;
 use crate::history::OpType;
 use crate::options::WorkloadKind;

@@ -6,8 +6,8 @@
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::{OpSpec, Workload, body};
-use crate::client::ErrorStyle;
+use super::{Workload, body};
+use crate::client::{ErrorStyle, OpSpec};
 use crate::history::History;
 use crate::ids::NodeId;
 use crate::options::WorkloadKind;

@@ -5,6 +5,8 @@
 //! node-to-node message never re-serialises it; only the few reserved body keys (`type`,
 //! `msg_id`, `in_reply_to`) are read, for the journal, the clients and the diagram.
 
+mod line_reader;
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -217,7 +219,7 @@ pub struct Preparsed {
 impl Preparsed {
     /// Reads `line`.
     pub fn of(line: &str) -> Preparsed {
-        match crate::line_reader::read(line) {
+        match line_reader::read(line) {
             Some(flat) => flat.into_preparsed(),
             None => Preparsed::of_any(line),
         }
