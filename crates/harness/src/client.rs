@@ -79,8 +79,6 @@ pub struct InFlight {
 /// A client worker thread, bound for life to one node.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    /// Thread number, 0-based.
-    pub thread: usize,
     /// The node every request goes to (`nodes[thread mod n]`).
     pub node: NodeIndex,
     /// Current process id: starts at the thread number, grows by the concurrency after each

@@ -129,7 +129,6 @@ impl Engine {
             .collect();
         let workers = (0..opts.concurrency)
             .map(|t| Worker {
-                thread: t,
                 node: NodeIndex(if n == 0 { 0 } else { t % n }),
                 process: t as u64,
                 conn: None,

@@ -199,7 +199,7 @@ impl Engine {
                     self.journal.recv(self.now, &p);
                     self.service_request(svc, &p);
                 }
-                Delivery::Dropped(_) => {}
+                Delivery::Dropped => {}
             }
         }
         self.scratch = out;

@@ -17,7 +17,6 @@ use serde_json::Value;
 use crate::ids::Service;
 use crate::rng::Rng;
 
-pub use kv::{KvResult, KvState, apply as apply_kv};
 pub use lin_kv::LinKv;
 pub use lin_tso::LinTso;
 pub use lww_kv::LwwKv;

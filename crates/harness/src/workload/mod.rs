@@ -25,7 +25,6 @@ pub use broadcast::broadcast;
 pub use counter::counter;
 pub use echo::Echo;
 pub use g_set::g_set;
-pub use write_read::{Shape, Values, WriteRead};
 
 /// A workload as the engine sees it.
 pub trait Workload {
