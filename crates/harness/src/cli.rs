@@ -1,4 +1,4 @@
-//! The command line: Maelstrom's `test` flags with Maelstrom's defaults (§4.3), plus `--seed`,
+//! The command line: Maelstrom's `test` flags with Maelstrom's defaults, plus `--seed`,
 //! `--recovery`, `--strict`, `--no-hol-blocking` and `--store`; and the hidden `node`
 //! subcommand. Parsing only; [`TestArgs::into_options`] validates into [`TestOptions`].
 

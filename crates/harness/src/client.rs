@@ -1,8 +1,9 @@
-//! Maelstrom's synchronous client (§2): one connection per worker, one outstanding request,
-//! a 5 s timeout, stale replies discarded, and the error-to-outcome mapping of §2.3.
+//! Maelstrom's synchronous client: one connection per worker, one outstanding request,
+//! a 5 s timeout, stale replies discarded, and the mapping from errors to outcomes.
 //!
 //! The engine owns the workers and drives them; this module holds their state and the pure
-//! mapping from "what came back" to a history completion.
+//! mapping from "what came back" to a history completion. `docs/maelstrom.md`, "Clients",
+//! describes the behaviour.
 
 use std::time::Duration;
 
@@ -12,12 +13,36 @@ use crate::history::{Exception, OpType};
 use crate::ids::{ClientId, MsgId, NodeIndex};
 use crate::schema::RpcError;
 use crate::time::Time;
-use crate::workload::{Completion, OpSpec};
+use crate::value::OpValue;
 
 /// Maelstrom's default RPC timeout.
 pub const RPC_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Maelstrom's init handshake timeout.
 pub const INIT_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// An op to invoke: its function and argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpSpec {
+    /// The function, e.g. `read`.
+    pub f: &'static str,
+    /// The argument (`null` for reads).
+    pub value: Value,
+    /// Whether this is a final read (recorded as `final?`).
+    pub is_final: bool,
+}
+
+/// How an op completed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// ok / fail / info.
+    pub kind: OpType,
+    /// The result (or the invocation's value for failures).
+    pub value: OpValue,
+    /// Error detail.
+    pub error: Option<Value>,
+    /// The exception behind an info.
+    pub exception: Option<Exception>,
+}
 
 /// One client connection: its id and its `msg_id` counter (1, 2, 3, ...).
 #[derive(Debug, Clone)]
@@ -54,8 +79,6 @@ pub struct InFlight {
 /// A client worker thread, bound for life to one node.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    /// Thread number, 0-based.
-    pub thread: usize,
     /// The node every request goes to (`nodes[thread mod n]`).
     pub node: NodeIndex,
     /// Current process id: starts at the thread number, grows by the concurrency after each
@@ -85,7 +108,7 @@ pub enum Failure {
     Malformed(String),
 }
 
-/// How a workload's client turns failures into outcomes (§2.3).
+/// How a workload's client turns failures into outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStyle {
     /// `with-errors` (broadcast, echo): definite errors fail, timeouts and indefinite errors

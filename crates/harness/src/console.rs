@@ -1,5 +1,5 @@
 //! What the user sees on the terminal: the options at start, a live progress line, the results
-//! summary, and exactly Maelstrom's closing banner (§7.1) with its exit codes.
+//! summary, and exactly Maelstrom's closing banner with its exit codes.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::checker::Validity;
-use crate::engine::{Phase, Progress};
+use crate::progress::{Phase, Progress};
 use crate::time::Time;
 
 /// Maelstrom's banner for a valid run.

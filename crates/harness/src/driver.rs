@@ -5,9 +5,10 @@
 //! finished, then shuts the host down and applies Maelstrom's teardown check (a node that had
 //! already exited crashes the test).
 
-use crate::engine::{Command, Crash, Engine, Progress, RunRecord};
+use crate::engine::{Command, Crash, Engine, RunRecord};
 use crate::host::{HostEvent, NodeHost};
 use crate::ids::NodeIndex;
+use crate::progress::Progress;
 use crate::time::Time;
 
 /// Run `engine` to completion on `host`. `progress` is called after every event.

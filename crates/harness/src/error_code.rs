@@ -1,4 +1,4 @@
-//! Maelstrom's error code registry (§1.6): names and whether each code is definite.
+//! Maelstrom's error code registry: names and whether each code is definite.
 //!
 //! A definite error means the operation certainly did not happen; the client maps it to
 //! `fail`. Anything else (including every user code ≥ 1000 and unknown codes) is indefinite.

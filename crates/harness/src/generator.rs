@@ -1,4 +1,4 @@
-//! The client-op schedule of the main phase (§4.2): Jepsen's `stagger` under a `time-limit`.
+//! The client-op schedule of the main phase: Jepsen's `stagger` under a `time-limit`.
 //!
 //! Gaps between successive invocations, counted across all workers, are uniform in
 //! `[0, 2/rate)`. An op waits while every worker is busy; once it goes out, the next one is

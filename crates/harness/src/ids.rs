@@ -28,7 +28,7 @@ impl fmt::Display for NodeId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeIndex(pub usize);
 
-/// A client connection: `c<k>` on the wire. Every connection gets a fresh one (§1.4).
+/// A client connection: `c<k>` on the wire. Every connection gets a fresh one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientId(pub u64);
 
@@ -46,7 +46,7 @@ pub struct MsgId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NetId(pub u64);
 
-/// The built-in services (§8). They always exist, whatever the workload.
+/// The built-in services. They always exist, whatever the workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
     /// `lin-kv`: a linearizable key-value store.

@@ -1,4 +1,4 @@
-//! The network journal (§6.4): a send event for every message the network accepts and a recv
+//! The network journal: a send event for every message the network accepts and a recv
 //! event for every message handed to its recipient.
 //!
 //! Counts are kept for every event in three groups (all, clients, servers). Full events, with

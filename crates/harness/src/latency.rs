@@ -1,4 +1,4 @@
-//! Inter-server latency draws (§5.2).
+//! Inter-server latency draws.
 //!
 //! Latency applies to every message except those to or from a client. Maelstrom's uniform and
 //! exponential draws hang or divide by zero at a mean of 0; here they simply give 0.

@@ -2,8 +2,8 @@
 //! workloads with no JVM.
 //!
 //! It does what Maelstrom does, with Maelstrom's flags, defaults, semantics and output
-//! vocabulary (the reference is `maelstrom.md` in the shared docs; `docs/maelstrom.md` in the
-//! repository is the user guide). Any program that speaks the Maelstrom protocol on
+//! vocabulary (`docs/maelstrom.md` is the user guide, and lists where this harness differs).
+//! Any program that speaks the Maelstrom protocol on
 //! stdin/stdout can be tested.
 //!
 //! # Usage
@@ -66,31 +66,39 @@
 //! # Layout
 //!
 //! The engine is sans-IO and deterministic; everything with a clock, a thread or a pipe lives
-//! outside it, behind [`host::NodeHost`].
+//! outside it, behind [`host::NodeHost`]. Modules are listed bottom up: each imports only
+//! from those above it in this list (a test, `tests/module_graph.rs`, fails on an import
+//! circle). Linked modules are the public interface; the others are internal.
 //!
-//! - Types: [`ids`] (node, client, message ids, endpoints), [`time`] (engine time),
-//!   [`options`] (validated configuration), [`rng`] (one seeded generator type).
-//! - Wire: [`message`] (envelope parsing and formatting), [`line_reader`] (a one-pass reader
-//!   for the lines nodes commonly print, equal to the general parser where it reads),
-//!   [`schema`] (closed response schemas), [`error_code`] (Maelstrom's error registry).
-//! - Network model: [`network`] (per-destination deadline queues, head-of-line blocking,
-//!   receive-side partition drop), [`latency`], [`partition`] (grudges), [`nemesis`]
-//!   (the fault schedule: partitions, kills, pauses, latency spikes), [`topology`],
-//!   [`journal`] (send/recv events and counts). Loss, duplication and reordering are drawn
-//!   where the engine routes a message.
-//! - Test logic: [`generator`] (stagger and time limit), [`client`] (synchronous clients and
-//!   error mapping), [`workload`] (one module per workload), [`services`] (`lin-kv`, `seq-kv`,
-//!   `lww-kv`, `lin-tso`), [`history`] (with [`value`]: reads of integer sets kept as
-//!   ranges), and [`engine`], which ties them together and interprets scenario scripts.
+//! - Types: [`ids`] (node, client, message ids, endpoints), [`time`] (engine time), `rng`
+//!   (one seeded generator type), [`value`] (op values: reads of integer sets kept as
+//!   ranges), [`history`].
+//! - Wire: `error_code` (Maelstrom's error registry), `schema` (closed response schemas),
+//!   [`message`] (envelope parsing and formatting, with a one-pass reader for the lines
+//!   nodes commonly print, equal to the general parser where it reads).
+//! - Faults and configuration: [`partition`] (grudges), [`nemesis`] (the fault schedule:
+//!   partitions, kills, pauses, latency spikes), [`script`] (the scenario language: syntax,
+//!   steps, scripts), [`options`] (validated configuration), `latency`, `topology`.
+//! - Network model: `network` (per-destination deadline queues, head-of-line blocking,
+//!   receive-side partition drop), [`journal`] (send/recv events and counts). Loss,
+//!   duplication and reordering are drawn where the engine routes a message.
 //! - Checkers: [`checker`] (set-full, counter, stats, availability, echo, exceptions, net,
-//!   protocol) and [`results`] (the composed result map).
-//! - Running: [`host`] (the seam), [`driver`] (the one loop), [`process`] (OS processes in
-//!   real time), [`sim`] (our node cores on a virtual clock), [`run`] (one test end to end,
-//!   either mode), [`scenario`] (scenarios as data: parser, sweeps, replay), [`analyze`]
-//!   (re-check a stored run), [`cli`], [`node_cmd`] (the hidden `node` subcommand that runs
-//!   `gossip-node` when `--bin` is omitted).
-//! - Output: [`console`] (progress, summary, banners), [`store`], [`svg`] (hand-written
-//!   plots), [`report`] (`report.html`).
+//!   protocol).
+//! - Test logic: `generator` (stagger and time limit), `client` (synchronous clients, ops and
+//!   completions, error mapping), `workload` (one module per workload), `services`
+//!   (`lin-kv`, `seq-kv`, `lww-kv`, `lin-tso`), [`host`] (the seam between the engine and
+//!   the nodes), [`progress`] (phase and live figures), and [`engine`], which ties them
+//!   together: one file per concern (routing, clients, faults, phases, the scenario
+//!   interpreter, convergence probes) and the record a run leaves.
+//! - Analysis and output: [`results`] (the composed result map), [`console`] (progress,
+//!   summary, banners), `svg` (hand-written plots), `plots` (a run's plots), `report`
+//!   (`report.html`), [`store`].
+//! - Running: [`driver`] (the one loop), [`process`] (OS processes in real time),
+//!   `ordered_pool` (in-order jobs on a few threads), [`sim`] (our node cores on a virtual
+//!   clock), [`cli`], [`run`] (one test end to end, either mode), [`scenario`] (running
+//!   scenarios: sweeps, failure reports, replay), [`analyze`] (re-check a stored run),
+//!   [`node_cmd`] (the hidden `node` subcommand that runs `gossip-node` when `--bin` is
+//!   omitted).
 //!
 //! # Driving the engine yourself
 //!
@@ -108,37 +116,39 @@
 pub mod analyze;
 pub mod checker;
 pub mod cli;
-pub mod client;
+pub(crate) mod client;
 pub mod console;
 pub mod driver;
 pub mod engine;
-pub mod error_code;
-pub mod generator;
+pub(crate) mod error_code;
+pub(crate) mod generator;
 pub mod history;
 pub mod host;
 pub mod ids;
 pub mod journal;
-pub mod latency;
-pub mod line_reader;
+pub(crate) mod latency;
 pub mod message;
 pub mod nemesis;
-pub mod network;
+pub(crate) mod network;
 pub mod node_cmd;
 pub mod options;
-pub mod ordered_pool;
+pub(crate) mod ordered_pool;
 pub mod partition;
+pub(crate) mod plots;
 pub mod process;
-pub mod report;
+pub mod progress;
+pub(crate) mod report;
 pub mod results;
-pub mod rng;
+pub(crate) mod rng;
 pub mod run;
 pub mod scenario;
-pub mod schema;
-pub mod services;
+pub(crate) mod schema;
+pub mod script;
+pub(crate) mod services;
 pub mod sim;
 pub mod store;
-pub mod svg;
+pub(crate) mod svg;
 pub mod time;
-pub mod topology;
+pub(crate) mod topology;
 pub mod value;
-pub mod workload;
+pub(crate) mod workload;

@@ -1,4 +1,4 @@
-//! The nemesis schedule (§5.4), generalised to several faults.
+//! The nemesis schedule, generalised to several faults.
 //!
 //! With `--nemesis partition` alone this is exactly Maelstrom's: alternate start and stop,
 //! first start at t≈0, gaps uniform in `[0, 2·interval)`, each start picking one of the four

@@ -1,4 +1,4 @@
-//! The validated configuration of one test run, with Maelstrom's defaults (§4.3).
+//! The validated configuration of one test run, with Maelstrom's defaults.
 //!
 //! `cli` parses strings; this module holds the typed result that the engine, the checkers and
 //! the store read. Keeping it separate from clap means simulation mode and tests can build
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::ids::NodeId;
 use crate::nemesis::FaultKind;
-use crate::scenario::Script;
+use crate::script::Script;
 
 /// Which workload to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,7 +71,7 @@ impl fmt::Display for WorkloadKind {
     }
 }
 
-/// How inter-server latency is drawn (§5.2).
+/// How inter-server latency is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum LatencyDist {
@@ -98,7 +98,7 @@ impl FromStr for LatencyDist {
     }
 }
 
-/// The broadcast topology sent to nodes during setup (§3.2).
+/// The broadcast topology sent to nodes during setup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum TopologyKind {
@@ -231,7 +231,7 @@ pub struct TestOptions {
     pub recovery: Duration,
     /// Mimic Maelstrom's stdout-thread death on a bad line instead of logging and dropping it.
     pub strict: bool,
-    /// Reproduce Maelstrom's head-of-line blocking in each node's delivery queue (§5.1).
+    /// Reproduce Maelstrom's head-of-line blocking in each node's delivery queue.
     pub hol_blocking: bool,
     /// Root of the store directory.
     pub store: PathBuf,
@@ -304,7 +304,7 @@ impl TestOptions {
     }
 }
 
-/// Maelstrom's node naming: `n1..n5` by default, `n0..n{N-1}` with `--node-count N` (§1.4).
+/// Maelstrom's node naming: `n1..n5` by default, `n0..n{N-1}` with `--node-count N`.
 pub fn default_nodes(node_count: Option<usize>) -> Vec<NodeId> {
     match node_count {
         None => (1..=5).map(|i| NodeId(format!("n{i}"))).collect(),

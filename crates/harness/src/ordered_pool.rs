@@ -33,22 +33,8 @@ pub const SPIN: Duration = Duration::from_micros(200);
 /// The work a job does: given its actor's state and the job, produce the result.
 pub type Run<S, J, R> = dyn Fn(&mut S, J) -> R + Send + Sync;
 
-/// Runs jobs for actors of state `S`; see the module docs.
-///
-/// ```
-/// use gossip_harness::ordered_pool::OrderedPool;
-///
-/// // Two counters; each job adds to one and returns its new value.
-/// let mut pool = OrderedPool::new(vec![0u64, 100], 2, |n: &mut u64, add: u64| {
-///     *n += add;
-///     *n
-/// });
-/// pool.submit(0, 1);
-/// pool.submit(1, 1);
-/// pool.submit(0, 5);
-/// let results: Vec<u64> = std::iter::from_fn(|| pool.take()).collect();
-/// assert_eq!(results, [1, 101, 6]);
-/// ```
+/// Runs jobs for actors of state `S`; see the module docs (and the test `two_counters` for a
+/// short example).
 pub struct OrderedPool<S, J, R> {
     shared: Arc<Shared<S, J, R>>,
     workers: Vec<JoinHandle<()>>,
@@ -346,6 +332,20 @@ impl<S, J, R> Drop for OrderedPool<S, J, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_counters() {
+        // Each job adds to one counter and returns its new value.
+        let mut pool = OrderedPool::new(vec![0u64, 100], 2, |n: &mut u64, add: u64| {
+            *n += add;
+            *n
+        });
+        pool.submit(0, 1);
+        pool.submit(1, 1);
+        pool.submit(0, 5);
+        let results: Vec<u64> = std::iter::from_fn(|| pool.take()).collect();
+        assert_eq!(results, [1, 101, 6]);
+    }
 
     /// Each actor records the jobs it ran; a job returns (actor, job, how many it ran before).
     type Recording = OrderedPool<Vec<u64>, (usize, u64), (usize, u64, usize)>;

@@ -1,4 +1,4 @@
-//! Network partitions (§5.4): the four grudge shapes and the set of cut links.
+//! Network partitions: the four grudge shapes and the set of cut links.
 //!
 //! A grudge maps each destination node to the sources it refuses to hear from. Only server
 //! nodes are ever partitioned; clients and services always get through. The network checks the

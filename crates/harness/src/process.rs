@@ -1,7 +1,7 @@
 //! The process host: every node is an OS process, in real time.
 //!
 //! Each node gets stdin/stdout pipes and its own process group, with the temp directory as its
-//! working directory and the trailing command-line arguments as argv (§1.1). Per node, a
+//! working directory and the trailing command-line arguments as argv. Per node, a
 //! reader thread batches stdout lines into one shared channel, stamped with the time they were
 //! read; another copies stderr line by line to `node-logs/<node>.log` (keeping the last 32
 //! lines for crash reports); a writer thread feeds stdin so a node that stops reading cannot

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::checker::Validity;
 use crate::console;
 use crate::engine::RunRecord;
-use crate::store::Plots;
+use crate::plots::Plots;
 use crate::svg::escape;
 
 fn fig(v: &Value) -> String {

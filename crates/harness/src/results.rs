@@ -1,4 +1,4 @@
-//! The composed checker (§6): runs every checker over a finished run and assembles the results
+//! The composed checker: runs every checker over a finished run and assembles the results
 //! map under Maelstrom's key names, with `valid?` merged as false > unknown > true.
 //!
 //! A crashed run gets no analysis, as in Maelstrom; its map says why it crashed instead.

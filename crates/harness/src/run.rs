@@ -208,7 +208,7 @@ pub fn sim_config(opts: &TestOptions, log_dir: Option<PathBuf>) -> SimConfig {
             .steps
             .iter()
             .map(|s| match s {
-                crate::scenario::Step::Wait(d) | crate::scenario::Step::Converged(d) => *d,
+                crate::script::Step::Wait(d) | crate::script::Step::Converged(d) => *d,
                 _ => std::time::Duration::ZERO,
             })
             .sum(),

@@ -1,4 +1,4 @@
-//! Closed response schemas (§2.2): what a client accepts as a successful reply.
+//! Closed response schemas: what a client accepts as a successful reply.
 //!
 //! An `error` body becomes an RPC error without any schema check. Any other reply must have
 //! exactly the RPC's fields plus a required integer `in_reply_to` and an optional integer

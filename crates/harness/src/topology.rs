@@ -1,4 +1,4 @@
-//! Broadcast topologies (§3.2): the neighbour map sent to every node during setup.
+//! Broadcast topologies: the neighbour map sent to every node during setup.
 //!
 //! The algorithms follow Maelstrom's exactly, including neighbour order, so a node that
 //! trusts the topology behaves the same under both harnesses.

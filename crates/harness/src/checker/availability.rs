@@ -1,4 +1,4 @@
-//! Maelstrom's availability checker (§6.3): the fraction of client invocations that completed
+//! Maelstrom's availability checker: the fraction of client invocations that completed
 //! ok, checked against `--availability` when it is set.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! The counter checker of pn-counter and g-counter (§6.2).
+//! The counter checker of pn-counter and g-counter.
 //!
 //! Acceptable final values are the subset sums of the `info` adds on top of the sum of the ok
 //! adds, kept as disjoint closed intervals. Only `final?` ok reads are judged.

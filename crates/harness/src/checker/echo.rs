@@ -1,4 +1,4 @@
-//! The echo checker (§3.1): every invocation's value must come back as the completion's
+//! The echo checker: every invocation's value must come back as the completion's
 //! `echo`. A fail or info completion has no `echo`, so it counts as a mismatch too.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Jepsen's exceptions checker (§6.3): `info` ops that carry exceptions, grouped by kind with
+//! Jepsen's exceptions checker: `info` ops that carry exceptions, grouped by kind with
 //! a count and an example. Always valid; it is there to explain silent `info` ops.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
-//! Checkers (§6): each judges the history (or the network journal) and returns a JSON map with
+//! Checkers: each judges the history (or the network journal) and returns a JSON map with
 //! a `valid?` key, under Maelstrom's key names. One module per checker; this one holds the
-//! shared validity type, the merge rule and the quantile rule.
+//! shared validity type, the merge rule and the quantile rule. `docs/maelstrom.md`, "Checkers and
+//! `results.json`", describes what each reports.
 
 pub mod availability;
 pub mod counter;

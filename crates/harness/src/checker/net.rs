@@ -1,4 +1,4 @@
-//! Maelstrom's network statistics (§6.4): send, recv and message counts for all traffic, client
+//! Maelstrom's network statistics: send, recv and message counts for all traffic, client
 //! traffic and server traffic, and msgs-per-op for `all` and `servers`, where an op is any
 //! client invocation (final reads included). Always valid.
 

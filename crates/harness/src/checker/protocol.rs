@@ -1,7 +1,7 @@
 //! Protocol hygiene of the nodes: lines on stdout that were not valid messages.
 //!
 //! Not a Maelstrom checker. Maelstrom silently stops reading a node's stdout after its first
-//! bad line (§1.7); by default this harness logs and drops the line instead, keeps going, and
+//! bad line; by default this harness logs and drops the line instead, keeps going, and
 //! reports it here, naming the node. Garbage on stdout, a broken envelope or a message to an
 //! endpoint that never existed makes the run invalid, because under Maelstrom it would have
 //! cut the node off. A late reply to a client that already timed out is only a warning. With

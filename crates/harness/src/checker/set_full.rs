@@ -1,4 +1,4 @@
-//! Jepsen's `set-full` checker (§6.1), as Maelstrom runs it for broadcast and g-set.
+//! Jepsen's `set-full` checker, as Maelstrom runs it for broadcast and g-set.
 //!
 //! Every element is created at its add invocation. It becomes *known* at the first of its add's
 //! ok completion or the first ok read containing it. Each ok read, when its completion is

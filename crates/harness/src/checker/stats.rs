@@ -1,4 +1,4 @@
-//! Jepsen's `stats` checker (§6.3): op counts overall and per `f`; a function with no ok op at
+//! Jepsen's `stats` checker: op counts overall and per `f`; a function with no ok op at
 //! all makes the run invalid (e.g. every read came back malformed).
 
 use std::collections::BTreeMap;

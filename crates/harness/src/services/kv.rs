@@ -1,4 +1,4 @@
-//! The key-value operations shared by `lin-kv`, `seq-kv` and `lww-kv` (§8): `read`, `write`
+//! The key-value operations shared by `lin-kv`, `seq-kv` and `lww-kv`: `read`, `write`
 //! and `cas`, as a pure function from a state and a request to a reply and maybe a new state.
 
 use std::collections::BTreeMap;

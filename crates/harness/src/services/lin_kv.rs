@@ -1,4 +1,4 @@
-//! `lin-kv` (§8): a linearizable key-value store, i.e. a single map updated atomically.
+//! `lin-kv`: a linearizable key-value store, i.e. a single map updated atomically.
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! `lww-kv` (§8): an eventually consistent store of replicas reconciled last-write-wins.
+//! `lww-kv`: an eventually consistent store of replicas reconciled last-write-wins.
 //!
 //! On each request one random replica is merged into another (a write stamp decides), then
 //! the request runs on a random replica. So reads can miss recent writes until anti-entropy

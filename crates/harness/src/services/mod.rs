@@ -1,9 +1,10 @@
-//! The built-in services (§8): `lin-kv`, `seq-kv`, `lww-kv` and `lin-tso`, always present.
+//! The built-in services: `lin-kv`, `seq-kv`, `lww-kv` and `lin-tso`, always present.
 //!
 //! Nodes reach them like any endpoint; their traffic gets latency, counts as server traffic,
 //! and is never partitioned. Each service answers a request with a body (the engine adds
 //! `in_reply_to`); an unknown request type is logged and gets no reply, as in Maelstrom.
 //! One module per service; `kv` holds the operations the three stores share.
+//! `docs/maelstrom.md`, "Services", describes them.
 
 mod kv;
 mod lin_kv;
@@ -16,7 +17,6 @@ use serde_json::Value;
 use crate::ids::Service;
 use crate::rng::Rng;
 
-pub use kv::{KvResult, KvState, apply as apply_kv};
 pub use lin_kv::LinKv;
 pub use lin_tso::LinTso;
 pub use lww_kv::LwwKv;

@@ -1,4 +1,4 @@
-//! `seq-kv` (§8): sequentially consistent, so reads may be stale but never go back in time for
+//! `seq-kv`: sequentially consistent, so reads may be stale but never go back in time for
 //! one caller.
 //!
 //! The service keeps its last 32 states. Each caller has a last-seen state. A request is tried

@@ -1,4 +1,4 @@
-//! The broadcast workload (§3.2): topology at setup, a 50/50 mix of unique-integer broadcasts
+//! The broadcast workload: topology at setup, a 50/50 mix of unique-integer broadcasts
 //! and reads, one `final?` read per worker, `with-errors` clients; judged by set-full with
 //! `broadcast` as the add.
 

@@ -1,4 +1,4 @@
-//! The pn-counter and g-counter workloads (§3.4, §3.5): adds of small deltas (-5..4, or 0..4
+//! The pn-counter and g-counter workloads: adds of small deltas (-5..4, or 0..4
 //! for g-counter) and integer reads, one `final?` read per worker, every failure an `info`;
 //! judged by the counter checker.
 

@@ -1,11 +1,11 @@
-//! The echo workload (§3.1): `echo` requests with `"Please echo <k>"`, no final phase.
+//! The echo workload: `echo` requests with `"Please echo <k>"`, no final phase.
 
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::{Completion, OpSpec, Workload, body};
+use super::{Workload, body};
 use crate::checker::echo as echo_checker;
-use crate::client::ErrorStyle;
+use crate::client::{Completion, ErrorStyle, OpSpec};
 use crate::history::History;
 use crate::history::OpType;
 use crate::options::WorkloadKind;

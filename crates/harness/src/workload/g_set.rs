@@ -1,4 +1,4 @@
-//! The g-set workload (§3.3): adds of unique integers and reads of `value`, one final read per
+//! The g-set workload: adds of unique integers and reads of `value`, one final read per
 //! worker (not flagged `final?`), every failure an `info`; judged by set-full.
 
 use super::write_read::{Shape, Values, WriteRead};

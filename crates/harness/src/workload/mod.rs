@@ -1,4 +1,4 @@
-//! Workloads (§3): for each, what ops to generate, how a client phrases them as RPCs, how it
+//! Workloads: for each, what ops to generate, how a client phrases them as RPCs, how it
 //! reads the replies, and which checker judges the history.
 //!
 //! One module per workload; this one holds the shared types and the trait the engine drives.
@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::schema::Body;
 use crate::value::OpValue;
 
-use crate::client::{ErrorStyle, Failure, complete_failure};
-use crate::history::{Exception, History, OpType};
+use crate::client::{Completion, ErrorStyle, Failure, OpSpec, complete_failure};
+use crate::history::{History, OpType};
 use crate::ids::NodeId;
 use crate::options::{TestOptions, WorkloadKind};
 use crate::rng::Rng;
@@ -25,31 +25,6 @@ pub use broadcast::broadcast;
 pub use counter::counter;
 pub use echo::Echo;
 pub use g_set::g_set;
-pub use write_read::{Shape, Values, WriteRead};
-
-/// An op to invoke: its function and argument.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpSpec {
-    /// The function, e.g. `read`.
-    pub f: &'static str,
-    /// The argument (`null` for reads).
-    pub value: Value,
-    /// Whether this is a final read (recorded as `final?`).
-    pub is_final: bool,
-}
-
-/// How an op completed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
-    /// ok / fail / info.
-    pub kind: OpType,
-    /// The result (or the invocation's value for failures).
-    pub value: OpValue,
-    /// Error detail.
-    pub error: Option<Value>,
-    /// The exception behind an info.
-    pub exception: Option<Exception>,
-}
 
 /// A workload as the engine sees it.
 pub trait Workload {

@@ -1,4 +1,4 @@
-//! The shape broadcast, g-set and the two counters share (§3.2–§3.5): a 50/50 mix of one kind
+//! The shape broadcast, g-set and the two counters share: a 50/50 mix of one kind
 //! of write and reads, one final read per worker, and a checker over the history. They differ
 //! only in names, the values written and the checker, so each is a [`Shape`] and this file is
 //! their one [`Workload`].
@@ -6,8 +6,8 @@
 use rand::RngExt;
 use serde_json::{Value, json};
 
-use super::{OpSpec, Workload, body};
-use crate::client::ErrorStyle;
+use super::{Workload, body};
+use crate::client::{ErrorStyle, OpSpec};
 use crate::history::History;
 use crate::ids::NodeId;
 use crate::options::WorkloadKind;

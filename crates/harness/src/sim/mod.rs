@@ -9,7 +9,7 @@
 //! and incarnation) derive from the run's `--seed`, so a run replays exactly: the same flags and seed give the same
 //! history and the same `results.json`, byte for byte.
 //!
-//! Node cores live in an [`OrderedPool`]: each call into a core is a job, jobs for one node
+//! Node cores live in an ordered pool (`ordered_pool`): each call into a core is a job, jobs for one node
 //! run in order, jobs for different nodes may run side by side on `--sim-threads` threads, and
 //! their output is taken in the order the calls were made. So the thread count changes the
 //! wall time only: a run's history, journal and node logs are the same for any count (the
@@ -29,7 +29,8 @@
 //! scheduled, when one virtual instant sees more than [`SAME_INSTANT_LIMIT`] events (a
 //! zero-time livelock), or when the clock passes the configured end.
 
-use std::cell::Cell;
+mod logs;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Write as _;
@@ -39,23 +40,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gossip_node::{Birth, Node};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::host::{Control, HostError, HostEvent, NodeHost};
 use crate::ids::{NodeId, NodeIndex};
 use crate::message::Preparsed;
 use crate::ordered_pool::OrderedPool;
 use crate::time::Time;
+use logs::{LOG_CONTEXT, LogSubscriber, NodeLog, NodeLogs};
 
 /// More events than this at one virtual instant is taken for a livelock.
 pub const SAME_INSTANT_LIMIT: u64 = 20_000_000;
-/// Log lines kept in memory per node (the rest are counted, and the tail is kept).
-const LOG_LINES: usize = 20_000;
-/// Stderr lines kept for crash reports.
-const TAIL_LINES: usize = 32;
 
 /// How to run the simulated nodes.
 #[derive(Debug, Clone)]
@@ -604,212 +598,5 @@ fn run_job(
     }
 }
 
-// ---- node log capture ------------------------------------------------------------------------
-
-#[derive(Default)]
-struct NodeLog {
-    name: String,
-    lines: Vec<String>,
-    dropped: u64,
-    tail: VecDeque<String>,
-}
-
-thread_local! {
-    /// The node whose core this thread is running, and the virtual instant: where its log
-    /// events go.
-    static LOG_CONTEXT: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
-}
-
-struct NodeLogs {
-    echo: bool,
-    nodes: Mutex<Vec<NodeLog>>,
-}
-
-impl NodeLogs {
-    fn push(&self, i: usize, now: Time, text: &str) {
-        let line = format!("[{now}] {text}");
-        let Ok(mut nodes) = self.nodes.lock() else {
-            return;
-        };
-        let Some(log) = nodes.get_mut(i) else {
-            return;
-        };
-        if self.echo {
-            eprintln!("{} stderr: {line}", log.name);
-        }
-        if log.tail.len() == TAIL_LINES {
-            log.tail.pop_front();
-        }
-        log.tail.push_back(line.clone());
-        if log.lines.len() < LOG_LINES {
-            log.lines.push(line);
-        } else {
-            log.dropped += 1;
-        }
-    }
-}
-
-/// A `tracing` subscriber that files each event under the node being called.
-struct LogSubscriber(Arc<NodeLogs>);
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, " {value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            let _ = write!(self.0, " {value}");
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
-        }
-    }
-}
-
-impl Subscriber for LogSubscriber {
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if self.enabled(meta) {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        *meta.level() <= Level::INFO
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::INFO)
-    }
-
-    fn new_span(&self, _span: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _span: &Id, _values: &Record<'_>) {}
-
-    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(event.metadata().level().to_string());
-        event.record(&mut fields);
-        let (i, now) = LOG_CONTEXT.with(Cell::get);
-        self.0.push(i, Time::from_nanos(now), &fields.0);
-    }
-
-    fn enter(&self, _span: &Id) {}
-
-    fn exit(&self, _span: &Id) {}
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(end: Time) -> SimHost {
-        SimHost::new(SimConfig {
-            node_args: vec!["broadcast".into()],
-            seed: 1,
-            log_dir: None,
-            log_stderr: false,
-            end,
-            threads: 2,
-        })
-    }
-
-    #[test]
-    fn a_run_that_cannot_end_is_stopped() {
-        let mut h = host(Time::from_millis(1000));
-        assert!(h.start(&[]).is_ok());
-        // Nothing scheduled at all.
-        assert!(matches!(h.next_event(None), HostEvent::Stuck { .. }));
-        // A deadline within the end is reached at once, one past it is refused.
-        assert_eq!(
-            h.next_event(Some(Time::from_millis(500))),
-            HostEvent::Timeout {
-                now: Time::from_millis(500)
-            }
-        );
-        assert!(matches!(
-            h.next_event(Some(Time::from_millis(2000))),
-            HostEvent::Stuck { .. }
-        ));
-        // Bad node settings are refused before anything runs.
-        let mut bad = SimHost::new(SimConfig {
-            node_args: vec!["broadcast".into(), "colour=blue".into()],
-            ..host(Time::ZERO).config
-        });
-        assert!(bad.start(&[NodeId("n0".into())]).is_err());
-    }
-
-    #[test]
-    fn a_node_answers_at_the_instant_it_is_asked_and_pauses_and_dies() {
-        let mut h = host(Time::from_millis(60_000));
-        let nodes = [NodeId("n0".into()), NodeId("n1".into())];
-        assert!(h.start(&nodes).is_ok());
-        let init = |i: usize| {
-            format!(
-                r#"{{"id":{i},"src":"c{i}","dest":"n{i}","body":{{"type":"init","node_id":"n{i}","node_ids":["n0","n1"],"msg_id":1}}}}"#
-            )
-        };
-        h.deliver(NodeIndex(0), init(0));
-        let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
-            panic!("expected init_ok")
-        };
-        assert_eq!((node, at), (NodeIndex(0), Time::ZERO));
-        assert!(line.contains("init_ok"), "{line}");
-        // Everything else the nodes say until `t` (n0 greets its peer, and so on).
-        let said = |h: &mut SimHost, t: u64| {
-            let mut lines = Vec::new();
-            loop {
-                match h.next_event(Some(Time::from_millis(t))) {
-                    HostEvent::Line { node, .. } => lines.push(node),
-                    HostEvent::Timeout { now } => {
-                        assert_eq!(now, Time::from_millis(t));
-                        return lines;
-                    }
-                    other => panic!("{other:?}"),
-                }
-            }
-        };
-        // Paused: deliveries wait, and are answered on resume.
-        assert!(h.control(NodeIndex(1), Control::Pause).is_ok());
-        h.deliver(NodeIndex(1), init(1));
-        assert!(!said(&mut h, 10).contains(&NodeIndex(1)));
-        assert!(h.control(NodeIndex(1), Control::Resume).is_ok());
-        let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
-            panic!("expected init_ok after resume")
-        };
-        assert_eq!((node, at), (NodeIndex(1), Time::from_millis(10)));
-        assert!(line.contains("init_ok"), "{line}");
-        said(&mut h, 15);
-        // Killed: deliveries vanish; restarted: a new, empty life answers init again.
-        assert!(h.control(NodeIndex(1), Control::Kill).is_ok());
-        h.deliver(NodeIndex(1), init(1));
-        assert!(!said(&mut h, 20).contains(&NodeIndex(1)));
-        assert!(h.control(NodeIndex(1), Control::Restart).is_ok());
-        h.deliver(NodeIndex(1), init(1));
-        let log = h.log_lines(NodeIndex(1)).join("\n");
-        assert!(
-            log.contains("KILLED") && log.contains("RESTARTED (life 1"),
-            "{log}"
-        );
-        assert_eq!(h.stats().lines_in, 3);
-    }
-
-    #[test]
-    fn node_seeds_differ_by_node_and_life() {
-        let a = node_seed(1, 0, 0);
-        assert_ne!(a, node_seed(1, 1, 0));
-        assert_ne!(a, node_seed(1, 0, 1));
-        assert_ne!(a, node_seed(2, 0, 0));
-        assert_eq!(a, node_seed(1, 0, 0));
-    }
-}
+mod tests;

@@ -1,9 +1,11 @@
-//! The wire envelope: parsing what nodes print, and formatting what they are sent (§1.2).
+//! The wire envelope: parsing what nodes print, and formatting what they are sent.
 //!
 //! Node output is validated against Maelstrom's closed envelope schema (`src`, `dest`, `body`,
 //! optional integer `id`, nothing else). The body is kept as raw JSON text so routing a
 //! node-to-node message never re-serialises it; only the few reserved body keys (`type`,
 //! `msg_id`, `in_reply_to`) are read, for the journal, the clients and the diagram.
+
+mod line_reader;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -217,7 +219,7 @@ pub struct Preparsed {
 impl Preparsed {
     /// Reads `line`.
     pub fn of(line: &str) -> Preparsed {
-        match crate::line_reader::read(line) {
+        match line_reader::read(line) {
             Some(flat) => flat.into_preparsed(),
             None => Preparsed::of_any(line),
         }

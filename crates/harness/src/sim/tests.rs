@@ -1,0 +1,103 @@
+//! The simulation host on its own: clock, faults and logs.
+
+use super::*;
+
+fn host(end: Time) -> SimHost {
+    SimHost::new(SimConfig {
+        node_args: vec!["broadcast".into()],
+        seed: 1,
+        log_dir: None,
+        log_stderr: false,
+        end,
+        threads: 2,
+    })
+}
+
+#[test]
+fn a_run_that_cannot_end_is_stopped() {
+    let mut h = host(Time::from_millis(1000));
+    assert!(h.start(&[]).is_ok());
+    // Nothing scheduled at all.
+    assert!(matches!(h.next_event(None), HostEvent::Stuck { .. }));
+    // A deadline within the end is reached at once, one past it is refused.
+    assert_eq!(
+        h.next_event(Some(Time::from_millis(500))),
+        HostEvent::Timeout {
+            now: Time::from_millis(500)
+        }
+    );
+    assert!(matches!(
+        h.next_event(Some(Time::from_millis(2000))),
+        HostEvent::Stuck { .. }
+    ));
+    // Bad node settings are refused before anything runs.
+    let mut bad = SimHost::new(SimConfig {
+        node_args: vec!["broadcast".into(), "colour=blue".into()],
+        ..host(Time::ZERO).config
+    });
+    assert!(bad.start(&[NodeId("n0".into())]).is_err());
+}
+
+#[test]
+fn a_node_answers_at_the_instant_it_is_asked_and_pauses_and_dies() {
+    let mut h = host(Time::from_millis(60_000));
+    let nodes = [NodeId("n0".into()), NodeId("n1".into())];
+    assert!(h.start(&nodes).is_ok());
+    let init = |i: usize| {
+        format!(
+            r#"{{"id":{i},"src":"c{i}","dest":"n{i}","body":{{"type":"init","node_id":"n{i}","node_ids":["n0","n1"],"msg_id":1}}}}"#
+        )
+    };
+    h.deliver(NodeIndex(0), init(0));
+    let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
+        panic!("expected init_ok")
+    };
+    assert_eq!((node, at), (NodeIndex(0), Time::ZERO));
+    assert!(line.contains("init_ok"), "{line}");
+    // Everything else the nodes say until `t` (n0 greets its peer, and so on).
+    let said = |h: &mut SimHost, t: u64| {
+        let mut lines = Vec::new();
+        loop {
+            match h.next_event(Some(Time::from_millis(t))) {
+                HostEvent::Line { node, .. } => lines.push(node),
+                HostEvent::Timeout { now } => {
+                    assert_eq!(now, Time::from_millis(t));
+                    return lines;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    // Paused: deliveries wait, and are answered on resume.
+    assert!(h.control(NodeIndex(1), Control::Pause).is_ok());
+    h.deliver(NodeIndex(1), init(1));
+    assert!(!said(&mut h, 10).contains(&NodeIndex(1)));
+    assert!(h.control(NodeIndex(1), Control::Resume).is_ok());
+    let HostEvent::Line { node, line, at, .. } = h.next_event(None) else {
+        panic!("expected init_ok after resume")
+    };
+    assert_eq!((node, at), (NodeIndex(1), Time::from_millis(10)));
+    assert!(line.contains("init_ok"), "{line}");
+    said(&mut h, 15);
+    // Killed: deliveries vanish; restarted: a new, empty life answers init again.
+    assert!(h.control(NodeIndex(1), Control::Kill).is_ok());
+    h.deliver(NodeIndex(1), init(1));
+    assert!(!said(&mut h, 20).contains(&NodeIndex(1)));
+    assert!(h.control(NodeIndex(1), Control::Restart).is_ok());
+    h.deliver(NodeIndex(1), init(1));
+    let log = h.log_lines(NodeIndex(1)).join("\n");
+    assert!(
+        log.contains("KILLED") && log.contains("RESTARTED (life 1"),
+        "{log}"
+    );
+    assert_eq!(h.stats().lines_in, 3);
+}
+
+#[test]
+fn node_seeds_differ_by_node_and_life() {
+    let a = node_seed(1, 0, 0);
+    assert_ne!(a, node_seed(1, 1, 0));
+    assert_ne!(a, node_seed(1, 0, 1));
+    assert_ne!(a, node_seed(2, 0, 0));
+    assert_eq!(a, node_seed(1, 0, 0));
+}
