@@ -191,7 +191,7 @@ fn or_map_shapes_duplicates_and_bad_key_sets_are_refused() {
         "null".to_string(),
         format!(r#"{{"keys":{k}}}"#),
         format!(r#"{{"keys":{k},"values":[]}}"#),
-        format!(r#"{{"values":[],"floors":[]}}"#),
+        r#"{"values":[],"floors":[]}"#.to_string(),
         format!(r#"{{"keys":{k},"values":{{}},"floors":[]}}"#),
         format!(r#"{{"keys":{k},"values":[["x"]],"floors":[]}}"#),
         format!(r#"{{"keys":{k},"values":[["x",{{"p":{{}}}}]],"floors":[]}}"#),
