@@ -18,6 +18,7 @@
 //! | [`GCounter`], [`PnCounter`] | counters: grow-only; up and down |
 //! | [`LwwRegister`], [`MvRegister`] | registers: last writer wins (loses concurrent writes); multi-value (keeps them) |
 //! | [`OrMap`], [`Resettable`] | maps of CRDTs (maps too): observed-remove keys, reset-remove values |
+//! | [`CounterMap`], [`RegisterMap`], [`SetMap`] | the common maps, with one-call updates |
 //! | [`VersionVector`], [`Causality`] | causal history and conflict detection |
 //! | [`Dot`], [`CausalContext`] | event ids and sets of them, behind the OR-Set |
 //! | `laws` (feature `laws`) | the lattice laws as quickcheck checks, for your types too |
@@ -62,6 +63,7 @@ mod g_counter;
 mod g_set;
 mod lattice;
 mod lww_register;
+mod map_types;
 mod mv_register;
 mod or_map;
 mod or_set;
@@ -80,6 +82,7 @@ pub use g_counter::GCounter;
 pub use g_set::{GSet, GSetIntoIter, GSetIter};
 pub use lattice::{Decompose, Lattice};
 pub use lww_register::{LwwRegister, LwwWrite};
+pub use map_types::{CounterMap, RegisterMap, SetMap};
 pub use mv_register::{MvRegister, Sibling};
 pub use or_map::OrMap;
 pub use or_set::OrSet;
