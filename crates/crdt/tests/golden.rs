@@ -9,8 +9,8 @@
 use std::fmt::Debug;
 
 use gossip_crdt::{
-    CausalContext, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister, LwwWrite, MvRegister,
-    OrMap, OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
+    CausalContext, CounterMap, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister, LwwWrite,
+    MvRegister, OrMap, OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -225,6 +225,26 @@ fn or_map_is_a_key_set_with_values_and_floors() -> Result {
     golden(
         &delta,
         r#"{"keys":{"entries":[["doc",[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}},"values":[["doc",{"keys":{"entries":[[7,[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}},"values":[[7,[{"clock":{"a":1},"value":"title"}]]],"floors":[]}]],"floors":[]}"#,
+    );
+    Ok(())
+}
+
+/// The example of `docs/crdts.md`, section `OrMap`: the JSON it shows.
+#[test]
+fn or_map_documented_example() -> Result {
+    let s = |x: &str| x.to_string();
+    let mut a: CounterMap<String, String> = CounterMap::new();
+    a.add(s("b"), s("likes"), 3)?;
+    let mut b = a.clone();
+    let removal = a.remove(&s("likes"));
+    let like = b.add(s("b"), s("likes"), 1)?;
+    a.join(&like);
+    b.join(&removal);
+    assert_eq!(a, b);
+    assert_eq!(a.count(&s("likes")), 1);
+    golden(
+        &a,
+        r#"{"keys":{"entries":[["likes",[["b",2]]]],"context":{"vv":{"b":2},"cloud":[]}},"values":[["likes",{"p":{"b":4},"n":{}}]],"floors":[["likes",{"p":{"b":3},"n":{}}]]}"#,
     );
     Ok(())
 }
