@@ -14,8 +14,8 @@ use crate::Lattice;
 /// `self.reset_by(observed)` is what a key shows when its value is `self` and removes have
 /// observed `observed`: the part of `self` that was not there when they looked.
 ///
-/// Implementations must be *sound*: if `observed ≤ self` then `self.reset_by(self)` shows
-/// nothing, and `x.reset_by(observed)` depends only on what `x` holds beyond `observed`. For
+/// `x.reset_by(&x)` must read as empty, and `x.reset_by(observed)` must keep whatever `x`
+/// holds that `observed` does not (what concurrent updates added). For
 /// counters that is a subtraction per replica; for causal types (OR-Set, multi-value register,
 /// map) it drops the elements, writes or keys whose events were observed; for types that
 /// cannot tell a re-add from the original (`GSet`, `TwoPSet`) it drops every element

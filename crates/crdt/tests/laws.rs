@@ -256,6 +256,7 @@ type Map<V> = OrMap<u8, V, R>;
 fn map_of_counters_obeys_the_laws() {
     laws::check::<Map<GCounter<R>>, MapOp<Increment>>();
     laws::check::<Map<PnCounter<R>>, MapOp<Add>>();
+    laws::check_decompose::<Map<GCounter<R>>>();
     laws::check_decompose::<Map<PnCounter<R>>>();
 }
 
@@ -266,6 +267,7 @@ fn map_of_sets_obeys_the_laws() {
     laws::check::<Map<TwoPSet<u8>>, MapOp<TwoPOp>>();
     laws::check_decompose::<Map<OrSet<u8, R>>>();
     laws::check_decompose::<Map<GSet<u8>>>();
+    laws::check_decompose::<Map<TwoPSet<u8>>>();
 }
 
 #[test]
@@ -275,6 +277,7 @@ fn map_of_registers_obeys_the_laws() {
     laws::check::<Map<VersionVector<R>>, MapOp<Tick>>();
     laws::check_decompose::<Map<MvRegister<u8, R>>>();
     laws::check_decompose::<Map<LwwRegister<u8, R>>>();
+    laws::check_decompose::<Map<VersionVector<R>>>();
 }
 
 #[test]
@@ -282,6 +285,7 @@ fn map_of_maps_obeys_the_laws() {
     laws::check::<Map<Map<PnCounter<R>>>, MapOp<MapOp<Add>>>();
     laws::check::<Map<Map<OrSet<u8, R>>>, MapOp<MapOp<OrOp>>>();
     laws::check_decompose::<Map<Map<PnCounter<R>>>>();
+    laws::check_decompose::<Map<Map<OrSet<u8, R>>>>();
 }
 
 #[test]
