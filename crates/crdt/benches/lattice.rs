@@ -8,6 +8,8 @@
 //! - joining two 1,000,000-element sets that differ by 1 % (a full-state repair), and
 //!   computing what one lacks of the other;
 //! - joining a one-element add delta into an `OrSet` of 1,000 and 100,000 elements;
+//! - joining (and absorbing) a nested update delta (one counter, in one inner map, under one
+//!   key) into an `OrMap` of maps of 1,000 and 100,000 keys: about `O(log n)` too;
 //! - `VersionVector::compare` on two 1,000-replica vectors (equal, ordered, concurrent);
 //! - applying 100,000 deltas: `GSet` inserts and `GCounter` increments.
 
@@ -15,7 +17,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use gossip_crdt::{Causality, Decompose, GCounter, GSet, Lattice, OrSet, VersionVector};
+use gossip_crdt::{
+    Causality, Decompose, GCounter, GSet, Lattice, OrMap, OrSet, PnCounter, VersionVector,
+};
 
 /// A set of `n` even numbers; odd numbers are never in it.
 fn evens(n: u64) -> GSet<u64> {
@@ -90,6 +94,60 @@ fn or_set_one_add_delta(c: &mut Criterion) {
                 timed
             });
         });
+    }
+    group.finish();
+}
+
+type Nested = OrMap<u64, OrMap<u64, PnCounter<u64>, u64>, u64>;
+
+fn or_map_nested_update_delta(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ormap_join_nested_update_delta");
+    for n in [1_000u64, 100_000] {
+        // n keys written by replica 0, each an inner map with one counter; the deltas come
+        // from replica 1 and update existing keys, spread over the map.
+        let mut base: Nested = OrMap::new();
+        for key in 0..n {
+            base.update(0, key, |inner| {
+                inner.update_delta(0, key % 7, |c| c.add_delta(0, 1))
+            })
+            .expect("small counters");
+        }
+        let mut source = base.clone();
+        let deltas: Vec<Nested> = (0..(n / 20).max(1))
+            .map(|i| {
+                let key = i * 7919 % n;
+                source
+                    .update(1, key, |inner| {
+                        inner.update_delta(1, key % 7, |c| c.add_delta(1, 1))
+                    })
+                    .expect("small counters")
+            })
+            .collect();
+        for absorb in [false, true] {
+            let name = if absorb { "absorb" } else { "join" };
+            // The map is rebuilt, untimed, after every n/20 deltas.
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    let mut done = 0;
+                    while done < iters {
+                        let len = (deltas.len() as u64).min(iters - done);
+                        let mut map = base.clone();
+                        let start = Instant::now();
+                        for delta in &deltas[..len as usize] {
+                            if absorb {
+                                black_box(map.absorb(black_box(delta.clone())));
+                            } else {
+                                map.join(black_box(delta));
+                            }
+                        }
+                        timed += start.elapsed();
+                        done += len;
+                    }
+                    timed
+                });
+            });
+        }
     }
     group.finish();
 }
@@ -193,6 +251,7 @@ criterion_group!(
     benches,
     gset_one_element_delta,
     or_set_one_add_delta,
+    or_map_nested_update_delta,
     gset_one_percent_apart,
     version_vector_compare,
     apply_100k_deltas

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CrdtError, Decompose, Lattice, VersionVector};
+use crate::{CrdtError, Decompose, Lattice, Resettable, VersionVector};
 
 /// A grow-only counter.
 ///
@@ -108,5 +108,14 @@ impl<A: Ord + Clone> Decompose for GCounter<A> {
             .into_iter()
             .map(|entries| GCounter { entries })
             .collect()
+    }
+}
+
+impl<A: Ord + Clone> Resettable for GCounter<A> {
+    /// What each replica added since `observed`.
+    fn reset_by(&self, observed: &Self) -> Self {
+        GCounter {
+            entries: self.entries.reset_by(&observed.entries),
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::ops::RangeBounds;
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Decompose, Lattice};
+use crate::{Decompose, Lattice, Resettable};
 
 /// A grow-only set.
 ///
@@ -401,6 +401,16 @@ macro_rules! delegate_iterator {
 
 delegate_iterator!(GSetIter<'a, T>, &'a T);
 delegate_iterator!(GSetIntoIter<T>, T);
+
+impl<T: Ord + Clone> Resettable for GSet<T> {
+    /// The elements `observed` does not hold.
+    fn reset_by(&self, observed: &Self) -> Self {
+        self.iter()
+            .filter(|t| !observed.contains(t))
+            .cloned()
+            .collect()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,8 @@
 //! | [`GSet`], [`TwoPSet`], [`OrSet`] | sets: grow-only; remove-forever; add-wins with re-add |
 //! | [`GCounter`], [`PnCounter`] | counters: grow-only; up and down |
 //! | [`LwwRegister`], [`MvRegister`] | registers: last writer wins (loses concurrent writes); multi-value (keeps them) |
+//! | [`OrMap`], [`Resettable`] | maps of CRDTs (maps too): observed-remove keys, reset-remove values |
+//! | [`CounterMap`], [`RegisterMap`], [`SetMap`] | the common maps, with one-call updates |
 //! | [`VersionVector`], [`Causality`] | causal history and conflict detection |
 //! | [`Dot`], [`CausalContext`] | event ids and sets of them, behind the OR-Set |
 //! | `laws` (feature `laws`) | the lattice laws as quickcheck checks, for your types too |
@@ -61,9 +63,12 @@ mod g_counter;
 mod g_set;
 mod lattice;
 mod lww_register;
+mod map_types;
 mod mv_register;
+mod or_map;
 mod or_set;
 mod pn_counter;
+mod reset;
 mod two_p_set;
 mod version_vector;
 mod wire;
@@ -77,9 +82,12 @@ pub use g_counter::GCounter;
 pub use g_set::{GSet, GSetIntoIter, GSetIter};
 pub use lattice::{Decompose, Lattice};
 pub use lww_register::{LwwRegister, LwwWrite};
+pub use map_types::{CounterMap, RegisterMap, SetMap};
 pub use mv_register::{MvRegister, Sibling};
+pub use or_map::OrMap;
 pub use or_set::OrSet;
 pub use pn_counter::PnCounter;
+pub use reset::Resettable;
 pub use two_p_set::TwoPSet;
 pub use version_vector::{Causality, VersionVector};
 

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::wire::MapOnly;
-use crate::{Decompose, Lattice};
+use crate::{Decompose, Lattice, Resettable};
 
 /// One write: the value and the pair that orders it against other writes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -169,6 +169,18 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for LwwRegister<T, A> {
             vec![self.clone()]
         } else {
             Vec::new()
+        }
+    }
+}
+
+impl<T: Ord + Clone, A: Ord + Clone> Resettable for LwwRegister<T, A> {
+    /// Empty if `observed` holds this write or a later one. A write concurrent with the remove
+    /// but ranked below the write it observed is lost, as it is to that write in any register.
+    fn reset_by(&self, observed: &Self) -> Self {
+        if self.leq(observed) {
+            LwwRegister::default()
+        } else {
+            self.clone()
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::wire::MapOnly;
-use crate::{Causality, CrdtError, Decompose, Lattice, VersionVector};
+use crate::{Causality, CrdtError, Decompose, Lattice, Resettable, VersionVector};
 
 /// One write: a value and the version vector that places it in causal history.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -441,6 +441,21 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for MvRegister<T, A> {
         let news = delta.difference(self);
         self.merge_new(news.siblings.clone());
         news
+    }
+}
+
+impl<T: Ord + Clone, A: Ord + Clone> Resettable for MvRegister<T, A> {
+    /// The siblings no sibling of `observed` covers: writes the remove had not seen.
+    fn reset_by(&self, observed: &Self) -> Self {
+        let lookup = Lookup::new(&observed.siblings, self.siblings.len());
+        MvRegister {
+            siblings: self
+                .siblings
+                .iter()
+                .filter(|m| !lookup.any_above(m, |t| covers(t, m)))
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::wire::MapOnly;
-use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, VersionVector};
+use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, Resettable, VersionVector};
 
 /// An add-wins observed-remove set.
 ///
@@ -248,6 +248,21 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
     /// Every dot this replica has seen.
     pub fn context(&self) -> &CausalContext<A> {
         &self.context
+    }
+
+    /// The same set without the adds `seen` contains: what is left once a remove that saw
+    /// `seen` has taken its dots away. The context is kept whole. `O(live dots)`.
+    pub(crate) fn without_seen(&self, seen: &CausalContext<A>) -> Self {
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|(element, dots)| {
+                let kept: BTreeSet<Dot<A>> =
+                    dots.iter().filter(|d| !seen.contains(d)).cloned().collect();
+                (!kept.is_empty()).then(|| (element.clone(), kept))
+            })
+            .collect();
+        OrSet::from_entries(entries, self.context.clone())
     }
 
     /// Assembles a state from entries whose dots all lie in `context` (the caller's promise).
@@ -587,6 +602,13 @@ impl<T: Ord + Clone, A: Ord + Clone> Decompose for OrSet<T, A> {
             }
         }
         OrSet::from_entries(entries, CausalContext::from_vector_and_cloud(vector, cloud))
+    }
+}
+
+impl<T: Ord + Clone, A: Ord + Clone> Resettable for OrSet<T, A> {
+    /// The adds `observed` has not seen; the context is kept whole.
+    fn reset_by(&self, observed: &Self) -> Self {
+        self.without_seen(&observed.context)
     }
 }
 

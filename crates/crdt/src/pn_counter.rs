@@ -6,7 +6,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::wire::MapOnly;
-use crate::{CrdtError, Decompose, GCounter, Lattice};
+use crate::{CrdtError, Decompose, GCounter, Lattice, Resettable};
 
 /// A counter with increments and decrements.
 ///
@@ -128,5 +128,15 @@ impl<A: Ord + Clone> Decompose for PnCounter<A> {
             n,
         });
         ups.chain(downs).collect()
+    }
+}
+
+impl<A: Ord + Clone> Resettable for PnCounter<A> {
+    /// The increments and decrements made since `observed`.
+    fn reset_by(&self, observed: &Self) -> Self {
+        PnCounter {
+            p: self.p.reset_by(&observed.p),
+            n: self.n.reset_by(&observed.n),
+        }
     }
 }

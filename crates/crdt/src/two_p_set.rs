@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::wire::MapOnly;
-use crate::{Decompose, GSet, Lattice};
+use crate::{Decompose, GSet, Lattice, Resettable};
 
 /// A two-phase set: add, then (optionally) remove, once and for all.
 ///
@@ -145,5 +145,15 @@ impl<T: Ord + Clone> Decompose for TwoPSet<T> {
             removes,
         });
         adds.chain(removes).collect()
+    }
+}
+
+impl<T: Ord + Clone> Resettable for TwoPSet<T> {
+    /// The adds and removes `observed` does not hold.
+    fn reset_by(&self, observed: &Self) -> Self {
+        TwoPSet {
+            adds: self.adds.reset_by(&observed.adds),
+            removes: self.removes.reset_by(&observed.removes),
+        }
     }
 }

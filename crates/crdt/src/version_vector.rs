@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CrdtError, Decompose, Lattice};
+use crate::{CrdtError, Decompose, Lattice, Resettable};
 
 /// How two histories relate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -327,5 +327,14 @@ impl<A: Ord> FromIterator<(A, u64)> for VersionVector<A> {
             }
         }
         VersionVector { counts }
+    }
+}
+
+impl<A: Ord + Clone> Resettable for VersionVector<A> {
+    /// The counts above `observed`'s, per replica.
+    fn reset_by(&self, observed: &Self) -> Self {
+        self.iter()
+            .map(|(a, n)| (a.clone(), n.saturating_sub(observed.get(a))))
+            .collect()
     }
 }

@@ -12,7 +12,9 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use gossip_crdt::{CausalContext, Decompose, Dot, Lattice, MvRegister, OrSet};
+use gossip_crdt::{
+    CausalContext, CrdtError, Decompose, Dot, Lattice, MvRegister, OrMap, OrSet, PnCounter,
+};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use serde::Deserialize;
 
@@ -499,4 +501,80 @@ fn inserting_the_last_dot_next_to_a_loose_one_does_not_overflow() {
     assert!(joined.join(&other));
     assert_eq!(joined.vector().get(&Id(1)), MAX);
     assert!(other.leq(&joined) && !joined.leq(&other));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps: one key's delta into a map of 100,000 keys
+// ---------------------------------------------------------------------------------------------
+
+type Nested = OrMap<Id, OrMap<Id, PnCounter<Id>, Id>, Id>;
+
+/// The scalars of a value's JSON form: dots, entries, keys and counts, the size of a map.
+fn leaves(json: &serde_json::Value) -> usize {
+    match json {
+        serde_json::Value::Array(items) => items.iter().map(leaves).sum(),
+        serde_json::Value::Object(fields) => fields.iter().map(|(_, v)| 1 + leaves(v)).sum(),
+        _ => 1,
+    }
+}
+
+fn map_size(map: &Nested) -> usize {
+    leaves(&serde_json::to_value(map).unwrap_or_default())
+}
+
+/// A map of maps of counters with 100,000 keys written by four replicas, then a few removes;
+/// a nested update of one key (new or existing) and a remove of one key, joined into it,
+/// compared with it both ways and differenced against it, cost a few lookups each.
+#[test]
+fn one_key_into_a_map_of_100_000_keys_costs_a_few_lookups() -> Result<(), CrdtError> {
+    let mut state: Nested = OrMap::new();
+    for key in 0..100_000u32 {
+        let writer = Id(key % 4);
+        state.update(writer.clone(), Id(key), |inner| {
+            inner.update_delta(writer.clone(), Id(key % 7), |c| {
+                c.add_delta(writer.clone(), 1)
+            })
+        })?;
+    }
+    for key in (0..100_000u32).step_by(1_000) {
+        state.remove(&Id(key));
+    }
+    let n = map_size(&state);
+    let elsewhere = state.clone();
+    let deltas = [
+        elsewhere.update_delta(Id(9), Id(50_001), |inner| {
+            inner.update_delta(Id(9), Id(3), |c| c.add_delta(Id(9), 5))
+        })?,
+        elsewhere.update_delta(Id(1), Id(200_000), |inner| {
+            inner.update_delta(Id(1), Id(1), |c| c.add_delta(Id(1), -1))
+        })?,
+        elsewhere.remove_delta(&Id(77_777)),
+        elsewhere.update_delta(Id(2), Id(5_000), |inner| {
+            Ok(inner.remove_delta(&Id(5_000 % 7)))
+        })?,
+    ];
+    // Each delta joins (and is absorbed) on top of the previous ones: one copy of the state
+    // each way, not one per delta.
+    let mut joined = state.clone();
+    let mut absorbed = state.clone();
+    for delta in deltas {
+        let d = map_size(&delta);
+        let (changed, work) = counted(|| joined.join(&delta));
+        assert!(changed);
+        within(work, d, n, "OrMap::join");
+        let (news, work) = counted(|| absorbed.absorb(delta.clone()));
+        within(work, d + map_size(&news), n, "OrMap::absorb");
+        assert!(!news.is_bottom());
+        let (_, work) = counted(|| delta.difference(&state));
+        within(work, d, n, "OrMap::difference");
+        let (below, work) = counted(|| delta.leq(&state));
+        within(work, d, n, "OrMap::leq, delta against state");
+        assert!(!below);
+        let (_, work) = counted(|| state.leq(&delta));
+        within(work, d, n, "OrMap::leq, state against delta");
+        let (_, work) = counted(|| delta.leq(&joined));
+        within(work, d, n, "OrMap::leq, delta against the join");
+    }
+    assert!(absorbed == joined, "absorb and join agree");
+    Ok(())
 }

@@ -9,8 +9,8 @@
 use std::fmt::Debug;
 
 use gossip_crdt::{
-    CausalContext, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister, LwwWrite, MvRegister,
-    OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
+    CausalContext, CounterMap, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister, LwwWrite,
+    MvRegister, OrMap, OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -187,6 +187,68 @@ fn mv_register_is_an_array_of_siblings() -> Result {
     Ok(())
 }
 
+#[test]
+fn or_map_is_a_key_set_with_values_and_floors() -> Result {
+    let s = |x: &str| x.to_string();
+    let mut map: OrMap<String, PnCounter<String>, String> = OrMap::new();
+    golden(
+        &map,
+        r#"{"keys":{"entries":[],"context":{"vv":{},"cloud":[]}},"values":[],"floors":[]}"#,
+    );
+    map.update(s("a"), s("apples"), |n| n.add_delta(s("a"), 5))?;
+    let delta = map.update(s("a"), s("pears"), |n| n.add_delta(s("a"), -2))?;
+    // One key's delta: its presence dot and its value's delta.
+    golden(
+        &delta,
+        r#"{"keys":{"entries":[["pears",[["a",2]]]],"context":{"vv":{},"cloud":[["a",2]]}},"values":[["pears",{"p":{},"n":{"a":2}}]],"floors":[]}"#,
+    );
+    let mut b = map.clone();
+    // A remove: the key's dots in the context, and what it saw of the value as the floor.
+    let removal = map.remove(&s("apples"));
+    golden(
+        &removal,
+        r#"{"keys":{"entries":[],"context":{"vv":{"a":1},"cloud":[]}},"values":[],"floors":[["apples",{"p":{"a":5},"n":{}}]]}"#,
+    );
+    let concurrent = b.update(s("b"), s("apples"), |n| n.add_delta(s("b"), 1))?;
+    map.join(&concurrent);
+    golden(
+        &map,
+        r#"{"keys":{"entries":[["apples",[["b",1]]],["pears",[["a",2]]]],"context":{"vv":{"a":2,"b":1},"cloud":[]}},"values":[["apples",{"p":{"a":5,"b":1},"n":{}}],["pears",{"p":{},"n":{"a":2}}]],"floors":[["apples",{"p":{"a":5},"n":{}}]]}"#,
+    );
+    assert_eq!(map.get(&s("apples")).map(|n| n.value()), Some(1));
+    // Keys need not be strings, and values may be maps.
+    let mut nested: OrMap<String, OrMap<u32, MvRegister<String, String>, String>, String> =
+        OrMap::new();
+    let delta = nested.update(s("a"), s("doc"), |inner| {
+        inner.update_delta(s("a"), 7, |r| r.write_delta(s("a"), s("title")))
+    })?;
+    golden(
+        &delta,
+        r#"{"keys":{"entries":[["doc",[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}},"values":[["doc",{"keys":{"entries":[[7,[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}},"values":[[7,[{"clock":{"a":1},"value":"title"}]]],"floors":[]}]],"floors":[]}"#,
+    );
+    Ok(())
+}
+
+/// The example of `docs/crdts.md`, section `OrMap`: the JSON it shows.
+#[test]
+fn or_map_documented_example() -> Result {
+    let s = |x: &str| x.to_string();
+    let mut a: CounterMap<String, String> = CounterMap::new();
+    a.add(s("b"), s("likes"), 3)?;
+    let mut b = a.clone();
+    let removal = a.remove(&s("likes"));
+    let like = b.add(s("b"), s("likes"), 1)?;
+    a.join(&like);
+    b.join(&removal);
+    assert_eq!(a, b);
+    assert_eq!(a.count(&s("likes")), 1);
+    golden(
+        &a,
+        r#"{"keys":{"entries":[["likes",[["b",2]]]],"context":{"vv":{"b":2},"cloud":[]}},"values":[["likes",{"p":{"b":4},"n":{}}]],"floors":[["likes",{"p":{"b":3},"n":{}}]]}"#,
+    );
+    Ok(())
+}
+
 /// The shapes the rustdoc shows are real: each documented example decodes, and re-encodes to
 /// itself (the docs show canonical forms).
 #[test]
@@ -208,4 +270,7 @@ fn documented_shapes_round_trip() {
         r#"{"entries":[["x",[["a",1],["b",5]]]],"context":{"vv":{"a":3},"cloud":[["b",5]]}}"#,
     );
     canonical::<MvRegister<String, String>>(r#"[{"clock":{"a":1},"value":"tea"}]"#);
+    canonical::<OrMap<String, PnCounter<String>, String>>(
+        r#"{"keys":{"entries":[["x",[["b",1]]]],"context":{"vv":{"a":1,"b":1},"cloud":[]}},"values":[["x",{"p":{"a":5,"b":1},"n":{}}]],"floors":[["x",{"p":{"a":5},"n":{}}]]}"#,
+    );
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use gossip_crdt::{
-    CausalContext, Decompose, Dot, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet,
+    CausalContext, Decompose, Dot, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrMap, OrSet,
     PnCounter, TwoPSet, VersionVector,
 };
 use quickcheck::{Arbitrary, Gen, QuickCheck};
@@ -176,6 +176,78 @@ fn negative_float_and_huge_counts_are_refused() {
     // u64::MAX itself is a valid count.
     let top: GCounter<String> = accepted(r#"{"a":18446744073709551615}"#);
     assert_eq!(top.value(), u128::from(MAX));
+}
+
+type CounterMap = OrMap<String, PnCounter<String>, String>;
+
+const EMPTY_KEYS: &str = r#"{"entries":[],"context":{"vv":{},"cloud":[]}}"#;
+
+#[test]
+fn or_map_shapes_duplicates_and_bad_key_sets_are_refused() {
+    let k = EMPTY_KEYS;
+    for json in [
+        "{}".to_string(),
+        "[]".to_string(),
+        "null".to_string(),
+        format!(r#"{{"keys":{k}}}"#),
+        format!(r#"{{"keys":{k},"values":[]}}"#),
+        r#"{"values":[],"floors":[]}"#.to_string(),
+        format!(r#"{{"keys":{k},"values":{{}},"floors":[]}}"#),
+        format!(r#"{{"keys":{k},"values":[["x"]],"floors":[]}}"#),
+        format!(r#"{{"keys":{k},"values":[["x",{{"p":{{}}}}]],"floors":[]}}"#),
+        format!(r#"{{"keys":{k},"values":[],"floors":[],"tombstones":[]}}"#),
+        format!(r#"[{k},[],[]]"#),
+        // The same key twice: two values for one key is no state a map produces.
+        format!(
+            r#"{{"keys":{k},"values":[["x",{{"p":{{"a":1}},"n":{{}}}}],["x",{{"p":{{"b":1}},"n":{{}}}}]],"floors":[]}}"#
+        ),
+        format!(
+            r#"{{"keys":{k},"values":[],"floors":[["x",{{"p":{{"a":1}},"n":{{}}}}],["x",{{"p":{{}},"n":{{}}}}]]}}"#
+        ),
+        // The key set is checked as an OR-Set: a dot outside the context, one dot for two keys.
+        r#"{"keys":{"entries":[["x",[["a",1]]]],"context":{"vv":{},"cloud":[]}},"values":[],"floors":[]}"#.to_string(),
+        r#"{"keys":{"entries":[["x",[["a",1]]],["y",[["a",1]]]],"context":{"vv":{"a":1},"cloud":[]}},"values":[],"floors":[]}"#.to_string(),
+        // A value of the wrong type.
+        format!(r#"{{"keys":{k},"values":[["x",[1]]],"floors":[]}}"#),
+    ] {
+        refused::<CounterMap>(&json);
+    }
+    // Bottom values are dropped and values of absent keys kept (a removed key's history).
+    let normalised: CounterMap = accepted(&format!(
+        r#"{{"keys":{k},"values":[["x",{{"p":{{}},"n":{{}}}}],["y",{{"p":{{"a":1}},"n":{{}}}}]],"floors":[]}}"#
+    ));
+    assert_eq!(
+        serde_json::to_string(&normalised).expect("serialises"),
+        format!(r#"{{"keys":{k},"values":[["y",{{"p":{{"a":1}},"n":{{}}}}]],"floors":[]}}"#)
+    );
+    assert!(normalised.is_empty() && normalised.get(&"y".to_string()).is_none());
+    let golden = r#"{"keys":{"entries":[["x",[["b",1]]]],"context":{"vv":{"a":1,"b":1},"cloud":[]}},"values":[["x",{"p":{"a":5,"b":1},"n":{}}]],"floors":[["x",{"p":{"a":5},"n":{}}]]}"#;
+    for end in 0..golden.len() {
+        refused::<CounterMap>(&golden[..end]);
+    }
+}
+
+/// A floor above the value (a remove that saw more than this replica has) and counters at
+/// the top: reads and joins stay defined, and nothing overflows.
+#[test]
+fn or_map_floors_above_their_values_and_at_the_top_are_safe() {
+    let top = MAX;
+    let map: CounterMap = accepted(&format!(
+        r#"{{"keys":{{"entries":[["x",[["a",{top}]]]],"context":{{"vv":{{"a":{top}}},"cloud":[]}}}},"values":[["x",{{"p":{{"a":3}},"n":{{"b":{top}}}}}]],"floors":[["x",{{"p":{{"a":{top}}},"n":{{}}}}]]}}"#
+    ));
+    assert_eq!(
+        map.get(&"x".to_string()).map(|c| c.value()),
+        Some(-i128::from(top))
+    );
+    let mut copy = map.clone();
+    assert!(!copy.join(&map));
+    // The next presence dot would pass the top: refused, the map unchanged.
+    let refused_update = copy.update("a".to_string(), "y".to_string(), |c| {
+        c.add_delta("a".to_string(), 1)
+    });
+    assert!(refused_update.is_err());
+    assert_eq!(copy, map);
+    exercise(&map);
 }
 
 #[test]
@@ -468,6 +540,9 @@ const KEYS: &[&str] = &[
     "adds",
     "removes",
     "counter",
+    "keys",
+    "values",
+    "floors",
     "x",
 ];
 
@@ -584,6 +659,9 @@ fn decode_everything(text: &str) {
     try_as::<OrSet<String, u64>>(text);
     try_as::<MvRegister<u64, String>>(text);
     try_as::<MvRegister<String, u64>>(text);
+    try_as::<OrMap<String, PnCounter<String>, String>>(text);
+    try_as::<OrMap<u64, OrSet<String, String>, String>>(text);
+    try_as::<OrMap<String, OrMap<String, MvRegister<u64, String>, String>, String>>(text);
     let _ = serde_json::from_str::<Dot<String>>(text);
     if let Ok(ctx) = serde_json::from_str::<CausalContext<String>>(text) {
         let mut copy = ctx.clone();
@@ -620,6 +698,7 @@ fn arbitrary_strings_and_bytes_never_panic() {
 #[test]
 fn corrupted_valid_states_never_panic() {
     let seeds = [
+        r#"{"keys":{"entries":[["x",[["b",1]]]],"context":{"vv":{"a":1,"b":1},"cloud":[]}},"values":[["x",{"p":{"a":5,"b":1},"n":{}}]],"floors":[["x",{"p":{"a":5},"n":{}}]]}"#,
         r#"{"entries":[["x",[["a",1],["b",5]]]],"context":{"vv":{"a":3},"cloud":[["b",5]]}}"#,
         r#"[{"clock":{"a":2,"b":1},"value":"v"},{"clock":{"c":1},"value":"w"}]"#,
         r#"{"p":{"a":10},"n":{"b":4}}"#,

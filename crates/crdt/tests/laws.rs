@@ -3,8 +3,8 @@
 
 use gossip_crdt::laws::{self, Mutation};
 use gossip_crdt::{
-    CausalContext, Decompose, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet, PnCounter,
-    TwoPSet, VersionVector,
+    CausalContext, CrdtError, Decompose, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrMap,
+    OrSet, PnCounter, Resettable, TwoPSet, VersionVector,
 };
 use quickcheck::{Arbitrary, Gen};
 
@@ -199,6 +199,93 @@ impl Mutation<MvRegister<u8, R>> for Write {
     fn apply(&self, r: u8, s: &mut MvRegister<u8, R>) -> Option<MvRegister<u8, R>> {
         s.write(R(r), self.0).ok()
     }
+}
+
+/// An operation on a map: update a key with an operation of the value's type, or remove it.
+/// Keys come from a space of three, so that updates and removes of one key meet.
+#[derive(Debug, Clone)]
+enum MapOp<M> {
+    Update(u8, M),
+    Remove(u8),
+}
+
+impl<M: Arbitrary> Arbitrary for MapOp<M> {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let key = u8::arbitrary(g) % 3;
+        if u8::arbitrary(g) % 3 == 0 {
+            MapOp::Remove(key)
+        } else {
+            MapOp::Update(key, M::arbitrary(g))
+        }
+    }
+}
+
+/// The error a refused value operation becomes inside a map update.
+fn refused() -> CrdtError {
+    CrdtError::Overflow {
+        operation: "a value operation",
+    }
+}
+
+impl<V, M> Mutation<OrMap<u8, V, R>> for MapOp<M>
+where
+    V: Resettable,
+    M: Mutation<V> + 'static,
+{
+    fn delta(&self, r: u8, s: &OrMap<u8, V, R>) -> Option<OrMap<u8, V, R>> {
+        match self {
+            MapOp::Update(key, op) => s
+                .update_delta(R(r), *key, |v| op.delta(r, v).ok_or_else(refused))
+                .ok(),
+            MapOp::Remove(key) => Some(s.remove_delta(key)),
+        }
+    }
+    fn apply(&self, r: u8, s: &mut OrMap<u8, V, R>) -> Option<OrMap<u8, V, R>> {
+        match self {
+            MapOp::Update(key, op) => s
+                .update(R(r), *key, |v| op.delta(r, v).ok_or_else(refused))
+                .ok(),
+            MapOp::Remove(key) => Some(s.remove(key)),
+        }
+    }
+}
+
+type Map<V> = OrMap<u8, V, R>;
+
+#[test]
+fn map_of_counters_obeys_the_laws() {
+    laws::check::<Map<GCounter<R>>, MapOp<Increment>>();
+    laws::check::<Map<PnCounter<R>>, MapOp<Add>>();
+    laws::check_decompose::<Map<GCounter<R>>>();
+    laws::check_decompose::<Map<PnCounter<R>>>();
+}
+
+#[test]
+fn map_of_sets_obeys_the_laws() {
+    laws::check::<Map<OrSet<u8, R>>, MapOp<OrOp>>();
+    laws::check::<Map<GSet<u8>>, MapOp<Insert>>();
+    laws::check::<Map<TwoPSet<u8>>, MapOp<TwoPOp>>();
+    laws::check_decompose::<Map<OrSet<u8, R>>>();
+    laws::check_decompose::<Map<GSet<u8>>>();
+    laws::check_decompose::<Map<TwoPSet<u8>>>();
+}
+
+#[test]
+fn map_of_registers_obeys_the_laws() {
+    laws::check::<Map<MvRegister<u8, R>>, MapOp<Write>>();
+    laws::check::<Map<LwwRegister<u8, R>>, MapOp<Set>>();
+    laws::check::<Map<VersionVector<R>>, MapOp<Tick>>();
+    laws::check_decompose::<Map<MvRegister<u8, R>>>();
+    laws::check_decompose::<Map<LwwRegister<u8, R>>>();
+    laws::check_decompose::<Map<VersionVector<R>>>();
+}
+
+#[test]
+fn map_of_maps_obeys_the_laws() {
+    laws::check::<Map<Map<PnCounter<R>>>, MapOp<MapOp<Add>>>();
+    laws::check::<Map<Map<OrSet<u8, R>>>, MapOp<MapOp<OrOp>>>();
+    laws::check_decompose::<Map<Map<PnCounter<R>>>>();
+    laws::check_decompose::<Map<Map<OrSet<u8, R>>>>();
 }
 
 #[test]

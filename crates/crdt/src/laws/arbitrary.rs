@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use quickcheck::{Arbitrary, Gen};
 
 use crate::{
-    CausalContext, Decompose, Dot, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet,
-    PnCounter, Sibling, TwoPSet, VersionVector,
+    CausalContext, Decompose, Dot, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrMap, OrSet,
+    PnCounter, Resettable, Sibling, TwoPSet, VersionVector,
 };
 
 /// Shrinks a state by leaving out one of its join-irreducible parts at a time.
@@ -172,6 +172,34 @@ impl<T: Arbitrary + Ord + Clone, A: Arbitrary + Ord + Clone> Arbitrary for MvReg
             }));
         }
         register
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        shrink_parts(self)
+    }
+}
+
+/// A few `(key, value)` pairs, joined where a key repeats.
+fn small_map<K: Arbitrary + Ord + Clone, V: Arbitrary + Lattice>(g: &mut Gen) -> BTreeMap<K, V> {
+    let mut out: BTreeMap<K, V> = BTreeMap::new();
+    for _ in 0..u8::arbitrary(g) % 4 {
+        out.entry(K::arbitrary(g))
+            .or_default()
+            .join(&V::arbitrary(g));
+    }
+    out
+}
+
+impl<K, V, A> Arbitrary for OrMap<K, V, A>
+where
+    K: Arbitrary + Ord + Clone,
+    V: Arbitrary + Resettable + Decompose,
+    A: Arbitrary + Ord + Clone,
+{
+    /// An arbitrary key set, and a few values and floors under arbitrary keys (present or
+    /// not): every combination is a state some history reaches.
+    fn arbitrary(g: &mut Gen) -> Self {
+        OrMap::from_parts(OrSet::arbitrary(g), small_map(g), small_map(g))
     }
 
     fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
