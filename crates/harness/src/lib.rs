@@ -91,7 +91,7 @@
 //!   together: one file per concern (routing, clients, faults, phases, the scenario
 //!   interpreter, convergence probes) and the record a run leaves.
 //! - Analysis and output: [`results`] (the composed result map), [`console`] (progress,
-//!   summary, banners), `svg` (hand-written plots), `plots` (a run's plots), `report`
+//!   summary, banners), [`svg`] (the chart kit, also used by `gossip-study`), `plots` (a run's plots), `report`
 //!   (`report.html`), [`store`].
 //! - Running: [`driver`] (the one loop), [`process`] (OS processes in real time),
 //!   `ordered_pool` (in-order jobs on a few threads), [`sim`] (our node cores on a virtual
@@ -147,7 +147,7 @@ pub mod script;
 pub(crate) mod services;
 pub mod sim;
 pub mod store;
-pub(crate) mod svg;
+pub mod svg;
 pub mod time;
 pub(crate) mod topology;
 pub mod value;

@@ -121,6 +121,11 @@ impl Stats {
         c.deltas += deltas as u64;
     }
 
+    /// Total bytes sent, all kinds.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.values().map(|c| c.bytes).sum()
+    }
+
     /// Adds another replicator's counters to these (for cluster totals).
     pub fn absorb(&mut self, other: &Stats) {
         for (kind, c) in &other.sent {

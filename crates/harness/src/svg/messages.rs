@@ -1,4 +1,4 @@
-//! `messages.svg` (§7.4): who talks to whom, and the first messages as a Lamport diagram.
+//! `messages.svg`: who talks to whom, and the first messages as a Lamport diagram.
 //!
 //! A Lamport diagram of every kept event (up to 10,000) is unreadable past a handful of nodes:
 //! 25 nodes and their clients make 75 columns 14 px apart and a picture 200,000 px tall. So
