@@ -73,11 +73,7 @@ fn run(config: &Config<u32>, ops: &[Op], seed: u64) -> Result<(), String> {
                 cluster.partition(&a, &b);
             }
             Op::Heal => cluster.heal(),
-            Op::Wait(d) => {
-                if !cluster.run_for(ms(d)) {
-                    return Err("livelock".into());
-                }
-            }
+            Op::Wait(d) if !cluster.run_for(ms(d)) => return Err("livelock".into()),
             _ => {}
         }
         if !cluster.run_for(ms(1)) {
