@@ -75,7 +75,7 @@ where
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
-        // So must a digest (as it is now), and the request for the peer's.
+        // So must a digest (as it is now).
         let digest = flights
             .values()
             .filter_map(|f| f.digest)
@@ -151,11 +151,11 @@ where
                 packet.snap = Some(self.log.state().clone());
                 packet.have = Some(self.log.seen().clone());
             }
-            if i == 0
-                && let Some(pull) = digest
-            {
+            if i == 0 && digest.is_some() {
+                // The digest as it is now, but no request for the peer's: a pull answered with
+                // a pull can ping-pong while both sides lack something, and the peer's own
+                // greeting or round brings its digest.
                 packet.have = Some(self.log.seen().clone());
-                packet.pull = pull;
             }
             self.emit(name.clone(), packet, PacketKind::Retransmit);
         }
