@@ -37,7 +37,6 @@ pub fn json_html(v: &Value) -> String {
 }
 
 fn write_json(out: &mut String, v: &Value, depth: usize) {
-    let pad = |d: usize| "  ".repeat(d);
     match v {
         Value::Array(items) if items.is_empty() => out.push_str("[]"),
         Value::Object(map) if map.is_empty() => out.push_str("{}"),
@@ -53,35 +52,11 @@ fn write_json(out: &mut String, v: &Value, depth: usize) {
                     escape(&text.join(", "))
                 );
             } else {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    out.push('\n');
-                    out.push_str(&pad(depth + 1));
-                    write_json(out, item, depth + 1);
-                    if i + 1 < items.len() {
-                        out.push(',');
-                    }
-                }
-                out.push('\n');
-                out.push_str(&pad(depth));
-                out.push(']');
+                write_array(out, items, depth);
             }
             out.push_str("</details>");
         }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                out.push('\n');
-                out.push_str(&pad(depth + 1));
-                write_json(out, item, depth + 1);
-                if i + 1 < items.len() {
-                    out.push(',');
-                }
-            }
-            out.push('\n');
-            out.push_str(&pad(depth));
-            out.push(']');
-        }
+        Value::Array(items) => write_array(out, items, depth),
         Value::Object(map) => {
             out.push('{');
             for (i, (k, item)) in map.iter().enumerate() {
@@ -100,6 +75,27 @@ fn write_json(out: &mut String, v: &Value, depth: usize) {
         }
         scalar => out.push_str(&escape(&scalar.to_string())),
     }
+}
+
+/// Indentation for nesting `depth`.
+fn pad(depth: usize) -> String {
+    "  ".repeat(depth)
+}
+
+/// A JSON array, one item per line, indented at `depth`.
+fn write_array(out: &mut String, items: &[Value], depth: usize) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        out.push('\n');
+        out.push_str(&pad(depth + 1));
+        write_json(out, item, depth + 1);
+        if i + 1 < items.len() {
+            out.push(',');
+        }
+    }
+    out.push('\n');
+    out.push_str(&pad(depth));
+    out.push(']');
 }
 
 /// Render the report.

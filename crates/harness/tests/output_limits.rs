@@ -31,10 +31,10 @@ fn peak_child_rss_kib() -> i64 {
         .unwrap_or_else(|e| panic!("getrusage: {e}"))
 }
 
-#[test]
-fn an_endless_line_crashes_the_run_naming_the_node() {
-    let r = harness(
-        "endless-line",
+/// One echo node started with the misbehaviour `mode` of the test node, for two seconds.
+fn run_misbehaving(name: &str, mode: &str) -> Run {
+    harness(
+        name,
         &[
             "-w",
             "echo",
@@ -50,9 +50,14 @@ fn an_endless_line_crashes_the_run_naming_the_node() {
             "0",
             "--",
             "echo",
-            "--endless-line",
+            mode,
         ],
-    );
+    )
+}
+
+#[test]
+fn an_endless_line_crashes_the_run_naming_the_node() {
+    let r = run_misbehaving("endless-line", "--endless-line");
     assert_eq!(r.code, 255);
     assert!(
         r.stdout
@@ -67,26 +72,7 @@ fn an_endless_line_crashes_the_run_naming_the_node() {
 
 #[test]
 fn a_flooding_node_is_held_back_and_its_garbage_reported() {
-    let r = harness(
-        "flood",
-        &[
-            "-w",
-            "echo",
-            "--bin",
-            NODE,
-            "--node-count",
-            "1",
-            "--rate",
-            "0",
-            "--time-limit",
-            "2",
-            "--recovery",
-            "0",
-            "--",
-            "echo",
-            "--flood",
-        ],
-    );
+    let r = run_misbehaving("flood", "--flood");
     assert_eq!(r.code, 1, "{}", r.stdout);
     let n0 = &r.results["protocol"]["nodes"]["n0"];
     // The flood was read (lines reached the checker), and only a handful were logged.
