@@ -39,6 +39,9 @@ pub(crate) struct Flight {
     pub(crate) timeout: Duration,
     /// A snapshot this range carries, by the deltas it covers: known there once acknowledged.
     pub(crate) snapshot: Option<CausalContext<ReplicaId>>,
+    /// A digest this range carries (with whether it asks for the peer's): a resend carries
+    /// the digest as it is then.
+    pub(crate) digest: Option<bool>,
 }
 
 /// One peer, as this replica sees it.
@@ -160,6 +163,7 @@ impl Peer {
                 relay,
                 timeout,
                 snapshot,
+                digest: None,
             },
         );
         seq

@@ -75,6 +75,11 @@ where
         let first_sent = flights.values().map(|f| f.first_sent).min().unwrap_or(now);
         // The latest relay change in flight must arrive, even if no delta is left to resend.
         let relay = flights.values().rev().find_map(|f| f.relay);
+        // So must a digest (as it is now).
+        let digest = flights
+            .values()
+            .filter_map(|f| f.digest)
+            .reduce(|a, b| a || b);
         // A snapshot in the range is resent as the state now. The flight keeps crediting only
         // what the original covered: the peer may acknowledge these numbers for the original
         // packet, so the acknowledgement must not vouch for anything newer.
@@ -133,6 +138,7 @@ where
                     relay: flight_relay,
                     timeout,
                     snapshot: flight_snapshot,
+                    digest: if i == 0 { digest } else { None },
                 },
             );
             let mut packet = self.packet_to(name);
@@ -143,6 +149,12 @@ where
             }
             if carries_snapshot {
                 packet.snap = Some(self.log.state().clone());
+                packet.have = Some(self.log.seen().clone());
+            }
+            if i == 0 && digest.is_some() {
+                // The digest as it is now, but no request for the peer's: a pull answered with
+                // a pull can ping-pong while both sides lack something, and the peer's own
+                // greeting or round brings its digest.
                 packet.have = Some(self.log.seen().clone());
             }
             self.emit(name.clone(), packet, PacketKind::Retransmit);
@@ -215,9 +227,11 @@ where
             }
             let now = self.now;
             let first_rto = self.config.first_rto();
-            let seq = self
-                .peer_mut(name)
-                .open_flight(now, first_rto, Vec::new(), relay, None);
+            let peer = self.peer_mut(name);
+            let seq = peer.open_flight(now, first_rto, Vec::new(), relay, None);
+            if let Some(flight) = peer.flights.get_mut(&seq) {
+                flight.digest = Some(pull);
+            }
             packet.seq = Some((seq, seq));
             if relay.is_some() {
                 PacketKind::Relay

@@ -10,12 +10,14 @@
 //! | `batching` | spreading new deltas, per-peer queues, flushing within the budget |
 //! | `link` | sequenced packets, acknowledgements, retransmission, digests, snapshots |
 //! | `compaction` | dropping deltas every holder has |
+//! | `membership` | members that join and leave |
 //! | `rounds` | periodic gossip, push-pull and lazy-digest rounds |
 
 mod batching;
 mod compaction;
 mod defences;
 mod link;
+mod membership;
 mod rounds;
 mod routing;
 
@@ -118,10 +120,11 @@ use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time
 #[derive(Debug)]
 pub struct Replicator<L, P> {
     me: P,
+    /// The members (this replica included), sorted: who may be a peer.
     members: Vec<P>,
     config: Config<P>,
-    /// The members, sorted: who may be a peer.
-    sorted_members: Vec<P>,
+    /// Members that left: their late packets still bring deltas, nothing else.
+    departed: BTreeSet<P>,
     id: ReplicaId,
     /// This replica's incarnation: different from every other life of the same member.
     inc: u64,
@@ -176,18 +179,16 @@ where
             now,
         } = start;
         let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        // Sorted, so that every member that sees the same set computes the same overlay.
         let mut members = members;
-        if !members.contains(&me) {
-            members.push(me.clone());
-        }
-        let mut sorted_members = members.clone();
-        sorted_members.sort();
-        sorted_members.dedup();
+        members.push(me.clone());
+        members.sort();
+        members.dedup();
         let plan = plan(&me, &members, &config.strategy, &config.overlay);
         let mut replicator = Replicator {
             me,
             members,
-            sorted_members,
+            departed: BTreeSet::new(),
             id: replica,
             inc: incarnation,
             next_local: 1,
@@ -356,7 +357,8 @@ where
         packet: Packet<L>,
     ) -> Result<(), TransportError> {
         let now = self.clock(now);
-        if self.sorted_members.binary_search(&from).is_err() {
+        let departed = self.members.binary_search(&from).is_err();
+        if departed && !self.departed.contains(&from) {
             self.stats.refused.not_member += 1;
             return Err(TransportError::NotMember);
         }
@@ -371,6 +373,14 @@ where
         let mut packet = packet;
         self.refuse_claims_on_own_id(&mut packet);
         self.stats.received_packets += 1;
+        if departed {
+            // A late packet of a member that left: its deltas are good, and that is all.
+            for run in Arc::unwrap_or_clone(packet.runs) {
+                self.receive_run(&from, run, false);
+            }
+            self.after_input(now);
+            return Ok(());
+        }
         let restarted = match self.recognise(now, &from, &packet) {
             Life::Known => false,
             Life::Restarted => true,

@@ -71,28 +71,44 @@ where
 
     /// Star: switches hubs when the current one became unreachable or a better one returned.
     pub(super) fn refresh_hub(&mut self, now: Time) {
-        let Plan::Star { candidates } = &self.plan else {
+        let Plan::Star { .. } = &self.plan else {
             return;
         };
-        let primary = candidates.first().cloned();
         let new = self.choose_hub(now);
         if new == self.hub {
             return;
         }
-        let old = std::mem::replace(&mut self.hub, new.clone());
+        let old = std::mem::replace(&mut self.hub, new);
         self.refresh_targets();
         if let Some(old) = &old {
-            // Whatever waited for the old hub goes to the new route instead.
-            self.queued.remove(old);
-            let peer = self.peer_mut(old);
-            peer.pending.clear();
-            peer.pending_bytes = 0;
-            if peer.relaying_us {
-                peer.relaying_us = false;
-                self.send_digest(old, false, Some(false));
-            }
+            self.release_hub(old);
         }
-        match &new {
+        self.follow_hub();
+    }
+
+    /// Stops using `old` as the hub: what waited for it goes to the new route instead, and
+    /// if it relayed for us, it is told to stop.
+    pub(super) fn release_hub(&mut self, old: &P) {
+        self.queued.remove(old);
+        let Some(peer) = self.peers.get_mut(old) else {
+            return; // it left
+        };
+        peer.pending.clear();
+        peer.pending_bytes = 0;
+        if peer.relaying_us {
+            peer.relaying_us = false;
+            self.send_digest(old, false, Some(false));
+        }
+    }
+
+    /// After the hub changed to `self.hub`: offer the primary hub what it lacks, ask a
+    /// fallback hub to relay for us, or, acting as hub, learn what every member lacks.
+    pub(super) fn follow_hub(&mut self) {
+        let Plan::Star { candidates } = &self.plan else {
+            return;
+        };
+        let primary = candidates.first().cloned();
+        match &self.hub.clone() {
             Some(hub) if Some(hub) == primary.as_ref() => self.enqueue_missing(hub),
             Some(hub) => {
                 self.peer_mut(hub).relaying_us = true;

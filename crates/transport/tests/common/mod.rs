@@ -84,6 +84,8 @@ pub struct Cluster {
     /// Every packet sent, with the time, sender and addressee, when `record` is on.
     pub record: bool,
     pub sent_log: Vec<(Time, u32, u32, Packet<GSet<u64>>)>,
+    /// Replicas that left the cluster: they neither run nor hear anything.
+    pub gone: BTreeSet<u32>,
 }
 
 impl Cluster {
@@ -131,9 +133,46 @@ impl Cluster {
             trace: false,
             record: false,
             sent_log: Vec::new(),
+            gone: BTreeSet::new(),
         };
         cluster.collect();
         cluster
+    }
+
+    /// The replicas still in the cluster.
+    pub fn live(&self) -> Vec<u32> {
+        (0..self.nodes.len() as u32)
+            .filter(|n| !self.gone.contains(n))
+            .collect()
+    }
+
+    /// `node` leaves: the others drop it from their member lists, and it stops.
+    pub fn leave(&mut self, node: u32) {
+        self.gone.insert(node);
+        self.tell_members();
+    }
+
+    /// `node` joins (again) as a fresh, empty life, and every member learns of it.
+    pub fn join(&mut self, node: u32) {
+        self.gone.remove(&node);
+        self.restart(node);
+        self.tell_members();
+    }
+
+    fn tell_members(&mut self) {
+        let live = self.live();
+        let now = self.now;
+        for &n in &live {
+            self.nodes[n as usize].set_members(now, live.clone());
+        }
+        self.collect();
+    }
+
+    /// `true` iff every live replica holds the same state.
+    pub fn live_converged(&self) -> bool {
+        let live = self.live();
+        live.windows(2)
+            .all(|w| self.nodes[w[0] as usize].state() == self.nodes[w[1] as usize].state())
     }
 
     /// Hands `packet` to replica `to` now, as if from `from`; what it answers goes on the
@@ -214,7 +253,7 @@ impl Cluster {
 
     /// Replaces a node by a fresh, empty incarnation that starts as `start` says.
     pub fn restart_with(&mut self, node: u32, start: Start) {
-        let members = self.nodes[0].members().to_vec();
+        let members = self.live();
         let fresh = Node::new(node, members, self.config.clone(), start);
         let old = std::mem::replace(&mut self.nodes[node as usize], fresh);
         self.retired.absorb(old.stats());
@@ -238,7 +277,13 @@ impl Cluster {
     /// The next moment something happens, if anything ever will.
     fn next_event(&self) -> Option<Time> {
         let delivery = self.queue.peek().map(|Reverse(f)| f.at);
-        let timer = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
+        let timer = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.gone.contains(&(*i as u32)))
+            .filter_map(|(_, n)| n.poll_timeout())
+            .min();
         [delivery, timer].into_iter().flatten().min()
     }
 
@@ -291,15 +336,21 @@ impl Cluster {
                     serde_json::to_string(&packet).unwrap_or_default()
                 );
             }
-            if f.to as usize >= self.nodes.len() {
-                continue; // an outsider: no replica runs for it
+            if f.to as usize >= self.nodes.len()
+                || self.gone.contains(&f.to)
+                || self.gone.contains(&f.from)
+            {
+                continue; // an outsider, or a replica that left
             }
             self.delivered += 1;
             self.nodes[f.to as usize]
                 .handle_packet(now, f.from, packet)
                 .expect("replicators only send well-formed packets");
         }
-        for node in &mut self.nodes {
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            if self.gone.contains(&(i as u32)) {
+                continue;
+            }
             if node.poll_timeout().is_some_and(|t| t <= now) {
                 node.handle_timeout(now);
             }
@@ -312,7 +363,12 @@ impl Cluster {
     }
 
     pub fn quiet(&self) -> bool {
-        self.queue.is_empty() && self.nodes.iter().all(|n| n.poll_timeout().is_none())
+        self.queue.is_empty()
+            && self
+                .nodes
+                .iter()
+                .enumerate()
+                .all(|(i, n)| self.gone.contains(&(i as u32)) || n.poll_timeout().is_none())
     }
 
     pub fn union(&self) -> GSet<u64> {

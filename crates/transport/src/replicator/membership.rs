@@ -1,0 +1,102 @@
+//! Members that change: joins and departures at any time, and the overlay recomputed from the
+//! member set alone, so that every member that sees the same set routes the same way.
+
+use gossip_crdt::{Decompose, Lattice};
+use serde::Serialize;
+
+use super::Replicator;
+use crate::Time;
+use crate::overlay::{Plan, plan};
+
+impl<L, P> Replicator<L, P>
+where
+    L: Lattice + Decompose + Serialize,
+    P: Ord + Clone + std::fmt::Debug,
+{
+    /// Replaces the member list (this replica is always one, listed or not). The overlay is
+    /// recomputed from the set, sorted, so the order and history of changes do not matter.
+    ///
+    /// A member that left is forgotten: what was queued or in flight for it is dropped, log
+    /// compaction stops waiting for it, and if it was the star's hub the next candidate takes
+    /// over (whatever the leaves held is offered to it). Late packets from it still bring
+    /// their deltas, but nothing else, and do not make it a member again. A member that joins
+    /// is greeted with a digest by those that push to it, and then sent what it lacks.
+    pub fn set_members(&mut self, now: Time, members: Vec<P>) {
+        let now = self.clock(now);
+        let mut members = members;
+        members.push(self.me.clone());
+        members.sort();
+        members.dedup();
+        let left: Vec<P> = self
+            .members
+            .iter()
+            .filter(|m| members.binary_search(m).is_err())
+            .cloned()
+            .collect();
+        let joined: Vec<P> = members
+            .iter()
+            .filter(|m| **m != self.me && self.members.binary_search(m).is_err())
+            .cloned()
+            .collect();
+        if left.is_empty() && joined.is_empty() {
+            return;
+        }
+        // What was spread to the old targets is theirs, as if queued at once.
+        self.distribute();
+        let old_targets = self.targets.clone();
+        let old_hub = self.hub.clone();
+        for name in &left {
+            self.peers.remove(name);
+            self.queued.remove(name);
+            self.over_budget.retain(|n| n != name);
+            self.departed.insert(name.clone());
+        }
+        for name in &joined {
+            self.departed.remove(name);
+        }
+        self.members = members;
+        self.plan = plan(
+            &self.me,
+            &self.members,
+            &self.config.strategy,
+            &self.config.overlay,
+        );
+        self.hub = self.choose_hub(now);
+        if self.hub != old_hub {
+            if let Some(old) = &old_hub {
+                self.release_hub(old);
+            }
+            let primary = match &self.plan {
+                Plan::Star { candidates } => candidates.first().cloned(),
+                _ => None,
+            };
+            if let Some(hub) = self.hub.clone()
+                && Some(&hub) != primary.as_ref()
+            {
+                // A fallback hub (the new primary is unreachable): ask it to relay for us.
+                self.peer_mut(&hub).relaying_us = true;
+                self.send_digest(&hub, true, Some(true));
+            }
+        }
+        self.refresh_targets();
+        // Every new target (a member that joined, or one the new overlay routes to) is
+        // greeted with our digest and a request for its own, reliably: the exchange then
+        // sends each side exactly what it lacks.
+        for target in self.targets.clone() {
+            if !old_targets.contains(&target) {
+                self.send_control(&target, true, None);
+            }
+        }
+        if matches!(self.plan, Plan::None) {
+            for name in &joined {
+                self.send_control(name, true, None);
+            }
+        }
+        if !left.is_empty() && !matches!(self.plan, Plan::None) {
+            // Compaction may have been waiting for a member that left.
+            let at = now.max(self.compacted_at + self.compact_every());
+            self.compact_at = Some(self.compact_at.map_or(at, |t| t.min(at)));
+        }
+        self.after_input(now);
+    }
+}

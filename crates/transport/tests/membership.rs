@@ -1,0 +1,230 @@
+//! Members that change: random schedules of joins, leaves, crashes (a fresh life, state lost)
+//! and partitions, under every strategy. After healing, the live members hold the same state,
+//! and nothing written by a member that stayed is lost. A departed member neither blocks log
+//! compaction nor stays the star's hub.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, Faults, base, ms, strategies};
+use gossip_transport::{Config, Overlay, Strategy};
+use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Update(u32),
+    Leave(u32),
+    Join(u32),
+    Crash(u32),
+    Partition(u32),
+    Heal,
+    Wait(u64),
+}
+
+impl Arbitrary for Op {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let node = u32::arbitrary(g) % 6;
+        match u8::arbitrary(g) % 12 {
+            0..=4 => Op::Update(node),
+            5 => Op::Leave(node),
+            6 => Op::Join(node),
+            7 => Op::Crash(node),
+            8 => Op::Partition(u32::arbitrary(g)),
+            9 => Op::Heal,
+            _ => Op::Wait(u64::arbitrary(g) % 400),
+        }
+    }
+}
+
+fn run(config: &Config<u32>, ops: &[Op], seed: u64) -> Result<(), String> {
+    let faults = Faults {
+        latency: ms(5),
+        jitter: ms(10),
+        p_loss: 0.05,
+        p_dup: 0.05,
+    };
+    let mut cluster = Cluster::new(6, config.clone(), faults, seed);
+    cluster.trace = std::env::var("MEMBERSHIP_TRACE").is_ok();
+    let mut value = 0;
+    // Writes by members that have stayed (and kept their state) since.
+    let mut expected: Vec<(u32, u64)> = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Update(n) if !cluster.gone.contains(&n) => {
+                value += 1;
+                cluster.update(n, value);
+                expected.push((n, value));
+            }
+            Op::Leave(n) if !cluster.gone.contains(&n) && cluster.live().len() > 2 => {
+                cluster.leave(n);
+                expected.retain(|(m, _)| *m != n);
+            }
+            Op::Join(n) if cluster.gone.contains(&n) => cluster.join(n),
+            Op::Crash(n) if !cluster.gone.contains(&n) => {
+                cluster.restart(n);
+                expected.retain(|(m, _)| *m != n);
+            }
+            Op::Partition(mask) => {
+                let (a, b): (Vec<u32>, Vec<u32>) = cluster
+                    .live()
+                    .into_iter()
+                    .partition(|m| mask & (1 << m) != 0);
+                cluster.partition(&a, &b);
+            }
+            Op::Heal => cluster.heal(),
+            Op::Wait(d) if !cluster.run_for(ms(d)) => return Err("livelock".into()),
+            _ => {}
+        }
+        if !cluster.run_for(ms(1)) {
+            return Err("livelock".into());
+        }
+    }
+    cluster.heal();
+    cluster.faults.p_loss = 0.0;
+    cluster.faults.p_dup = 0.0;
+    if !cluster.run_for(Duration::from_secs(40)) {
+        return Err("livelock after healing".into());
+    }
+    if !cluster.live_converged() {
+        let states: Vec<(u32, usize)> = cluster
+            .live()
+            .into_iter()
+            .map(|n| (n, cluster.nodes[n as usize].state().len()))
+            .collect();
+        return Err(format!("live members differ after healing: {states:?}"));
+    }
+    let Some(&first) = cluster.live().first() else {
+        return Err("nobody left".into());
+    };
+    let state = cluster.nodes[first as usize].state();
+    for (n, v) in &expected {
+        if !state.contains(v) {
+            return Err(format!("write {v} by member {n}, which stayed, was lost"));
+        }
+    }
+    Ok(())
+}
+
+fn verdict(name: &str, ops: Vec<Op>, seed: u64) -> TestResult {
+    let Some((_, config)) = strategies().into_iter().find(|(n, _)| *n == name) else {
+        return TestResult::error(format!("no strategy {name}"));
+    };
+    match run(&config, &ops, seed) {
+        Ok(()) => TestResult::passed(),
+        Err(e) => TestResult::error(format!("{name}: {e}")),
+    }
+}
+
+fn cases() -> u64 {
+    std::env::var("QUICKCHECK_TESTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+}
+
+macro_rules! membership_property {
+    ($test:ident, $name:expr) => {
+        #[test]
+        fn $test() {
+            fn prop(ops: Vec<Op>, seed: u64) -> TestResult {
+                verdict($name, ops, seed)
+            }
+            QuickCheck::new()
+                .tests(cases())
+                .rng(Gen::new(30))
+                .quickcheck(prop as fn(Vec<Op>, u64) -> TestResult);
+        }
+    };
+}
+
+membership_property!(flood_full_survives_membership_changes, "flood/full");
+membership_property!(tree_kary2_survives_membership_changes, "tree/kary2");
+membership_property!(tree_star3_survives_membership_changes, "tree/star3");
+membership_property!(gossip_survives_membership_changes, "gossip/fanout2");
+membership_property!(push_pull_survives_membership_changes, "push-pull");
+membership_property!(hybrid_star2_survives_membership_changes, "hybrid/star2");
+membership_property!(hybrid_kary3_survives_membership_changes, "hybrid/kary3");
+
+/// Compaction waits only for members: once one leaves, the deltas every remaining member
+/// holds are dropped, though the departed one never acknowledged them.
+#[test]
+fn a_departed_member_does_not_hold_back_compaction() {
+    let config = Config {
+        strategy: Strategy::Tree,
+        overlay: Overlay::Star { hubs: 2 },
+        ..base()
+    };
+    let mut cluster = Cluster::new(4, config, Faults::default(), 9);
+    cluster.partition(&[3], &[0, 1, 2]);
+    for v in 0..30 {
+        cluster.update((v % 3) as u32, v);
+        assert!(cluster.run_for(ms(10)));
+    }
+    assert!(cluster.run_for(Duration::from_secs(3)));
+    assert!(
+        cluster.nodes[0].log_len() > 0,
+        "the hub keeps what member 3 lacks"
+    );
+    cluster.leave(3);
+    assert!(cluster.run_for(Duration::from_secs(3)));
+    for n in 0..3 {
+        assert_eq!(
+            cluster.nodes[n].log_len(),
+            0,
+            "member {n} still waits for 3"
+        );
+    }
+}
+
+/// When the star's hub leaves, the next candidate takes over and nothing a live member held
+/// is lost.
+#[test]
+fn the_hub_leaving_hands_over_to_the_next() {
+    let config = Config {
+        strategy: Strategy::Tree,
+        overlay: Overlay::Star { hubs: 3 },
+        ..base()
+    };
+    let mut cluster = Cluster::new(5, config, Faults::default(), 4);
+    for v in 0..10 {
+        cluster.update((v % 5) as u32, v);
+    }
+    assert!(cluster.run_for(Duration::from_secs(2)));
+    cluster.leave(0);
+    for v in 10..30 {
+        cluster.update(1 + (v % 4) as u32, v);
+        assert!(cluster.run_for(ms(20)));
+    }
+    assert!(cluster.run_for(Duration::from_secs(10)));
+    assert!(cluster.live_converged());
+    for v in 10..30 {
+        assert!(cluster.nodes[2].state().contains(&v), "{v} lost");
+    }
+    assert_eq!(
+        cluster.nodes[2].eager_targets(),
+        vec![1],
+        "member 1 is the new hub"
+    );
+}
+
+#[test]
+fn regression_kary_members_leaving_in_turn() {
+    use Op::*;
+    let ops = [
+        Leave(4),
+        Update(5),
+        Update(5),
+        Join(4),
+        Update(3),
+        Leave(1),
+        Leave(2),
+    ];
+    let (_, config) = strategies()
+        .into_iter()
+        .find(|(n, _)| *n == "tree/kary2")
+        .expect("listed");
+    if let Err(e) = run(&config, &ops, 2219270557810081518) {
+        panic!("{e}");
+    }
+}
