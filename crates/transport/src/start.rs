@@ -59,6 +59,19 @@ impl Start {
             now,
         }
     }
+
+    /// A new life of a replica that resumes from storage: it keeps `replica`, the id its
+    /// saved deltas and lease were taken under (see
+    /// [`Replicator::resume`](crate::Replicator::resume)), and draws a fresh incarnation from
+    /// `life`, as [`new`](Self::new) does. Keeping the id keeps digests and per-replica state
+    /// (a counter's entries) from growing with every restart; the lease keeps its counters
+    /// unique.
+    pub fn resume(now: Time, seed: u64, life: u64, replica: ReplicaId) -> Start {
+        Start {
+            replica,
+            ..Start::new(now, seed, life)
+        }
+    }
 }
 
 /// Keeps the incarnation independent of the replica id drawn from the same life.

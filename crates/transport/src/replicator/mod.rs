@@ -18,6 +18,7 @@ mod compaction;
 mod defences;
 mod link;
 mod membership;
+mod persist;
 mod rounds;
 mod routing;
 
