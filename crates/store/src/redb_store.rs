@@ -82,6 +82,10 @@ impl RedbStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => create(dir)?,
             Err(e) => return Err(StoreError::io(&path, "reading", &e)),
         }
+        // The integrity check runs before anything is read: redb trusts the structure of a
+        // file it opens without it, and may panic on a damaged one. It commits (a repair of
+        // the allocator state), so even a file refused below as foreign or newer has been
+        // written to, its records unchanged.
         let db = guarded(&path, || {
             Database::builder()
                 .set_check_integrity_on_open(true)
@@ -143,7 +147,7 @@ fn create(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Reads and checks the identity and format version of an open file.
-fn read_meta(db: &Database, path: &Path) -> Result<Uuid, StoreError> {
+fn read_meta(db: &impl ReadableDatabase, path: &Path) -> Result<Uuid, StoreError> {
     let foreign = |detail: &str| StoreError::Foreign {
         path: path.to_path_buf(),
         detail: detail.to_string(),
@@ -221,6 +225,13 @@ fn classify(path: &Path, e: redb::Error) -> StoreError {
         },
         redb::Error::Io(io) if is_disk_full(&io) => StoreError::DiskFull { path: path_buf },
         redb::Error::Io(io) => StoreError::io(path, "using", &io),
+        // redb says "truncated" when the file is shorter than its own header records.
+        redb::Error::Corrupted(detail) if detail.to_lowercase().contains("truncated") => {
+            StoreError::Truncated {
+                path: path_buf,
+                detail,
+            }
+        }
         redb::Error::Corrupted(detail) => StoreError::Corrupt {
             path: path_buf,
             detail,
