@@ -65,7 +65,8 @@ impl Start {
     /// [`Replicator::resume`](crate::Replicator::resume)), and draws a fresh incarnation from
     /// `life`, as [`new`](Self::new) does. Keeping the id keeps digests and per-replica state
     /// (a counter's entries) from growing with every restart; the lease keeps its counters
-    /// unique.
+    /// unique. Keep it only when the saved ids reach the lease without a gap (a clean
+    /// shutdown): past a gap that never fills, peers would keep every later id one by one.
     pub fn resume(now: Time, seed: u64, life: u64, replica: ReplicaId) -> Start {
         Start {
             replica,

@@ -1,11 +1,17 @@
-//! Resuming a replica from what a store kept: its replica id, its state, the ids of the
-//! deltas that state holds (`seen`), and the first counter it may still use.
+//! Resuming a replica from what a store kept: its state, the ids of the deltas that state
+//! holds (`seen`), and the first counter it may still use.
 //!
 //! The rule that keeps delta ids unique across restarts: a counter is written to durable
 //! storage (as part of a *lease*, a high-water mark taken ahead in blocks) before any delta
-//! numbered with it leaves the node. A resumed replica numbers its next delta after the lease,
-//! and after every id of its own that its saved `seen` holds, so an id that may have reached
-//! a peer is never given to a different delta. `docs/durability.md` has the whole story.
+//! numbered with it leaves the node. A resumed replica that keeps its id numbers its next
+//! delta after the lease, and after every id of its own that its saved `seen` holds, so an id
+//! that may have reached a peer is never given to a different delta.
+//!
+//! Keeping the id is worth it only when the saved `seen` reaches the lease without a gap (a
+//! clean shutdown): counters skipped up to the lease would never be filled, and every peer
+//! would keep each later id of this replica one by one past the gap. After a crash a store
+//! gives the replica a fresh id instead ([`Start::new`]); `docs/durability.md` has the whole
+//! story.
 
 use gossip_crdt::{CausalContext, Decompose, Dot, Lattice};
 use serde::Serialize;
