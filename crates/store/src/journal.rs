@@ -240,6 +240,9 @@ impl Journal {
     ) -> Result<Batch, StoreError> {
         let mut batch = Batch::new();
         batch.push(self.checkpoint(state, seen)?);
+        // An update after all (a misuse, or a shutdown that was called off) must lease again.
+        self.replica = Some(issued.replica);
+        self.lease = issued.counter;
         batch.push(Op::Lease {
             replica: self.name.clone(),
             id: issued.replica.0,

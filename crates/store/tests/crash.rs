@@ -228,3 +228,23 @@ fn a_checkpoint_cuts_the_delta_log() {
     let shell = Shell::boot(store, 1, 10);
     assert_eq!(shell.node.state().len(), 6);
 }
+
+#[test]
+fn an_update_after_close_leases_again() {
+    let mut shell = Shell::boot(MemStore::new(), 0, 10);
+    shell.update(1, false);
+    let close = shell
+        .journal
+        .close(shell.node.state(), shell.node.seen(), shell.node.issued())
+        .expect("encodes");
+    shell
+        .store
+        .commit(&close, Durability::Immediate)
+        .expect("fits");
+    // Not shut down after all: counter 2 is past the trimmed lease.
+    let lost = shell.update(2, false);
+    let store = shell.store.crash();
+    let mut shell = Shell::boot(store, 1, 10);
+    let next = shell.update(3, false);
+    assert_ne!(next, lost, "an id given out after close was reused");
+}
