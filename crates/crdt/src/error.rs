@@ -11,7 +11,16 @@ use std::fmt;
 
 /// Why a mutator refused to produce a delta. The state is unchanged when one is returned.
 ///
-/// Non-exhaustive: a later version may add variants, so match with a wildcard arm.
+/// Non-exhaustive: a later version may add variants, so match with a wildcard arm. A match
+/// without one does not compile outside this crate:
+///
+/// ```compile_fail,E0004
+/// fn operation(e: &gossip_crdt::CrdtError) -> &'static str {
+///     match e {
+///         gossip_crdt::CrdtError::Overflow { operation } => operation,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CrdtError {

@@ -41,8 +41,9 @@
 //! Errors follow one rule: a mutator returns `Result<_, CrdtError>` exactly when it can fail,
 //! and it can fail only where it draws a new event (a dot or a counter step) that could pass
 //! `u64::MAX`; the state is then unchanged. So `OrSet::insert`, the counters, `MvRegister::write`
-//! and every map update return a `Result`; `GSet::insert`, every `remove` of a set or map key,
-//! and `LwwRegister::write` (its timestamp is the caller's) return the delta directly.
+//! and every map update return a `Result`; `GSet::insert`, `TwoPSet::insert`, every `remove`
+//! of a set element or a map key, and `LwwRegister::write` (its timestamp is the caller's)
+//! return the delta directly. `docs/crdts.md` has the full table and the deprecated old names.
 //!
 //! Replica ids are JSON object keys in the types that keep one entry per replica (counters,
 //! version vectors, the OR-Set's and OR-Map's causal context, the MV register's clocks): in
