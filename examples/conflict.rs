@@ -106,15 +106,15 @@ fn registers(out: &mut String) -> Result<(), CrdtError> {
     );
     let mut lww_paris = LwwRegister::new();
     let mut lww_sydney = LwwRegister::new();
-    lww_sydney.join(&lww_paris.set(1_000, "paris", "Roadmap"));
-    let lww_from_paris = lww_paris.set(1_005, "paris", "Roadmap: Q3");
-    let lww_from_sydney = lww_sydney.set(1_007, "sydney", "Roadmap (draft)");
+    lww_sydney.join(&lww_paris.write(1_000, "paris", "Roadmap"));
+    let lww_from_paris = lww_paris.write(1_005, "paris", "Roadmap: Q3");
+    let lww_from_sydney = lww_sydney.write(1_007, "sydney", "Roadmap (draft)");
     say!(out, "   paris  sets \"Roadmap: Q3\"     at 1005");
     say!(out, "   sydney sets \"Roadmap (draft)\" at 1007");
     assert!(lww_paris.join(&lww_from_sydney));
     assert!(!lww_sydney.join(&lww_from_paris));
     assert_eq!(lww_paris, lww_sydney);
-    let winner = lww_paris.write().expect("written");
+    let winner = lww_paris.last_write().expect("written");
     assert_eq!((winner.timestamp, winner.replica), (1_007, "sydney"));
     say!(
         out,
@@ -143,7 +143,7 @@ fn registers(out: &mut String) -> Result<(), CrdtError> {
     );
     sydney.join(&resolution);
     assert_eq!(paris, sydney);
-    assert_eq!(sydney.values().copied().collect::<Vec<_>>(), [merged]);
+    assert_eq!(sydney.read().copied().collect::<Vec<_>>(), [merged]);
     say!(out, "   both replicas read {merged:?}");
     say!(out, "");
     Ok(())
@@ -207,7 +207,7 @@ impl Net {
 
     /// What the application at `name` reads: one value, or several after a conflict.
     fn read(&self, name: &str) -> Vec<String> {
-        self.node(name).state().values().cloned().collect()
+        self.node(name).state().read().cloned().collect()
     }
 
     /// The application at `name` writes `value`: a delta made from the replica's state,

@@ -70,11 +70,11 @@ fn or_set_one_add_delta(c: &mut Criterion) {
         // n elements added by replica 0; the deltas add new elements on replica 1.
         let mut base = OrSet::new();
         for i in 0..n {
-            base.add(0u64, i).expect("small counters");
+            base.insert(0u64, i).expect("small counters");
         }
         let mut source = OrSet::new();
         let deltas: Vec<OrSet<u64, u64>> = (0..(n / 20).max(1))
-            .map(|i| source.add(1, n + i).expect("small counters"))
+            .map(|i| source.insert(1, n + i).expect("small counters"))
             .collect();
         // As for the GSet: the set is rebuilt, untimed, after every n/20 joins.
         group.bench_with_input(BenchmarkId::new("new_element", n), &n, |b, _| {
@@ -108,7 +108,7 @@ fn or_map_nested_update_delta(c: &mut Criterion) {
         let mut base: Nested = OrMap::new();
         for key in 0..n {
             base.update(0, key, |inner| {
-                inner.update_delta(0, key % 7, |c| c.add_delta(0, 1))
+                inner.update_delta(0, key % 7, |c| c.increment_delta(0, 1))
             })
             .expect("small counters");
         }
@@ -118,7 +118,7 @@ fn or_map_nested_update_delta(c: &mut Criterion) {
                 let key = i * 7919 % n;
                 source
                     .update(1, key, |inner| {
-                        inner.update_delta(1, key % 7, |c| c.add_delta(1, 1))
+                        inner.update_delta(1, key % 7, |c| c.increment_delta(1, 1))
                     })
                     .expect("small counters")
             })

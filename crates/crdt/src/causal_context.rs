@@ -15,8 +15,8 @@ use crate::{Lattice, VersionVector};
 
 /// One event: the `counter`-th event of `replica`. Counters start at 1.
 ///
-/// JSON: a two-element array `[replica, counter]`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// JSON: a two-element array `[replica, counter]`. `Copy` when the replica id is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dot<A> {
     /// The replica that produced the event.
     pub replica: A,
@@ -43,7 +43,8 @@ impl<'de, A: Deserialize<'de>> Deserialize<'de> for Dot<A> {
 /// is covered by the vector, and no cloud dot directly extends it, so equal sets of dots have
 /// equal representations.
 ///
-/// JSON: `{"vv":{"a":3},"cloud":[["b",5]]}`.
+/// JSON: `{"vv":{"a":3},"cloud":[["b",5]]}`. Replica ids are keys of `vv`, so in JSON they
+/// must be strings or integers; tuple ids fail to encode at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct CausalContext<A: Ord> {
     vv: VersionVector<A>,

@@ -13,6 +13,8 @@ use crate::{CrdtError, Decompose, Lattice, Resettable, VersionVector};
 /// The value is a `u128` so that no combination of `u64` entries can overflow it.
 ///
 /// JSON: an object from replica id to that replica's contribution, e.g. `{"n1":5,"n2":3}`.
+/// Replica ids are object keys, so they must be strings or integers: encoding a counter whose
+/// ids are tuples or structs fails at run time, with serde's "key must be a string" error.
 ///
 /// ```
 /// use gossip_crdt::{GCounter, Lattice};
@@ -49,6 +51,16 @@ impl<A: Ord + Clone> GCounter<A> {
     /// The delta that adds `by` on behalf of `replica`, without applying it. Adding 0 gives
     /// the empty delta.
     pub fn increment_delta(&self, replica: A, by: u64) -> Result<Self, CrdtError> {
+        self.step_delta(replica, by, "GCounter::increment")
+    }
+
+    /// [`increment_delta`](Self::increment_delta), naming `operation` in the error.
+    pub(crate) fn step_delta(
+        &self,
+        replica: A,
+        by: u64,
+        operation: &'static str,
+    ) -> Result<Self, CrdtError> {
         if by == 0 {
             return Ok(GCounter::new());
         }
@@ -56,9 +68,7 @@ impl<A: Ord + Clone> GCounter<A> {
             .entries
             .get(&replica)
             .checked_add(by)
-            .ok_or(CrdtError::Overflow {
-                operation: "GCounter::increment",
-            })?;
+            .ok_or(CrdtError::Overflow { operation })?;
         Ok(GCounter {
             entries: VersionVector::from_iter([(replica, next)]),
         })

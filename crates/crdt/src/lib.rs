@@ -28,6 +28,27 @@
 //! with serde to the JSON shape its documentation gives (pinned by golden tests), and decoding
 //! a malformed state is an error, never a panic.
 //!
+//! ## One vocabulary
+//!
+//! | kind | mutators (each with its `_delta`) | reads |
+//! |---|---|---|
+//! | sets: [`GSet`], [`TwoPSet`], [`OrSet`] | `insert`, `remove` (not `GSet`) | `contains`, `iter`, `len` |
+//! | counters: [`GCounter`], [`PnCounter`] | `increment(replica, by: u64)`, `decrement` (PN only) | `value` |
+//! | registers: [`LwwRegister`], [`MvRegister`] | `write` | `read` (LWW: the value; MV: the siblings' values) |
+//! | maps: [`OrMap`] | `update`, `remove` | `get`, `contains_key`, `keys`, `iter` |
+//! | [`CounterMap`], [`RegisterMap`], [`SetMap`] | as their values, with a key: `increment`, `write`, `insert`, `remove_element` | `value`, `read`, `elements`, `contains_element` |
+//!
+//! Errors follow one rule: a mutator returns `Result<_, CrdtError>` exactly when it can fail,
+//! and it can fail only where it draws a new event (a dot or a counter step) that could pass
+//! `u64::MAX`; the state is then unchanged. So `OrSet::insert`, the counters, `MvRegister::write`
+//! and every map update return a `Result`; `GSet::insert`, `TwoPSet::insert`, every `remove`
+//! of a set element or a map key, and `LwwRegister::write` (its timestamp is the caller's)
+//! return the delta directly. `docs/crdts.md` has the full table and the deprecated old names.
+//!
+//! Replica ids are JSON object keys in the types that keep one entry per replica (counters,
+//! version vectors, the OR-Set's and OR-Map's causal context, the MV register's clocks): in
+//! JSON they must be strings or integers, and a tuple or struct id fails to encode at run time.
+//!
 //! ## Example: detecting a conflict
 //!
 //! ```

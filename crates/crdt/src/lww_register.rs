@@ -74,12 +74,12 @@ impl<T: Ord, A: Ord> LwwWrite<T, A> {
 ///
 /// let mut a = LwwRegister::new();
 /// let mut b = LwwRegister::new();
-/// a.set(10, "a", "written by a");
-/// b.set(10, "b", "written by b"); // same timestamp, concurrent
+/// a.write(10, "a", "written by a");
+/// b.write(10, "b", "written by b"); // same timestamp, concurrent
 /// a.join(&b);
 /// b.join(&a);
 /// // "b" > "a" breaks the tie on both replicas; a's write is silently lost.
-/// assert_eq!(a.get(), Some(&"written by b"));
+/// assert_eq!(a.read(), Some(&"written by b"));
 /// assert_eq!(a, b);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,7 +103,9 @@ impl<T: Ord + Clone, A: Ord + Clone> LwwRegister<T, A> {
     /// The delta that writes `value` at `timestamp` on behalf of `replica`, without applying
     /// it. The delta is empty when the write would lose against the current one, so
     /// `delta.is_bottom()` tells the caller its write had no effect.
-    pub fn set_delta(&self, timestamp: u64, replica: A, value: T) -> Self {
+    ///
+    /// Never fails: the timestamp comes from the caller, so no event is drawn here.
+    pub fn write_delta(&self, timestamp: u64, replica: A, value: T) -> Self {
         let candidate = LwwWrite {
             timestamp,
             replica,
@@ -118,20 +120,40 @@ impl<T: Ord + Clone, A: Ord + Clone> LwwRegister<T, A> {
     }
 
     /// Writes `value` (unless a greater write is already here) and returns the delta.
-    pub fn set(&mut self, timestamp: u64, replica: A, value: T) -> Self {
-        let delta = self.set_delta(timestamp, replica, value);
+    pub fn write(&mut self, timestamp: u64, replica: A, value: T) -> Self {
+        let delta = self.write_delta(timestamp, replica, value);
         self.join(&delta);
         delta
     }
 
+    /// Renamed [`write_delta`](Self::write_delta); this alias goes in the next release.
+    #[deprecated(note = "renamed to `write_delta`")]
+    pub fn set_delta(&self, timestamp: u64, replica: A, value: T) -> Self {
+        self.write_delta(timestamp, replica, value)
+    }
+
+    /// Renamed [`write`](Self::write); this alias goes in the next release.
+    #[deprecated(note = "renamed to `write`")]
+    pub fn set(&mut self, timestamp: u64, replica: A, value: T) -> Self {
+        self.write(timestamp, replica, value)
+    }
+}
+
+impl<T, A> LwwRegister<T, A> {
     /// The current value, if the register was ever written.
-    pub fn get(&self) -> Option<&T> {
+    pub fn read(&self) -> Option<&T> {
         self.write.as_ref().map(|w| &w.value)
     }
 
     /// The winning write with its timestamp and writer.
-    pub fn write(&self) -> Option<&LwwWrite<T, A>> {
+    pub fn last_write(&self) -> Option<&LwwWrite<T, A>> {
         self.write.as_ref()
+    }
+
+    /// Renamed [`read`](Self::read); this alias goes in the next release.
+    #[deprecated(note = "renamed to `read`")]
+    pub fn get(&self) -> Option<&T> {
+        self.read()
     }
 }
 

@@ -12,36 +12,76 @@ use crate::{CrdtError, MvRegister, OrMap, OrSet, PnCounter};
 /// use gossip_crdt::{CounterMap, Lattice};
 ///
 /// let mut a: CounterMap<&str, &str> = CounterMap::new();
-/// a.add("a", "post-1", 3)?;
+/// a.increment("a", "post-1", 3)?;
 /// let mut b = a.clone();
 /// let reset = a.remove(&"post-1");
-/// let like = b.add("b", "post-1", 1)?; // concurrent with the reset
+/// let like = b.increment("b", "post-1", 1)?; // concurrent with the reset
 /// a.join(&like);
 /// b.join(&reset);
-/// assert_eq!((a.count(&"post-1"), b.count(&"post-1")), (1, 1));
-/// assert_eq!(a.count(&"post-2"), 0);
+/// assert_eq!((a.value(&"post-1"), b.value(&"post-1")), (1, 1));
+/// assert_eq!(a.value(&"post-2"), 0);
 /// # Ok::<(), gossip_crdt::CrdtError>(())
 /// ```
 pub type CounterMap<K, A> = OrMap<K, PnCounter<A>, A>;
 
 impl<K: Ord + Clone, A: Ord + Clone> OrMap<K, PnCounter<A>, A> {
-    /// The delta that adds `by` (negative to subtract) to `key`'s counter, without applying it.
-    pub fn add_delta(&self, replica: A, key: K, by: i64) -> Result<Self, CrdtError> {
+    /// The delta that adds `by` to `key`'s counter, without applying it.
+    pub fn increment_delta(&self, replica: A, key: K, by: u64) -> Result<Self, CrdtError> {
         self.update_delta(replica.clone(), key, |counter| {
-            counter.add_delta(replica, by)
+            counter.increment_delta(replica, by)
         })
     }
 
     /// Adds `by` to `key`'s counter and returns the delta.
-    pub fn add(&mut self, replica: A, key: K, by: i64) -> Result<Self, CrdtError> {
+    pub fn increment(&mut self, replica: A, key: K, by: u64) -> Result<Self, CrdtError> {
         self.update(replica.clone(), key, |counter| {
-            counter.add_delta(replica, by)
+            counter.increment_delta(replica, by)
         })
     }
 
-    /// `key`'s count since its last observed remove; 0 for an absent key.
-    pub fn count(&self, key: &K) -> i128 {
+    /// The delta that subtracts `by` from `key`'s counter, without applying it.
+    pub fn decrement_delta(&self, replica: A, key: K, by: u64) -> Result<Self, CrdtError> {
+        self.update_delta(replica.clone(), key, |counter| {
+            counter.decrement_delta(replica, by)
+        })
+    }
+
+    /// Subtracts `by` from `key`'s counter and returns the delta.
+    pub fn decrement(&mut self, replica: A, key: K, by: u64) -> Result<Self, CrdtError> {
+        self.update(replica.clone(), key, |counter| {
+            counter.decrement_delta(replica, by)
+        })
+    }
+
+    /// `key`'s value since its last observed remove; 0 for an absent key.
+    pub fn value(&self, key: &K) -> i128 {
         self.get(key).map_or(0, |counter| counter.value())
+    }
+
+    /// The delta that adds `by` (negative to subtract) to `key`'s counter, without applying it.
+    #[deprecated(note = "use `increment_delta` or `decrement_delta`")]
+    pub fn add_delta(&self, replica: A, key: K, by: i64) -> Result<Self, CrdtError> {
+        if by < 0 {
+            self.decrement_delta(replica, key, by.unsigned_abs())
+        } else {
+            self.increment_delta(replica, key, by.unsigned_abs())
+        }
+    }
+
+    /// Adds `by` (negative to subtract) to `key`'s counter and returns the delta.
+    #[deprecated(note = "use `increment` or `decrement`")]
+    pub fn add(&mut self, replica: A, key: K, by: i64) -> Result<Self, CrdtError> {
+        if by < 0 {
+            self.decrement(replica, key, by.unsigned_abs())
+        } else {
+            self.increment(replica, key, by.unsigned_abs())
+        }
+    }
+
+    /// Renamed [`value`](Self::value); this alias goes in the next release.
+    #[deprecated(note = "renamed to `value`")]
+    pub fn count(&self, key: &K) -> i128 {
+        self.value(key)
     }
 }
 
@@ -82,7 +122,7 @@ impl<K: Ord + Clone, T: Ord + Clone, A: Ord + Clone> OrMap<K, MvRegister<T, A>, 
     /// `key`'s current values: one, several after concurrent writes, none if absent.
     pub fn read(&self, key: &K) -> Vec<T> {
         self.get(key)
-            .map(|register| register.values().cloned().collect())
+            .map(|register| register.read().cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -107,18 +147,24 @@ impl<K: Ord + Clone, T: Ord + Clone, A: Ord + Clone> OrMap<K, MvRegister<T, A>, 
 pub type SetMap<K, T, A> = OrMap<K, OrSet<T, A>, A>;
 
 impl<K: Ord + Clone, T: Ord + Clone, A: Ord + Clone> OrMap<K, OrSet<T, A>, A> {
-    /// The delta that adds `element` to `key`'s set, without applying it.
+    /// The delta that inserts `element` into `key`'s set, without applying it.
     pub fn insert_delta(&self, replica: A, key: K, element: T) -> Result<Self, CrdtError> {
-        self.update_delta(replica.clone(), key, |set| set.add_delta(replica, element))
+        self.update_delta(replica.clone(), key, |set| {
+            set.insert_delta(replica, element)
+        })
     }
 
-    /// Adds `element` to `key`'s set and returns the delta.
+    /// Inserts `element` into `key`'s set and returns the delta.
     pub fn insert(&mut self, replica: A, key: K, element: T) -> Result<Self, CrdtError> {
-        self.update(replica.clone(), key, |set| set.add_delta(replica, element))
+        self.update(replica.clone(), key, |set| {
+            set.insert_delta(replica, element)
+        })
     }
 
-    /// The delta that removes `element` (the adds seen here) from `key`'s set, without
-    /// applying it. The key stays, with the rest of its set.
+    /// The delta that removes `element` (the inserts seen here) from `key`'s set, without
+    /// applying it. The key stays, with the rest of its set. Named apart from
+    /// [`remove`](OrMap::remove), which removes the key; it updates the key, so like
+    /// [`insert`](Self::insert) it draws a presence dot and can fail.
     pub fn remove_element_delta(&self, replica: A, key: K, element: &T) -> Result<Self, CrdtError> {
         self.update_delta(replica, key, |set| Ok(set.remove_delta(element)))
     }
@@ -126,6 +172,11 @@ impl<K: Ord + Clone, T: Ord + Clone, A: Ord + Clone> OrMap<K, OrSet<T, A>, A> {
     /// Removes `element` from `key`'s set and returns the delta.
     pub fn remove_element(&mut self, replica: A, key: K, element: &T) -> Result<Self, CrdtError> {
         self.update(replica, key, |set| Ok(set.remove_delta(element)))
+    }
+
+    /// `true` iff `key` is present and its set contains `element`.
+    pub fn contains_element(&self, key: &K, element: &T) -> bool {
+        self.get(key).is_some_and(|set| set.contains(element))
     }
 
     /// The elements of `key`'s set, in ascending order; none if the key is absent.

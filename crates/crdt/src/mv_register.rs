@@ -57,7 +57,9 @@ impl<T: Ord, A: Ord + Clone> Sibling<T, A> {
 /// A multi-value register.
 ///
 /// JSON: an array of siblings, `[{"clock":{"a":1},"value":...},..]`, in a canonical order;
-/// `[]` for a register never written.
+/// `[]` for a register never written. Replica ids are keys of the clocks, so in JSON they must
+/// be strings or integers: encoding a register whose ids are tuples or structs fails at run
+/// time, with serde's "key must be a string" error.
 ///
 /// ```
 /// use gossip_crdt::{Lattice, MvRegister};
@@ -68,11 +70,11 @@ impl<T: Ord, A: Ord + Clone> Sibling<T, A> {
 /// b.write("b", "coffee")?; // concurrent with a's write
 /// a.join(&b);
 /// assert!(a.is_conflicted()); // both kept, ordered by clock: a's, then b's
-/// assert_eq!(a.values().collect::<Vec<_>>(), vec![&"tea", &"coffee"]);
+/// assert_eq!(a.read().collect::<Vec<_>>(), vec![&"tea", &"coffee"]);
 ///
 /// a.write("a", "tea and coffee")?; // resolving: this write saw both siblings
 /// b.join(&a);
-/// assert_eq!(b.values().collect::<Vec<_>>(), vec![&"tea and coffee"]);
+/// assert_eq!(b.read().collect::<Vec<_>>(), vec![&"tea and coffee"]);
 /// # Ok::<(), gossip_crdt::CrdtError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -329,10 +331,16 @@ impl<T: Ord + Clone, A: Ord + Clone> MvRegister<T, A> {
         Ok(delta)
     }
 
-    /// The current values: one if the last writes were ordered, several after a conflict,
-    /// none if never written.
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &T> {
+    /// The current values, the siblings' values in canonical order: one if the last writes
+    /// were ordered, several after a conflict, none if never written.
+    pub fn read(&self) -> impl ExactSizeIterator<Item = &T> {
         self.siblings.iter().map(|s| &s.value)
+    }
+
+    /// Renamed [`read`](Self::read); this alias goes in the next release.
+    #[deprecated(note = "renamed to `read`")]
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &T> {
+        self.read()
     }
 
     /// The current writes with their clocks.

@@ -35,17 +35,18 @@ use crate::{CausalContext, CrdtError, Decompose, Lattice, OrSet, Resettable};
 /// answer would be below what is stored and change nothing.
 ///
 /// JSON: `{"keys":<OrSet of keys>,"values":[[key,value],..],"floors":[[key,value],..]}`;
-/// `values` and `floors` list only non-empty values, in key order.
+/// `values` and `floors` list only non-empty values, in key order. Keys need not be strings;
+/// replica ids must be (or integers), as in [`OrSet`]: tuple ids fail to encode at run time.
 ///
 /// ```
 /// use gossip_crdt::{Lattice, OrMap, PnCounter};
 ///
 /// let mut a: OrMap<&str, PnCounter<&str>, &str> = OrMap::new();
-/// a.update("a", "apples", |n| n.add_delta("a", 5))?;
+/// a.update("a", "apples", |n| n.increment_delta("a", 5))?;
 /// let mut b = a.clone();
 ///
 /// let removal = a.remove(&"apples"); // a removes the key, having seen the 5 ...
-/// let more = b.update("b", "apples", |n| n.add_delta("b", 2))?; // ... as b adds 2
+/// let more = b.update("b", "apples", |n| n.increment_delta("b", 2))?; // ... as b adds 2
 /// a.join(&more);
 /// b.join(&removal);
 /// assert_eq!(a, b);
@@ -142,7 +143,7 @@ impl<K: Ord + Clone, V: Resettable, A: Ord + Clone> OrMap<K, V, A> {
             Some(stored) => change(stored)?,
             None => change(&V::default())?,
         };
-        let keys = self.keys.add_delta(replica, key.clone())?;
+        let keys = self.keys.insert_delta(replica, key.clone())?;
         let mut values = BTreeMap::new();
         if !value.is_bottom() {
             values.insert(key, value);

@@ -19,17 +19,20 @@ use crate::{CausalContext, CrdtError, Decompose, Dot, Lattice, Resettable, Versi
 ///
 /// JSON: `{"entries":[[element,[[replica,counter],..]],..],"context":{"vv":{..},"cloud":[..]}}`:
 /// each present element with the dots of the adds that keep it alive, and the causal context.
-/// Entries are an array of pairs, not an object, so elements need not be strings.
+/// Entries are an array of pairs, not an object, so elements need not be strings. Replica ids
+/// are keys of the context's version vector, so in JSON they must be strings or integers:
+/// encoding a set whose ids are tuples or structs fails at run time, with serde's "key must be
+/// a string" error (compact binary formats take any id).
 ///
 /// ```
 /// use gossip_crdt::{Lattice, OrSet};
 ///
 /// let mut a = OrSet::new();
-/// a.add("a", "milk")?;
+/// a.insert("a", "milk")?;
 /// let mut b = a.clone();
 ///
 /// let removal = a.remove(&"milk"); // a removes milk ...
-/// let re_add = b.add("b", "milk")?; // ... while b adds it again, concurrently
+/// let re_add = b.insert("b", "milk")?; // ... while b inserts it again, concurrently
 /// a.join(&re_add);
 /// b.join(&removal);
 /// assert!(a.contains(&"milk") && b.contains(&"milk")); // the add wins
@@ -174,11 +177,11 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
         Self::default()
     }
 
-    /// The delta that adds `value` on behalf of `replica`, without applying it: a fresh dot
+    /// The delta that inserts `value` on behalf of `replica`, without applying it: a fresh dot
     /// for `value`, whose context also covers the dots it replaces.
-    pub fn add_delta(&self, replica: A, value: T) -> Result<Self, CrdtError> {
+    pub fn insert_delta(&self, replica: A, value: T) -> Result<Self, CrdtError> {
         let dot = self.context.next_dot(replica).ok_or(CrdtError::Overflow {
-            operation: "OrSet::add",
+            operation: "OrSet::insert",
         })?;
         let mut context: CausalContext<A> = self
             .entries
@@ -194,11 +197,23 @@ impl<T: Ord + Clone, A: Ord + Clone> OrSet<T, A> {
         ))
     }
 
-    /// Adds `value` on behalf of `replica` and returns the delta.
-    pub fn add(&mut self, replica: A, value: T) -> Result<Self, CrdtError> {
-        let delta = self.add_delta(replica, value)?;
+    /// Inserts `value` on behalf of `replica` and returns the delta.
+    pub fn insert(&mut self, replica: A, value: T) -> Result<Self, CrdtError> {
+        let delta = self.insert_delta(replica, value)?;
         self.join(&delta);
         Ok(delta)
+    }
+
+    /// Renamed [`insert_delta`](Self::insert_delta); this alias goes in the next release.
+    #[deprecated(note = "renamed to `insert_delta`")]
+    pub fn add_delta(&self, replica: A, value: T) -> Result<Self, CrdtError> {
+        self.insert_delta(replica, value)
+    }
+
+    /// Renamed [`insert`](Self::insert); this alias goes in the next release.
+    #[deprecated(note = "renamed to `insert`")]
+    pub fn add(&mut self, replica: A, value: T) -> Result<Self, CrdtError> {
+        self.insert(replica, value)
     }
 
     /// The delta that removes `value` as this replica sees it, without applying it: no
@@ -634,7 +649,7 @@ mod tests {
             for (add, replica, value) in ops.into_iter().take(16) {
                 let (replica, value) = (replica % 3, value % 6);
                 let delta = if add {
-                    x.add(replica, value).unwrap_or_default()
+                    x.insert(replica, value).unwrap_or_default()
                 } else {
                     x.remove(&value)
                 };

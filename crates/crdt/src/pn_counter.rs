@@ -12,15 +12,16 @@ use crate::{CrdtError, Decompose, GCounter, Lattice, Resettable};
 ///
 /// The value is an `i128`, exact for any combination of `u64` entries.
 ///
-/// JSON: `{"p":{..},"n":{..}}`, the increments and decrements as [`GCounter`]s.
+/// JSON: `{"p":{..},"n":{..}}`, the increments and decrements as [`GCounter`]s (so replica
+/// ids must be strings or integers in JSON, as there).
 ///
 /// ```
 /// use gossip_crdt::{Lattice, PnCounter};
 ///
 /// let mut a = PnCounter::new();
 /// let mut b = PnCounter::new();
-/// let d1 = a.add("a", 10)?;
-/// let d2 = b.add("b", -4)?;
+/// let d1 = a.increment("a", 10)?;
+/// let d2 = b.decrement("b", 4)?;
 /// a.join(&d2);
 /// b.join(&d1);
 /// assert_eq!(a.value(), 6);
@@ -65,23 +66,57 @@ impl<A: Ord + Clone> PnCounter<A> {
         Self::default()
     }
 
-    /// The delta that adds `delta` (which may be negative, or zero for the empty delta) on
-    /// behalf of `replica`, without applying it.
-    pub fn add_delta(&self, replica: A, delta: i64) -> Result<Self, CrdtError> {
-        let mut out = PnCounter::new();
-        if delta > 0 {
-            out.p = self.p.increment_delta(replica, delta.unsigned_abs())?;
-        } else if delta < 0 {
-            out.n = self.n.increment_delta(replica, delta.unsigned_abs())?;
-        }
-        Ok(out)
+    /// The delta that adds `by` on behalf of `replica`, without applying it. Adding 0 gives
+    /// the empty delta.
+    pub fn increment_delta(&self, replica: A, by: u64) -> Result<Self, CrdtError> {
+        Ok(PnCounter {
+            p: self.p.step_delta(replica, by, "PnCounter::increment")?,
+            n: GCounter::new(),
+        })
     }
 
-    /// Adds `delta` on behalf of `replica` and returns the delta to ship.
+    /// Adds `by` on behalf of `replica` and returns the delta.
+    pub fn increment(&mut self, replica: A, by: u64) -> Result<Self, CrdtError> {
+        let delta = self.increment_delta(replica, by)?;
+        self.join(&delta);
+        Ok(delta)
+    }
+
+    /// The delta that subtracts `by` on behalf of `replica`, without applying it: `replica`'s
+    /// decrement entry raised by `by`. Subtracting 0 gives the empty delta.
+    pub fn decrement_delta(&self, replica: A, by: u64) -> Result<Self, CrdtError> {
+        Ok(PnCounter {
+            p: GCounter::new(),
+            n: self.n.step_delta(replica, by, "PnCounter::decrement")?,
+        })
+    }
+
+    /// Subtracts `by` on behalf of `replica` and returns the delta.
+    pub fn decrement(&mut self, replica: A, by: u64) -> Result<Self, CrdtError> {
+        let delta = self.decrement_delta(replica, by)?;
+        self.join(&delta);
+        Ok(delta)
+    }
+
+    /// The delta that adds `delta` (negative to subtract) on behalf of `replica`, without
+    /// applying it.
+    #[deprecated(note = "use `increment_delta` or `decrement_delta`")]
+    pub fn add_delta(&self, replica: A, delta: i64) -> Result<Self, CrdtError> {
+        if delta < 0 {
+            self.decrement_delta(replica, delta.unsigned_abs())
+        } else {
+            self.increment_delta(replica, delta.unsigned_abs())
+        }
+    }
+
+    /// Adds `delta` (negative to subtract) on behalf of `replica` and returns the delta.
+    #[deprecated(note = "use `increment` or `decrement`")]
     pub fn add(&mut self, replica: A, delta: i64) -> Result<Self, CrdtError> {
-        let out = self.add_delta(replica, delta)?;
-        self.join(&out);
-        Ok(out)
+        if delta < 0 {
+            self.decrement(replica, delta.unsigned_abs())
+        } else {
+            self.increment(replica, delta.unsigned_abs())
+        }
     }
 
     /// The counter's value: all increments minus all decrements.

@@ -13,7 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::{CrdtError, Decompose, Lattice, Resettable};
 
 /// How two histories relate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// JSON: a string, `"before"`, `"after"`, `"equal"` or `"concurrent"`; [`Display`] writes the
+/// same word.
+///
+/// [`Display`]: std::fmt::Display
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Causality {
     /// The left history is strictly contained in the right one: left happened before.
     Before,
@@ -26,6 +32,31 @@ pub enum Causality {
     Concurrent,
 }
 
+impl Causality {
+    /// The word for the relation, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Causality::Before => "before",
+            Causality::After => "after",
+            Causality::Equal => "equal",
+            Causality::Concurrent => "concurrent",
+        }
+    }
+}
+
+impl std::fmt::Display for Causality {
+    /// `before`, `after`, `equal` or `concurrent`.
+    ///
+    /// ```
+    /// use gossip_crdt::Causality;
+    ///
+    /// assert_eq!(Causality::Concurrent.to_string(), "concurrent");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A version vector: a map from replica id to the number of that replica's events seen.
 ///
 /// Missing entries are zero, and zeros are never stored, so equal histories are equal values.
@@ -33,7 +64,8 @@ pub enum Causality {
 /// `PartialOrd`) gives the causal relation.
 ///
 /// JSON: an object from replica id to count, e.g. `{"a":2,"b":1}`. Replica ids must therefore
-/// serialise as JSON object keys (strings or integers).
+/// serialise as JSON object keys (strings or integers): encoding a vector whose ids are tuples
+/// or structs fails at run time, with serde's "key must be a string" error.
 ///
 /// ```
 /// use gossip_crdt::{Causality, VersionVector};

@@ -3,8 +3,8 @@
 //! are plain numbers chosen by the test, as a caller's clock would supply them.
 
 use gossip_crdt::{
-    Causality, CrdtError, Decompose, GCounter, GSet, Lattice, LwwRegister, MvRegister, OrSet,
-    PnCounter, TwoPSet, VersionVector,
+    Causality, CounterMap, CrdtError, Decompose, Dot, GCounter, GSet, Lattice, LwwRegister,
+    MvRegister, OrSet, PnCounter, SetMap, TwoPSet, VersionVector,
 };
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
@@ -43,9 +43,9 @@ fn g_set_replicas_converge_to_the_union() {
 #[test]
 fn two_p_set_add_after_remove_has_no_effect() {
     let mut set = TwoPSet::new();
-    set.add("x");
+    set.insert("x");
     set.remove("x");
-    let late = set.add("x");
+    let late = set.insert("x");
     assert!(!set.contains(&"x"));
     assert!(set.is_removed(&"x"));
     // The add is already recorded (x was added once), so the late add ships nothing.
@@ -57,10 +57,10 @@ fn two_p_set_add_after_remove_has_no_effect() {
 fn two_p_set_concurrent_add_and_remove_the_remove_wins() {
     // Both replicas know "x"; a removes it while b, not having heard, adds "y" and "x" again.
     let mut a = TwoPSet::new();
-    a.add("x");
+    a.insert("x");
     let mut b = a.clone();
     let removal = a.remove("x");
-    let adds = [b.add("y"), b.add("x")];
+    let adds = [b.insert("y"), b.insert("x")];
     for d in &adds {
         a.join(d);
     }
@@ -75,7 +75,7 @@ fn two_p_set_concurrent_first_add_and_remove_the_remove_wins() {
     // a adds "x" for the first time while b, who never saw it, removes "x".
     let mut a = TwoPSet::new();
     let mut b = TwoPSet::new();
-    let add = a.add("x");
+    let add = a.insert("x");
     let remove = b.remove("x");
     a.join(&remove);
     b.join(&add);
@@ -89,12 +89,12 @@ fn two_p_set_remove_before_add_forbids_the_element_for_ever() {
     let tombstone = set.remove("ghost"); // never added: the tombstone is written anyway
     assert!(!tombstone.is_bottom());
     assert!(set.is_removed(&"ghost") && !set.contains(&"ghost"));
-    set.add("ghost");
+    set.insert("ghost");
     assert!(!set.contains(&"ghost"));
 
     // The same on a third replica that hears the remove first and the add afterwards.
     let mut writer = TwoPSet::new();
-    let add = writer.add("late");
+    let add = writer.insert("late");
     let mut remover = TwoPSet::new();
     let remove = remover.remove("late");
     let mut observer = TwoPSet::new();
@@ -107,7 +107,7 @@ fn two_p_set_remove_before_add_forbids_the_element_for_ever() {
 fn two_p_set_tombstones_stay_in_the_state() {
     let mut set = TwoPSet::new();
     for i in 0..10u32 {
-        set.add(i);
+        set.insert(i);
         set.remove(i);
     }
     assert!(set.is_empty());
@@ -123,15 +123,15 @@ fn two_p_set_tombstones_stay_in_the_state() {
 fn lww_concurrent_write_is_silently_lost() {
     let mut a = LwwRegister::new();
     let mut b = LwwRegister::new();
-    let from_a = a.set(100, "a", "written by a at 100");
-    let from_b = b.set(100, "b", "written by b at 100");
+    let from_a = a.write(100, "a", "written by a at 100");
+    let from_b = b.write(100, "b", "written by b at 100");
     a.join(&from_b);
     b.join(&from_a);
     // Same timestamp: the replica id decides, and "b" > "a". a's write is gone from every
     // replica, and neither join reported a conflict: `join` returned true only on a.
-    assert_eq!(a.get(), Some(&"written by b at 100"));
+    assert_eq!(a.read(), Some(&"written by b at 100"));
     assert_eq!(a, b);
-    let winner = a.write().expect("written");
+    let winner = a.last_write().expect("written");
     assert_eq!((winner.timestamp, winner.replica), (100, "b"));
 }
 
@@ -139,12 +139,12 @@ fn lww_concurrent_write_is_silently_lost() {
 fn lww_the_greater_timestamp_wins_before_the_replica_id_is_looked_at() {
     let mut a = LwwRegister::new();
     let mut z = LwwRegister::new();
-    let from_a = a.set(7, "a", 1);
-    let from_z = z.set(6, "z", 2); // "z" > "a", but its timestamp is older
+    let from_a = a.write(7, "a", 1);
+    let from_z = z.write(6, "z", 2); // "z" > "a", but its timestamp is older
     a.join(&from_z);
     z.join(&from_a);
-    assert_eq!(a.get(), Some(&1));
-    assert_eq!(z.get(), Some(&1));
+    assert_eq!(a.read(), Some(&1));
+    assert_eq!(z.read(), Some(&1));
 }
 
 #[test]
@@ -152,19 +152,19 @@ fn lww_a_fast_clock_wins_even_against_a_later_write() {
     // Wall clocks drift. A replica whose clock runs ahead beats writes made after its own:
     // "last" means greatest timestamp, not latest in real time.
     let mut fast = LwwRegister::new();
-    let written_first = fast.set(1_000, "fast", "first, with a clock 1 s ahead");
+    let written_first = fast.write(1_000, "fast", "first, with a clock 1 s ahead");
     let mut slow = LwwRegister::new();
     slow.join(&written_first);
-    let written_second = slow.set(500, "slow", "second, in real time");
+    let written_second = slow.write(500, "slow", "second, in real time");
     assert!(written_second.is_bottom(), "the later write lost at once");
-    assert_eq!(slow.get(), Some(&"first, with a clock 1 s ahead"));
+    assert_eq!(slow.read(), Some(&"first, with a clock 1 s ahead"));
 }
 
 #[test]
 fn lww_ties_are_broken_the_same_way_on_every_replica() {
     let writes: Vec<LwwRegister<&str, &str>> = ["n1", "n3", "n2"]
         .iter()
-        .map(|replica| LwwRegister::new().set(42, *replica, *replica))
+        .map(|replica| LwwRegister::new().write(42, *replica, *replica))
         .collect();
     // Every delivery order of the three concurrent writes ends on n3's.
     let orders = [
@@ -180,24 +180,24 @@ fn lww_ties_are_broken_the_same_way_on_every_replica() {
         for i in order {
             replica.join(&writes[i]);
         }
-        assert_eq!(replica.get(), Some(&"n3"), "order {order:?}");
+        assert_eq!(replica.read(), Some(&"n3"), "order {order:?}");
     }
 }
 
 #[test]
 fn lww_stale_write_delta_is_bottom() {
     let mut reg = LwwRegister::new();
-    reg.set(10, "b", "current");
+    reg.write(10, "b", "current");
     let before = reg.clone();
-    assert!(reg.set_delta(9, "z", "older timestamp").is_bottom());
+    assert!(reg.write_delta(9, "z", "older timestamp").is_bottom());
     assert!(
-        reg.set_delta(10, "a", "same timestamp, smaller id")
+        reg.write_delta(10, "a", "same timestamp, smaller id")
             .is_bottom()
     );
-    assert!(reg.set(9, "z", "older timestamp").is_bottom());
+    assert!(reg.write(9, "z", "older timestamp").is_bottom());
     assert_eq!(reg, before, "a stale write changes nothing");
     // A newer write produces a delta equal to the new state.
-    let newer = reg.set(11, "a", "newer");
+    let newer = reg.write(11, "a", "newer");
     assert_eq!(newer, reg);
 }
 
@@ -206,11 +206,11 @@ fn lww_a_reused_timestamp_and_replica_is_decided_by_the_value() {
     // A correct writer never reuses (timestamp, replica); if a buggy one does, the greater value
     // wins so that every replica still agrees (see tests/regressions.rs).
     let mut x = LwwRegister::new();
-    x.set(1, 1u8, 32u8);
+    x.write(1, 1u8, 32u8);
     let mut y = LwwRegister::new();
-    y.set(1, 1u8, 217u8);
+    y.write(1, 1u8, 217u8);
     assert_eq!(x.clone().joined(&y), y.clone().joined(&x));
-    assert_eq!(x.joined(&y).get(), Some(&217));
+    assert_eq!(x.joined(&y).read(), Some(&217));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,8 +400,8 @@ fn g_counter_value_does_not_overflow_across_replicas() -> Result {
 fn pn_counter_goes_negative() -> Result {
     let mut a = PnCounter::new();
     let mut b = PnCounter::new();
-    let up = a.add("a", 3)?;
-    let down = b.add("b", -10)?;
+    let up = a.increment("a", 3)?;
+    let down = b.decrement("b", 10)?;
     a.join(&down);
     b.join(&up);
     assert_eq!(a.value(), -7);
@@ -414,10 +414,12 @@ fn pn_counter_goes_negative() -> Result {
 #[test]
 fn pn_counter_zero_delta_is_bottom() -> Result {
     let mut c = PnCounter::new();
-    c.add("a", 4)?;
+    c.increment("a", 4)?;
     let before = c.clone();
-    assert!(c.add("a", 0)?.is_bottom());
-    assert!(c.add_delta("b", 0)?.is_bottom());
+    assert!(c.increment("a", 0)?.is_bottom());
+    assert!(c.decrement("a", 0)?.is_bottom());
+    assert!(c.increment_delta("b", 0)?.is_bottom());
+    assert!(c.decrement_delta("b", 0)?.is_bottom());
     assert_eq!(c, before);
     Ok(())
 }
@@ -425,26 +427,31 @@ fn pn_counter_zero_delta_is_bottom() -> Result {
 #[test]
 fn pn_counter_extremes_and_overflow() -> Result {
     let mut c = PnCounter::new();
-    c.add("a", i64::MIN)?; // |i64::MIN| = 2^63 fits the u64 decrement entry
+    c.decrement("a", 1 << 63)?;
     assert_eq!(c.value(), i128::from(i64::MIN));
-    c.add("a", i64::MAX)?;
-    c.add("a", i64::MAX)?; // increments: 2^64 - 2, beyond any i64
+    c.increment("a", u64::MAX / 2)?;
+    c.increment("a", u64::MAX / 2)?; // increments: 2^64 - 2, beyond any i64
     assert_eq!(c.value(), (1i128 << 63) - 2);
-    c.add("a", 1)?; // increments entry is now u64::MAX
+    c.increment("a", 1)?; // increments entry is now u64::MAX
     let before = c.clone();
     assert_eq!(
-        c.add("a", 1),
+        c.increment("a", 1),
         Err(CrdtError::Overflow {
-            operation: "GCounter::increment"
+            operation: "PnCounter::increment"
         })
     );
     assert_eq!(c, before);
     // Decrements overflow independently of increments.
     let mut d = PnCounter::new();
-    d.add("a", i64::MIN)?;
-    d.add("a", -i64::MAX)?; // decrements: 2^63 + 2^63 - 1 = u64::MAX
-    assert!(d.add("a", -1).is_err());
-    assert!(d.add("a", 1).is_ok());
+    d.decrement("a", 1 << 63)?;
+    d.decrement("a", (1 << 63) - 1)?; // decrements: 2^63 + 2^63 - 1 = u64::MAX
+    assert_eq!(
+        d.decrement("a", 1),
+        Err(CrdtError::Overflow {
+            operation: "PnCounter::decrement"
+        })
+    );
+    assert!(d.increment("a", 1).is_ok());
     Ok(())
 }
 
@@ -455,10 +462,10 @@ fn pn_counter_extremes_and_overflow() -> Result {
 #[test]
 fn or_set_concurrent_add_wins_over_remove() -> Result {
     let mut a = OrSet::new();
-    a.add("a", "milk")?;
+    a.insert("a", "milk")?;
     let mut b = a.clone();
     let removal = a.remove(&"milk");
-    let re_add = b.add("b", "milk")?;
+    let re_add = b.insert("b", "milk")?;
     a.join(&re_add);
     b.join(&removal);
     assert!(a.contains(&"milk") && b.contains(&"milk"));
@@ -469,10 +476,10 @@ fn or_set_concurrent_add_wins_over_remove() -> Result {
 #[test]
 fn or_set_re_add_after_remove_brings_the_element_back() -> Result {
     let mut set = OrSet::new();
-    set.add("a", "x")?;
+    set.insert("a", "x")?;
     set.remove(&"x");
     assert!(!set.contains(&"x"));
-    set.add("a", "x")?;
+    set.insert("a", "x")?;
     assert!(set.contains(&"x"), "unlike a 2P-Set");
     // And a replica that hears everything afterwards agrees.
     let mut other = OrSet::new();
@@ -485,8 +492,8 @@ fn or_set_re_add_after_remove_brings_the_element_back() -> Result {
 fn or_set_remove_only_removes_the_adds_it_has_seen() -> Result {
     let mut a = OrSet::new();
     let mut b = OrSet::new();
-    let add_a = a.add("a", "x")?;
-    let add_b = b.add("b", "x")?; // concurrent add of the same element
+    let add_a = a.insert("a", "x")?;
+    let add_b = b.insert("b", "x")?; // concurrent add of the same element
     let removal = a.remove(&"x"); // a only saw its own add
     let mut c = OrSet::new();
     for d in [&removal, &add_b, &add_a] {
@@ -502,7 +509,7 @@ fn or_set_remove_only_removes_the_adds_it_has_seen() -> Result {
 #[test]
 fn or_set_a_remove_that_overtakes_its_add_still_removes_it() -> Result {
     let mut writer = OrSet::new();
-    let add = writer.add("w", "x")?;
+    let add = writer.insert("w", "x")?;
     let removal = writer.remove(&"x");
     let mut late = OrSet::new();
     late.join(&removal); // the network delivered the remove first
@@ -525,8 +532,8 @@ fn or_set_removing_an_absent_element_is_bottom() {
 #[test]
 fn or_set_add_replaces_the_dots_of_earlier_adds() -> Result {
     let mut set = OrSet::new();
-    set.add("a", "x")?;
-    let second = set.add("a", "x")?;
+    set.insert("a", "x")?;
+    let second = set.insert("a", "x")?;
     // The second add's delta covers the first dot, so replicas keep a single live dot.
     assert_eq!(set.context().vector().get(&"a"), 2);
     let mut copy = OrSet::new();
@@ -546,13 +553,13 @@ fn or_set_add_refuses_when_the_replica_counter_is_exhausted() {
     assert_eq!(exhausted.context().next_dot("a"), None);
     let mut set = exhausted.clone();
     assert_eq!(
-        set.add("a", "x"),
+        set.insert("a", "x"),
         Err(CrdtError::Overflow {
-            operation: "OrSet::add"
+            operation: "OrSet::insert"
         })
     );
     assert_eq!(set, exhausted);
-    assert!(set.add("b", "x").is_ok());
+    assert!(set.insert("b", "x").is_ok());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,7 +582,7 @@ fn mv_register_concurrent_writes_become_siblings() -> Result {
     b.join(&from_a);
     assert_eq!(a, b);
     assert!(a.is_conflicted());
-    assert_eq!(a.values().collect::<Vec<_>>(), vec![&"tea", &"coffee"]);
+    assert_eq!(a.read().collect::<Vec<_>>(), vec![&"tea", &"coffee"]);
     assert_eq!(a.clock(), vv(&[("a", 1), ("b", 1)]));
     Ok(())
 }
@@ -594,7 +601,7 @@ fn mv_register_a_resolving_write_dominates_both_siblings() -> Result {
     // b, still holding only its own write, accepts the resolution whole.
     b.join(&resolved);
     assert!(!b.is_conflicted());
-    assert_eq!(b.values().collect::<Vec<_>>(), vec![&"both"]);
+    assert_eq!(b.read().collect::<Vec<_>>(), vec![&"both"]);
     // A stale sibling arriving late changes nothing.
     assert!(!b.join(&from_a));
     Ok(())
@@ -609,7 +616,7 @@ fn mv_register_sequential_writes_never_conflict() -> Result {
     let second = b.write("b", 2)?; // b saw the first write
     a.join(&second);
     assert!(!a.is_conflicted());
-    assert_eq!(a.values().collect::<Vec<_>>(), vec![&2]);
+    assert_eq!(a.read().collect::<Vec<_>>(), vec![&2]);
     Ok(())
 }
 
@@ -630,7 +637,7 @@ fn g_set_decompose_and_difference() {
 #[test]
 fn two_p_set_difference_carries_tombstones() {
     let mut mine = TwoPSet::new();
-    mine.add(1u8);
+    mine.insert(1u8);
     let theirs = mine.clone();
     mine.remove(1);
     let diff = mine.difference(&theirs);
@@ -642,9 +649,9 @@ fn two_p_set_difference_carries_tombstones() {
 #[test]
 fn lww_difference_is_all_or_nothing() {
     let mut old = LwwRegister::new();
-    old.set(1, "a", "old");
+    old.write(1, "a", "old");
     let mut new = old.clone();
-    new.set(2, "a", "new");
+    new.write(2, "a", "new");
     assert_eq!(new.decompose(), vec![new.clone()]);
     assert_eq!(new.difference(&old), new);
     assert!(old.difference(&new).is_bottom());
@@ -666,9 +673,9 @@ fn version_vector_and_counter_differences_keep_the_entries_that_grew() -> Result
     assert_eq!(diff.iter().collect::<Vec<_>>(), vec![(&"a", 6), (&"b", 2)]);
 
     let mut pn = PnCounter::new();
-    pn.add("a", 3)?;
+    pn.increment("a", 3)?;
     let mut pn_ahead = pn.clone();
-    pn_ahead.add("a", -1)?;
+    pn_ahead.decrement("a", 1)?;
     let pn_diff = pn_ahead.difference(&pn);
     assert!(pn_diff.increments().is_bottom());
     assert_eq!(pn_diff.decrements().contribution(&"a"), 1);
@@ -679,11 +686,11 @@ fn version_vector_and_counter_differences_keep_the_entries_that_grew() -> Result
 fn or_set_difference_carries_new_adds_and_removals_only() -> Result {
     let mut mine = OrSet::new();
     for i in 0..100u32 {
-        mine.add("a", i)?;
+        mine.insert("a", i)?;
     }
     let theirs = mine.clone();
     mine.remove(&5);
-    mine.add("b", 1000)?;
+    mine.insert("b", 1000)?;
     let diff = mine.difference(&theirs);
     assert_eq!(
         diff.iter().collect::<Vec<_>>(),
@@ -791,4 +798,185 @@ fn or_set_difference_of_an_exhausted_context_is_small() {
     assert_eq!(known.clone().joined(&diff), known.clone().joined(&huge));
     assert!(diff.context().cloud().count() <= 1);
     assert!(huge.difference(&OrSet::new()) == huge);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One vocabulary
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn two_p_set_collects_extends_and_counts_without_walking() {
+    let mut set: TwoPSet<u32> = (0..10).collect();
+    assert_eq!((set.len(), set.iter().count()), (10, 10));
+    set.remove(3);
+    set.remove(42); // a tombstone for an element never inserted
+    set.extend([3, 42, 10]); // too late for 3 and 42
+    assert_eq!(
+        set.iter().copied().collect::<Vec<_>>(),
+        [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]
+    );
+    assert_eq!(set.len(), 10);
+    assert!(!set.is_empty());
+    let emptied: TwoPSet<u32> =
+        serde_json::from_str(r#"{"adds":[1,2],"removes":[2,1,7]}"#).expect("a valid state");
+    assert_eq!(emptied.len(), 0);
+    assert!(emptied.is_empty());
+}
+
+/// The count of present elements agrees with the elements, however the state was reached:
+/// operations, joins in both directions, decoding, `difference` and `absorb`.
+#[test]
+fn two_p_set_len_agrees_with_its_elements() {
+    fn agrees(set: &TwoPSet<u8>) -> bool {
+        set.len() == set.iter().count() && set.is_empty() == (set.iter().next().is_none())
+    }
+    fn prop(a: TwoPSet<u8>, b: TwoPSet<u8>, ops: Vec<(bool, u8)>) -> bool {
+        let mut x = a.clone();
+        let mut ok = agrees(&a) && agrees(&b);
+        for (insert, value) in ops {
+            let value = value % 8;
+            let delta = if insert {
+                x.insert(value)
+            } else {
+                x.remove(value)
+            };
+            ok &= agrees(&x) && agrees(&delta);
+        }
+        let mut y = b.clone();
+        ok &= y.join(&x) | true && agrees(&y);
+        x.join(&b);
+        ok &= agrees(&x) && x == y;
+        let mut absorbed = a.clone();
+        let news = absorbed.absorb(b.clone());
+        ok &= agrees(&absorbed) && agrees(&news) && agrees(&b.difference(&a));
+        let json = serde_json::to_string(&y).unwrap_or_default();
+        ok &= serde_json::from_str::<TwoPSet<u8>>(&json).is_ok_and(|d| agrees(&d) && d == y);
+        ok
+    }
+    QuickCheck::new()
+        .tests(2_000)
+        .quickcheck(prop as fn(TwoPSet<u8>, TwoPSet<u8>, Vec<(bool, u8)>) -> bool);
+}
+
+#[test]
+fn pn_counter_increments_and_decrements_by_unsigned_steps() -> Result {
+    let mut c = PnCounter::new();
+    let up = c.increment("a", 5)?;
+    let down = c.decrement("a", 7)?;
+    assert_eq!(c.value(), -2);
+    let mut other = PnCounter::new();
+    other.join(&down);
+    assert_eq!(
+        other.value(),
+        -7,
+        "a decrement's delta carries the decrement alone"
+    );
+    other.join(&up);
+    assert_eq!(other, c);
+    Ok(())
+}
+
+#[test]
+fn counter_and_set_maps_speak_as_their_values() -> Result {
+    let mut likes: CounterMap<&str, &str> = CounterMap::new();
+    likes.increment("a", "post", 3)?;
+    likes.decrement("a", "post", 5)?;
+    let delta = likes.decrement_delta("b", "post", 1)?;
+    assert_eq!(likes.value(&"post"), -2);
+    likes.join(&delta);
+    assert_eq!(likes.value(&"post"), -3);
+    assert_eq!(likes.value(&"other"), 0);
+
+    let mut tags: SetMap<&str, &str, &str> = SetMap::new();
+    tags.insert("a", "doc", "draft")?;
+    assert!(tags.contains_element(&"doc", &"draft"));
+    assert!(!tags.contains_element(&"doc", &"final"));
+    assert!(!tags.contains_element(&"other", &"draft"));
+    tags.remove_element("a", "doc", &"draft")?;
+    assert!(!tags.contains_element(&"doc", &"draft"));
+    assert!(
+        tags.contains_key(&"doc"),
+        "removing an element keeps the key"
+    );
+    Ok(())
+}
+
+#[test]
+fn registers_write_and_read() -> Result {
+    let mut lww = LwwRegister::new();
+    assert_eq!(lww.read(), None);
+    let delta = lww.write_delta(3, "a", "x");
+    assert_eq!(lww.read(), None, "a delta is not applied");
+    lww.write(3, "a", "x");
+    assert_eq!(lww, delta);
+    assert_eq!(lww.read(), Some(&"x"));
+    let last = lww.last_write().expect("written");
+    assert_eq!((last.timestamp, last.replica), (3, "a"));
+
+    let mut mv = MvRegister::new();
+    assert_eq!(mv.read().len(), 0);
+    let delta = mv.write_delta("a", "x")?;
+    mv.write("a", "x")?;
+    assert_eq!(mv, delta);
+    assert_eq!(mv.read().collect::<Vec<_>>(), [&"x"]);
+    Ok(())
+}
+
+#[test]
+fn dots_are_copy_when_replica_ids_are() {
+    fn copy<T: Copy>(value: T) -> (T, T) {
+        (value, value)
+    }
+    let (a, b) = copy(Dot {
+        replica: 1u64,
+        counter: 2,
+    });
+    assert_eq!(a, b);
+}
+
+/// The names before the one vocabulary still work, for one release, and do what the new ones
+/// do.
+#[test]
+#[allow(deprecated)]
+fn the_old_names_still_work() -> Result {
+    let mut two_p = TwoPSet::new();
+    assert_eq!(two_p.add_delta("x"), TwoPSet::new().insert_delta("x"));
+    two_p.add("x");
+    assert!(two_p.contains(&"x"));
+
+    let mut or_set = OrSet::new();
+    assert_eq!(
+        or_set.add_delta("a", "x")?,
+        OrSet::new().insert_delta("a", "x")?
+    );
+    or_set.add("a", "x")?;
+    assert!(or_set.contains(&"x"));
+
+    let mut pn = PnCounter::new();
+    assert_eq!(
+        pn.add_delta("a", -2)?,
+        PnCounter::new().decrement_delta("a", 2)?
+    );
+    pn.add("a", i64::MIN)?; // |i64::MIN| = 2^63 fits the u64 decrement entry
+    pn.add("a", 1)?;
+    assert_eq!(pn.value(), i128::from(i64::MIN) + 1);
+
+    let mut map: CounterMap<&str, &str> = CounterMap::new();
+    let delta = map.add_delta("a", "k", -1)?;
+    map.add("a", "k", 3)?;
+    map.join(&delta);
+    assert_eq!((map.count(&"k"), map.value(&"k")), (2, 2));
+
+    let mut lww = LwwRegister::new();
+    assert_eq!(
+        lww.set_delta(1, "a", "x"),
+        LwwRegister::new().write_delta(1, "a", "x")
+    );
+    lww.set(1, "a", "x");
+    assert_eq!(lww.get(), Some(&"x"));
+
+    let mut mv = MvRegister::new();
+    mv.write("a", "x")?;
+    assert_eq!(mv.values().collect::<Vec<_>>(), [&"x"]);
+    Ok(())
 }

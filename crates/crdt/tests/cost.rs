@@ -335,7 +335,7 @@ fn one_delta_into_an_or_set_of_100_000_loose_dots_costs_a_few_lookups() {
     };
     let state = shape.state();
     let mut source = OrSet::new();
-    let add = source.add(Id(9), 7u32).expect("fresh");
+    let add = source.insert(Id(9), 7u32).expect("fresh");
     let remove = state.remove_delta(&0);
     for delta in [add, remove] {
         let mut set = state.clone();
@@ -532,7 +532,7 @@ fn one_key_into_a_map_of_100_000_keys_costs_a_few_lookups() -> Result<(), CrdtEr
         let writer = Id(key % 4);
         state.update(writer.clone(), Id(key), |inner| {
             inner.update_delta(writer.clone(), Id(key % 7), |c| {
-                c.add_delta(writer.clone(), 1)
+                c.increment_delta(writer.clone(), 1)
             })
         })?;
     }
@@ -543,10 +543,10 @@ fn one_key_into_a_map_of_100_000_keys_costs_a_few_lookups() -> Result<(), CrdtEr
     let elsewhere = state.clone();
     let deltas = [
         elsewhere.update_delta(Id(9), Id(50_001), |inner| {
-            inner.update_delta(Id(9), Id(3), |c| c.add_delta(Id(9), 5))
+            inner.update_delta(Id(9), Id(3), |c| c.increment_delta(Id(9), 5))
         })?,
         elsewhere.update_delta(Id(1), Id(200_000), |inner| {
-            inner.update_delta(Id(1), Id(1), |c| c.add_delta(Id(1), -1))
+            inner.update_delta(Id(1), Id(1), |c| c.decrement_delta(Id(1), 1))
         })?,
         elsewhere.remove_delta(&Id(77_777)),
         elsewhere.update_delta(Id(2), Id(5_000), |inner| {

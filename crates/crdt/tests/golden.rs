@@ -9,8 +9,8 @@
 use std::fmt::Debug;
 
 use gossip_crdt::{
-    CausalContext, CounterMap, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister, LwwWrite,
-    MvRegister, OrMap, OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
+    CausalContext, Causality, CounterMap, CrdtError, Dot, GCounter, GSet, Lattice, LwwRegister,
+    LwwWrite, MvRegister, OrMap, OrSet, PnCounter, Sibling, TwoPSet, VersionVector,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,8 +42,8 @@ fn g_set_is_a_sorted_array() {
 fn two_p_set_is_adds_and_removes() {
     golden(&TwoPSet::<u32>::new(), r#"{"adds":[],"removes":[]}"#);
     let mut set = TwoPSet::new();
-    set.add(2u32);
-    set.add(1);
+    set.insert(2u32);
+    set.insert(1);
     set.remove(2);
     set.remove(9);
     golden(&set, r#"{"adds":[1,2],"removes":[2,9]}"#);
@@ -53,10 +53,10 @@ fn two_p_set_is_adds_and_removes() {
 fn lww_register_is_null_or_one_write() {
     golden(&LwwRegister::<String, String>::new(), "null");
     let mut reg = LwwRegister::new();
-    reg.set(7, "a".to_string(), "x".to_string());
+    reg.write(7, "a".to_string(), "x".to_string());
     golden(&reg, r#"{"timestamp":7,"replica":"a","value":"x"}"#);
     let mut numeric = LwwRegister::new();
-    numeric.set(1_700_000_000_000, 3u64, vec![1u8, 2]);
+    numeric.write(1_700_000_000_000, 3u64, vec![1u8, 2]);
     golden(
         &numeric,
         r#"{"timestamp":1700000000000,"replica":3,"value":[1,2]}"#,
@@ -99,8 +99,8 @@ fn g_counter_is_an_object_of_contributions() -> Result {
 fn pn_counter_is_two_g_counters() -> Result {
     golden(&PnCounter::<String>::new(), r#"{"p":{},"n":{}}"#);
     let mut c = PnCounter::new();
-    c.add("a".to_string(), 10)?;
-    c.add("b".to_string(), -4)?;
+    c.increment("a".to_string(), 10)?;
+    c.decrement("b".to_string(), 4)?;
     golden(&c, r#"{"p":{"a":10},"n":{"b":4}}"#);
     Ok(())
 }
@@ -132,8 +132,8 @@ fn or_set_is_entries_with_dots_and_a_context() -> Result {
         r#"{"entries":[],"context":{"vv":{},"cloud":[]}}"#,
     );
     let mut set = OrSet::new();
-    set.add("a".to_string(), "milk".to_string())?;
-    set.add("a".to_string(), "eggs".to_string())?;
+    set.insert("a".to_string(), "milk".to_string())?;
+    set.insert("a".to_string(), "eggs".to_string())?;
     set.remove(&"milk".to_string());
     golden(
         &set,
@@ -142,9 +142,9 @@ fn or_set_is_entries_with_dots_and_a_context() -> Result {
     // Elements need not be strings, and a concurrent add leaves two dots on one element.
     let mut a = OrSet::new();
     let mut b = OrSet::new();
-    let from_a = a.add("a".to_string(), 7u32)?;
-    b.add("b".to_string(), 1u32)?;
-    b.add("b".to_string(), 7u32)?;
+    let from_a = a.insert("a".to_string(), 7u32)?;
+    b.insert("b".to_string(), 1u32)?;
+    b.insert("b".to_string(), 7u32)?;
     b.remove(&1);
     a.join(&b);
     b.join(&from_a);
@@ -154,7 +154,7 @@ fn or_set_is_entries_with_dots_and_a_context() -> Result {
         r#"{"entries":[[7,[["a",1],["b",2]]]],"context":{"vv":{"a":1,"b":2},"cloud":[]}}"#,
     );
     // A delta carries a context with a gap: the dot travels in the cloud.
-    let delta = a.add("b".to_string(), 8)?;
+    let delta = a.insert("b".to_string(), 8)?;
     golden(
         &delta,
         r#"{"entries":[[8,[["b",3]]]],"context":{"vv":{},"cloud":[["b",3]]}}"#,
@@ -195,8 +195,8 @@ fn or_map_is_a_key_set_with_values_and_floors() -> Result {
         &map,
         r#"{"keys":{"entries":[],"context":{"vv":{},"cloud":[]}},"values":[],"floors":[]}"#,
     );
-    map.update(s("a"), s("apples"), |n| n.add_delta(s("a"), 5))?;
-    let delta = map.update(s("a"), s("pears"), |n| n.add_delta(s("a"), -2))?;
+    map.update(s("a"), s("apples"), |n| n.increment_delta(s("a"), 5))?;
+    let delta = map.update(s("a"), s("pears"), |n| n.decrement_delta(s("a"), 2))?;
     // One key's delta: its presence dot and its value's delta.
     golden(
         &delta,
@@ -209,7 +209,7 @@ fn or_map_is_a_key_set_with_values_and_floors() -> Result {
         &removal,
         r#"{"keys":{"entries":[],"context":{"vv":{"a":1},"cloud":[]}},"values":[],"floors":[["apples",{"p":{"a":5},"n":{}}]]}"#,
     );
-    let concurrent = b.update(s("b"), s("apples"), |n| n.add_delta(s("b"), 1))?;
+    let concurrent = b.update(s("b"), s("apples"), |n| n.increment_delta(s("b"), 1))?;
     map.join(&concurrent);
     golden(
         &map,
@@ -234,14 +234,14 @@ fn or_map_is_a_key_set_with_values_and_floors() -> Result {
 fn or_map_documented_example() -> Result {
     let s = |x: &str| x.to_string();
     let mut a: CounterMap<String, String> = CounterMap::new();
-    a.add(s("b"), s("likes"), 3)?;
+    a.increment(s("b"), s("likes"), 3)?;
     let mut b = a.clone();
     let removal = a.remove(&s("likes"));
-    let like = b.add(s("b"), s("likes"), 1)?;
+    let like = b.increment(s("b"), s("likes"), 1)?;
     a.join(&like);
     b.join(&removal);
     assert_eq!(a, b);
-    assert_eq!(a.count(&s("likes")), 1);
+    assert_eq!(a.value(&s("likes")), 1);
     golden(
         &a,
         r#"{"keys":{"entries":[["likes",[["b",2]]]],"context":{"vv":{"b":2},"cloud":[]}},"values":[["likes",{"p":{"b":4},"n":{}}]],"floors":[["likes",{"p":{"b":3},"n":{}}]]}"#,
@@ -273,4 +273,43 @@ fn documented_shapes_round_trip() {
     canonical::<OrMap<String, PnCounter<String>, String>>(
         r#"{"keys":{"entries":[["x",[["b",1]]]],"context":{"vv":{"a":1,"b":1},"cloud":[]}},"values":[["x",{"p":{"a":5,"b":1},"n":{}}]],"floors":[["x",{"p":{"a":5},"n":{}}]]}"#,
     );
+}
+
+#[test]
+fn causality_is_a_lowercase_word_on_the_wire_and_on_screen() {
+    for (causality, word) in [
+        (Causality::Before, "before"),
+        (Causality::After, "after"),
+        (Causality::Equal, "equal"),
+        (Causality::Concurrent, "concurrent"),
+    ] {
+        golden(&causality, &format!("\"{word}\""));
+        assert_eq!(causality.to_string(), word);
+    }
+    assert!(serde_json::from_str::<Causality>(r#""Concurrent""#).is_err());
+}
+
+/// Replica ids are JSON object keys in these types: a tuple id is refused with an error when
+/// encoding, never a panic, and the same id type works as an element or a key elsewhere.
+#[test]
+fn tuple_replica_ids_fail_to_encode_as_documented() -> Result {
+    type Id = (u8, u8);
+    let key_error = |e: serde_json::Error| e.to_string().contains("key must be a string");
+    let mut counter: GCounter<Id> = GCounter::new();
+    counter.increment((1, 2), 3)?;
+    assert!(serde_json::to_string(&counter).is_err_and(key_error));
+    let mut set: OrSet<u8, Id> = OrSet::new();
+    set.insert((1, 2), 7)?;
+    assert!(serde_json::to_string(&set).is_err_and(key_error));
+    let mut register: MvRegister<u8, Id> = MvRegister::new();
+    register.write((1, 2), 7)?;
+    assert!(serde_json::to_string(&register).is_err_and(key_error));
+    // As elements, tuples are fine: a set's elements are an array.
+    let mut ids: OrSet<Id, u8> = OrSet::new();
+    ids.insert(1, (1, 2))?;
+    golden(
+        &ids,
+        r#"{"entries":[[[1,2],[[1,1]]]],"context":{"vv":{"1":1},"cloud":[]}}"#,
+    );
+    Ok(())
 }

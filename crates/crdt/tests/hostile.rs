@@ -243,7 +243,7 @@ fn or_map_floors_above_their_values_and_at_the_top_are_safe() {
     assert!(!copy.join(&map));
     // The next presence dot would pass the top: refused, the map unchanged.
     let refused_update = copy.update("a".to_string(), "y".to_string(), |c| {
-        c.add_delta("a".to_string(), 1)
+        c.increment_delta("a".to_string(), 1)
     });
     assert!(refused_update.is_err());
     assert_eq!(copy, map);
@@ -361,14 +361,16 @@ fn an_or_set_at_u64_max_neither_hangs_nor_overflows() {
             "context":{"vv":{"a":18446744073709551615},"cloud":[]}}"#,
     );
     let mut set = huge.clone();
-    assert!(set.add("a".to_string(), "y".to_string()).is_err());
-    assert!(set.add("b".to_string(), "y".to_string()).is_ok());
+    assert!(set.insert("a".to_string(), "y".to_string()).is_err());
+    assert!(set.insert("b".to_string(), "y".to_string()).is_ok());
     set.remove(&"x".to_string());
     assert!(!set.contains(&"x".to_string()));
     assert!(huge.leq(&huge.clone().joined(&set)));
     assert!(!set.leq(&huge));
     let mut other = OrSet::new();
-    other.add("a".to_string(), "x".to_string()).expect("fresh");
+    other
+        .insert("a".to_string(), "x".to_string())
+        .expect("fresh");
     let merged = other.clone().joined(&huge);
     assert_eq!(merged, huge.clone().joined(&other));
     // The exhausted replica's add of "x" (dot a:1) is covered by huge's context: removed.
@@ -386,8 +388,8 @@ fn counters_at_u64_max_refuse_to_grow() {
     let mut pn: PnCounter<String> =
         accepted(r#"{"p":{"a":18446744073709551615},"n":{"a":18446744073709551615}}"#);
     assert_eq!(pn.value(), 0);
-    assert!(pn.add("a".to_string(), 1).is_err());
-    assert!(pn.add("a".to_string(), -1).is_err());
+    assert!(pn.increment("a".to_string(), 1).is_err());
+    assert!(pn.decrement("a".to_string(), 1).is_err());
     let mut mv: MvRegister<u8, String> =
         accepted(r#"[{"clock":{"a":18446744073709551615},"value":1}]"#);
     assert!(mv.write("a".to_string(), 2).is_err());
@@ -805,7 +807,7 @@ fn contexts_and_or_sets_next_to_the_top_obey_the_laws() {
         let mut one_by_one = x.clone();
         for dot in &dots {
             let had = one_by_one.contains(dot);
-            let added = one_by_one.insert(dot.clone());
+            let added = one_by_one.insert(*dot);
             ok &=
                 added == (!had && dot.counter > 0) && one_by_one.contains(dot) == (dot.counter > 0);
         }

@@ -61,13 +61,13 @@ impl Arbitrary for TwoPOp {
 impl Mutation<TwoPSet<u8>> for TwoPOp {
     fn delta(&self, _: u8, s: &TwoPSet<u8>) -> Option<TwoPSet<u8>> {
         Some(match self {
-            TwoPOp::Add(v) => s.add_delta(*v),
+            TwoPOp::Add(v) => s.insert_delta(*v),
             TwoPOp::Remove(v) => s.remove_delta(*v),
         })
     }
     fn apply(&self, _: u8, s: &mut TwoPSet<u8>) -> Option<TwoPSet<u8>> {
         Some(match self {
-            TwoPOp::Add(v) => s.add(*v),
+            TwoPOp::Add(v) => s.insert(*v),
             TwoPOp::Remove(v) => s.remove(*v),
         })
     }
@@ -120,10 +120,20 @@ impl Arbitrary for Add {
 
 impl Mutation<PnCounter<R>> for Add {
     fn delta(&self, r: u8, s: &PnCounter<R>) -> Option<PnCounter<R>> {
-        s.add_delta(R(r), self.0).ok()
+        let by = self.0.unsigned_abs();
+        if self.0 < 0 {
+            s.decrement_delta(R(r), by).ok()
+        } else {
+            s.increment_delta(R(r), by).ok()
+        }
     }
     fn apply(&self, r: u8, s: &mut PnCounter<R>) -> Option<PnCounter<R>> {
-        s.add(R(r), self.0).ok()
+        let by = self.0.unsigned_abs();
+        if self.0 < 0 {
+            s.decrement(R(r), by).ok()
+        } else {
+            s.increment(R(r), by).ok()
+        }
     }
 }
 
@@ -145,10 +155,10 @@ impl Arbitrary for Set {
 
 impl Mutation<LwwRegister<u8, R>> for Set {
     fn delta(&self, r: u8, s: &LwwRegister<u8, R>) -> Option<LwwRegister<u8, R>> {
-        Some(s.set_delta(self.timestamp, R(r), self.value))
+        Some(s.write_delta(self.timestamp, R(r), self.value))
     }
     fn apply(&self, r: u8, s: &mut LwwRegister<u8, R>) -> Option<LwwRegister<u8, R>> {
-        Some(s.set(self.timestamp, R(r), self.value))
+        Some(s.write(self.timestamp, R(r), self.value))
     }
 }
 
@@ -171,13 +181,13 @@ impl Arbitrary for OrOp {
 impl Mutation<OrSet<u8, R>> for OrOp {
     fn delta(&self, r: u8, s: &OrSet<u8, R>) -> Option<OrSet<u8, R>> {
         match self {
-            OrOp::Add(v) => s.add_delta(R(r), *v).ok(),
+            OrOp::Add(v) => s.insert_delta(R(r), *v).ok(),
             OrOp::Remove(v) => Some(s.remove_delta(v)),
         }
     }
     fn apply(&self, r: u8, s: &mut OrSet<u8, R>) -> Option<OrSet<u8, R>> {
         match self {
-            OrOp::Add(v) => s.add(R(r), *v).ok(),
+            OrOp::Add(v) => s.insert(R(r), *v).ok(),
             OrOp::Remove(v) => Some(s.remove(v)),
         }
     }

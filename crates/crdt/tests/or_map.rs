@@ -176,13 +176,23 @@ fn tests() -> u64 {
         .unwrap_or(1000)
 }
 
+/// The delta that adds `by` (negative to subtract) to `counter` on behalf of `r`.
+fn change(counter: &PnCounter<u8>, r: u8, by: i8) -> Result<PnCounter<u8>, CrdtError> {
+    let step = u64::from(by.unsigned_abs());
+    if by < 0 {
+        counter.decrement_delta(r, step)
+    } else {
+        counter.increment_delta(r, step)
+    }
+}
+
 #[test]
 fn counters_show_the_updates_no_remove_saw() {
     fn prop(steps: Vec<Step<i8>>, shuffle: u64) -> bool {
         run(
             &steps,
             shuffle,
-            |by, r, counter: &PnCounter<u8>| counter.add_delta(r, i64::from(*by)),
+            |by, r, counter: &PnCounter<u8>| change(counter, r, *by),
             PnCounter::value,
             |live, _| live.iter().filter_map(|u| u.op).map(i128::from).sum(),
         )
@@ -217,7 +227,7 @@ fn sets_show_the_adds_no_remove_saw() {
             &steps,
             shuffle,
             |op, r, set: &OrSet<u8, u8>| match op {
-                SetOp::Add(e) => set.add_delta(r, *e),
+                SetOp::Add(e) => set.insert_delta(r, *e),
                 SetOp::Remove(e) => Ok(set.remove_delta(e)),
             },
             |set| set.iter().copied().collect::<BTreeSet<u8>>(),
@@ -250,7 +260,7 @@ fn registers_show_the_writes_nothing_overwrote_or_removed() {
             shuffle,
             |value, r, reg: &MvRegister<u8, u8>| reg.write_delta(r, *value),
             |reg| {
-                let mut values: Vec<u8> = reg.values().copied().collect();
+                let mut values: Vec<u8> = reg.read().copied().collect();
                 values.sort_unstable();
                 values
             },
@@ -295,9 +305,7 @@ fn maps_of_maps_reset_key_by_key() {
             &steps,
             shuffle,
             |op, r, inner: &OrMap<u8, PnCounter<u8>, u8>| match op {
-                InnerOp::Add(k, by) => {
-                    inner.update_delta(r, *k, |c| c.add_delta(r, i64::from(*by)))
-                }
+                InnerOp::Add(k, by) => inner.update_delta(r, *k, |c| change(c, r, *by)),
                 InnerOp::Remove(k) => Ok(inner.remove_delta(k)),
             },
             |inner| {
@@ -334,10 +342,10 @@ fn maps_of_maps_reset_key_by_key() {
 #[test]
 fn a_concurrent_increment_does_not_bring_back_the_old_total() -> Result<(), CrdtError> {
     let mut a: OrMap<&str, PnCounter<&str>, &str> = OrMap::new();
-    a.update("b", "likes", |n| n.add_delta("b", 3))?;
+    a.update("b", "likes", |n| n.increment_delta("b", 3))?;
     let mut b = a.clone();
     let removal = a.remove(&"likes");
-    let increment = b.update("b", "likes", |n| n.add_delta("b", 1))?;
+    let increment = b.update("b", "likes", |n| n.increment_delta("b", 1))?;
     assert_eq!(
         increment.get(&"likes").map(|n| n.value()),
         Some(4),
@@ -350,7 +358,7 @@ fn a_concurrent_increment_does_not_bring_back_the_old_total() -> Result<(), Crdt
     // Removed again having seen everything: gone, and a later update starts from zero.
     a.remove(&"likes");
     assert!(!a.contains_key(&"likes"));
-    a.update("a", "likes", |n| n.add_delta("a", 2))?;
+    a.update("a", "likes", |n| n.increment_delta("a", 2))?;
     assert_eq!(a.get(&"likes").map(|n| n.value()), Some(2));
     Ok(())
 }
@@ -361,11 +369,11 @@ fn an_update_delta_carries_one_key() -> Result<(), CrdtError> {
     let mut map: OrMap<u32, OrMap<u32, PnCounter<u8>, u8>, u8> = OrMap::new();
     for key in 0..1_000 {
         map.update(1, key, |inner| {
-            inner.update_delta(1, key, |c| c.add_delta(1, 1))
+            inner.update_delta(1, key, |c| c.increment_delta(1, 1))
         })?;
     }
     let delta = map.update_delta(2, 500, |inner| {
-        inner.update_delta(2, 7, |c| c.add_delta(2, 5))
+        inner.update_delta(2, 7, |c| c.increment_delta(2, 5))
     })?;
     let json =
         serde_json::to_string(&delta).map_err(|_| CrdtError::Overflow { operation: "json" })?;
@@ -404,16 +412,16 @@ fn every_value_type_resets_as_documented() -> Result<(), CrdtError> {
     assert_eq!(counter.map(|c| c.value()), Some(1));
 
     let later = remove_against_update::<LwwRegister<&str, &str>>(
-        |r| Ok(r.set_delta(5, "a", "old")),
-        |r| Ok(r.set_delta(7, "b", "new")),
+        |r| Ok(r.write_delta(5, "a", "old")),
+        |r| Ok(r.write_delta(7, "b", "new")),
     )?;
-    assert_eq!(later.as_ref().and_then(|r| r.get().copied()), Some("new"));
+    assert_eq!(later.as_ref().and_then(|r| r.read().copied()), Some("new"));
     // Ranked below the write the remove saw: lost, as it would be to that write.
     let earlier = remove_against_update::<LwwRegister<&str, &str>>(
-        |r| Ok(r.set_delta(5, "a", "old")),
-        |r| Ok(r.set_delta(3, "b", "skewed")),
+        |r| Ok(r.write_delta(5, "a", "old")),
+        |r| Ok(r.write_delta(3, "b", "skewed")),
     )?;
-    assert_eq!(earlier.map(|r| r.get().is_none()), Some(true));
+    assert_eq!(earlier.map(|r| r.read().is_none()), Some(true));
 
     let set = remove_against_update::<GSet<u8>>(
         |s| Ok(s.insert_delta(1)),
@@ -425,8 +433,8 @@ fn every_value_type_resets_as_documented() -> Result<(), CrdtError> {
     );
 
     let two_p = remove_against_update::<TwoPSet<u8>>(
-        |s| Ok(s.add_delta(1).joined(&s.add_delta(3))),
-        |s| Ok(s.add_delta(2).joined(&s.remove_delta(3))),
+        |s| Ok(s.insert_delta(1).joined(&s.insert_delta(3))),
+        |s| Ok(s.insert_delta(2).joined(&s.remove_delta(3))),
     )?;
     assert_eq!(
         two_p.map(|s| s.iter().copied().collect::<Vec<_>>()),

@@ -31,16 +31,16 @@ fn or_set(json: &str) -> OrSet<String, String> {
 #[test]
 fn lww_tie_on_timestamp_and_replica_is_broken_by_the_value() {
     let mut a = LwwRegister::new();
-    a.set(1, 1u8, 217u8);
+    a.write(1, 1u8, 217u8);
     let mut b = LwwRegister::new();
-    b.set(1, 1u8, 32u8);
+    b.write(1, 1u8, 32u8);
     laws_hold(&a, &b);
-    assert_eq!(a.clone().joined(&b).get(), Some(&217));
-    assert_eq!(b.clone().joined(&a).get(), Some(&217));
+    assert_eq!(a.clone().joined(&b).read(), Some(&217));
+    assert_eq!(b.clone().joined(&a).read(), Some(&217));
     // And the order is the same one `leq` uses.
     assert!(b.leq(&a) && !a.leq(&b));
     // The loser's write delta on the winner's state is bottom.
-    assert!(a.set_delta(1, 1, 32).is_bottom());
+    assert!(a.write_delta(1, 1, 32).is_bottom());
 }
 
 /// Found by the laws (commutativity, then convergence). Join kept a local dot when the other

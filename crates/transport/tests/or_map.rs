@@ -216,7 +216,9 @@ fn replicate(name: &str, config: Config<u32>, seed: u64, sides: (&[u32], &[u32])
         let counter = (key % 3) as u8;
         let delta = cluster.update(node, |map| {
             map.update_delta(node, key, |inner| {
-                inner.update_delta(node, counter, |c| c.add_delta(node, by))
+                inner.update_delta(node, counter, |c| {
+                    c.increment_delta(node, by.unsigned_abs())
+                })
             })
             .expect("small counters")
         });
@@ -243,7 +245,13 @@ fn replicate(name: &str, config: Config<u32>, seed: u64, sides: (&[u32], &[u32])
                 .expect("small counters"),
             _ => map
                 .update_delta(node, key, |inner| {
-                    inner.update_delta(node, (key % 3) as u8, |c| c.add_delta(node, by))
+                    inner.update_delta(node, (key % 3) as u8, |c| {
+                        if by < 0 {
+                            c.decrement_delta(node, by.unsigned_abs())
+                        } else {
+                            c.increment_delta(node, by.unsigned_abs())
+                        }
+                    })
                 })
                 .expect("small counters"),
         });

@@ -114,7 +114,12 @@ impl Counter for PnCounter<ReplicaId> {
     const NAME: &'static str = "pn-counter";
 
     fn add(&self, replica: ReplicaId, delta: i64) -> Result<Self, Rejection> {
-        self.add_delta(replica, delta).map_err(overflow)
+        let by = delta.unsigned_abs();
+        if delta < 0 {
+            self.decrement_delta(replica, by).map_err(overflow)
+        } else {
+            self.increment_delta(replica, by).map_err(overflow)
+        }
     }
 
     fn total(&self) -> i128 {
