@@ -21,6 +21,8 @@ pub struct Config {
     /// first, tell that it left. The notice spreads like a rumour that dies after one
     /// forwarding per member; a member it misses still sees the departure, as `Down`.
     pub leave_fanout: usize,
+    /// How often a node that knows no active member asks its seeds again to let it in.
+    pub rejoin_interval: Duration,
 }
 
 impl Config {
@@ -49,6 +51,8 @@ impl Config {
     /// A configuration around foca's own.
     pub fn from_swim(swim: foca::Config) -> Config {
         Config {
+            // Two probe periods: a seed that answers is heard from well within that.
+            rejoin_interval: swim.probe_period * 2,
             swim,
             leave_fanout: DEFAULT_LEAVE_FANOUT,
         }

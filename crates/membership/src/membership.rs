@@ -117,8 +117,9 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Received packets refused (malformed, from ourselves, too large).
     pub refused: u64,
-    /// Timer events foca reported as out of order (a sign of a shell delivering timers late).
-    pub timer_errors: u64,
+    /// Errors SWIM reported while handling a timer or asking seeds again: a shell delivering
+    /// timers late, or a bug. The node carries on.
+    pub internal_errors: u64,
 }
 
 /// A departure notice: `who` left; `from` passes the news on.
@@ -225,6 +226,11 @@ pub struct Membership {
     rng: Xoshiro256PlusPlus,
     config: Config,
     has_left: bool,
+    /// Addresses given to [`join`](Membership::join): asked again while this node knows no
+    /// active member.
+    seeds: Vec<SocketAddr>,
+    /// When to ask the seeds again, while alone.
+    rejoin_at: Option<Time>,
 }
 
 impl std::fmt::Debug for Membership {
@@ -262,6 +268,8 @@ impl Membership {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ LEAVE_RNG_SALT),
             config,
             has_left: false,
+            seeds: Vec::new(),
+            rejoin_at: None,
         }
     }
 
@@ -400,8 +408,12 @@ impl Membership {
                 continue;
             }
             if self.swim.handle_timer(timer, &mut self.out).is_err() {
-                self.out.stats.timer_errors += 1;
+                self.out.stats.internal_errors += 1;
             }
+        }
+        if self.rejoin_at.is_some_and(|at| at <= now) {
+            self.rejoin_at = None;
+            self.ask_seeds_if_alone();
         }
         // Forget departures SWIM itself no longer remembers, so the set stays bounded.
         if !self.left.is_empty() {
@@ -415,7 +427,9 @@ impl Membership {
     // ---- commands ------------------------------------------------------------
 
     /// Asks the member at `seed` to let this node in. Safe to repeat, and to call for several
-    /// seeds; a seed that is down or unreachable is simply not heard from.
+    /// seeds. The seeds are remembered: whenever this node knows no active member (it has not
+    /// been let in yet, or everyone it knew is gone) it asks them all again every
+    /// [`Config::rejoin_interval`], so a seed that was unreachable for a while is not fatal.
     pub fn join(&mut self, now: Time, seed: SocketAddr) -> Result<(), MembershipError> {
         self.clock(now);
         if self.has_left {
@@ -423,6 +437,9 @@ impl Membership {
         }
         if seed == self.me().addr {
             return Err(MembershipError::JoinSelf { addr: seed });
+        }
+        if !self.seeds.contains(&seed) {
+            self.seeds.push(seed);
         }
         let result = self
             .swim
@@ -448,6 +465,7 @@ impl Membership {
             .map_err(MembershipError::Swim);
         self.has_left = true;
         self.out.timers.clear();
+        self.rejoin_at = None;
         self.after_input();
         result
     }
@@ -466,7 +484,11 @@ impl Membership {
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next, if ever.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.out.timers.first_key_value().map(|((at, _), _)| *at)
+        let swim = self.out.timers.first_key_value().map(|((at, _), _)| *at);
+        match (swim, self.rejoin_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- internals -----------------------------------------------------------
@@ -474,6 +496,23 @@ impl Membership {
     fn clock(&mut self, now: Time) -> Time {
         self.out.now = self.out.now.max(now);
         self.out.now
+    }
+
+    /// While alone, asks every seed to let this node in, and plans to ask again.
+    fn ask_seeds_if_alone(&mut self) {
+        if self.has_left || self.seeds.is_empty() || self.swim.num_members() > 0 {
+            return;
+        }
+        for seed in self.seeds.clone() {
+            if self
+                .swim
+                .announce(Identity::seed(seed), &mut self.out)
+                .is_err()
+            {
+                self.out.stats.internal_errors += 1;
+            }
+        }
+        self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
     }
 
     fn heard_left(&mut self, notice: LeftNotice) -> Result<(), MembershipError> {
@@ -540,6 +579,13 @@ impl Membership {
                 _ => continue,
             };
             self.events.push_back(event);
+        }
+        if self.rejoin_at.is_none()
+            && !self.has_left
+            && !self.seeds.is_empty()
+            && self.swim.num_members() == 0
+        {
+            self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
         }
     }
 }

@@ -221,26 +221,30 @@ mod tests {
     #[test]
     fn the_id_survives_restarts_and_every_start_is_later_even_if_the_clock_steps_back() {
         let dir = scratch("restart");
-        let first = NodeIdentity::load_or_create_at(&dir, 1_000, Uuid::from_u128(1)).unwrap();
+        let first =
+            NodeIdentity::load_or_create_at(&dir, 1_000, Uuid::from_u128(1)).expect("test setup");
         assert!(first.fresh);
         assert_eq!(first.start, 1_000);
-        let second = NodeIdentity::load_or_create_at(&dir, 500, Uuid::from_u128(2)).unwrap();
+        let second =
+            NodeIdentity::load_or_create_at(&dir, 500, Uuid::from_u128(2)).expect("test setup");
         assert_eq!(second.id, first.id);
         assert!(!second.fresh);
         assert_eq!(second.start, 1_001);
-        let third = NodeIdentity::load_or_create_at(&dir, 9_000, Uuid::from_u128(3)).unwrap();
+        let third =
+            NodeIdentity::load_or_create_at(&dir, 9_000, Uuid::from_u128(3)).expect("test setup");
         assert_eq!(third.start, 9_000);
-        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&dir).expect("test setup");
     }
 
     #[test]
     fn a_damaged_file_is_an_error_that_names_it() {
         let dir = scratch("corrupt");
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(IDENTITY_FILE), "not a uuid\n3\n").unwrap();
-        let err = NodeIdentity::load_or_create_at(&dir, 1, Uuid::nil()).unwrap_err();
+        fs::create_dir_all(&dir).expect("test setup");
+        fs::write(dir.join(IDENTITY_FILE), "not a uuid\n3\n").expect("test setup");
+        let err = NodeIdentity::load_or_create_at(&dir, 1, Uuid::nil())
+            .expect_err("a corrupt file is refused");
         assert!(matches!(err, IdentityError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains(IDENTITY_FILE));
-        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&dir).expect("test setup");
     }
 }
