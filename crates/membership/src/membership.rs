@@ -69,7 +69,8 @@ pub enum MemberEvent {
     Up(Identity),
     /// A member was declared down.
     Down(Identity),
-    /// A member left on purpose.
+    /// A member left on purpose. May follow a `Down` for the same identity when the
+    /// departure notice arrived after SWIM had spread the news.
     Left(Identity),
     /// A newer identity took over an address: a restart, or a renewal after being declared
     /// down. The node id may be the same (kept its data directory) or not.
@@ -528,6 +529,15 @@ impl Membership {
             return Ok(());
         }
         self.tell_left(who, &[from]);
+        let already_down = self
+            .swim
+            .iter_membership_state()
+            .any(|m| *m.id() == who && m.state() == foca::State::Down);
+        if already_down {
+            // SWIM heard of the departure first and reported it as `Down`; now we know better.
+            self.events.push_back(MemberEvent::Left(who));
+            return Ok(());
+        }
         self.swim
             .apply_many(std::iter::once(Member::down(who)), true, &mut self.out)
             .map_err(MembershipError::Swim)
