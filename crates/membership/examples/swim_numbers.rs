@@ -47,6 +47,9 @@ fn detection(n: u32, crashes: u32) {
     let mut all = Vec::new();
     let mut missed = 0;
     for c in 0..crashes {
+        // A random phase, so the crash is not in step with the probe timers.
+        let phase = Duration::from_millis(net.rng.random_range(0..1000));
+        net.run_for(phase);
         let victim = addr(net.rng.random_range(0..n));
         let Some(node) = net.crash(victim) else {
             continue;
@@ -83,12 +86,18 @@ fn detection(n: u32, crashes: u32) {
         v.sort_by(f64::total_cmp);
     }
     let swim = &config.swim;
+    // Probes of the victim arrive at about one per period (n - 1 probers, each picking it with
+    // probability 1 / (n - 1)), so the wait W for the first one is exponential with a mean of
+    // one period: p50 = ln 2, p99 = ln 100 periods. Then one period to suspect, and the
+    // suspicion timeout.
+    let base = config.detection_after_first_probe().as_secs_f64();
+    let period = swim.probe_period.as_secs_f64();
     println!(
-        "n={n}: probe period {:?}, direct-probe wait {:?}, suspicion {:?}; predicted at the first detector: first probe (0 to ~2 periods) + {:?}",
+        "n={n}: probe period {:?}, suspicion {:?}; predicted at the first detector p50 {:.2}s p99 {:.2}s",
         swim.probe_period,
-        swim.probe_rtt,
         swim.suspect_to_down_after,
-        config.detection_after_first_probe()
+        base + period * 2f64.ln(),
+        base + period * 100f64.ln(),
     );
     println!(
         "  {crashes} crashes; first detector p50 {:.2}s p99 {:.2}s; every member p50 {:.2}s p99 {:.2}s; last member per crash p50 {:.2}s p99 {:.2}s; members that never saw Down: {missed}",

@@ -599,3 +599,24 @@ impl Membership {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shell moves the membership into its task.
+    #[test]
+    fn a_membership_can_move_between_threads() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Membership>();
+    }
+
+    #[test]
+    fn only_membership_changes_ask_for_a_new_member_list() {
+        let id = Identity::new(Uuid::from_u128(1), SocketAddr::from(([10, 0, 0, 1], 1)), 1);
+        assert!(MemberEvent::Up(id).changes_members());
+        assert!(MemberEvent::Left(id).changes_members());
+        assert!(!MemberEvent::Connected.changes_members());
+        assert!(!MemberEvent::Rejoined(id).changes_members());
+    }
+}
