@@ -66,6 +66,9 @@ pub struct Net {
     pub with_replicas: bool,
     lives: u64,
     pub steps: u64,
+    /// Each node's next deadline, indexed by time, so a step does not scan every node.
+    deadline_of: BTreeMap<SocketAddr, Time>,
+    deadlines: BTreeSet<(Time, SocketAddr)>,
 }
 
 /// The address of node number `i`.
@@ -96,6 +99,8 @@ impl Net {
             with_replicas,
             lives: 0,
             steps: 0,
+            deadline_of: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
         }
     }
 
@@ -131,7 +136,9 @@ impl Net {
 
     /// Stops the node at `addr` without a word (its in-flight packets still arrive).
     pub fn crash(&mut self, addr: SocketAddr) -> Option<Node> {
-        self.nodes.remove(&addr)
+        let node = self.nodes.remove(&addr);
+        self.reindex(addr);
+        node
     }
 
     /// The node at `addr` leaves gracefully; it is then stopped once its goodbyes are sent.
@@ -140,6 +147,7 @@ impl Net {
             node.membership.leave(self.now).expect("leaving works");
             self.drain(addr);
             self.nodes.remove(&addr);
+            self.reindex(addr);
         }
     }
 
@@ -224,22 +232,35 @@ impl Net {
         for (to, payload) in sends {
             self.send(addr, to, payload);
         }
+        self.reindex(addr);
+    }
+
+    /// Records the next deadline of the node at `addr` (none if it is gone).
+    fn reindex(&mut self, addr: SocketAddr) {
+        if let Some(old) = self.deadline_of.remove(&addr) {
+            self.deadlines.remove(&(old, addr));
+        }
+        let Some(node) = self.nodes.get(&addr) else { return };
+        let next = [
+            node.membership.poll_timeout(),
+            node.replica.as_ref().and_then(|r| r.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(t) = next {
+            self.deadline_of.insert(addr, t);
+            self.deadlines.insert((t, addr));
+        }
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next = self.queue.peek().map(|Reverse((at, _))| *at);
-        for node in self.nodes.values() {
-            for t in [
-                node.membership.poll_timeout(),
-                node.replica.as_ref().and_then(|r| r.poll_timeout()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
+        let packet = self.queue.peek().map(|Reverse((at, _))| *at);
+        let timer = self.deadlines.first().map(|(t, _)| *t);
+        match (packet, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        next
     }
 
     /// Runs until `until` (virtual).
@@ -289,16 +310,10 @@ impl Net {
                 self.drain(to);
             }
             let due: Vec<SocketAddr> = self
-                .nodes
+                .deadlines
                 .iter()
-                .filter(|(_, n)| {
-                    n.membership.poll_timeout().is_some_and(|t| t <= now)
-                        || n.replica
-                            .as_ref()
-                            .and_then(|r| r.poll_timeout())
-                            .is_some_and(|t| t <= now)
-                })
-                .map(|(a, _)| *a)
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, a)| *a)
                 .collect();
             for a in due {
                 if let Some(node) = self.nodes.get_mut(&a) {
