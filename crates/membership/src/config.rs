@@ -23,6 +23,12 @@ pub struct Config {
     pub leave_fanout: usize,
     /// How often a node that knows no active member asks its seeds again to let it in.
     pub rejoin_interval: Duration,
+    /// How often a member exchanges its whole membership state with one random member (a
+    /// push-pull, as memberlist does), for clusters of up to 32 members; one interval more
+    /// per doubling beyond. Gossip alone tells a newcomer only about changes still being
+    /// spread; the exchange teaches it the rest, and repairs any verdict a member missed.
+    /// `None` turns it off.
+    pub sync_interval: Option<Duration>,
 }
 
 impl Config {
@@ -45,7 +51,10 @@ impl Config {
 
     /// [`wan`](Self::wan) for a cluster of about `size` members (at least 1).
     pub fn wan_sized(size: u32) -> Config {
-        Config::from_swim(foca::Config::new_wan(cluster(size)))
+        Config {
+            sync_interval: Some(Duration::from_secs(60)),
+            ..Config::from_swim(foca::Config::new_wan(cluster(size)))
+        }
     }
 
     /// A configuration around foca's own.
@@ -55,6 +64,8 @@ impl Config {
             rejoin_interval: swim.probe_period * 2,
             swim,
             leave_fanout: DEFAULT_LEAVE_FANOUT,
+            // memberlist's LAN push-pull interval.
+            sync_interval: Some(Duration::from_secs(30)),
         }
     }
 

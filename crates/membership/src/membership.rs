@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use foca::{Foca, Member, NoCustomBroadcast, OwnedNotification, PostcardCodec, Timer};
 use gossip_transport::Time;
-use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use crate::{Config, Identity, MembershipError};
 /// The first byte of every packet: which protocol the rest belongs to.
 const TAG_SWIM: u8 = 0;
 const TAG_LEFT: u8 = 1;
+const TAG_SYNC: u8 = 2;
 
 /// Keeps the departure-notice randomness apart from foca's, though both come from one seed.
 const LEAVE_RNG_SALT: u64 = 0x3c6e_f372_fe94_f82b;
@@ -130,6 +131,15 @@ struct LeftNotice {
     from: Uuid,
 }
 
+/// A push-pull state exchange: (part of) everything `from` knows of the membership. The first
+/// part of a push asks for the receiver's state in return.
+#[derive(Debug, Serialize, Deserialize)]
+struct Sync {
+    from: Identity,
+    reply: bool,
+    members: Vec<Member<Identity>>,
+}
+
 /// foca's runtime: collects what foca asks for while one input is handled.
 struct Outbox {
     now: Time,
@@ -232,6 +242,8 @@ pub struct Membership {
     seeds: Vec<SocketAddr>,
     /// When to ask the seeds again, while alone.
     rejoin_at: Option<Time>,
+    /// When to exchange full state with a random member next.
+    sync_at: Option<Time>,
 }
 
 impl std::fmt::Debug for Membership {
@@ -271,6 +283,7 @@ impl Membership {
             has_left: false,
             seeds: Vec::new(),
             rejoin_at: None,
+            sync_at: None,
         }
     }
 
@@ -387,6 +400,19 @@ impl Membership {
                     detail: e.to_string(),
                 }),
             },
+            Some((&TAG_SYNC, _)) if bytes.len() > self.config.swim.max_packet_size.get() => {
+                Err(MembershipError::Malformed {
+                    what: "state exchange",
+                    detail: format!("{} bytes, over the packet size limit", bytes.len()),
+                })
+            }
+            Some((&TAG_SYNC, rest)) => match postcard::from_bytes::<Sync>(rest) {
+                Ok(sync) => self.heard_sync(sync),
+                Err(e) => Err(MembershipError::Malformed {
+                    what: "state exchange",
+                    detail: e.to_string(),
+                }),
+            },
             Some((&tag, _)) => Err(MembershipError::UnknownKind { tag }),
         };
         if result.is_err() {
@@ -415,6 +441,15 @@ impl Membership {
         if self.rejoin_at.is_some_and(|at| at <= now) {
             self.rejoin_at = None;
             self.ask_seeds_if_alone();
+        }
+        if self.sync_at.is_some_and(|at| at <= now) {
+            self.sync_at = None;
+            let mut peers: Vec<SocketAddr> =
+                self.swim.iter_members().map(|m| m.id().addr).collect();
+            peers.sort();
+            if let Some(&peer) = peers.get(self.rng.random_range(0..peers.len().max(1))) {
+                self.send_state(peer, true);
+            }
         }
         // Forget departures SWIM itself no longer remembers, so the set stays bounded.
         if !self.left.is_empty() {
@@ -467,6 +502,7 @@ impl Membership {
         self.has_left = true;
         self.out.timers.clear();
         self.rejoin_at = None;
+        self.sync_at = None;
         self.after_input();
         result
     }
@@ -486,10 +522,10 @@ impl Membership {
     /// When to call [`handle_timeout`](Self::handle_timeout) next, if ever.
     pub fn poll_timeout(&self) -> Option<Time> {
         let swim = self.out.timers.first_key_value().map(|((at, _), _)| *at);
-        match (swim, self.rejoin_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [swim, self.rejoin_at, self.sync_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- internals -----------------------------------------------------------
@@ -514,6 +550,88 @@ impl Membership {
             }
         }
         self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
+    }
+
+    /// Sends everything this node knows of the membership (itself included) to `to`, in as
+    /// many packets as the size limit needs; the first asks for the peer's state if `ask`.
+    fn send_state(&mut self, to: SocketAddr, ask: bool) {
+        let me = *self.me();
+        let mut members: Vec<Member<Identity>> =
+            self.swim.iter_membership_state().cloned().collect();
+        // Alive at refutation count 0: never overrides what the peer knows of this life.
+        members.push(Member::alive(me));
+        let empty = Sync {
+            from: me,
+            reply: ask,
+            members: Vec::new(),
+        };
+        // The header, a tag byte, and room for the member count (a varint up to 3 bytes).
+        let overhead = postcard::to_allocvec(&empty).map_or(usize::MAX, |b| b.len()) + 3;
+        let budget = self
+            .config
+            .swim
+            .max_packet_size
+            .get()
+            .saturating_sub(overhead);
+        let mut part = Vec::new();
+        let mut used = 0;
+        let mut first = true;
+        for member in members {
+            let size = postcard::to_allocvec(&member).map_or(usize::MAX, |b| b.len());
+            if size > budget {
+                continue;
+            }
+            if used + size > budget {
+                self.send_sync(to, me, ask && first, std::mem::take(&mut part));
+                first = false;
+                used = 0;
+            }
+            used += size;
+            part.push(member);
+        }
+        if !part.is_empty() {
+            self.send_sync(to, me, ask && first, part);
+        }
+    }
+
+    fn send_sync(
+        &mut self,
+        to: SocketAddr,
+        from: Identity,
+        reply: bool,
+        members: Vec<Member<Identity>>,
+    ) {
+        let sync = Sync {
+            from,
+            reply,
+            members,
+        };
+        // Identities and members always encode; a failure would be an encoder bug, and the
+        // exchange is only a shortcut for what gossip spreads anyway.
+        if let Ok(bytes) = postcard::to_allocvec(&sync) {
+            self.out.send(to, TAG_SYNC, &bytes);
+        }
+    }
+
+    fn heard_sync(&mut self, sync: Sync) -> Result<(), MembershipError> {
+        let Sync {
+            from,
+            reply,
+            members,
+        } = sync;
+        if from.addr == self.me().addr {
+            return Err(MembershipError::Malformed {
+                what: "state exchange",
+                detail: "it claims to come from this node's address".into(),
+            });
+        }
+        self.swim
+            .apply_many(members.into_iter(), true, &mut self.out)
+            .map_err(MembershipError::Swim)?;
+        if reply {
+            self.send_state(from.addr, false);
+        }
+        Ok(())
     }
 
     fn heard_left(&mut self, notice: LeftNotice) -> Result<(), MembershipError> {
@@ -590,6 +708,18 @@ impl Membership {
             };
             self.events.push_back(event);
         }
+        if self.sync_at.is_none()
+            && !self.has_left
+            && self.swim.num_members() > 0
+            && let Some(interval) = self.config.sync_interval
+        {
+            // Scaled with the cluster as memberlist does, so the per-member cost of the
+            // exchanges stays about flat; started at a random offset so members do not
+            // synchronise.
+            let scaled = interval.mul_f64(sync_scale(self.swim.num_members() + 1));
+            let offset = scaled.mul_f64(self.rng.random_range(0.5..1.5));
+            self.sync_at = Some(self.out.now + offset);
+        }
         if self.rejoin_at.is_none()
             && !self.has_left
             && !self.seeds.is_empty()
@@ -597,6 +727,17 @@ impl Membership {
         {
             self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
         }
+    }
+}
+
+/// memberlist's push-pull scale: 1 up to 32 members, then one more per doubling.
+fn sync_scale(members: usize) -> f64 {
+    const BASE: f64 = 32.0;
+    let n = members as f64;
+    if n <= BASE {
+        1.0
+    } else {
+        (n.log2() - BASE.log2()).ceil() + 1.0
     }
 }
 

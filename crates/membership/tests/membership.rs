@@ -113,3 +113,23 @@ fn a_node_whose_seed_was_unreachable_joins_once_it_answers() {
     net.run_for(Duration::from_secs(90));
     assert!(net.disagreeing().is_empty(), "{:?}", net.views());
 }
+
+/// Gossip only tells a newcomer about changes still being spread; the periodic state exchange
+/// teaches it the members that joined before it. 200 nodes join in two seconds through one seed.
+#[test]
+fn newcomers_learn_every_member_that_joined_before_them() {
+    let n = 200;
+    let mut net = Net::new(6, Config::lan_sized(n), false);
+    for i in 0..n {
+        let id = fresh_id(&mut net.rng);
+        net.start(Identity::new(id, addr(i), 1), &[addr(0)]);
+        net.run_for(Duration::from_millis(10));
+    }
+    net.run_for(Duration::from_secs(150));
+    let disagreeing = net.disagreeing();
+    assert!(
+        disagreeing.is_empty(),
+        "{} of {n} members lack part of the view",
+        disagreeing.len()
+    );
+}

@@ -240,7 +240,9 @@ impl Net {
         if let Some(old) = self.deadline_of.remove(&addr) {
             self.deadlines.remove(&(old, addr));
         }
-        let Some(node) = self.nodes.get(&addr) else { return };
+        let Some(node) = self.nodes.get(&addr) else {
+            return;
+        };
         let next = [
             node.membership.poll_timeout(),
             node.replica.as_ref().and_then(|r| r.poll_timeout()),
