@@ -33,13 +33,16 @@ pub struct Config {
 
 impl Config {
     /// A LAN cluster of about [`DEFAULT_CLUSTER_SIZE`] members: probe every 1 s, 500 ms for
-    /// a direct answer, suspects declared down after 4 s × log10(size) (7.2 s at 64).
+    /// a direct answer, suspects declared down after 4 s × log10(size) (7.2 s at 64). SWIM
+    /// then predicts a crash is declared after 8.9 s at the median, 12.8 s at the 99th
+    /// percentile.
     pub fn lan() -> Config {
         Config::lan_sized(DEFAULT_CLUSTER_SIZE)
     }
 
     /// A WAN cluster of about [`DEFAULT_CLUSTER_SIZE`] members: probe every 5 s, 3 s for a
-    /// direct answer, suspects declared down after 30 s × log10(size) (54 s at 64).
+    /// direct answer, suspects declared down after 30 s × log10(size) (54 s at 64). SWIM then
+    /// predicts a crash is declared after 63 s at the median, 82 s at the 99th percentile.
     pub fn wan() -> Config {
         Config::wan_sized(DEFAULT_CLUSTER_SIZE)
     }

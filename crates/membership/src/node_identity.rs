@@ -26,7 +26,7 @@ pub const IDENTITY_FILE: &str = "node-id";
 /// - without one the node id is new ([`NodeIdentity::ephemeral`]) and the start number is the
 ///   wall clock in ms: the only order available between an earlier life at the same address
 ///   and this one. A clock that stepped back across such a restart makes the new life lose the
-///   address to the old one until the cluster has declared the old one down.
+///   address to the old one until the cluster forgets the old one (`remove_down_after`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeIdentity {
     /// The node id.
