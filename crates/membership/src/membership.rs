@@ -566,7 +566,9 @@ impl Membership {
             members: Vec::new(),
         };
         // The header, a tag byte, and room for the member count (a varint up to 3 bytes).
-        let overhead = postcard::to_allocvec(&empty).map_or(usize::MAX, |b| b.len()) + 3;
+        let overhead = postcard::to_allocvec(&empty)
+            .map_or(usize::MAX, |b| b.len())
+            .saturating_add(3);
         let budget = self
             .config
             .swim
