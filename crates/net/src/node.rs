@@ -184,7 +184,9 @@ impl NodeBuilder {
             config: self.preset.transport(max_payload),
         });
         let advertise = self.advertise.unwrap_or(local_addr);
-        let (inbound_tx, inbound_rx) = mpsc::channel(1024);
+        // Frames read but not yet handled: bounded, so a flood of frames stalls its readers
+        // (TCP pushes back) instead of growing memory.
+        let (inbound_tx, inbound_rx) = mpsc::channel(64);
         let inner = Arc::new(Inner {
             ctx,
             life,
@@ -692,13 +694,21 @@ impl Inner {
                 }
             }
             Body::Packet { replica, bytes } => {
-                if changed {
-                    self.refresh_replica_members();
-                    changed = false;
-                }
                 let r = lock(&self.replicas).get(&replica).cloned();
                 match r {
                     Some(r) => {
+                        // The sender hosts the replica, whether or not its ping said so yet.
+                        if let Some(m) = lock(&self.members).known.get_mut(&env.from)
+                            && !m.replicas.contains(&replica)
+                            && m.replicas.len() < self.limits.max_members
+                        {
+                            m.replicas.insert(replica.clone());
+                            changed = true;
+                        }
+                        if changed {
+                            self.refresh_replica_members();
+                            changed = false;
+                        }
                         if !r.handle(self.ctx.now(), env.from, &bytes) {
                             Counters::add(&c.refused_invalid, 1);
                         }
