@@ -64,7 +64,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let node = builder.start().await?;
     let me = format!("{}", node.local_addr().port());
     let room = node.open::<GSet<Message>>("room")?;
-    println!("node {} on {}; type a line and press enter", node.id(), node.local_addr());
+    println!(
+        "node {} on {}; type a line and press enter",
+        node.id(),
+        node.local_addr()
+    );
 
     let mut changes = room.subscribe();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
