@@ -411,6 +411,9 @@ pub(crate) struct Inner {
 /// that a member that missed a change learns it.
 const FULL_PING_EVERY: u64 = 10;
 
+/// After this many membership rounds, seeds that never answered are named in a warning.
+const SEED_PATIENCE_ROUNDS: u64 = 20;
+
 impl Inner {
     fn envelope(&self, body: Body) -> Vec<u8> {
         let env = Envelope {
@@ -590,6 +593,13 @@ impl Inner {
                 }
             }
             targets.extend(m.candidates.values().copied());
+            if round == SEED_PATIENCE_ROUNDS {
+                for seed in &self.seeds {
+                    if !m.known.values().any(|x| x.addr == *seed) {
+                        tracing::warn!(%seed, "seed has not answered; is it up, and does it have our key and label?");
+                    }
+                }
+            }
             (targets, counts)
         };
         let c = &self.ctx.counters;
@@ -646,11 +656,21 @@ impl Inner {
         let (plain, nonce) = match self.sealer.open(bytes) {
             Ok(x) => x,
             Err(OpenError::Unauthentic) => {
-                Counters::add(&c.refused_unsealed, 1);
+                let n = c.refused_unsealed.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(
+                        refused = n + 1,
+                        "messages that no key opens (another cluster or label, or a wrong key)"
+                    );
+                }
                 return;
             }
-            Err(OpenError::Malformed | OpenError::WrongMode) => {
-                Counters::add(&c.refused_malformed, 1);
+            Err(e @ (OpenError::Malformed | OpenError::WrongMode)) => {
+                let n = c.refused_malformed.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(refused = n + 1, kind = ?e,
+                        "malformed messages, or plaintext and sealed nodes mixed");
+                }
                 return;
             }
         };
