@@ -62,9 +62,14 @@ async fn three_nodes_converge_on_three_replicas_of_different_types() {
     for o in &opened {
         assert_eq!(o.set.snapshot(), first);
     }
+    // Members meet through the seed's pings, which may take a round longer than the data.
+    wait_for("every node to know the other two", || {
+        nodes.iter().all(|n| {
+            n.members().len() == 2 && n.members().iter().all(|m| m.state == MemberState::Alive)
+        })
+    })
+    .await;
     for n in &nodes {
-        assert_eq!(n.members().len(), 2);
-        assert!(n.members().iter().all(|m| m.state == MemberState::Alive));
         let m = n.metrics();
         assert_eq!(m.refused_unsealed, 0);
         assert_eq!(m.refused_invalid, 0);
@@ -157,4 +162,73 @@ async fn a_node_restarted_with_its_state_lost_gets_everything_back() {
     })
     .await;
     let _ = Lattice::is_bottom(&fresh.snapshot());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_member_becomes_suspect_then_down_and_leaves_the_replica() {
+    let key = Keyring::generate();
+    let nodes = cluster(&key, 3).await;
+    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
+    wait_for("every replica to know two members", || {
+        sets.iter().all(|s| s.members().len() == 2)
+    })
+    .await;
+    let mut nodes = nodes;
+    let silent = nodes.pop().expect("three nodes");
+    let silent_id = silent.id();
+    // Dropped without a goodbye: it just stops talking.
+    drop(silent);
+    let state_of = |n: &Node| {
+        n.members()
+            .iter()
+            .find(|m| m.id == silent_id)
+            .map(|m| m.state)
+    };
+    wait_for("the silent member to be suspect", || {
+        state_of(&nodes[0]) == Some(MemberState::Suspect)
+    })
+    .await;
+    assert!(
+        sets[0].members().contains(&silent_id),
+        "suspects are still replicated with"
+    );
+    wait_for("the silent member to be down", || {
+        state_of(&nodes[0]) == Some(MemberState::Down)
+    })
+    .await;
+    wait_for("the replica to stop replicating with it", || {
+        !sets[0].members().contains(&silent_id)
+    })
+    .await;
+    sets[0]
+        .update_with(AckLevel::All { k: 1 }, PATIENCE, |s, _| {
+            Some(s.insert_delta(1))
+        })
+        .await
+        .expect("all live members hold it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_mid_rotation_understand_each_other() {
+    let old = Keyring::generate();
+    let new = Keyring::generate();
+    // One node still seals with the old key, the other already with the new; both open both.
+    let a = start(&old.clone().with_opening_keys(&new), Vec::new()).await;
+    let b = start(&new.clone().with_opening_keys(&old), vec![a.local_addr()]).await;
+    let ra: Replica<GSet<u64>> = a.open("s").expect("open");
+    let rb: Replica<GSet<u64>> = b.open("s").expect("open");
+    ra.update(|s, _| Some(s.insert_delta(1)))
+        .await
+        .expect("update");
+    rb.update(|s, _| Some(s.insert_delta(2)))
+        .await
+        .expect("update");
+    wait_for("both to hold both", || {
+        ra.read(|s| s.len() == 2) && rb.read(|s| s.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        a.metrics().refused_unsealed + b.metrics().refused_unsealed,
+        0
+    );
 }

@@ -103,3 +103,30 @@ async fn waiting_for_a_copy_elsewhere_times_out_alone() {
     // The update stays applied.
     assert!(set.read(|s| s.contains(&1)));
 }
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_how_much_it_missed() {
+    let node = start_with(
+        NodeBuilder::new(any_port())
+            .keyring(Keyring::generate())
+            .subscriber_buffer(4),
+    )
+    .await;
+    let set = node.open::<GSet<u32>>("s").expect("open");
+    let mut sub = set.subscribe();
+    for i in 0..10 {
+        set.update(|s, _| Some(s.insert_delta(i)))
+            .await
+            .expect("update");
+    }
+    assert_eq!(sub.try_next(), Some(Event::Lagged { missed: 6 }));
+    let mut rest = 0;
+    while let Some(Event::Changed { .. }) = sub.try_next() {
+        rest += 1;
+    }
+    assert_eq!(rest, 4);
+    assert_eq!(node.metrics().subscriber_lagged, 1);
+    let text = node.metrics().to_prometheus();
+    assert!(text.contains("gossip_net_local_updates 10\n"));
+    assert!(text.contains("# TYPE gossip_net_members_alive gauge\n"));
+}
