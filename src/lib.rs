@@ -9,6 +9,7 @@
 //! | [`transport`] | `gossip-transport` | the sans-IO engine that spreads deltas between replicas |
 //! | `node` (feature `node`) | `gossip-node` | the Maelstrom node: protocol, workloads, stdio shell |
 //! | `harness` (feature `harness`) | `gossip-harness` | the Maelstrom-compatible test runner |
+//! | `net` (feature `net`) | `gossip-net` | the tokio shell replicating between processes |
 //!
 //! ```
 //! use gossip::crdt::{GSet, Lattice};
@@ -30,6 +31,9 @@ pub use gossip_node as node;
 
 #[cfg(feature = "harness")]
 pub use gossip_harness as harness;
+
+#[cfg(feature = "net")]
+pub use gossip_net as net;
 
 /// `docs/conflict-detection.md`, included only so that `cargo test` compiles and runs its
 /// examples.

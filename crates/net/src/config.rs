@@ -1,0 +1,132 @@
+//! Presets (timings for a kind of network) and limits (what a peer can make us allocate).
+
+use std::time::Duration;
+
+use gossip_transport::{Config, Overlay, Strategy};
+
+use crate::NodeId;
+
+/// Timings for a kind of network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Preset {
+    /// A local network or one machine: sub-millisecond round trips, few losses. Deltas are
+    /// pushed at once along a tree with three fallback hubs, digests every second.
+    #[default]
+    Lan,
+    /// Links across regions: longer timeouts and batching, so fewer retransmissions.
+    Wan,
+    /// Hundreds of nodes: a Plumtree-like hybrid (eager tree, lazy digests), so a hub is not
+    /// a bottleneck.
+    Scalable,
+}
+
+/// The membership timings of a preset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// How often every known member and unjoined seed is pinged.
+    pub ping: Duration,
+    /// Silence after which a member is `Suspect` (still replicated with).
+    pub suspect: Duration,
+    /// Silence after which a member is `Down` (no longer replicated with).
+    pub down: Duration,
+    /// How often outstanding update-and-wait queries are asked again.
+    pub query: Duration,
+}
+
+impl Preset {
+    pub(crate) fn transport(self, max_frame_payload: usize) -> Config<NodeId> {
+        let base = Config::<NodeId>::default();
+        let budget = max_frame_payload.min(base.max_packet_bytes);
+        match self {
+            Preset::Lan => Config {
+                strategy: Strategy::Tree,
+                overlay: Overlay::Star { hubs: 3 },
+                flush: Duration::ZERO,
+                relay_flush: Duration::from_millis(5),
+                max_packet_bytes: budget,
+                ack_delay: Duration::from_millis(20),
+                rto: Duration::from_millis(200),
+                max_rto: Duration::from_millis(1000),
+                suspect_after: Duration::from_millis(1000),
+                retain: Duration::from_secs(30),
+            },
+            Preset::Wan => Config {
+                max_packet_bytes: budget,
+                ..base
+            },
+            Preset::Scalable => Config {
+                strategy: Strategy::Hybrid {
+                    lazy_interval: Duration::from_millis(200),
+                    lazy_fanout: 3,
+                    graft_delay: Duration::from_millis(400),
+                },
+                overlay: Overlay::Kary { k: 4 },
+                flush: Duration::from_millis(5),
+                relay_flush: Duration::from_millis(20),
+                max_packet_bytes: budget,
+                ack_delay: Duration::from_millis(50),
+                rto: Duration::from_millis(500),
+                max_rto: Duration::from_millis(2000),
+                suspect_after: Duration::from_millis(2500),
+                retain: Duration::from_secs(30),
+            },
+        }
+    }
+
+    pub(crate) fn timing(self) -> Timing {
+        match self {
+            Preset::Lan | Preset::Scalable => Timing {
+                ping: Duration::from_millis(500),
+                suspect: Duration::from_secs(3),
+                down: Duration::from_secs(10),
+                query: Duration::from_millis(100),
+            },
+            Preset::Wan => Timing {
+                ping: Duration::from_secs(1),
+                suspect: Duration::from_secs(6),
+                down: Duration::from_secs(30),
+                query: Duration::from_millis(300),
+            },
+        }
+    }
+}
+
+/// Every bound on what the node sends, accepts and queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest UDP datagram sent, headers and tag included; larger messages go over TCP.
+    /// Default 1,400 (fits an Ethernet MTU with IP and UDP headers).
+    pub max_datagram_bytes: usize,
+    /// The largest TCP frame sent or accepted, headers and tag included; checked before a
+    /// frame's buffer is allocated. An update whose delta cannot fit is refused at once.
+    /// Default 4 MiB.
+    pub max_frame_bytes: usize,
+    /// Bytes queued per peer for TCP; past it frames are dropped and counted (anti-entropy
+    /// repairs what they carried). Default 16 MiB.
+    pub max_queued_bytes_per_peer: usize,
+    /// Runs (per-origin delta groups) in one packet; more and the packet is refused.
+    /// Default 65,536.
+    pub max_runs_per_packet: usize,
+    /// Inbound TCP connections per remote IP address. Default 16.
+    pub max_connections_per_ip: usize,
+    /// Members known at once; pings naming more are truncated. Default 4,096.
+    pub max_members: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_datagram_bytes: 1400,
+            max_frame_bytes: 4 << 20,
+            max_queued_bytes_per_peer: 16 << 20,
+            max_runs_per_packet: 65_536,
+            max_connections_per_ip: 16,
+            max_members: 4096,
+        }
+    }
+}
+
+/// Room kept in a frame for the envelope around a packet (label, ids, address, replica name
+/// and the packet's own fields): an update's delta must fit in the rest.
+pub(crate) const ENVELOPE_ROOM: usize = 1024;

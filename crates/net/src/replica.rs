@@ -1,0 +1,492 @@
+//! Named replicas: a [`Replicator`] per name, behind a lock, with its subscribers and the
+//! update-and-wait bookkeeping. The node's driver reaches them through [`AnyReplica`], which
+//! hides their CRDT type.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gossip_crdt::{Decompose, Dot, Lattice};
+use gossip_transport::{ReplicaId, Replicator, Source, Time};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::metrics::Counters;
+use crate::wire::{PostcardWeigh, decode_packet, encode_packet};
+use crate::{NodeId, UpdateError};
+
+/// What a replica's CRDT type must offer.
+pub trait Crdt:
+    Lattice + Decompose + Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static
+{
+}
+
+impl<L> Crdt for L where
+    L: Lattice + Decompose + Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static
+{
+}
+
+/// How far an update must have gone before [`Replica::update_with`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckLevel {
+    /// Applied here (what [`Replica::update`] waits for).
+    Local,
+    /// Applied here and written to this node's store.
+    Durable,
+    /// Held by at least `k` other members of the replica.
+    Replicated {
+        /// How many other members.
+        k: usize,
+    },
+    /// Held by every other member the replica knows when the update is made (those still
+    /// alive when it is checked), and by at least `k` of them.
+    All {
+        /// The least number of other members, so that a node that knows no one yet does not
+        /// count as "all".
+        k: usize,
+    },
+}
+
+/// A change to a replica's state, as a subscriber sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<L> {
+    /// The state grew by `gained` (joining it into the state before gives the state after).
+    Changed {
+        /// What the state gained.
+        gained: L,
+        /// The member whose packet brought it; `None` for a local update.
+        from: Option<NodeId>,
+    },
+    /// The subscriber fell behind and `missed` events were dropped: read the state again.
+    Lagged {
+        /// How many events were dropped.
+        missed: u64,
+    },
+}
+
+/// A stream of a replica's changes, from the moment it was made.
+#[derive(Debug)]
+pub struct Subscription<L> {
+    rx: broadcast::Receiver<Event<L>>,
+    counters: Arc<Ctx>,
+}
+
+impl<L: Clone> Subscription<L> {
+    /// The next change; `None` once the replica is gone (the node stopped and every handle
+    /// was dropped).
+    pub async fn next(&mut self) -> Option<Event<L>> {
+        match self.rx.recv().await {
+            Ok(e) => Some(e),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                Counters::add(&self.counters.counters.subscriber_lagged, 1);
+                Some(Event::Lagged { missed })
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next change if one is waiting, without waiting.
+    pub fn try_next(&mut self) -> Option<Event<L>> {
+        match self.rx.try_recv() {
+            Ok(e) => Some(e),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                Counters::add(&self.counters.counters.subscriber_lagged, 1);
+                Some(Event::Lagged { missed })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// What replicas share with the node: the clock, the driver's wake-up, counters, limits.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub me: NodeId,
+    pub start: Instant,
+    pub wake: Notify,
+    pub counters: Counters,
+    /// The largest delta an update may make, encoded.
+    pub max_delta: usize,
+    pub max_runs: usize,
+    pub durable: bool,
+    /// How many events a subscriber may fall behind before it is told it lagged.
+    pub subscriber_buffer: usize,
+    /// The transport configuration every replica starts with.
+    pub config: gossip_transport::Config<NodeId>,
+}
+
+impl Ctx {
+    pub(crate) fn now(&self) -> Time {
+        Time::from_duration(self.start.elapsed())
+    }
+}
+
+struct Core<L> {
+    rep: Replicator<L, NodeId>,
+    /// Other members that host this replica.
+    members: Vec<NodeId>,
+    /// Updates someone waits on, and the members known to hold each.
+    waits: BTreeMap<(u64, u64), BTreeSet<NodeId>>,
+}
+
+pub(crate) struct Shared<L> {
+    name: String,
+    ctx: Arc<Ctx>,
+    core: Mutex<Core<L>>,
+    events: broadcast::Sender<Event<L>>,
+    /// Bumped whenever what others hold may have grown.
+    progress: watch::Sender<u64>,
+}
+
+impl<L> Shared<L> {
+    fn lock(&self) -> MutexGuard<'_, Core<L>> {
+        // A panic while holding the lock leaves a replicator whose state is still a valid
+        // lattice value: carry on with it.
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl<L: Crdt> Shared<L> {
+    pub(crate) fn new(name: String, ctx: Arc<Ctx>, life: u64, seed: u64) -> Shared<L> {
+        let now = ctx.now();
+        let start = gossip_transport::Start::new(now, seed, life ^ hash_name(&name));
+        let config = ctx.config.clone();
+        let mut rep = Replicator::new(ctx.me, Vec::new(), config, start).with_weigh(PostcardWeigh);
+        rep.watch();
+        let (events, _) = broadcast::channel(ctx.subscriber_buffer.max(1));
+        let (progress, _) = watch::channel(0);
+        Shared {
+            name,
+            ctx,
+            core: Mutex::new(Core {
+                rep,
+                members: Vec::new(),
+                waits: BTreeMap::new(),
+            }),
+            events,
+            progress,
+        }
+    }
+
+    /// Hands the replicator's changes to subscribers.
+    fn publish(&self, core: &mut Core<L>) {
+        while let Some(change) = core.rep.poll_change() {
+            if let Source::Peer(_) = change.source {
+                Counters::add(&self.ctx.counters.deltas_received_new, 1);
+            }
+            if self.events.receiver_count() > 0 {
+                let from = match change.source {
+                    Source::Local => None,
+                    Source::Peer(p) => Some(p),
+                };
+                let _ = self.events.send(Event::Changed {
+                    gained: change.gained,
+                    from,
+                });
+            }
+        }
+    }
+
+    fn held_count(&self, core: &Core<L>, dot: &Dot<ReplicaId>) -> (usize, bool) {
+        let key = (dot.replica.0, dot.counter);
+        let confirmed: BTreeSet<NodeId> = core
+            .waits
+            .get(&key)
+            .map(|s| {
+                s.iter()
+                    .filter(|m| core.members.contains(m))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut count = confirmed.len();
+        if count == 0 && !core.members.is_empty() && core.rep.is_held_elsewhere(dot) {
+            count = 1;
+        }
+        let all = core.members.iter().all(|m| confirmed.contains(m));
+        (count, all)
+    }
+}
+
+fn hash_name(name: &str) -> u64 {
+    // FNV-1a: spreads names over the life number so that replicas of one node get distinct ids.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The driver's view of a replica, whatever its type.
+pub(crate) trait AnyReplica: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// Decodes and handles a packet; `false` if it was refused.
+    fn handle(&self, now: Time, from: NodeId, bytes: &[u8]) -> bool;
+    fn timeout(&self, now: Time);
+    fn poll_timeout(&self) -> Option<Time>;
+    /// Encoded packets to send.
+    fn drain(&self, out: &mut Vec<(NodeId, Vec<u8>)>);
+    fn set_members(&self, now: Time, members: Vec<NodeId>);
+    /// Which of `dots` this replica holds.
+    fn held(&self, dots: &[(u64, u64)]) -> Vec<(u64, u64)>;
+    /// `from` holds `dots`.
+    fn record_held(&self, from: NodeId, dots: &[(u64, u64)]);
+    /// Updates waited on, with the members still to ask.
+    fn queries(&self) -> BTreeMap<NodeId, Vec<(u64, u64)>>;
+}
+
+impl<L: Crdt> AnyReplica for Shared<L> {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<L>()
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn handle(&self, now: Time, from: NodeId, bytes: &[u8]) -> bool {
+        let Some(packet) = decode_packet::<L>(bytes, self.ctx.max_runs) else {
+            return false;
+        };
+        let mut core = self.lock();
+        let ok = core.rep.handle_packet(now, from, packet).is_ok();
+        self.publish(&mut core);
+        drop(core);
+        self.progress.send_modify(|v| *v += 1);
+        ok
+    }
+
+    fn timeout(&self, now: Time) {
+        let mut core = self.lock();
+        if core.rep.poll_timeout().is_some_and(|t| t <= now) {
+            core.rep.handle_timeout(now);
+            self.publish(&mut core);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        self.lock().rep.poll_timeout()
+    }
+
+    fn drain(&self, out: &mut Vec<(NodeId, Vec<u8>)>) {
+        let mut core = self.lock();
+        while let Some((to, packet)) = core.rep.poll_transmit() {
+            let bytes = encode_packet(&packet);
+            Counters::add(&self.ctx.counters.packets_sent, 1);
+            Counters::add(&self.ctx.counters.packet_bytes_sent, bytes.len() as u64);
+            out.push((to, bytes));
+        }
+    }
+
+    fn set_members(&self, now: Time, members: Vec<NodeId>) {
+        let mut core = self.lock();
+        if core.members == members {
+            return;
+        }
+        core.members = members.clone();
+        core.rep.set_members(now, members);
+        drop(core);
+        self.progress.send_modify(|v| *v += 1);
+    }
+
+    fn held(&self, dots: &[(u64, u64)]) -> Vec<(u64, u64)> {
+        let core = self.lock();
+        dots.iter()
+            .filter(|(r, c)| {
+                core.rep.seen().contains(&Dot {
+                    replica: ReplicaId(*r),
+                    counter: *c,
+                })
+            })
+            .copied()
+            .collect()
+    }
+
+    fn record_held(&self, from: NodeId, dots: &[(u64, u64)]) {
+        let mut core = self.lock();
+        let mut grew = false;
+        for d in dots {
+            if let Some(holders) = core.waits.get_mut(d) {
+                grew |= holders.insert(from);
+            }
+        }
+        drop(core);
+        if grew {
+            self.progress.send_modify(|v| *v += 1);
+        }
+    }
+
+    fn queries(&self) -> BTreeMap<NodeId, Vec<(u64, u64)>> {
+        let core = self.lock();
+        let mut out: BTreeMap<NodeId, Vec<(u64, u64)>> = BTreeMap::new();
+        for (dot, holders) in &core.waits {
+            for m in &core.members {
+                if !holders.contains(m) {
+                    out.entry(*m).or_default().push(*dot);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A handle to one named replica of a node. Cheap to clone; every clone is the same replica.
+pub struct Replica<L: Crdt> {
+    pub(crate) shared: Arc<Shared<L>>,
+}
+
+impl<L: Crdt> Clone for Replica<L> {
+    fn clone(&self) -> Self {
+        Replica {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<L: Crdt> std::fmt::Debug for Replica<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("name", &self.shared.name)
+            .field("type", &std::any::type_name::<L>())
+            .finish()
+    }
+}
+
+impl<L: Crdt> Replica<L> {
+    /// The replica's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Applies the delta `f` makes from the current state and this replica's id, and returns
+    /// the id it travels under, once applied here. `None` from `f` (or a delta that changes
+    /// nothing) is [`UpdateError::NoChange`]; a delta too large for a frame is
+    /// [`UpdateError::TooLarge`], and is not applied.
+    pub async fn update<F>(&self, f: F) -> Result<Dot<ReplicaId>, UpdateError>
+    where
+        F: FnOnce(&L, ReplicaId) -> Option<L>,
+    {
+        self.apply(f)
+    }
+
+    fn apply<F>(&self, f: F) -> Result<Dot<ReplicaId>, UpdateError>
+    where
+        F: FnOnce(&L, ReplicaId) -> Option<L>,
+    {
+        let ctx = &self.shared.ctx;
+        let mut core = self.shared.lock();
+        let id = core.rep.id();
+        let delta = f(core.rep.state(), id).ok_or(UpdateError::NoChange)?;
+        if delta.is_bottom() {
+            return Err(UpdateError::NoChange);
+        }
+        let bytes = postcard::experimental::serialized_size(&delta).unwrap_or(usize::MAX);
+        if bytes > ctx.max_delta {
+            return Err(UpdateError::TooLarge {
+                bytes,
+                limit: ctx.max_delta,
+            });
+        }
+        let dot = core
+            .rep
+            .update(ctx.now(), delta)
+            .ok_or(UpdateError::NoChange)?;
+        self.shared.publish(&mut core);
+        drop(core);
+        Counters::add(&ctx.counters.local_updates, 1);
+        ctx.wake.notify_one();
+        Ok(dot)
+    }
+
+    /// As [`update`](Self::update), then waits until the update reaches `level`, at most
+    /// `timeout`. On time-out the update stays applied and keeps spreading:
+    /// [`UpdateError::Timeout`] says how far it got. What "held" means: the member
+    /// acknowledged the update, sent it, listed it in a digest, or answered a query saying so.
+    pub async fn update_with<F>(
+        &self,
+        level: AckLevel,
+        timeout: Duration,
+        f: F,
+    ) -> Result<(Dot<ReplicaId>, AckLevel), UpdateError>
+    where
+        F: FnOnce(&L, ReplicaId) -> Option<L>,
+    {
+        if level == AckLevel::Durable && !self.shared.ctx.durable {
+            return Err(UpdateError::NotDurable);
+        }
+        let (want_k, want_all) = match level {
+            AckLevel::Local => {
+                return self.apply(f).map(|d| (d, AckLevel::Local));
+            }
+            AckLevel::Durable => return Err(UpdateError::NotDurable),
+            AckLevel::Replicated { k } => (k, false),
+            AckLevel::All { k } => (k, true),
+        };
+        let mut progress = self.shared.progress.subscribe();
+        let dot = self.apply(f)?;
+        let key = (dot.replica.0, dot.counter);
+        self.shared.lock().waits.entry(key).or_default();
+        self.shared.ctx.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let reached = loop {
+            let (count, all) = {
+                let core = self.shared.lock();
+                self.shared.held_count(&core, &dot)
+            };
+            if count >= want_k && (!want_all || all) {
+                break Ok(count);
+            }
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break Err(count),
+            }
+        };
+        self.shared.lock().waits.remove(&key);
+        match reached {
+            Ok(count) if want_all => Ok((dot, AckLevel::All { k: count })),
+            Ok(count) => Ok((dot, AckLevel::Replicated { k: count })),
+            Err(0) => Err(UpdateError::Timeout {
+                reached: AckLevel::Local,
+                dot,
+            }),
+            Err(count) => Err(UpdateError::Timeout {
+                reached: AckLevel::Replicated { k: count },
+                dot,
+            }),
+        }
+    }
+
+    /// Reads the state under the replica's lock; keep `f` short.
+    pub fn read<R>(&self, f: impl FnOnce(&L) -> R) -> R {
+        f(self.shared.lock().rep.state())
+    }
+
+    /// A copy of the state.
+    pub fn snapshot(&self) -> L {
+        self.read(L::clone)
+    }
+
+    /// Changes from now on, local and remote.
+    pub fn subscribe(&self) -> Subscription<L> {
+        Subscription {
+            rx: self.shared.events.subscribe(),
+            counters: self.shared.ctx.clone(),
+        }
+    }
+
+    /// The other members this replica replicates with: the live members that host a
+    /// replica of the same name.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.shared.lock().members.clone()
+    }
+
+    /// The transport's counters for this replica.
+    pub fn stats(&self) -> gossip_transport::Stats {
+        self.shared.lock().rep.stats().clone()
+    }
+}

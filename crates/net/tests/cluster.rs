@@ -1,0 +1,160 @@
+//! Several nodes on loopback: convergence on several named replicas of different types,
+//! update-and-wait, membership, restarts with state lost.
+
+mod common;
+
+use std::time::Duration;
+
+use gossip_crdt::{GCounter, GSet, Lattice, OrSet};
+use gossip_net::{AckLevel, Keyring, MemberState, Node, Replica};
+use gossip_transport::ReplicaId;
+
+use common::*;
+
+type Counter = GCounter<ReplicaId>;
+type Tags = OrSet<String, ReplicaId>;
+
+struct Opened {
+    set: Replica<GSet<u64>>,
+    counter: Replica<Counter>,
+    tags: Replica<Tags>,
+}
+
+fn open_all(node: &Node) -> Opened {
+    Opened {
+        set: node.open("set").expect("open set"),
+        counter: node.open("counter").expect("open counter"),
+        tags: node.open("tags").expect("open tags"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_converge_on_three_replicas_of_different_types() {
+    let key = Keyring::generate();
+    let nodes = cluster(&key, 3).await;
+    let opened: Vec<Opened> = nodes.iter().map(open_all).collect();
+    for (i, o) in opened.iter().enumerate() {
+        let i = i as u64;
+        for j in 0..20 {
+            o.set
+                .update(|s, _| Some(s.insert_delta(i * 100 + j)))
+                .await
+                .expect("set update");
+        }
+        o.counter
+            .update(|s, me| s.increment_delta(me, i + 1).ok())
+            .await
+            .expect("counter update");
+        o.tags
+            .update(|s, me| s.add_delta(me, format!("tag{i}")).ok())
+            .await
+            .expect("tags update");
+    }
+    wait_for("every node to hold every update", || {
+        opened.iter().all(|o| {
+            o.set.read(|s| s.len() == 60)
+                && o.counter.read(|c| c.value() == 6)
+                && o.tags.read(|t| t.len() == 3)
+        })
+    })
+    .await;
+    let first = opened[0].set.snapshot();
+    for o in &opened {
+        assert_eq!(o.set.snapshot(), first);
+    }
+    for n in &nodes {
+        assert_eq!(n.members().len(), 2);
+        assert!(n.members().iter().all(|m| m.state == MemberState::Alive));
+        let m = n.metrics();
+        assert_eq!(m.refused_unsealed, 0);
+        assert_eq!(m.refused_invalid, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_and_wait_reaches_k_members() {
+    let key = Keyring::generate();
+    let nodes = cluster(&key, 3).await;
+    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
+    wait_for("every replica to know two members", || {
+        sets.iter().all(|s| s.members().len() == 2)
+    })
+    .await;
+    let (dot, level) = sets[1]
+        .update_with(AckLevel::Replicated { k: 2 }, PATIENCE, |s, _| {
+            Some(s.insert_delta(7))
+        })
+        .await
+        .expect("replicated to two");
+    assert!(matches!(level, AckLevel::Replicated { k } if k >= 2));
+    assert!(sets[0].read(|s| s.contains(&7)) && sets[2].read(|s| s.contains(&7)));
+    assert_eq!(dot.counter, 1);
+    let (_, level) = sets[2]
+        .update_with(AckLevel::All { k: 1 }, PATIENCE, |s, _| {
+            Some(s.insert_delta(8))
+        })
+        .await
+        .expect("held by all");
+    assert_eq!(level, AckLevel::All { k: 2 });
+    // More members than there are: the wait ends in a timeout, the update stays.
+    let r = sets[0]
+        .update_with(
+            AckLevel::Replicated { k: 5 },
+            Duration::from_millis(500),
+            |s, _| Some(s.insert_delta(9)),
+        )
+        .await;
+    assert!(matches!(r, Err(gossip_net::UpdateError::Timeout { .. })));
+    wait_for("the timed-out update to spread", || {
+        sets.iter().all(|s| s.read(|s| s.contains(&9)))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_with_its_state_lost_gets_everything_back() {
+    let key = Keyring::generate();
+    let nodes = cluster(&key, 3).await;
+    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
+    for (i, s) in sets.iter().enumerate() {
+        for j in 0..10u64 {
+            s.update(|st, _| Some(st.insert_delta(i as u64 * 10 + j)))
+                .await
+                .expect("update");
+        }
+    }
+    wait_for("convergence", || {
+        sets.iter().all(|s| s.read(|s| s.len() == 30))
+    })
+    .await;
+    let seed = nodes[0].local_addr();
+    let mut nodes = nodes;
+    let mut sets = sets;
+    let gone = nodes.pop().expect("three nodes");
+    let _ = sets.pop();
+    gone.shutdown().await.expect("shutdown");
+    drop(gone);
+    let back = start(&key, vec![seed]).await;
+    let fresh: Replica<GSet<u64>> = back.open("s").expect("open");
+    assert!(fresh.read(|s| s.is_empty()));
+    wait_for("the restarted node to get everything back", || {
+        fresh.read(|s| s.len() == 30)
+    })
+    .await;
+    fresh
+        .update(|s, _| Some(s.insert_delta(1000)))
+        .await
+        .expect("update");
+    wait_for("the others to get the newcomer's update", || {
+        sets.iter().all(|s| s.read(|s| s.contains(&1000)))
+    })
+    .await;
+    wait_for("the old life to be marked left", || {
+        nodes[0]
+            .members()
+            .iter()
+            .any(|m| m.state == MemberState::Left)
+    })
+    .await;
+    let _ = Lattice::is_bottom(&fresh.snapshot());
+}
