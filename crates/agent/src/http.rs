@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use crate::agent::{MAX_WATCHERS, Notice, Shared};
+use crate::agent::{Change, MAX_WATCHERS, Notice, Shared};
 use crate::error::ApiError;
 use crate::keyspace::{self, KeyspaceError, Kind};
 use crate::value;
@@ -640,24 +640,50 @@ async fn watch(
         if let Some(ready) = state.ready.take() {
             return Some((Ok(ready), state));
         }
-        loop {
-            let event = match state.receiver.recv().await {
-                Ok(Notice::Change(change)) => {
-                    if !change.name.starts_with(&state.prefix) {
-                        continue;
-                    }
-                    SseEvent::default()
-                        .event("change")
-                        .data(serde_json::to_string(&change).unwrap_or_default())
-                }
-                Ok(Notice::Lagged { kind, missed }) => lagged(&state, Some(kind), missed),
-                Err(broadcast::error::RecvError::Lagged(missed)) => lagged(&state, None, missed),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), state));
-        }
+        let event = match next_item(&mut state.receiver, &state.prefix).await? {
+            WatchItem::Change(change) => SseEvent::default()
+                .event("change")
+                .data(serde_json::to_string(&change).unwrap_or_default()),
+            WatchItem::Lagged { of, missed } => lagged(&state, of, missed),
+        };
+        Some((Ok(event), state))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// What a watcher is sent next.
+#[derive(Debug)]
+enum WatchItem {
+    /// A change of a name under the prefix.
+    Change(Change),
+    /// Changes were missed: of one kind (the agent fell behind a replica), or of any kind
+    /// (this watcher fell behind the agent).
+    Lagged {
+        of: Option<&'static str>,
+        missed: u64,
+    },
+}
+
+/// The next item for a watcher of `prefix`; `None` once the agent stops.
+async fn next_item(receiver: &mut broadcast::Receiver<Notice>, prefix: &str) -> Option<WatchItem> {
+    loop {
+        match receiver.recv().await {
+            Ok(Notice::Change(change)) if change.name.starts_with(prefix) => {
+                return Some(WatchItem::Change(change));
+            }
+            Ok(Notice::Change(_)) => {}
+            Ok(Notice::Lagged { kind, missed }) => {
+                return Some(WatchItem::Lagged {
+                    of: Some(kind),
+                    missed,
+                });
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                return Some(WatchItem::Lagged { of: None, missed });
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
 }
 
 struct WatchState {
@@ -704,4 +730,65 @@ impl Drop for WatcherGuard {
 /// The status page, for the `status` module.
 pub(crate) fn html(body: String) -> Response {
     Html(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(name: &str) -> Notice {
+        Notice::Change(Change {
+            kind: "sets",
+            name: name.into(),
+            value: Value::Null,
+            context: None,
+            from: "local".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_watcher_that_falls_behind_is_told_how_much_it_missed() {
+        let (sender, mut receiver) = broadcast::channel(2);
+        for i in 0..5 {
+            sender.send(change(&format!("n{i}"))).expect("a receiver");
+        }
+        match next_item(&mut receiver, "").await {
+            Some(WatchItem::Lagged { of: None, missed }) => assert_eq!(missed, 3),
+            other => panic!("expected a lag notice, got {other:?}"),
+        }
+        match next_item(&mut receiver, "").await {
+            Some(WatchItem::Change(c)) => assert_eq!(c.name, "n3"),
+            other => panic!("expected n3, got {other:?}"),
+        }
+        // The agent's own lag behind a replica reaches watchers too.
+        sender
+            .send(Notice::Lagged {
+                kind: "counters",
+                missed: 7,
+            })
+            .expect("a receiver");
+        match next_item(&mut receiver, "zz").await {
+            Some(WatchItem::Lagged { of, missed }) => {
+                assert_eq!((of, missed), (Some("counters"), 7))
+            }
+            other => panic!("expected the agent's lag notice, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_skips_other_prefixes_and_ends_with_the_agent() {
+        let (sender, mut receiver) = broadcast::channel(8);
+        sender.send(change("a/1")).expect("a receiver");
+        sender.send(change("b/1")).expect("a receiver");
+        sender.send(change("a/2")).expect("a receiver");
+        drop(sender);
+        let mut names = Vec::new();
+        while let Some(item) = next_item(&mut receiver, "a/").await {
+            match item {
+                WatchItem::Change(c) => names.push(c.name),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(names, ["a/1", "a/2"]);
+    }
 }

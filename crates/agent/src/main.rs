@@ -209,7 +209,23 @@ async fn local(nodes: u16, base_port: u16) -> Result<(), AgentError> {
     Ok(())
 }
 
+/// Returns on Ctrl-C, or on SIGTERM (how service managers stop a process).
 async fn wait_for_ctrl_c() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => {
+                    if let Err(e) = result {
+                        eprintln!("gossip-agent: cannot listen for Ctrl-C ({e}); stopping");
+                    }
+                }
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("gossip-agent: cannot listen for Ctrl-C ({e}); stopping");
     }

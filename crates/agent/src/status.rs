@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use gossip_net::MemberState;
+use gossip_transport::PacketKind;
 
 use crate::agent::Shared;
 use crate::keyspace::Kind;
@@ -161,6 +162,7 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             state_name(&state)
         );
     }
+    replica_metrics(&shared, &mut out);
     out.push_str(
         "# HELP gossip_agent_names Names present, by kind.\n# TYPE gossip_agent_names gauge\n",
     );
@@ -202,4 +204,90 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// Each replica's transport figures: packets and bytes sent by kind, deltas received (new or
+/// duplicate), local updates, refused input by reason.
+fn replica_metrics(shared: &Shared, out: &mut String) {
+    let stats = [
+        (Kind::Sets, shared.sets.stats()),
+        (Kind::Counters, shared.counters.stats()),
+        (Kind::Registers, shared.registers.stats()),
+    ];
+    let families: [(&str, &str); 2] = [
+        ("packets", "Transport packets sent, by replica and kind."),
+        (
+            "bytes",
+            "Bytes of transport packets sent (JSON-encoded size), by replica and kind.",
+        ),
+    ];
+    for (family, help) in families {
+        let _ = writeln!(
+            out,
+            "# HELP gossip_agent_sent_{family}_total {help}\n\
+             # TYPE gossip_agent_sent_{family}_total counter"
+        );
+        for (kind, stats) in &stats {
+            for packet in PacketKind::ALL {
+                let counter = stats.sent.get(&packet).copied().unwrap_or_default();
+                let value = if family == "packets" {
+                    counter.packets
+                } else {
+                    counter.bytes
+                };
+                let _ = writeln!(
+                    out,
+                    "gossip_agent_sent_{family}_total{{replica=\"{kind}\",kind=\"{}\"}} {value}",
+                    packet.name()
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP gossip_agent_deltas_received_total Deltas received, new here or duplicate.\n\
+         # TYPE gossip_agent_deltas_received_total counter"
+    );
+    for (kind, stats) in &stats {
+        for (which, n) in [
+            ("new", stats.received_new),
+            ("duplicate", stats.received_duplicate),
+        ] {
+            let _ = writeln!(
+                out,
+                "gossip_agent_deltas_received_total{{replica=\"{kind}\",which=\"{which}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP gossip_agent_local_updates_total Updates made through this agent.\n\
+         # TYPE gossip_agent_local_updates_total counter"
+    );
+    for (kind, stats) in &stats {
+        let _ = writeln!(
+            out,
+            "gossip_agent_local_updates_total{{replica=\"{kind}\"}} {}",
+            stats.local_updates
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP gossip_agent_refused_total Transport input refused from peers, by reason.\n\
+         # TYPE gossip_agent_refused_total counter"
+    );
+    for (kind, stats) in &stats {
+        let r = &stats.refused;
+        for (reason, n) in [
+            ("not_member", r.not_member),
+            ("own_id", r.own_id),
+            ("too_far_ahead", r.too_far_ahead),
+            ("malformed", r.malformed),
+        ] {
+            let _ = writeln!(
+                out,
+                "gossip_agent_refused_total{{replica=\"{kind}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+    }
 }

@@ -403,3 +403,36 @@ async fn members_metrics_and_health() {
     }
     agent.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn durable_acknowledgements_need_a_store_and_say_so() {
+    let dir = std::env::temp_dir().join(format!("gossip-agent-data-{}", std::process::id()));
+    let agent = gossip_agent::Agent::start(gossip_agent::AgentConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        http: "127.0.0.1:0".parse().expect("addr"),
+        seeds: vec![],
+        data_dir: Some(dir.clone()),
+        security: key(),
+        preset: gossip_net::Preset::Lan,
+    })
+    .await
+    .expect("starts");
+    let a = agent.http_addr();
+    // The network layer keeps no store yet: durable is refused with a clear error, nothing
+    // is applied, and the default falls back to local.
+    for ack in ["durable", "all"] {
+        let path = format!("/v1/counters/c?ack={ack}");
+        let (status, body) = call(a, "POST", &path, Some(json!({"increment": 1}))).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (501, Some("store_unavailable")),
+            "{body}"
+        );
+    }
+    let (status, _) = call(a, "GET", "/v1/counters/c", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(a, "POST", "/v1/counters/c", Some(json!({"increment": 1}))).await;
+    assert_eq!((status, &body["ack"]), (200, &json!("local")));
+    agent.shutdown().await.expect("shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}
