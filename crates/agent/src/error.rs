@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
@@ -117,6 +116,18 @@ impl IntoResponse for ApiError {
         let mut body = self.extra;
         body.insert("error".into(), Value::String(self.message));
         body.insert("code".into(), Value::String(self.code.into()));
-        (self.status, Json(Value::Object(body))).into_response()
+        (self.status, JsonLine(Value::Object(body))).into_response()
+    }
+}
+
+/// A JSON answer ending in a newline, so that `curl` output in a terminal ends its line.
+#[derive(Debug)]
+pub struct JsonLine(pub Value);
+
+impl IntoResponse for JsonLine {
+    fn into_response(self) -> Response {
+        let mut text = self.0.to_string();
+        text.push('\n');
+        ([(header::CONTENT_TYPE, "application/json")], text).into_response()
     }
 }

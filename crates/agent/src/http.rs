@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -27,7 +26,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::agent::{Change, MAX_WATCHERS, Notice, Shared};
-use crate::error::ApiError;
+use crate::error::{ApiError, JsonLine};
 use crate::keyspace::{self, KeyspaceError, Kind};
 use crate::value;
 
@@ -93,13 +92,13 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn healthz(State(shared): State<Shared_>) -> Json<Value> {
-    Json(json!({"status": "ok", "id": shared.node.id().to_string()}))
+async fn healthz(State(shared): State<Shared_>) -> JsonLine {
+    JsonLine(json!({"status": "ok", "id": shared.node.id().to_string()}))
 }
 
 /// `GET /v1/members`: this agent first (alive; the shell does not show a node its own
 /// incarnation, so it is `null`), then every member it knows.
-async fn members(State(shared): State<Shared_>) -> Json<Value> {
+async fn members(State(shared): State<Shared_>) -> JsonLine {
     let mut members = vec![json!({
         "id": shared.node.id().to_string(),
         "addr": shared.node.advertised_addr().to_string(),
@@ -115,7 +114,7 @@ async fn members(State(shared): State<Shared_>) -> Json<Value> {
             "incarnation": m.incarnation,
         })
     }));
-    Json(json!({"self": shared.node.id().to_string(), "members": members}))
+    JsonLine(json!({"self": shared.node.id().to_string(), "members": members}))
 }
 
 #[derive(Deserialize)]
@@ -128,7 +127,7 @@ struct PrefixParams {
 async fn names(
     State(shared): State<Shared_>,
     params: Result<Query<PrefixParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonLine, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let mut out = Map::new();
     for kind in Kind::ALL {
@@ -140,7 +139,7 @@ async fn names(
             .collect();
         out.insert(kind.as_str().into(), Value::Array(names));
     }
-    Ok(Json(Value::Object(out)))
+    Ok(JsonLine(Value::Object(out)))
 }
 
 /// The kind and name of `/v1/{kind}/{name}`, checked.
@@ -172,11 +171,13 @@ fn check_kind(shared: &Shared, kind: Kind, name: &str) -> Result<(), ApiError> {
 async fn read(
     State(shared): State<Shared_>,
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonLine, ApiError> {
     let (kind, name) = target(path)?;
     match shared.read(kind, &name) {
-        Some((value, None)) => Ok(Json(json!({"value": value}))),
-        Some((values, Some(context))) => Ok(Json(json!({"values": values, "context": context}))),
+        Some((value, None)) => Ok(JsonLine(json!({"value": value}))),
+        Some((values, Some(context))) => {
+            Ok(JsonLine(json!({"values": values, "context": context})))
+        }
         None => {
             check_kind(&shared, kind, &name)?;
             Err(ApiError::not_found(format!(
@@ -456,7 +457,7 @@ async fn post(
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonLine, ApiError> {
     let (kind, name) = target(path)?;
     let body = parse_body(body)?;
     check_fields(kind, &body)?;
@@ -514,7 +515,7 @@ async fn post(
             ));
         }
     };
-    Ok(Json(Value::Object(answer(applied, &ack))))
+    Ok(JsonLine(Value::Object(answer(applied, &ack))))
 }
 
 /// `PUT /v1/registers/{name}`.
@@ -523,7 +524,7 @@ async fn put(
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonLine, ApiError> {
     let (kind, name) = target(path)?;
     if kind != Kind::Registers {
         return Err(ApiError::new(
@@ -569,7 +570,7 @@ async fn put(
         out.insert("values".into(), values);
         out.insert("context".into(), Value::String(context));
     }
-    Ok(Json(Value::Object(out)))
+    Ok(JsonLine(Value::Object(out)))
 }
 
 /// `DELETE /v1/{kind}/{name}`: removes what this agent has observed of the name.
@@ -577,7 +578,7 @@ async fn delete(
     State(shared): State<Shared_>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonLine, ApiError> {
     let (kind, name) = target(path)?;
     let ack = parse_ack(&shared, params)?;
     let key = name.clone();
@@ -607,7 +608,7 @@ async fn delete(
             "{kind}/{name} was never written, or was already deleted"
         )));
     }
-    Ok(Json(Value::Object(answer(applied, &ack))))
+    Ok(JsonLine(Value::Object(answer(applied, &ack))))
 }
 
 /// `GET /v1/watch?prefix=`: server-sent events, one `change` per changed name whose name

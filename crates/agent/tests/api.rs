@@ -387,6 +387,16 @@ async fn members_metrics_and_health() {
     );
 
     call(a, "POST", "/v1/counters/c", Some(json!({"increment": 1}))).await;
+    for path in ["/v1/counters/c", "/v1/counters/none"] {
+        let answer = call_raw(a, "GET", path, None).await;
+        assert!(
+            answer
+                .headers
+                .to_lowercase()
+                .contains("content-type: application/json")
+        );
+        assert!(answer.body.ends_with("}\n"), "{:?}", answer.body);
+    }
     let metrics = call_raw(a, "GET", "/metrics", None).await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.headers.to_lowercase().contains("text/plain"));
