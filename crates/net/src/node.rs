@@ -184,7 +184,9 @@ impl NodeBuilder {
             config: self.preset.transport(max_payload),
         });
         let advertise = self.advertise.unwrap_or(local_addr);
-        let (inbound_tx, inbound_rx) = mpsc::channel(1024);
+        // Frames read but not yet handled: bounded, so a flood of frames stalls its readers
+        // (TCP pushes back) instead of growing memory.
+        let (inbound_tx, inbound_rx) = mpsc::channel(64);
         let inner = Arc::new(Inner {
             ctx,
             life,
@@ -206,6 +208,8 @@ impl NodeBuilder {
             #[cfg(feature = "testing")]
             faults: self.faults.map(crate::faults::FaultState::new),
             announce: AtomicUsize::new(0),
+            rounds: std::sync::atomic::AtomicU64::new(0),
+            members_dirty: AtomicUsize::new(0),
         });
         tracing::info!(node = %me, addr = %local_addr, label = %inner.label,
             sealed = !matches!(inner.sealer, Sealer::Plain), "node started");
@@ -397,7 +401,15 @@ pub(crate) struct Inner {
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::FaultState>,
     announce: AtomicUsize,
+    /// Membership rounds so far.
+    rounds: std::sync::atomic::AtomicU64,
+    /// 1 when the live member set changed since the last round: the next ping carries it.
+    members_dirty: AtomicUsize,
 }
+
+/// One membership round in this many carries the member list even when nothing changed, so
+/// that a member that missed a change learns it.
+const FULL_PING_EVERY: u64 = 10;
 
 impl Inner {
     fn envelope(&self, body: Body) -> Vec<u8> {
@@ -528,14 +540,20 @@ impl Inner {
         }
     }
 
-    fn ping_body(&self, reply: bool) -> Body {
-        let members = lock(&self.members)
-            .known
-            .iter()
-            .filter(|(_, m)| live(m.state))
-            .take(self.limits.max_members)
-            .map(|(id, m)| (*id, m.addr))
-            .collect();
+    /// A ping; with the member list if `full` (pings go to every member every round, so the
+    /// list, whose size grows with the cluster, rides along only now and then).
+    fn ping_body(&self, reply: bool, full: bool) -> Body {
+        let members = if full {
+            lock(&self.members)
+                .known
+                .iter()
+                .filter(|(_, m)| live(m.state))
+                .take(self.limits.max_members)
+                .map(|(id, m)| (*id, m.addr))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let replicas = lock(&self.replicas).keys().cloned().collect();
         Body::Ping {
             members,
@@ -550,7 +568,10 @@ impl Inner {
         if changed {
             self.refresh_replica_members();
         }
-        let sealed = self.envelope(self.ping_body(false));
+        let round = self.rounds.fetch_add(1, Ordering::Relaxed);
+        let full = round.is_multiple_of(FULL_PING_EVERY)
+            || self.members_dirty.swap(0, Ordering::Relaxed) == 1;
+        let sealed = self.envelope(self.ping_body(false, full));
         let (mut targets, counts) = {
             let m = lock(&self.members);
             let known: Vec<SocketAddr> = m
@@ -652,6 +673,9 @@ impl Inner {
         }
         let now = Instant::now();
         let mut changed = lock(&self.members).heard(env.from, env.life, env.addr, now);
+        if changed {
+            self.members_dirty.store(1, Ordering::Relaxed);
+        }
         match env.body {
             Body::Ping {
                 members,
@@ -679,7 +703,7 @@ impl Inner {
                 }
                 if !reply && changed {
                     // A newcomer: answer at once so that it learns of us and our replicas.
-                    let sealed = self.envelope(self.ping_body(true));
+                    let sealed = self.envelope(self.ping_body(true, true));
                     self.send(env.addr, sealed);
                 }
             }
@@ -692,13 +716,21 @@ impl Inner {
                 }
             }
             Body::Packet { replica, bytes } => {
-                if changed {
-                    self.refresh_replica_members();
-                    changed = false;
-                }
                 let r = lock(&self.replicas).get(&replica).cloned();
                 match r {
                     Some(r) => {
+                        // The sender hosts the replica, whether or not its ping said so yet.
+                        if let Some(m) = lock(&self.members).known.get_mut(&env.from)
+                            && !m.replicas.contains(&replica)
+                            && m.replicas.len() < self.limits.max_members
+                        {
+                            m.replicas.insert(replica.clone());
+                            changed = true;
+                        }
+                        if changed {
+                            self.refresh_replica_members();
+                            changed = false;
+                        }
                         if !r.handle(self.ctx.now(), env.from, &bytes) {
                             Counters::add(&c.refused_invalid, 1);
                         }

@@ -1,0 +1,210 @@
+//! Delivery latency, bytes on the wire and CPU of a loopback cluster, all nodes as tasks of
+//! this one process.
+//!
+//! ```text
+//! cargo run -p gossip-net --example bench -- --nodes 3 --rate 1000 --secs 10
+//! ```
+//!
+//! Each update inserts one fresh `u64` into a G-Set replica that every node hosts, made at
+//! `--rate` updates per second in total, on the nodes in turn. An update is delivered when
+//! every other node's subscription has seen it; the figures are quantiles of that time. Bytes
+//! count every datagram and frame every node sent during the run (sealed: headers, nonces,
+//! tags, acknowledgements, digests and membership pings included). CPU is this process's user
+//! plus system time over the run, for the whole cluster.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gossip_crdt::GSet;
+use gossip_net::{Event, Keyring, Node, NodeBuilder, Preset, Replica};
+
+struct Args {
+    nodes: usize,
+    rate: u64,
+    secs: u64,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        nodes: 3,
+        rate: 1000,
+        secs: 10,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        let val = v.get(i + 1).ok_or(format!("{} needs a value", v[i]))?;
+        let n: u64 = val
+            .parse()
+            .map_err(|_| format!("{val:?} is not a number"))?;
+        match v[i].as_str() {
+            "--nodes" => a.nodes = n.max(2) as usize,
+            "--rate" => a.rate = n.max(1),
+            "--secs" => a.secs = n.max(1),
+            other => return Err(format!("unknown option {other}")),
+        }
+        i += 2;
+    }
+    Ok(a)
+}
+
+/// User plus system CPU time of this process, from `/proc/self/stat` (Linux).
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let total = ticks(11) + ticks(12);
+    Duration::from_millis(total * 10) // 100 ticks per second on Linux
+}
+
+fn wire_bytes(nodes: &[Node]) -> u64 {
+    nodes
+        .iter()
+        .map(|n| {
+            let m = n.metrics();
+            m.udp_sent_bytes + m.tcp_sent_bytes
+        })
+        .sum()
+}
+
+struct Pending {
+    sent: Instant,
+    left: usize,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a = args()?;
+    let key = Keyring::generate();
+    let any: SocketAddr = "127.0.0.1:0".parse()?;
+    let first = NodeBuilder::new(any)
+        .keyring(key.clone())
+        .preset(Preset::Lan)
+        .start()
+        .await?;
+    let seed = first.local_addr();
+    let mut nodes = vec![first];
+    for _ in 1..a.nodes {
+        nodes.push(
+            NodeBuilder::new(any)
+                .keyring(key.clone())
+                .preset(Preset::Lan)
+                .seeds(vec![seed])
+                .start()
+                .await?,
+        );
+    }
+    let sets: Vec<Replica<GSet<u64>>> = nodes
+        .iter()
+        .map(|n| n.open("bench"))
+        .collect::<Result<_, _>>()?;
+    let warm = Instant::now();
+    while !sets.iter().all(|s| s.members().len() == a.nodes - 1) {
+        if warm.elapsed() > Duration::from_secs(60) {
+            return Err("the cluster did not form within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let pending: Arc<Mutex<HashMap<u64, Pending>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    for s in &sets {
+        let mut sub = s.subscribe();
+        let pending = pending.clone();
+        let latencies = latencies.clone();
+        tokio::spawn(async move {
+            while let Some(e) = sub.next().await {
+                if let Event::Changed {
+                    gained,
+                    from: Some(_),
+                } = e
+                {
+                    let now = Instant::now();
+                    let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+                    for id in gained.iter() {
+                        if let Some(entry) = p.get_mut(id) {
+                            entry.left -= 1;
+                            if entry.left == 0 {
+                                let sent = entry.sent;
+                                p.remove(id);
+                                latencies
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push(now - sent);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    let bytes0 = wire_bytes(&nodes);
+    let cpu0 = cpu_time();
+    let start = Instant::now();
+    let total = a.rate * a.secs;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / a.rate as u32);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut delta_bytes = 0usize;
+    for id in 0..total {
+        tick.tick().await;
+        let s = &sets[(id as usize) % sets.len()];
+        pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            id,
+            Pending {
+                sent: Instant::now(),
+                left: a.nodes - 1,
+            },
+        );
+        let delta = s.read(|st| st.insert_delta(id));
+        delta_bytes += postcard::to_allocvec(&delta).map_or(0, |v| v.len());
+        s.update(move |_, _| Some(delta)).await?;
+    }
+    let sent_for = start.elapsed();
+    let drain = Instant::now();
+    while !pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        if drain.elapsed() > Duration::from_secs(60) {
+            eprintln!("some updates were not delivered within 60 s");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cpu = cpu_time().saturating_sub(cpu0);
+    let bytes = wire_bytes(&nodes) - bytes0;
+    let mut l = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    l.sort();
+    let q = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "nodes {} | updates {} in {:.1} s ({:.0}/s) | delivered to all {} | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms",
+        a.nodes,
+        total,
+        sent_for.as_secs_f64(),
+        total as f64 / sent_for.as_secs_f64(),
+        l.len(),
+        q(0.50).as_secs_f64() * 1e3,
+        q(0.99).as_secs_f64() * 1e3,
+        l.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    println!(
+        "wire bytes per update {:.0} (all nodes) | per update per receiving node {:.0} | encoded delta {:.1} bytes | CPU {:.0} ms per 1,000 updates (whole cluster)",
+        bytes as f64 / total as f64,
+        bytes as f64 / total as f64 / (a.nodes - 1) as f64,
+        delta_bytes as f64 / total as f64,
+        cpu.as_secs_f64() * 1e3 / total as f64 * 1000.0,
+    );
+    for n in &nodes {
+        let _ = n.shutdown().await;
+    }
+    Ok(())
+}
