@@ -115,6 +115,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<(), AgentError> {
+    let stop = Stop::listen();
     let security = match (&args.key_file, args.insecure) {
         (Some(path), _) => Security::Key(gossip_agent::read_key_file(path)?),
         (None, true) => Security::Insecure,
@@ -136,12 +137,13 @@ async fn run(args: RunArgs) -> Result<(), AgentError> {
         agent.node().local_addr(),
         agent.http_addr()
     );
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     eprintln!("gossip-agent: stopping");
     agent.shutdown().await
 }
 
 async fn local(nodes: u16, base_port: u16) -> Result<(), AgentError> {
+    let stop = Stop::listen();
     let key = Keyring::generate();
     let mut agents = Vec::new();
     let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
@@ -199,7 +201,7 @@ async fn local(nodes: u16, base_port: u16) -> Result<(), AgentError> {
         println!("  curl -s http://{a}/v1/members");
         println!("  open http://{a}/ for the status page");
     }
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     println!("stopping");
     for agent in agents {
         if let Err(e) = agent.shutdown().await {
@@ -209,24 +211,43 @@ async fn local(nodes: u16, base_port: u16) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// Returns on Ctrl-C, or on SIGTERM (how service managers stop a process).
-async fn wait_for_ctrl_c() {
+/// Ctrl-C and SIGTERM (how service managers stop a process), listened for from the start so
+/// that a signal arriving while the agents start is not lost.
+struct Stop {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Stop {
+    fn listen() -> Stop {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            Stop { signals }
+        }
+        #[cfg(not(unix))]
+        Stop {}
+    }
+
+    /// Returns once a stop signal arrives.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                result = tokio::signal::ctrl_c() => {
-                    if let Err(e) = result {
-                        eprintln!("gossip-agent: cannot listen for Ctrl-C ({e}); stopping");
-                    }
-                }
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("gossip-agent: cannot listen for Ctrl-C ({e}); stopping");
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("gossip-agent: cannot listen for Ctrl-C ({e}); stopping");
+        }
     }
 }

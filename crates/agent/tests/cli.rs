@@ -99,3 +99,63 @@ async fn run_serves_http_with_a_key_from_keygen() {
     killed.expect("kill");
     assert_eq!((status, &body["status"]), (200, &json!("ok")));
 }
+
+#[tokio::test]
+async fn local_starts_a_cluster_prints_its_addresses_and_stops_on_ctrl_c() {
+    // Ports P, P+1 and P+1000, P+1001: away from the default and from other test runs.
+    let base = 20_000 + (std::process::id() % 4_000) as u16 * 2;
+    let mut child = agent()
+        .args(["local", "--nodes", "2", "--base-port", &base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, rest) = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.contains("status page") => {
+                    lines.push(line);
+                    break;
+                }
+                Ok(_) => lines.push(line),
+            }
+        }
+        (lines, reader)
+    })
+    .await
+    .expect("reader");
+    let text = lines.concat();
+    let https: Vec<SocketAddr> = [base + 1000, base + 1001]
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .to_vec();
+    for http in &https {
+        assert!(text.contains(&format!("http://{http}")), "{text}");
+    }
+    assert!(text.contains("curl"), "{text}");
+    let second_id = common::eventually(https[0], "/v1/members", "both agents alive", |_, body| {
+        body["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().filter(|m| m["state"] == "alive").count() == 2)
+    })
+    .await;
+    assert_eq!(second_id["members"].as_array().map(Vec::len), Some(2));
+    // Ctrl-C: SIGINT to the process.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiter")
+        .expect("exit status");
+    let mut rest_text = String::new();
+    let _ = std::io::Read::read_to_string(&mut rest.into_inner(), &mut rest_text);
+    assert!(status.success(), "{status:?}");
+    assert!(rest_text.contains("stopping"), "{rest_text}");
+}
