@@ -14,8 +14,8 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
 use gossip_crdt::Lattice;
@@ -39,7 +39,8 @@ pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait a client may ask for.
 pub const MAX_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Shared_ = Arc<Shared>;
+/// The state handlers extract.
+type AppState = Arc<Shared>;
 
 /// The agent's routes over `shared`.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -65,7 +66,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Counts answers by status class for `/metrics`.
-async fn count_answers(State(shared): State<Shared_>, request: Request, next: Next) -> Response {
+async fn count_answers(State(shared): State<AppState>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let class = match response.status().as_u16() {
         200..=299 => 0,
@@ -92,13 +93,13 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn healthz(State(shared): State<Shared_>) -> JsonLine {
+async fn healthz(State(shared): State<AppState>) -> JsonLine {
     JsonLine(json!({"status": "ok", "id": shared.node.id().to_string()}))
 }
 
 /// `GET /v1/members`: this agent first (alive; the shell does not show a node its own
 /// incarnation, so it is `null`), then every member it knows.
-async fn members(State(shared): State<Shared_>) -> JsonLine {
+async fn members(State(shared): State<AppState>) -> JsonLine {
     let mut members = vec![json!({
         "id": shared.node.id().to_string(),
         "addr": shared.node.advertised_addr().to_string(),
@@ -125,7 +126,7 @@ struct PrefixParams {
 
 /// `GET /v1/names?prefix=`: the present names of every kind.
 async fn names(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     params: Result<Query<PrefixParams>, QueryRejection>,
 ) -> Result<JsonLine, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
@@ -169,7 +170,7 @@ fn check_kind(shared: &Shared, kind: Kind, name: &str) -> Result<(), ApiError> {
 
 /// `GET /v1/{kind}/{name}`.
 async fn read(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<JsonLine, ApiError> {
     let (kind, name) = target(path)?;
@@ -453,7 +454,7 @@ fn values_of(field: &str, value: &Value) -> Result<Vec<String>, ApiError> {
 
 /// `POST /v1/{sets|counters}/{name}`.
 async fn post(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
@@ -520,7 +521,7 @@ async fn post(
 
 /// `PUT /v1/registers/{name}`.
 async fn put(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
@@ -575,7 +576,7 @@ async fn put(
 
 /// `DELETE /v1/{kind}/{name}`: removes what this agent has observed of the name.
 async fn delete(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<WriteParams>, QueryRejection>,
 ) -> Result<JsonLine, ApiError> {
@@ -615,7 +616,7 @@ async fn delete(
 /// starts with the prefix; `lagged` when this watcher (or the agent) fell behind and should
 /// re-read what it cares about.
 async fn watch(
-    State(shared): State<Shared_>,
+    State(shared): State<AppState>,
     params: Result<Query<PrefixParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
@@ -726,11 +727,6 @@ impl Drop for WatcherGuard {
     fn drop(&mut self) {
         self.0.http.watchers.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// The status page, for the `status` module.
-pub(crate) fn html(body: String) -> Response {
-    Html(body).into_response()
 }
 
 #[cfg(test)]

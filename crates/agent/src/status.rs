@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use gossip_net::MemberState;
 use gossip_transport::PacketKind;
 
@@ -132,7 +132,7 @@ source.onerror = () => {{ document.getElementById('live').textContent = 'reconne
 </body></html>
 "#
     );
-    crate::http::html(body)
+    Html(body).into_response()
 }
 
 /// `GET /metrics`: the network shell's figures, then the agent's own.

@@ -123,6 +123,14 @@ async fn every_kind_replicates_and_register_siblings_resolve_through_a_context()
     for addr in [a, b, c] {
         eventually(addr, "/v1/sets/s", "delete replicated", |s, _| s == 404).await;
     }
+    // C's watcher is told, with the name and no value.
+    loop {
+        let (_, data) = watch_c.next().await;
+        if data["name"] == "s" && data["value"].is_null() {
+            assert_eq!(data["kind"], "sets");
+            break;
+        }
+    }
     for agent in agents {
         agent.shutdown().await.expect("shutdown");
     }
