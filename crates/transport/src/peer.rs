@@ -78,6 +78,10 @@ pub(crate) struct Peer {
     pub(crate) graft_at: Option<(Time, CausalContext<ReplicaId>)>,
     /// The challenge sent to the peer after it showed an unexpected incarnation, and when.
     pub(crate) challenge: Option<(u64, Time)>,
+    /// When a pull of ours last answered one of the peer's: answers pull back at most once
+    /// per first timeout, so two replicas that each lack something cannot pull each other
+    /// back and forth at the speed of the network while the repair is on its way.
+    pub(crate) pull_answered_at: Option<Time>,
 }
 
 impl Peer {
@@ -99,6 +103,7 @@ impl Peer {
             relaying_us: false,
             graft_at: None,
             challenge: None,
+            pull_answered_at: None,
         }
     }
 

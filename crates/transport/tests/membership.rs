@@ -208,6 +208,16 @@ fn the_hub_leaving_hands_over_to_the_next() {
     );
 }
 
+/// Runs one schedule under the strategy named `name`, panicking with what went wrong.
+fn replay(name: &str, ops: &[Op], seed: u64) {
+    let Some((_, config)) = strategies().into_iter().find(|(n, _)| *n == name) else {
+        panic!("no strategy {name}");
+    };
+    if let Err(e) = run(&config, ops, seed) {
+        panic!("{name}: {e}");
+    }
+}
+
 #[test]
 fn regression_kary_members_leaving_in_turn() {
     use Op::*;
@@ -220,11 +230,29 @@ fn regression_kary_members_leaving_in_turn() {
         Leave(1),
         Leave(2),
     ];
-    let (_, config) = strategies()
-        .into_iter()
-        .find(|(n, _)| *n == "tree/kary2")
-        .expect("listed");
-    if let Err(e) = run(&config, &ops, 2219270557810081518) {
-        panic!("{e}");
-    }
+    replay("tree/kary2", &ops, 2219270557810081518);
+}
+
+/// The hub leaves while a leaf's write is on its way to it and the leaf is cut off from the
+/// next hub: the leaf's greeting of the new hub (its digest and a request for the hub's) is
+/// lost, and its retransmission must still ask, or neither learns what the other lacks.
+#[test]
+fn regression_hub_leaves_while_the_next_is_cut_off() {
+    use Op::*;
+    let ops = [Partition(3739814506), Wait(350), Update(4), Leave(0)];
+    replay("tree/star3", &ops, 685078437141763380);
+}
+
+#[test]
+fn regression_hub_leaves_after_its_leaves_failed_over() {
+    use Op::*;
+    let ops = [
+        Wait(93),
+        Update(4),
+        Partition(3161473281),
+        Update(3),
+        Wait(333),
+        Leave(0),
+    ];
+    replay("tree/star3", &ops, 29731578992640);
 }

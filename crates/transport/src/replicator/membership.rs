@@ -1,12 +1,12 @@
 //! Members that change: joins and departures at any time, and the overlay recomputed from the
 //! member set alone, so that every member that sees the same set routes the same way.
 
-use gossip_crdt::{Decompose, Lattice};
+use gossip_crdt::{Decompose, Dot, Lattice};
 use serde::Serialize;
 
 use super::Replicator;
-use crate::Time;
 use crate::overlay::{Plan, plan};
+use crate::{ReplicaId, Time};
 
 impl<L, P> Replicator<L, P>
 where
@@ -45,8 +45,14 @@ where
         self.distribute();
         let old_targets = self.targets.clone();
         let old_hub = self.hub.clone();
+        // What waited for a member that left (queued or in flight) goes to whoever needs it
+        // now: it may be the only copy outside this replica.
+        let mut orphans: Vec<Dot<ReplicaId>> = Vec::new();
         for name in &left {
-            self.peers.remove(name);
+            if let Some(peer) = self.peers.remove(name) {
+                orphans.extend(peer.pending);
+                orphans.extend(peer.flights.into_values().flat_map(|f| f.dots));
+            }
             self.queued.remove(name);
             self.over_budget.retain(|n| n != name);
             self.departed.insert(name.clone());
@@ -79,6 +85,15 @@ where
             }
         }
         self.refresh_targets();
+        orphans.sort();
+        orphans.dedup();
+        orphans.retain(|dot| self.log.is_stored(dot));
+        for target in self.targets.clone() {
+            for dot in &orphans {
+                let bytes = self.log.size_of(dot);
+                self.enqueue(&target, dot.clone(), bytes);
+            }
+        }
         // Every new target (a member that joined, or one the new overlay routes to) is
         // greeted with our digest and a request for its own, reliably: the exchange then
         // sends each side exactly what it lacks.

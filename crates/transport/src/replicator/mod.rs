@@ -481,8 +481,31 @@ where
                     reply.snap = Some(self.log.state().clone());
                 }
             }
-            reply.pull = !their_have.leq(self.log.seen());
+            if !their_have.leq(self.log.seen()) {
+                // Pulled back at most once per first timeout (see `Peer::pull_answered_at`).
+                let first_rto = self.config.first_rto();
+                let peer = self.peer_mut(&from);
+                if peer.pull_answered_at.is_none_or(|at| at + first_rto <= now) {
+                    peer.pull_answered_at = Some(now);
+                    reply.pull = true;
+                }
+            }
             reply.have = Some(self.log.seen().clone());
+            if packet.seq.is_some() {
+                // A request sent reliably gets a reliable answer: the request is acknowledged
+                // by this very packet, so if it were lost the asker would never learn what
+                // this side has or lacks (and never send what it lacks).
+                let dots: Vec<Dot<ReplicaId>> = reply.runs.iter().flat_map(Run::dots).collect();
+                let snapshot = reply.snap.is_some().then(|| self.log.seen().clone());
+                let first_rto = self.config.first_rto();
+                let pull = reply.pull;
+                let peer = self.peer_mut(&from);
+                let seq = peer.open_flight(now, first_rto, dots, None, snapshot);
+                if let Some(flight) = peer.flights.get_mut(&seq) {
+                    flight.digest = Some(pull);
+                }
+                reply.seq = Some((seq, seq));
+            }
             let kind = if reply.snap.is_some() {
                 PacketKind::Snapshot
             } else if reply.runs.is_empty() {
