@@ -317,6 +317,37 @@ impl Peer {
         covered
     }
 
+    /// The peer left the members: forgets what was queued or in flight for it (returned, to
+    /// go elsewhere) and every role it had. The link's numbers and what it is known to hold
+    /// are kept: if the same life comes back, the link resumes where it stopped (the emptied
+    /// flights are resent as empty ranges, so that its acknowledgements can move past them),
+    /// and a late acknowledgement can vouch for nothing.
+    pub(crate) fn depart(&mut self) -> Vec<Dot<ReplicaId>> {
+        let mut orphans = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        self.in_flight.clear();
+        for flight in self.flights.values_mut() {
+            orphans.append(&mut flight.dots);
+            flight.snapshot = None;
+            flight.relay = None;
+            flight.digest = None;
+        }
+        self.relay_for = false;
+        self.relaying_us = false;
+        self.graft_at = None;
+        self.challenge = None;
+        self.ack_owed_since = None;
+        orphans
+    }
+
+    /// The peer is a member again: what is still in flight counts as sent now, so that it is
+    /// not suspected for the time it was away.
+    pub(crate) fn rejoin(&mut self, now: Time) {
+        for flight in self.flights.values_mut() {
+            flight.first_sent = now;
+        }
+    }
+
     /// Forgets everything about a previous incarnation of the peer, and restarts the
     /// outgoing link marked with the new incarnation: packets sent before, which may still
     /// reach the new life, can then never be mistaken for the restarted link's.

@@ -256,3 +256,37 @@ fn regression_hub_leaves_after_its_leaves_failed_over() {
     ];
     replay("tree/star3", &ops, 29731578992640);
 }
+
+/// A member dropped from the others' lists while it keeps running (its own life, its state)
+/// and later taken back: the links to it resume, it is repaired with what it lacks and
+/// repairs the others with what it wrote meanwhile, and then everything falls quiet (no
+/// packet is left unacknowledged for ever).
+#[test]
+fn a_member_taken_back_in_the_same_life_resumes_its_links() {
+    let config = Config {
+        strategy: Strategy::Tree,
+        overlay: Overlay::Star { hubs: 2 },
+        ..base()
+    };
+    let mut cluster = Cluster::new(4, config, Faults::default(), 17);
+    for v in 0..20 {
+        cluster.update((v % 4) as u32, v);
+        assert!(cluster.run_for(ms(10)));
+    }
+    assert!(cluster.run_for(Duration::from_secs(2)));
+    assert!(cluster.converged());
+    // Member 3 is cut off and dropped by the others; both sides keep writing.
+    cluster.partition(&[3], &[0, 1, 2]);
+    cluster.set_members_of(&[0, 1, 2], &[0, 1, 2]);
+    for v in 20..40 {
+        cluster.update((v % 4) as u32, v);
+        assert!(cluster.run_for(ms(10)));
+    }
+    assert!(cluster.run_for(Duration::from_secs(2)));
+    cluster.heal();
+    cluster.set_members_of(&[0, 1, 2], &[0, 1, 2, 3]);
+    assert!(cluster.run_for(Duration::from_secs(10)));
+    assert!(cluster.converged(), "member 3 and the others differ");
+    assert_eq!(cluster.nodes[3].state().len(), 40);
+    assert!(cluster.quiet(), "packets left unacknowledged for ever");
+}

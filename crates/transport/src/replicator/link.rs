@@ -152,6 +152,13 @@ where
                 packet.have = Some(self.log.seen().clone());
             }
             if i == 0
+                && let Some((number, _)) = self.peers.get(name).and_then(|p| p.challenge)
+            {
+                // A challenge not answered yet rides along: a new life that never sends us
+                // anything could otherwise not tell us that the link must start over.
+                packet.probe = Some(number);
+            }
+            if i == 0
                 && let Some(pull) = digest
             {
                 // The digest as it is now, and the request for the peer's if the original

@@ -123,8 +123,9 @@ pub struct Replicator<L, P> {
     /// The members (this replica included), sorted: who may be a peer.
     members: Vec<P>,
     config: Config<P>,
-    /// Members that left: their late packets still bring deltas, nothing else.
-    departed: BTreeSet<P>,
+    /// Members that left, with what is kept of them (see `Peer::depart`): their late packets
+    /// still bring deltas, nothing else.
+    departed: BTreeMap<P, Peer>,
     id: ReplicaId,
     /// This replica's incarnation: different from every other life of the same member.
     inc: u64,
@@ -188,7 +189,7 @@ where
         let mut replicator = Replicator {
             me,
             members,
-            departed: BTreeSet::new(),
+            departed: BTreeMap::new(),
             id: replica,
             inc: incarnation,
             next_local: 1,
@@ -358,7 +359,7 @@ where
     ) -> Result<(), TransportError> {
         let now = self.clock(now);
         let departed = self.members.binary_search(&from).is_err();
-        if departed && !self.departed.contains(&from) {
+        if departed && !self.departed.contains_key(&from) {
             self.stats.refused.not_member += 1;
             return Err(TransportError::NotMember);
         }
