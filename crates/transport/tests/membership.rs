@@ -139,6 +139,7 @@ macro_rules! membership_property {
 }
 
 membership_property!(flood_full_survives_membership_changes, "flood/full");
+membership_property!(flood_ring_survives_membership_changes, "flood/ring");
 membership_property!(tree_kary2_survives_membership_changes, "tree/kary2");
 membership_property!(tree_star3_survives_membership_changes, "tree/star3");
 membership_property!(gossip_survives_membership_changes, "gossip/fanout2");
@@ -289,4 +290,11 @@ fn a_member_taken_back_in_the_same_life_resumes_its_links() {
     assert!(cluster.converged(), "member 3 and the others differ");
     assert_eq!(cluster.nodes[3].state().len(), 40);
     assert!(cluster.quiet(), "packets left unacknowledged for ever");
+}
+
+/// Flooding over a given graph whose path is cut where a member left: the members on either
+/// side are still linked (through the first member).
+#[test]
+fn regression_flood_over_a_graph_cut_by_a_departure() {
+    replay("flood/ring", &[Op::Leave(3), Op::Update(0)], 0);
 }
