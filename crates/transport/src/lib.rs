@@ -17,7 +17,7 @@
 //! (chosen by the [`Strategy`] and [`Overlay`]), batched per peer and flushed on a steady beat
 //! or when a packet reaches its byte budget, in acknowledged packets that are retransmitted
 //! (coalesced into one packet per timeout) until the peer confirms them. A replica never sends
-//! a peer a delta the peer is known to hold, and forwards only the part of a received delta
+//! a peer a delta the peer is known to hold, and forwards whole every received delta
 //! that was new to it. Digests (causal contexts of delta ids) let two replicas find and ship
 //! exactly their difference. `docs/anti-entropy.md` in the repository has the full story and
 //! the cost model.

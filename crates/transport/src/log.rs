@@ -166,9 +166,14 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             .filter_map(|(o, d)| d.last().map(|top| (*o, top)))
     }
 
-    /// Stores `delta` under `dot` and joins it into the state. Only the part of `delta` the
-    /// state did not already hold is stored and forwarded later (redundancy removal).
-    /// With `keep_news`, what the state gained is also handed back.
+    /// Stores `delta` under `dot` and joins it into the state. With `keep_news`, what the
+    /// state gained is also handed back.
+    ///
+    /// The whole delta is stored, not only the part that was new here: a peer that is sent
+    /// this id counts it as held from then on, and the part already here came under other ids
+    /// that peer may lack, and whose copies elsewhere may in turn have been cut down by
+    /// replicas that held this one. A delta stored cut down would then miss its overlap at
+    /// every replica that holds both ids.
     pub(crate) fn insert(
         &mut self,
         dot: Dot<ReplicaId>,
@@ -179,9 +184,13 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         if !self.seen.insert(dot.clone()) {
             return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
-        let news = self.state.absorb(delta);
-        let kept = keep_news.then(|| news.clone());
-        self.store(dot, news, now);
+        let kept = if keep_news {
+            Some(self.state.absorb(delta.clone()))
+        } else {
+            self.state.join(&delta);
+            None
+        };
+        self.store(dot, delta, now);
         Inserted::New(kept)
     }
 

@@ -54,16 +54,11 @@ pub(crate) fn plan<P: Ord + Clone>(
         },
         Overlay::Kary { k } => Plan::Fixed(kary_neighbours(me, members, (*k).max(1))),
         Overlay::Given(edges) => {
-            let graph = symmetric(edges);
+            let graph = symmetric(edges, members);
             if tree {
                 Plan::Fixed(spanning_tree_neighbours(me, members, &graph))
             } else {
-                Plan::Fixed(
-                    graph
-                        .get(me)
-                        .map(|s| s.iter().cloned().collect())
-                        .unwrap_or_default(),
-                )
+                Plan::Fixed(flood_neighbours(me, members, &graph))
             }
         }
     }
@@ -86,18 +81,54 @@ fn kary_neighbours<P: Ord + Clone>(me: &P, members: &[P], k: usize) -> Vec<P> {
     out
 }
 
-/// The neighbour relation made symmetric: an edge listed in either direction counts.
-fn symmetric<P: Ord + Clone>(edges: &[(P, Vec<P>)]) -> BTreeMap<P, BTreeSet<P>> {
+/// The neighbour relation among `members` (sorted) made symmetric: an edge listed in either
+/// direction counts, and an edge to someone who is not a member does not.
+fn symmetric<P: Ord + Clone>(edges: &[(P, Vec<P>)], members: &[P]) -> BTreeMap<P, BTreeSet<P>> {
+    let member = |p: &P| members.binary_search(p).is_ok();
     let mut graph: BTreeMap<P, BTreeSet<P>> = BTreeMap::new();
     for (node, neighbours) in edges {
         for n in neighbours {
-            if n != node {
+            if n != node && member(n) && member(node) {
                 graph.entry(node.clone()).or_default().insert(n.clone());
                 graph.entry(n.clone()).or_default().insert(node.clone());
             }
         }
     }
     graph
+}
+
+/// `me`'s neighbours in `graph`, plus links that keep every member reachable: a member the
+/// graph does not connect to the first member (its neighbours left, say) is linked to it, as
+/// the spanning tree hangs it off the root.
+fn flood_neighbours<P: Ord + Clone>(
+    me: &P,
+    members: &[P],
+    graph: &BTreeMap<P, BTreeSet<P>>,
+) -> Vec<P> {
+    let mut out: BTreeSet<P> = graph.get(me).cloned().unwrap_or_default();
+    if let Some(root) = members.first() {
+        let reached = reachable(root, graph);
+        if me == root {
+            out.extend(members.iter().filter(|m| !reached.contains(*m)).cloned());
+        } else if !reached.contains(me) {
+            out.insert(root.clone());
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Every node `graph` connects to `root`, `root` included.
+fn reachable<P: Ord + Clone>(root: &P, graph: &BTreeMap<P, BTreeSet<P>>) -> BTreeSet<P> {
+    let mut seen = BTreeSet::from([root.clone()]);
+    let mut queue = VecDeque::from([root.clone()]);
+    while let Some(node) = queue.pop_front() {
+        for n in graph.get(&node).into_iter().flatten() {
+            if seen.insert(n.clone()) {
+                queue.push_back(n.clone());
+            }
+        }
+    }
+    seen
 }
 
 /// `me`'s parent and children in a breadth-first spanning tree of `graph` rooted at the first
@@ -166,10 +197,28 @@ mod tests {
             ("n0".to_string(), vec!["n1".to_string()]),
             ("n1".to_string(), vec!["n0".to_string(), "n2".to_string()]),
         ];
-        let g = symmetric(&edges);
+        let g = symmetric(&edges, &m);
         assert_eq!(spanning_tree_neighbours(&m[1], &m, &g), vec!["n0", "n2"]);
         assert_eq!(spanning_tree_neighbours(&m[0], &m, &g), vec!["n1", "n3"]);
         assert_eq!(spanning_tree_neighbours(&m[3], &m, &g), vec!["n0"]);
+    }
+
+    #[test]
+    fn a_given_graph_counts_members_only_and_keeps_them_reachable() {
+        // A ring n0 - n1 - ... - n5 - n0, of which n2 and n4 left: n3 is cut off.
+        let ring: Vec<(String, Vec<String>)> = (0..6)
+            .map(|i| (format!("n{i}"), vec![format!("n{}", (i + 1) % 6)]))
+            .collect();
+        let members: Vec<String> = ["n0", "n1", "n3", "n5"].map(String::from).to_vec();
+        let overlay = Overlay::Given(ring);
+        let flood = |me: &str| plan(&me.to_string(), &members, &Strategy::Flood, &overlay);
+        let fixed = |names: &[&str]| Plan::Fixed(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(flood("n0"), fixed(&["n1", "n3", "n5"]));
+        assert_eq!(flood("n1"), fixed(&["n0"]));
+        assert_eq!(flood("n3"), fixed(&["n0"]));
+        let tree = |me: &str| plan(&me.to_string(), &members, &Strategy::Tree, &overlay);
+        assert_eq!(tree("n0"), fixed(&["n1", "n3", "n5"]));
+        assert_eq!(tree("n3"), fixed(&["n0"]));
     }
 
     #[test]

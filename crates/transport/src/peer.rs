@@ -78,6 +78,10 @@ pub(crate) struct Peer {
     pub(crate) graft_at: Option<(Time, CausalContext<ReplicaId>)>,
     /// The challenge sent to the peer after it showed an unexpected incarnation, and when.
     pub(crate) challenge: Option<(u64, Time)>,
+    /// When a pull of ours last answered one of the peer's: answers pull back at most once
+    /// per first timeout, so two replicas that each lack something cannot pull each other
+    /// back and forth at the speed of the network while the repair is on its way.
+    pub(crate) pull_answered_at: Option<Time>,
 }
 
 impl Peer {
@@ -99,6 +103,7 @@ impl Peer {
             relaying_us: false,
             graft_at: None,
             challenge: None,
+            pull_answered_at: None,
         }
     }
 
@@ -310,6 +315,37 @@ impl Peer {
             covered.join(have);
         }
         covered
+    }
+
+    /// The peer left the members: forgets what was queued or in flight for it (returned, to
+    /// go elsewhere) and every role it had. The link's numbers and what it is known to hold
+    /// are kept: if the same life comes back, the link resumes where it stopped (the emptied
+    /// flights are resent as empty ranges, so that its acknowledgements can move past them),
+    /// and a late acknowledgement can vouch for nothing.
+    pub(crate) fn depart(&mut self) -> Vec<Dot<ReplicaId>> {
+        let mut orphans = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        self.in_flight.clear();
+        for flight in self.flights.values_mut() {
+            orphans.append(&mut flight.dots);
+            flight.snapshot = None;
+            flight.relay = None;
+            flight.digest = None;
+        }
+        self.relay_for = false;
+        self.relaying_us = false;
+        self.graft_at = None;
+        self.challenge = None;
+        self.ack_owed_since = None;
+        orphans
+    }
+
+    /// The peer is a member again: what is still in flight counts as sent now, so that it is
+    /// not suspected for the time it was away.
+    pub(crate) fn rejoin(&mut self, now: Time) {
+        for flight in self.flights.values_mut() {
+            flight.first_sent = now;
+        }
     }
 
     /// Forgets everything about a previous incarnation of the peer, and restarts the

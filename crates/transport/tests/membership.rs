@@ -139,6 +139,7 @@ macro_rules! membership_property {
 }
 
 membership_property!(flood_full_survives_membership_changes, "flood/full");
+membership_property!(flood_ring_survives_membership_changes, "flood/ring");
 membership_property!(tree_kary2_survives_membership_changes, "tree/kary2");
 membership_property!(tree_star3_survives_membership_changes, "tree/star3");
 membership_property!(gossip_survives_membership_changes, "gossip/fanout2");
@@ -208,6 +209,16 @@ fn the_hub_leaving_hands_over_to_the_next() {
     );
 }
 
+/// Runs one schedule under the strategy named `name`, panicking with what went wrong.
+fn replay(name: &str, ops: &[Op], seed: u64) {
+    let Some((_, config)) = strategies().into_iter().find(|(n, _)| *n == name) else {
+        panic!("no strategy {name}");
+    };
+    if let Err(e) = run(&config, ops, seed) {
+        panic!("{name}: {e}");
+    }
+}
+
 #[test]
 fn regression_kary_members_leaving_in_turn() {
     use Op::*;
@@ -220,11 +231,70 @@ fn regression_kary_members_leaving_in_turn() {
         Leave(1),
         Leave(2),
     ];
-    let (_, config) = strategies()
-        .into_iter()
-        .find(|(n, _)| *n == "tree/kary2")
-        .expect("listed");
-    if let Err(e) = run(&config, &ops, 2219270557810081518) {
-        panic!("{e}");
+    replay("tree/kary2", &ops, 2219270557810081518);
+}
+
+/// The hub leaves while a leaf's write is on its way to it and the leaf is cut off from the
+/// next hub: the leaf's greeting of the new hub (its digest and a request for the hub's) is
+/// lost, and its retransmission must still ask, or neither learns what the other lacks.
+#[test]
+fn regression_hub_leaves_while_the_next_is_cut_off() {
+    use Op::*;
+    let ops = [Partition(3739814506), Wait(350), Update(4), Leave(0)];
+    replay("tree/star3", &ops, 685078437141763380);
+}
+
+#[test]
+fn regression_hub_leaves_after_its_leaves_failed_over() {
+    use Op::*;
+    let ops = [
+        Wait(93),
+        Update(4),
+        Partition(3161473281),
+        Update(3),
+        Wait(333),
+        Leave(0),
+    ];
+    replay("tree/star3", &ops, 29731578992640);
+}
+
+/// A member dropped from the others' lists while it keeps running (its own life, its state)
+/// and later taken back: the links to it resume, it is repaired with what it lacks and
+/// repairs the others with what it wrote meanwhile, and then everything falls quiet (no
+/// packet is left unacknowledged for ever).
+#[test]
+fn a_member_taken_back_in_the_same_life_resumes_its_links() {
+    let config = Config {
+        strategy: Strategy::Tree,
+        overlay: Overlay::Star { hubs: 2 },
+        ..base()
+    };
+    let mut cluster = Cluster::new(4, config, Faults::default(), 17);
+    for v in 0..20 {
+        cluster.update((v % 4) as u32, v);
+        assert!(cluster.run_for(ms(10)));
     }
+    assert!(cluster.run_for(Duration::from_secs(2)));
+    assert!(cluster.converged());
+    // Member 3 is cut off and dropped by the others; both sides keep writing.
+    cluster.partition(&[3], &[0, 1, 2]);
+    cluster.set_members_of(&[0, 1, 2], &[0, 1, 2]);
+    for v in 20..40 {
+        cluster.update((v % 4) as u32, v);
+        assert!(cluster.run_for(ms(10)));
+    }
+    assert!(cluster.run_for(Duration::from_secs(2)));
+    cluster.heal();
+    cluster.set_members_of(&[0, 1, 2], &[0, 1, 2, 3]);
+    assert!(cluster.run_for(Duration::from_secs(10)));
+    assert!(cluster.converged(), "member 3 and the others differ");
+    assert_eq!(cluster.nodes[3].state().len(), 40);
+    assert!(cluster.quiet(), "packets left unacknowledged for ever");
+}
+
+/// Flooding over a given graph whose path is cut where a member left: the members on either
+/// side are still linked (through the first member).
+#[test]
+fn regression_flood_over_a_graph_cut_by_a_departure() {
+    replay("flood/ring", &[Op::Leave(3), Op::Update(0)], 0);
 }

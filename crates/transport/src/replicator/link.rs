@@ -151,11 +151,23 @@ where
                 packet.snap = Some(self.log.state().clone());
                 packet.have = Some(self.log.seen().clone());
             }
-            if i == 0 && digest.is_some() {
-                // The digest as it is now, but no request for the peer's: a pull answered with
-                // a pull can ping-pong while both sides lack something, and the peer's own
-                // greeting or round brings its digest.
+            if i == 0
+                && let Some((number, _)) = self.peers.get(name).and_then(|p| p.challenge)
+            {
+                // A challenge not answered yet rides along: a new life that never sends us
+                // anything could otherwise not tell us that the link must start over.
+                packet.probe = Some(number);
+            }
+            if i == 0
+                && let Some(pull) = digest
+            {
+                // The digest as it is now, and the request for the peer's if the original
+                // made one: the first copy may have been lost, and without the answer this
+                // side never learns what the peer lacks. Retransmissions come once per
+                // timeout, and answers pull back at most once per timeout, so this cannot
+                // ping-pong.
                 packet.have = Some(self.log.seen().clone());
+                packet.pull = pull;
             }
             self.emit(name.clone(), packet, PacketKind::Retransmit);
         }

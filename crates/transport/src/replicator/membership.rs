@@ -1,26 +1,33 @@
 //! Members that change: joins and departures at any time, and the overlay recomputed from the
 //! member set alone, so that every member that sees the same set routes the same way.
 
-use gossip_crdt::{Decompose, Lattice};
+use gossip_crdt::{Decompose, Dot, Lattice};
 use serde::Serialize;
 
 use super::Replicator;
-use crate::Time;
 use crate::overlay::{Plan, plan};
+use crate::peer::Peer;
+use crate::{ReplicaId, Time};
 
 impl<L, P> Replicator<L, P>
 where
     L: Lattice + Decompose + Serialize,
     P: Ord + Clone + std::fmt::Debug,
 {
-    /// Replaces the member list (this replica is always one, listed or not). The overlay is
-    /// recomputed from the set, sorted, so the order and history of changes do not matter.
+    /// Replaces the member list (this replica is always one, listed or not).
     ///
-    /// A member that left is forgotten: what was queued or in flight for it is dropped, log
-    /// compaction stops waiting for it, and if it was the star's hub the next candidate takes
-    /// over (whatever the leaves held is offered to it). Late packets from it still bring
-    /// their deltas, but nothing else, and do not make it a member again. A member that joins
-    /// is greeted with a digest by those that push to it, and then sent what it lacks.
+    /// - The overlay is recomputed from the set, sorted: every member that sees the same set
+    ///   routes the same way, whatever the order and history of the changes.
+    /// - A member that left is forgotten: what was queued or in flight for it is queued for
+    ///   the current eager targets instead, its roles end (relay, hub: the next candidate takes
+    ///   over), and log compaction stops waiting for it. Its late packets still bring their
+    ///   deltas, but nothing else, and do not make it a member again.
+    /// - A member that joins is greeted reliably with a digest and a request for its own by
+    ///   those that push to it, and each side is then sent exactly what it lacks. One that
+    ///   comes back is challenged: the same life resumes its links, a new incarnation (its
+    ///   state lost) is sent everything again.
+    ///
+    /// `docs/anti-entropy.md` ("Members that change") has the details.
     pub fn set_members(&mut self, now: Time, members: Vec<P>) {
         let now = self.clock(now);
         let mut members = members;
@@ -45,14 +52,27 @@ where
         self.distribute();
         let old_targets = self.targets.clone();
         let old_hub = self.hub.clone();
+        // What waited for a member that left (queued or in flight) goes to whoever needs it
+        // now: it may be the only copy outside this replica.
+        let mut orphans: Vec<Dot<ReplicaId>> = Vec::new();
         for name in &left {
-            self.peers.remove(name);
+            let mut peer = self.peers.remove(name).unwrap_or_else(Peer::new);
+            orphans.extend(peer.depart());
             self.queued.remove(name);
             self.over_budget.retain(|n| n != name);
-            self.departed.insert(name.clone());
+            self.departed.insert(name.clone(), peer);
         }
         for name in &joined {
-            self.departed.remove(name);
+            if let Some(mut peer) = self.departed.remove(name) {
+                peer.rejoin(now);
+                let known_life = peer.inc.is_some();
+                self.peers.insert(name.clone(), peer);
+                if known_life {
+                    // Back as the life we knew (the link resumes), or as a new one (which
+                    // must start over)? Only the live one can answer.
+                    self.challenge(name, now);
+                }
+            }
         }
         self.members = members;
         self.plan = plan(
@@ -79,6 +99,15 @@ where
             }
         }
         self.refresh_targets();
+        orphans.sort();
+        orphans.dedup();
+        orphans.retain(|dot| self.log.is_stored(dot));
+        for target in self.targets.clone() {
+            for dot in &orphans {
+                let bytes = self.log.size_of(dot);
+                self.enqueue(&target, dot.clone(), bytes);
+            }
+        }
         // Every new target (a member that joined, or one the new overlay routes to) is
         // greeted with our digest and a request for its own, reliably: the exchange then
         // sends each side exactly what it lacks.

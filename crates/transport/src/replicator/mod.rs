@@ -124,8 +124,9 @@ pub struct Replicator<L, P> {
     /// The members (this replica included), sorted: who may be a peer.
     members: Vec<P>,
     config: Config<P>,
-    /// Members that left: their late packets still bring deltas, nothing else.
-    departed: BTreeSet<P>,
+    /// Members that left, with what is kept of them (see `Peer::depart`): their late packets
+    /// still bring deltas, nothing else.
+    departed: BTreeMap<P, Peer>,
     id: ReplicaId,
     /// This replica's incarnation: different from every other life of the same member.
     inc: u64,
@@ -189,7 +190,7 @@ where
         let mut replicator = Replicator {
             me,
             members,
-            departed: BTreeSet::new(),
+            departed: BTreeMap::new(),
             id: replica,
             inc: incarnation,
             next_local: 1,
@@ -359,7 +360,7 @@ where
     ) -> Result<(), TransportError> {
         let now = self.clock(now);
         let departed = self.members.binary_search(&from).is_err();
-        if departed && !self.departed.contains(&from) {
+        if departed && !self.departed.contains_key(&from) {
             self.stats.refused.not_member += 1;
             return Err(TransportError::NotMember);
         }
@@ -482,8 +483,31 @@ where
                     reply.snap = Some(self.log.state().clone());
                 }
             }
-            reply.pull = !their_have.leq(self.log.seen());
+            if !their_have.leq(self.log.seen()) {
+                // Pulled back at most once per first timeout (see `Peer::pull_answered_at`).
+                let first_rto = self.config.first_rto();
+                let peer = self.peer_mut(&from);
+                if peer.pull_answered_at.is_none_or(|at| at + first_rto <= now) {
+                    peer.pull_answered_at = Some(now);
+                    reply.pull = true;
+                }
+            }
             reply.have = Some(self.log.seen().clone());
+            if packet.seq.is_some() {
+                // A request sent reliably gets a reliable answer: the request is acknowledged
+                // by this very packet, so if it were lost the asker would never learn what
+                // this side has or lacks (and never send what it lacks).
+                let dots: Vec<Dot<ReplicaId>> = reply.runs.iter().flat_map(Run::dots).collect();
+                let snapshot = reply.snap.is_some().then(|| self.log.seen().clone());
+                let first_rto = self.config.first_rto();
+                let pull = reply.pull;
+                let peer = self.peer_mut(&from);
+                let seq = peer.open_flight(now, first_rto, dots, None, snapshot);
+                if let Some(flight) = peer.flights.get_mut(&seq) {
+                    flight.digest = Some(pull);
+                }
+                reply.seq = Some((seq, seq));
+            }
             let kind = if reply.snap.is_some() {
                 PacketKind::Snapshot
             } else if reply.runs.is_empty() {
