@@ -3,7 +3,7 @@
 //! for a replica holding a 1,000,000-element `GSet<u64>`.
 //!
 //! ```text
-//! cargo run --release -p gossip-store --example bench -- [DIR]
+//! cargo run --release -p gossip-store --example store_bench -- [DIR]
 //! ```
 //!
 //! `DIR` (default: a directory under the system's temporary one) must be on the disk to

@@ -2,7 +2,7 @@
 //! this one process.
 //!
 //! ```text
-//! cargo run -p gossip-net --example bench -- --nodes 3 --rate 1000 --secs 10
+//! cargo run -p gossip-net --example net_bench -- --nodes 3 --rate 1000 --secs 10
 //! ```
 //!
 //! Each update inserts one fresh `u64` into a G-Set replica that every node hosts, made at
