@@ -212,7 +212,7 @@ impl Engine {
         Progress {
             phase: self.phase,
             elapsed,
-            total: self.opts.time_limit,
+            total: self.opts.main_length(),
             ops_done: self.ops_done,
             messages: self.journal.all.send_count,
         }
