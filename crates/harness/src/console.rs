@@ -187,6 +187,14 @@ fn num(v: &Value) -> String {
     }
 }
 
+/// A figure in milliseconds: whole milliseconds are precise enough to read.
+fn ms(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) => format!("{f:.0}"),
+        None => num(v),
+    }
+}
+
 fn valid_word(v: &Value) -> String {
     match v.get("valid?") {
         Some(Value::Bool(b)) => b.to_string(),
@@ -272,7 +280,7 @@ pub fn summary(results: &Value, workload: &str) -> String {
                 line(format!(
                     "           step {}: converged after {} ms",
                     num(&c["step"]),
-                    num(&c["after-ms"])
+                    ms(&c["after-ms"])
                 ));
             }
         }
@@ -323,8 +331,8 @@ pub fn summary(results: &Value, workload: &str) -> String {
     if let Some(c) = results.get("node-cpu") {
         line(format!(
             "node cpu   {} ms in all, {} ms per 1000 ops",
-            num(&c["ms"]),
-            num(&c["ms-per-1000-ops"])
+            ms(&c["ms"]),
+            ms(&c["ms-per-1000-ops"])
         ));
     }
     if let Some(e) = results
@@ -440,6 +448,12 @@ mod tests {
         });
         let s = summary(&r, "broadcast");
         assert!(s.contains("lost 2"), "{s}");
+        let cpu = json!({"node-cpu": {"ms": 993.0, "ms-per-1000-ops": 12.345}});
+        let c = summary(&cpu, "broadcast");
+        assert!(
+            c.contains("node cpu   993 ms in all, 12 ms per 1000 ops"),
+            "{c}"
+        );
         assert!(s.contains("lost: 4 5"));
         assert!(s.contains("servers 6 (1.500 per op)"), "{s}");
     }

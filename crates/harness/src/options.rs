@@ -30,17 +30,30 @@ pub enum LatencyDist {
     Exponential,
 }
 
+impl LatencyDist {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyDist::Constant => "constant",
+            LatencyDist::Uniform => "uniform",
+            LatencyDist::Exponential => "exponential",
+        }
+    }
+}
+
 impl FromStr for LatencyDist {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(LatencyDist::Constant),
-            "uniform" => Ok(LatencyDist::Uniform),
-            "exponential" => Ok(LatencyDist::Exponential),
-            _ => Err(format!(
-                "unknown latency distribution {s:?} (constant, uniform, exponential)"
-            )),
-        }
+        [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ]
+        .into_iter()
+        .find(|d| d.name() == s)
+        .ok_or_else(|| {
+            format!("unknown latency distribution {s:?} (constant, uniform, exponential)")
+        })
     }
 }
 
@@ -292,6 +305,13 @@ mod tests {
             Ok(Availability::Total)
         ));
         assert!("1.5".parse::<Availability>().is_err());
+        for d in [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ] {
+            assert_eq!(d.name().parse::<LatencyDist>(), Ok(d));
+        }
         assert_eq!("g-set".parse::<WorkloadKind>(), Ok(WorkloadKind::GSet));
         assert!("lin-kv".parse::<WorkloadKind>().is_err());
     }

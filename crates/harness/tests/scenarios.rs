@@ -155,3 +155,22 @@ fn a_scenario_runs_for_its_script_not_the_default_time_limit() {
         std::time::Duration::from_millis(10_500)
     );
 }
+
+#[test]
+fn the_scenario_list_lines_up_its_columns() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
+        .args(["scenario", "--list"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the harness: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let suite = scenario::parse(SUITE).unwrap_or_else(|e| panic!("{e}"));
+    let mut columns = std::collections::BTreeSet::new();
+    for sc in &suite {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", sc.name)))
+            .unwrap_or_else(|| panic!("{} not listed:\n{stdout}", sc.name));
+        columns.insert(line.find(&sc.about));
+    }
+    assert_eq!(columns.len(), 1, "{columns:?}\n{stdout}");
+}
