@@ -80,7 +80,7 @@ pub struct ScenarioArgs {
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// Workload: echo, broadcast, g-set, g-counter or pn-counter.
-    #[arg(short = 'w', long, value_parser = parse::<WorkloadKind>)]
+    #[arg(short = 'w', long, value_parser = workload)]
     pub workload: WorkloadKind,
     /// The node program. Omitted: this harness's own node (`gossip-harness node`).
     #[arg(long)]
@@ -176,6 +176,11 @@ pub struct TestArgs {
 
 fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
+}
+
+fn workload(s: &str) -> Result<WorkloadKind, String> {
+    s.parse()
+        .map_err(|e: gossip_node::UnknownWorkload| e.to_string())
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration, String> {

@@ -1,10 +1,12 @@
 //! What the user sees on the terminal: the options at start, a live progress line, the results
 //! summary, and exactly Maelstrom's closing banner with its exit codes.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, StderrLock, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::checker::Validity;
 use crate::progress::{Phase, Progress};
@@ -41,11 +43,64 @@ pub fn verdict(v: Validity) -> (&'static str, i32) {
     }
 }
 
+/// Whether a progress line stands unfinished on the terminal: whatever writes to stderr next
+/// clears it first, so that a log line never runs on from it.
+static PROGRESS_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Clears the progress line standing on the terminal, if one does.
+fn clear_progress(err: &mut impl Write) {
+    if PROGRESS_SHOWN.swap(false, Ordering::Relaxed) {
+        let _ = err.write_all(b"\r\x1b[K");
+    }
+}
+
+/// Prints `line` to stderr, on a line of its own even while a progress line is shown.
+pub fn eprint_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    clear_progress(&mut err);
+    let _ = writeln!(err, "{line}");
+}
+
+/// Stderr for log lines (a `tracing-subscriber` writer): each event clears the progress line
+/// before it is written; the next progress update draws the line again below it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+/// Stderr, locked for one log event.
+pub struct LogLine {
+    err: StderrLock<'static>,
+    cleared: bool,
+}
+
+impl Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if !self.cleared {
+            clear_progress(&mut self.err);
+            self.cleared = true;
+        }
+        self.err.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.err.flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine {
+            err: std::io::stderr().lock(),
+            cleared: false,
+        }
+    }
+}
+
 /// Prints a progress line to stderr: rewritten in place on a terminal, every 10 s otherwise.
 pub struct ProgressLine {
     tty: bool,
     last: Option<Instant>,
-    printed: bool,
 }
 
 impl Default for ProgressLine {
@@ -54,59 +109,68 @@ impl Default for ProgressLine {
     }
 }
 
+/// The progress line for `p` at the run's time `now`. The clock shows time into the main
+/// phase, which ends at its length; after it, the phase says what is being waited for.
+pub fn progress_text(p: &Progress, now: Time) -> String {
+    let phase = match p.phase {
+        Phase::Created | Phase::Init => "init".to_owned(),
+        Phase::Setup => "setup".to_owned(),
+        Phase::Main => "main".to_owned(),
+        Phase::Recovery { until } => format!(
+            "recovery, final reads in {:.0} s",
+            (until - now).as_secs_f64().ceil()
+        ),
+        Phase::Final => "final reads".to_owned(),
+        Phase::Done => "done".to_owned(),
+    };
+    format!(
+        "[{:>6.1}/{:.0} s] {phase:<11} ops {:>7}  msgs {:>9}",
+        p.elapsed.min(p.total).as_secs_f64(),
+        p.total.as_secs_f64(),
+        p.ops_done,
+        p.messages
+    )
+}
+
 impl ProgressLine {
     /// A progress printer for this process's stderr.
     pub fn new() -> ProgressLine {
         ProgressLine {
             tty: std::io::stderr().is_terminal(),
             last: None,
-            printed: false,
         }
     }
 
-    /// Maybe print `p`.
-    pub fn update(&mut self, p: &Progress, _now: Time) {
+    /// Maybe print `p`; `now` is the run's time.
+    pub fn update(&mut self, p: &Progress, now: Time) {
         let every = if self.tty {
             Duration::from_millis(250)
         } else {
             Duration::from_secs(10)
         };
-        let now = Instant::now();
+        let wall = Instant::now();
         match self.last {
             None => {
-                self.last = Some(now);
+                self.last = Some(wall);
                 return;
             }
-            Some(last) if now.duration_since(last) < every => return,
-            Some(_) => self.last = Some(now),
+            Some(last) if wall.duration_since(last) < every => return,
+            Some(_) => self.last = Some(wall),
         }
-        self.printed = true;
-        let phase = match p.phase {
-            Phase::Created | Phase::Init => "init",
-            Phase::Setup => "setup",
-            Phase::Main => "main",
-            Phase::Recovery { .. } => "recovery",
-            Phase::Final => "final reads",
-            Phase::Done => "done",
-        };
-        let line = format!(
-            "[{:>6.1}/{:.0} s] {phase:<11} ops {:>7}  msgs {:>9}",
-            p.elapsed.as_secs_f64(),
-            p.total.as_secs_f64(),
-            p.ops_done,
-            p.messages
-        );
+        let line = progress_text(p, now);
         let mut err = std::io::stderr().lock();
         if self.tty {
+            clear_progress(&mut err);
             let _ = write!(err, "\r{line}\x1b[K");
+            PROGRESS_SHOWN.store(true, Ordering::Relaxed);
         } else {
             let _ = writeln!(err, "{line}");
         }
     }
 
-    /// End the line (on a terminal).
+    /// End the line (on a terminal), leaving the last figures in view.
     pub fn finish(&mut self) {
-        if self.tty && self.printed {
+        if PROGRESS_SHOWN.swap(false, Ordering::Relaxed) {
             eprintln!();
         }
     }
@@ -120,6 +184,14 @@ fn num(v: &Value) -> String {
         },
         Value::Null => "-".into(),
         other => other.to_string(),
+    }
+}
+
+/// A figure in milliseconds: whole milliseconds are precise enough to read.
+fn ms(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) => format!("{f:.0}"),
+        None => num(v),
     }
 }
 
@@ -208,7 +280,7 @@ pub fn summary(results: &Value, workload: &str) -> String {
                 line(format!(
                     "           step {}: converged after {} ms",
                     num(&c["step"]),
-                    num(&c["after-ms"])
+                    ms(&c["after-ms"])
                 ));
             }
         }
@@ -259,8 +331,8 @@ pub fn summary(results: &Value, workload: &str) -> String {
     if let Some(c) = results.get("node-cpu") {
         line(format!(
             "node cpu   {} ms in all, {} ms per 1000 ops",
-            num(&c["ms"]),
-            num(&c["ms-per-1000-ops"])
+            ms(&c["ms"]),
+            ms(&c["ms-per-1000-ops"])
         ));
     }
     if let Some(e) = results
@@ -328,6 +400,44 @@ mod tests {
         assert!(VALID_BANNER.contains('\u{2018}') && VALID_BANNER.contains('\u{30FC}'));
     }
 
+    fn progress(phase: Phase, elapsed_s: u64) -> Progress {
+        Progress {
+            phase,
+            elapsed: Duration::from_secs(elapsed_s),
+            total: Duration::from_secs(20),
+            ops_done: 5,
+            messages: 147,
+        }
+    }
+
+    #[test]
+    fn the_progress_clock_stops_at_the_main_phase_length() {
+        let now = Time::from_millis(30_000);
+        let main = progress_text(&progress(Phase::Main, 12), now);
+        assert!(main.starts_with("[  12.0/20 s] main "), "{main}");
+        let late = progress_text(&progress(Phase::Main, 21), now);
+        assert!(late.starts_with("[  20.0/20 s] main "), "{late}");
+        let until = Time::from_millis(36_500);
+        let rec = progress_text(&progress(Phase::Recovery { until }, 25), now);
+        assert!(
+            rec.starts_with("[  20.0/20 s] recovery, final reads in 7 s"),
+            "{rec}"
+        );
+        let fin = progress_text(&progress(Phase::Final, 40), now);
+        assert!(fin.starts_with("[  20.0/20 s] final reads"), "{fin}");
+    }
+
+    #[test]
+    fn a_log_line_clears_the_progress_line_first() {
+        let mut out = Vec::new();
+        PROGRESS_SHOWN.store(true, Ordering::Relaxed);
+        clear_progress(&mut out);
+        assert_eq!(out, b"\r\x1b[K");
+        // Once cleared, the next line is written as it is.
+        clear_progress(&mut out);
+        assert_eq!(out, b"\r\x1b[K");
+    }
+
     #[test]
     fn summary_mentions_key_figures() {
         let r = json!({
@@ -338,6 +448,12 @@ mod tests {
         });
         let s = summary(&r, "broadcast");
         assert!(s.contains("lost 2"), "{s}");
+        let cpu = json!({"node-cpu": {"ms": 993.0, "ms-per-1000-ops": 12.345}});
+        let c = summary(&cpu, "broadcast");
+        assert!(
+            c.contains("node cpu   993 ms in all, 12 ms per 1000 ops"),
+            "{c}"
+        );
         assert!(s.contains("lost: 4 5"));
         assert!(s.contains("servers 6 (1.500 per op)"), "{s}");
     }

@@ -4,7 +4,6 @@
 //! the store read. Keeping it separate from clap means simulation mode and tests can build
 //! options directly.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,61 +14,8 @@ use crate::ids::NodeId;
 use crate::nemesis::FaultKind;
 use crate::script::Script;
 
-/// Which workload to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkloadKind {
-    /// `echo`: echo requests, checked for equality.
-    Echo,
-    /// `broadcast`: gossip integers to every node (set-full checker).
-    Broadcast,
-    /// `g-set`: a grow-only set (set-full checker).
-    GSet,
-    /// `g-counter`: a grow-only counter (counter checker).
-    GCounter,
-    /// `pn-counter`: a counter with increments and decrements (counter checker).
-    PnCounter,
-}
-
-impl WorkloadKind {
-    /// The workload's name as on the command line and in the store path.
-    pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Echo => "echo",
-            WorkloadKind::Broadcast => "broadcast",
-            WorkloadKind::GSet => "g-set",
-            WorkloadKind::GCounter => "g-counter",
-            WorkloadKind::PnCounter => "pn-counter",
-        }
-    }
-
-    /// Every workload this harness implements.
-    pub const ALL: [WorkloadKind; 5] = [
-        WorkloadKind::Echo,
-        WorkloadKind::Broadcast,
-        WorkloadKind::GSet,
-        WorkloadKind::GCounter,
-        WorkloadKind::PnCounter,
-    ];
-}
-
-impl FromStr for WorkloadKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        WorkloadKind::ALL
-            .into_iter()
-            .find(|w| w.name() == s)
-            .ok_or_else(|| {
-                format!("unknown workload {s:?}; this harness runs echo, broadcast, g-set, g-counter and pn-counter")
-            })
-    }
-}
-
-impl fmt::Display for WorkloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// Which workload to run: the node crate's list, so the harness runs what the node serves.
+pub use gossip_node::WorkloadKind;
 
 /// How inter-server latency is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -84,17 +30,30 @@ pub enum LatencyDist {
     Exponential,
 }
 
+impl LatencyDist {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyDist::Constant => "constant",
+            LatencyDist::Uniform => "uniform",
+            LatencyDist::Exponential => "exponential",
+        }
+    }
+}
+
 impl FromStr for LatencyDist {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(LatencyDist::Constant),
-            "uniform" => Ok(LatencyDist::Uniform),
-            "exponential" => Ok(LatencyDist::Exponential),
-            _ => Err(format!(
-                "unknown latency distribution {s:?} (constant, uniform, exponential)"
-            )),
-        }
+        [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ]
+        .into_iter()
+        .find(|d| d.name() == s)
+        .ok_or_else(|| {
+            format!("unknown latency distribution {s:?} (constant, uniform, exponential)")
+        })
     }
 }
 
@@ -298,6 +257,11 @@ impl TestOptions {
         self.nemesis.contains(&kind)
     }
 
+    /// The longest the main phase runs: the script's length, or the time limit.
+    pub fn main_length(&self) -> Duration {
+        self.script.as_ref().map_or(self.time_limit, Script::length)
+    }
+
     /// The node count.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
@@ -341,6 +305,13 @@ mod tests {
             Ok(Availability::Total)
         ));
         assert!("1.5".parse::<Availability>().is_err());
+        for d in [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ] {
+            assert_eq!(d.name().parse::<LatencyDist>(), Ok(d));
+        }
         assert_eq!("g-set".parse::<WorkloadKind>(), Ok(WorkloadKind::GSet));
         assert!("lin-kv".parse::<WorkloadKind>().is_err());
     }

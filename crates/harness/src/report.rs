@@ -127,8 +127,9 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
         (
             "latency (ms)".into(),
             format!(
-                "{} ({:?})",
-                record.opts.latency_ms, record.opts.latency_dist
+                "{} ({})",
+                record.opts.latency_ms,
+                record.opts.latency_dist.name()
             ),
         ),
         (

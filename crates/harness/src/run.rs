@@ -203,17 +203,7 @@ pub fn run_once(opts: &TestOptions, command: &str) -> i32 {
 pub fn sim_config(opts: &TestOptions, log_dir: Option<PathBuf>) -> SimConfig {
     let mut node_args = vec![opts.workload.name().to_owned()];
     node_args.extend(opts.node_args.iter().cloned());
-    let main = match &opts.script {
-        Some(script) => script
-            .steps
-            .iter()
-            .map(|s| match s {
-                crate::script::Step::Wait(d) | crate::script::Step::Converged(d) => *d,
-                _ => std::time::Duration::ZERO,
-            })
-            .sum(),
-        None => opts.time_limit,
-    };
+    let main = opts.main_length();
     // Init and setup (10 s each at most), the main phase, the last ops' timeouts, recovery,
     // final reads, and a generous margin.
     let end = Time::ZERO

@@ -243,9 +243,11 @@ pub fn main(args: &ScenarioArgs) -> i32 {
             return EXIT_BAD_ARGS;
         }
     };
+    // Names padded to the longest, so the columns after them line up.
+    let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
     if args.list {
         for sc in &all {
-            println!("{:<28} {}", sc.name, sc.about);
+            println!("{:<width$}  {}", sc.name, sc.about);
         }
         return 0;
     }
@@ -294,7 +296,7 @@ pub fn main(args: &ScenarioArgs) -> i32 {
         let result = sweep(sc, args.first_seed, args.seeds, threads, file.as_deref());
         runs += result.runs;
         println!(
-            "{:<28} {} seeds: {} passed, {} failed ({:.1} s)",
+            "{:<width$}  {} seeds: {} passed, {} failed ({:.1} s)",
             sc.name,
             result.runs,
             result.runs - result.failures.len() as u64,

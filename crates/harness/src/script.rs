@@ -42,6 +42,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use gossip_node::parse_duration;
 use serde::Serialize;
 
 use crate::ids::{NodeId, NodeIndex};
@@ -78,6 +79,17 @@ pub struct Script {
 }
 
 impl Script {
+    /// The longest the script runs: its waits plus every convergence check's limit.
+    pub fn length(&self) -> Duration {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Wait(d) | Step::Converged(d) => *d,
+                _ => Duration::ZERO,
+            })
+            .sum()
+    }
+
     /// Step `i` as text.
     pub fn show(&self, i: usize) -> String {
         self.steps
@@ -179,19 +191,6 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parse a duration: `2s`, `1.5s`, `500ms`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let (n, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return None;
-    };
-    let x: f64 = n.parse().ok()?;
-    (x.is_finite() && x >= 0.0).then(|| Duration::from_secs_f64(x * scale))
-}
-
 impl Scenario {
     /// The script of a run on `nodes`: the steps with their node ids resolved.
     pub fn script(&self, nodes: Vec<NodeId>) -> Result<Script, String> {
@@ -271,7 +270,7 @@ fn parse_step(words: &[&str], lookup: &Lookup<'_>, n: usize) -> Result<Step, Str
             _ => Err(format!("`{}` takes one argument", words[0])),
         }
     };
-    let duration = |s: &str| parse_duration(s).ok_or_else(|| format!("bad duration {s:?}"));
+    let duration = |s: &str| parse_duration(s).map_err(|e| format!("bad duration: {e}"));
     let prob = |s: &str| match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("bad probability {s:?}")),

@@ -473,6 +473,32 @@ fn garbage_instead_of_init_crashes_with_the_reason() {
     assert!(r.stdout.contains("not well-formed JSON"));
 }
 
+#[test]
+fn a_node_that_echoes_its_input_is_told_so_not_looped() {
+    let r = harness(
+        "cat",
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            "/bin/cat",
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stdout.contains("Node n0 echoed our init back"),
+        "{}",
+        r.stdout
+    );
+    // The init went out once and came back once: nothing was routed round again.
+    let sent = r.results["net"]["all"]["send-count"].as_u64();
+    assert!(sent.is_some_and(|n| n <= 2), "{sent:?}");
+}
+
 /// Asserts that `r` is an argument error: exit 254 before anything started or was stored.
 fn assert_bad_args(r: &Run, message: &str) {
     assert_eq!(r.code, 254);

@@ -82,3 +82,30 @@ fn the_same_seed_on_every_node_loses_nothing() {
     assert_eq!(results["workload"]["lost-count"], 0);
     assert!(results["workload"]["stable-count"].as_u64().unwrap_or(0) > 10);
 }
+
+#[test]
+fn nodes_write_their_exit_summary_when_the_run_ends() {
+    let run = common::harness(
+        "gossip-our-node",
+        "exit-summary",
+        &[
+            "-w",
+            "g-set",
+            "--node-count",
+            "2",
+            "--time-limit",
+            "1",
+            "--rate",
+            "10",
+            "--recovery",
+            "0",
+        ],
+    );
+    assert_eq!(run.code, 0);
+    for node in ["n0", "n1"] {
+        let log = std::fs::read_to_string(run.dir.join(format!("node-logs/{node}.log")))
+            .unwrap_or_default();
+        assert!(log.contains("; exiting"), "{node}: {log}");
+        assert!(log.contains("replication:"), "{node}: {log}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use gossip_harness::scenario::{self, SUITE};
 
-/// Seeds per scenario (the issue asks for at least 100 in CI).
+/// Seeds per scenario.
 const SEEDS: u64 = 100;
 
 #[test]
@@ -111,6 +111,14 @@ fn scenario_files_are_checked_when_parsed() {
             "bad duration",
         ),
         (
+            "scenario x\n  test -w broadcast\n  wait 1e30s",
+            "too long a duration",
+        ),
+        (
+            "scenario x\n  test -w broadcast\n  converged within 5",
+            "has no unit",
+        ),
+        (
             "scenario x\n  test -w broadcast --node-count 3\n  kill n7",
             "no node \"n7\"",
         ),
@@ -134,4 +142,35 @@ fn scenario_files_are_checked_when_parsed() {
             .unwrap_or_default();
         assert!(err.contains(why), "{bad:?}: {err:?}");
     }
+}
+
+#[test]
+fn a_scenario_runs_for_its_script_not_the_default_time_limit() {
+    let text = "scenario short\n  test -w broadcast --node-count 3\n  wait 2s\n  kill n0\n  wait 500ms\n  restart n0\n  converged within 8s\n";
+    let scenarios = scenario::parse(text).expect("parses");
+    let opts = scenario::options(&scenarios[0], 1, true).expect("options");
+    let engine = gossip_harness::engine::Engine::new(opts);
+    assert_eq!(
+        engine.progress().total,
+        std::time::Duration::from_millis(10_500)
+    );
+}
+
+#[test]
+fn the_scenario_list_lines_up_its_columns() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gossip-harness"))
+        .args(["scenario", "--list"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the harness: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let suite = scenario::parse(SUITE).unwrap_or_else(|e| panic!("{e}"));
+    let mut columns = std::collections::BTreeSet::new();
+    for sc in &suite {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", sc.name)))
+            .unwrap_or_else(|| panic!("{} not listed:\n{stdout}", sc.name));
+        columns.insert(line.find(&sc.about));
+    }
+    assert_eq!(columns.len(), 1, "{columns:?}\n{stdout}");
 }

@@ -19,6 +19,8 @@
 //! | `workload` | one module per workload: what each request means |
 //! | `replicated` | a lattice and its replication engine, speaking `gossip` messages: the part of a workload the node drives |
 //! | `ack` | when a write is answered: `ack=replicated` holds answers and hides unreplicated writes from reads |
+//! | [`WorkloadKind`] | the workloads by name |
+//! | [`parse_duration`] | durations as typed: `250ms`, `1.5s` (the node's settings, the harness's scripts) |
 //! | [`Options`] | the command line: workload name and `key=value` settings, and the transport configuration they make |
 //! | [`run_stdio`] | the tokio shell around the core |
 //!
@@ -65,6 +67,7 @@
 #![warn(missing_docs)]
 
 mod ack;
+mod duration;
 mod node;
 mod options;
 pub mod protocol;
@@ -73,10 +76,13 @@ mod rejection;
 mod replicated;
 mod shell;
 mod workload;
+mod workload_kind;
 
 pub use ack::AckPolicy;
+pub use duration::{DurationError, parse_duration};
 pub use node::{Birth, Node};
-pub use options::{Options, OptionsError, OverlayChoice, USAGE, WorkloadKind};
+pub use options::{Options, OptionsError, OverlayChoice, USAGE};
 pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;
 pub use shell::run_stdio;
+pub use workload_kind::{UnknownWorkload, WorkloadKind};

@@ -6,11 +6,12 @@ use gossip_transport::{Start, Time};
 use serde_json::Value;
 
 use crate::ack::HeldReplies;
-use crate::options::{Options, WorkloadKind};
+use crate::options::Options;
 use crate::protocol::{ErrorCode, GOSSIP, Inbound, NodeId, line_head, line_with_body, parse_line};
 use crate::refusals::Throttle;
 use crate::replicated::Replication;
 use crate::workload::{self, Field, Reply, Setup, Workload};
+use crate::workload_kind::WorkloadKind;
 use crate::{NodeStats, Refusals, Rejection};
 
 /// How a node comes to life: the randomness that steers its choices, and what makes this

@@ -15,53 +15,13 @@ use std::time::Duration;
 use gossip_transport::{Config, Overlay, Strategy};
 
 use crate::ack::AckPolicy;
+use crate::duration::parse_duration;
 use crate::protocol::NodeId;
+use crate::workload_kind::WorkloadKind;
 
 /// Members of the default star that can act as hub in turn: one hub at a time carries the
 /// traffic, and the next takes over when it is suspected.
 const DEFAULT_HUBS: usize = 3;
-
-/// The Maelstrom workloads this node serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkloadKind {
-    /// `echo`: reply with what was sent.
-    Echo,
-    /// `broadcast`: spread integers to every node; `read` returns `messages`.
-    Broadcast,
-    /// `g-set`: a grow-only set; `read` returns `value`.
-    GSet,
-    /// `g-counter`: a grow-only counter.
-    GCounter,
-    /// `pn-counter`: a counter that also goes down.
-    PnCounter,
-}
-
-impl WorkloadKind {
-    /// Every workload, by its Maelstrom name.
-    pub const ALL: [(&'static str, WorkloadKind); 5] = [
-        ("echo", WorkloadKind::Echo),
-        ("broadcast", WorkloadKind::Broadcast),
-        ("g-set", WorkloadKind::GSet),
-        ("g-counter", WorkloadKind::GCounter),
-        ("pn-counter", WorkloadKind::PnCounter),
-    ];
-
-    /// The Maelstrom name (`g-set`, ...).
-    pub fn name(self) -> &'static str {
-        WorkloadKind::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(n, _)| n)
-    }
-
-    /// Looks a workload up by its Maelstrom name.
-    pub fn from_name(name: &str) -> Option<WorkloadKind> {
-        WorkloadKind::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, k)| *k)
-    }
-}
 
 /// Where the eager overlay comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -302,25 +262,9 @@ fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, OptionsErro
         .map_err(|_| OptionsError(format!("`{key}` wants a whole number, got `{value}`")))
 }
 
-/// `250ms`, `1.5s` or `2` (seconds).
+/// A duration setting (see [`parse_duration`]).
 fn duration(key: &str, value: &str) -> Result<Duration, OptionsError> {
-    let bad = || {
-        OptionsError(format!(
-            "`{key}` wants a duration like 200ms or 1.5s, got `{value}`"
-        ))
-    };
-    let (number, scale) = if let Some(n) = value.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = value.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (value, 1.0)
-    };
-    let n: f64 = number.parse().map_err(|_| bad())?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(bad());
-    }
-    Duration::try_from_secs_f64(n * scale).map_err(|_| bad())
+    parse_duration(value).map_err(|e| OptionsError(format!("`{key}` wants a duration: {e}")))
 }
 
 #[cfg(test)]
@@ -355,6 +299,8 @@ mod tests {
         let err = |args: &[&str]| Options::parse(args).expect_err("invalid").0;
         assert!(err(&["--workload"]).contains("unknown workload"));
         assert!(err(&["flush=soon"]).contains("duration"));
+        assert!(err(&["flush=2"]).contains("no unit"));
+        assert!(err(&["retain=1e30s"]).contains("too long"));
         assert!(err(&["hubs=-1"]).contains("whole number"));
         assert!(err(&["colour=blue"]).contains("unknown setting"));
         assert!(err(&["echo", "g-set"]).contains("more than one"));

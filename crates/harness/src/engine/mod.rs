@@ -47,7 +47,7 @@ use crate::host::Control;
 use crate::ids::{ClientId, Endpoint, NetId, NodeId, NodeIndex};
 use crate::journal::Journal;
 use crate::latency::Latency;
-use crate::message::{BodyHead, Packet, Preparsed};
+use crate::message::{BodyHead, LineError, Packet, Preparsed};
 use crate::nemesis::NemesisSchedule;
 use crate::network::{Delivery, Network};
 use crate::options::TestOptions;
@@ -212,7 +212,7 @@ impl Engine {
         Progress {
             phase: self.phase,
             elapsed,
-            total: self.opts.time_limit,
+            total: self.opts.main_length(),
             ops_done: self.ops_done,
             messages: self.journal.all.send_count,
         }
@@ -261,11 +261,11 @@ impl Engine {
             fields,
         } = pre;
         match envelope.and_then(|(src, dest, body)| {
-            Ok((
-                self.resolve("src", &src)?,
-                self.resolve("dest", &dest)?,
-                body,
-            ))
+            let (from, to) = (self.resolve("src", &src)?, self.resolve("dest", &dest)?);
+            if to == Endpoint::Node(node) && from != to {
+                return Err(LineError::Echoed { src, dest });
+            }
+            Ok((from, to, body))
         }) {
             Ok((src, dest, body)) => {
                 // Fields were read for a `dest` that reads as a client id; if it resolved to
@@ -286,7 +286,19 @@ impl Engine {
                     fields,
                 );
             }
-            Err(e) => self.bad_line(node, line, &e),
+            Err(e) => {
+                self.bad_line(node, line, &e);
+                // During init, the only thing a node was sent is its init: it will never answer.
+                if matches!(e, LineError::Echoed { .. }) && self.phase == Phase::Init {
+                    let name = self.node_name(node);
+                    self.fail(
+                        Some(node),
+                        format!(
+                            "Node {name} echoed our init back instead of answering it (does it copy stdin to stdout?)"
+                        ),
+                    );
+                }
+            }
         }
         self.advance();
     }

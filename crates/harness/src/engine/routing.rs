@@ -72,7 +72,7 @@ impl Engine {
         };
         match e {
             LineError::NotJson(_) => p.not_json += 1,
-            LineError::Schema(_) => p.bad_envelope += 1,
+            LineError::Schema(_) | LineError::Echoed { .. } => p.bad_envelope += 1,
             LineError::UnknownEndpoint {
                 closed_client: true,
                 ..

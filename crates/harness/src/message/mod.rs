@@ -119,6 +119,14 @@ pub enum LineError {
         /// reply after a timeout), as opposed to something that never existed.
         closed_client: bool,
     },
+    /// A message to the node itself from someone else: what it was sent, printed back (a node
+    /// that copies stdin to stdout). Routing it would loop it forever.
+    Echoed {
+        /// Its `src`.
+        src: String,
+        /// Its `dest`: the node that printed it.
+        dest: String,
+    },
 }
 
 impl std::fmt::Display for LineError {
@@ -154,6 +162,10 @@ impl std::fmt::Display for LineError {
                     "sent a message with {field} {value:?}, which is not a node, client or service of this test"
                 )
             }
+            LineError::Echoed { src, dest } => write!(
+                f,
+                "echoed a message it was sent back to us (src {src:?}, dest {dest:?}: itself); does it copy stdin to stdout?"
+            ),
         }
     }
 }

@@ -3,13 +3,15 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Dispatch;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::time::Time;
 
@@ -38,8 +40,12 @@ pub(super) struct NodeLogs {
 }
 
 impl NodeLogs {
+    /// Files a line of the harness's own about node `i` (a kill, a restart, a panic).
     pub(super) fn push(&self, i: usize, now: Time, text: &str) {
-        let line = format!("[{now}] {text}");
+        self.file(i, format!("[{now}] {text}"));
+    }
+
+    fn file(&self, i: usize, line: String) {
         let Ok(mut nodes) = self.nodes.lock() else {
             return;
         };
@@ -47,7 +53,7 @@ impl NodeLogs {
             return;
         };
         if self.echo {
-            eprintln!("{} stderr: {line}", log.name);
+            crate::console::eprint_line(&format!("{} stderr: {line}", log.name));
         }
         if log.tail.len() == TAIL_LINES {
             log.tail.pop_front();
@@ -61,62 +67,72 @@ impl NodeLogs {
     }
 }
 
-/// A `tracing` subscriber that files each event under the node being called.
-pub(super) struct LogSubscriber(pub(super) Arc<NodeLogs>);
+/// The `tracing` dispatch a node core's calls run under: `tracing-subscriber`'s fmt layer at
+/// info level, stamped with virtual time, each line filed under the node being called.
+pub(super) fn dispatch(logs: Arc<NodeLogs>) -> Dispatch {
+    let layer = tracing_subscriber::fmt::layer()
+        .with_timer(VirtualTime)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(NodeWriter(logs));
+    // A global filter (not a per-layer one): callsites below info are then never enabled,
+    // rather than asked about at every event of a busy core.
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(LevelFilter::INFO)
+            .with(layer),
+    )
+}
 
-struct Fields(String);
+/// Stamps a line with the virtual instant of the call being run.
+struct VirtualTime;
 
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, " {value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
+impl FormatTime for VirtualTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        let (_, now) = LOG_CONTEXT.with(Cell::get);
+        write!(w, "[{}]", Time::from_nanos(now))
     }
+}
 
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            let _ = write!(self.0, " {value}");
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
+/// Hands out one [`LineWriter`] per event.
+struct NodeWriter(Arc<NodeLogs>);
+
+impl<'a> MakeWriter<'a> for NodeWriter {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> LineWriter<'a> {
+        LineWriter {
+            logs: &self.0,
+            buf: Vec::new(),
         }
     }
 }
 
-impl Subscriber for LogSubscriber {
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if self.enabled(meta) {
-            Interest::always()
-        } else {
-            Interest::never()
+/// Collects one formatted event and files it when dropped (the fmt layer writes an event,
+/// then drops its writer).
+struct LineWriter<'a> {
+    logs: &'a NodeLogs,
+    buf: Vec<u8>,
+}
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter<'_> {
+    fn drop(&mut self) {
+        if self.buf.is_empty() {
+            return;
         }
+        let (i, _) = LOG_CONTEXT.with(Cell::get);
+        let text = String::from_utf8_lossy(&self.buf);
+        self.logs.file(i, text.trim_end().to_owned());
     }
-
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        *meta.level() <= Level::INFO
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::INFO)
-    }
-
-    fn new_span(&self, _span: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _span: &Id, _values: &Record<'_>) {}
-
-    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(event.metadata().level().to_string());
-        event.record(&mut fields);
-        let (i, now) = LOG_CONTEXT.with(Cell::get);
-        self.0.push(i, Time::from_nanos(now), &fields.0);
-    }
-
-    fn enter(&self, _span: &Id) {}
-
-    fn exit(&self, _span: &Id) {}
 }

@@ -46,7 +46,7 @@ use crate::ids::{NodeId, NodeIndex};
 use crate::message::Preparsed;
 use crate::ordered_pool::OrderedPool;
 use crate::time::Time;
-use logs::{LOG_CONTEXT, LogSubscriber, NodeLog, NodeLogs};
+use logs::{LOG_CONTEXT, NodeLog, NodeLogs};
 
 /// More events than this at one virtual instant is taken for a livelock.
 pub const SAME_INSTANT_LIMIT: u64 = 20_000_000;
@@ -170,7 +170,7 @@ impl SimHost {
             echo: config.log_stderr,
             nodes: Mutex::new(Vec::new()),
         });
-        let dispatch = tracing::Dispatch::new(LogSubscriber(logs.clone()));
+        let dispatch = logs::dispatch(Arc::clone(&logs));
         SimHost {
             config,
             options: None,

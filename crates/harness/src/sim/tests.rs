@@ -90,6 +90,23 @@ fn a_node_answers_at_the_instant_it_is_asked_and_pauses_and_dies() {
         log.contains("KILLED") && log.contains("RESTARTED (life 1"),
         "{log}"
     );
+    // The core's own events: under the node that logged them, stamped with virtual time.
+    let first = |i: usize| {
+        h.log_lines(NodeIndex(i))
+            .first()
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        first(0).starts_with("[0.000s]") && first(0).contains("INFO initialised node=n0"),
+        "{}",
+        first(0)
+    );
+    assert!(
+        first(1).starts_with("[0.010s]") && first(1).contains("INFO initialised node=n1"),
+        "{}",
+        first(1)
+    );
     assert_eq!(h.stats().lines_in, 3);
 }
 

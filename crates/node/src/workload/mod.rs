@@ -17,9 +17,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::Rejection;
-use crate::options::{Options, WorkloadKind};
+use crate::options::Options;
 use crate::protocol::{GOSSIP, Inbound, NodeId};
 use crate::replicated::{Replicated, Replication};
+use crate::workload_kind::WorkloadKind;
 
 pub(crate) use broadcast::Broadcast;
 pub(crate) use counter::CounterWorkload;

@@ -14,7 +14,9 @@
 //! stops reading until the main loop catches up, so a node that floods its stdout blocks on
 //! its own full pipe. A longer stderr line reaches the log in pieces of that length.
 //!
-//! Every node process group is killed on shutdown, on drop (errors and panics) and on Ctrl-C.
+//! At the end of a run every node's stdin is closed and its process group gets SIGTERM, so
+//! that a node can write its exit summary; whatever still runs after a short grace is killed
+//! (SIGKILL), as on drop (errors and panics) and on Ctrl-C.
 //!
 //! Faults ([`Control`]): pause and resume are SIGSTOP and SIGCONT to the node's process
 //! group; kill is SIGKILL (its end of file is then expected, not a crash); restart spawns the
@@ -64,6 +66,9 @@ const POLL_CAP: Duration = Duration::from_millis(100);
 /// How long to wait for an exit status after a node closed its stdout, and for the last
 /// stderr lines of a dead node.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
+/// How long the nodes still running at the end of a run get, all together, to write their exit
+/// summaries once their stdin has closed and SIGTERM has arrived, before SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// The last stderr lines of a node, and whether its stderr reached end of file.
 #[derive(Default)]
@@ -449,7 +454,7 @@ fn stderr_loop(
                     write!(log, "{line}")
                 };
                 if echo {
-                    eprintln!("{name} stderr: {line}");
+                    crate::console::eprint_line(&format!("{name} stderr: {line}"));
                 }
                 if let Ok(mut t) = tail.lines.lock() {
                     if t.len() == TAIL_LINES {
@@ -617,6 +622,8 @@ impl NodeHost for ProcessHost {
             return Vec::new();
         }
         self.shut_down = true;
+        // Maelstrom's teardown check, before any node is told to stop: one that has already
+        // exited crashed the test.
         let mut exited = Vec::new();
         for (i, n) in self.nodes.iter_mut().enumerate() {
             match n.child.try_wait() {
@@ -625,8 +632,24 @@ impl NodeHost for ProcessHost {
                 }
                 _ => {}
             }
+        }
+        for n in &mut self.nodes {
+            // Dropping the writer ends its thread, which closes the node's stdin.
             n.writer = None;
             n.queue.close();
+            if let Ok(None) = n.child.try_wait() {
+                // SIGCONT: a paused node (a run cut short) could not act on SIGTERM.
+                signal_group(&n.child, &n.name, Signal::SIGTERM);
+                signal_group(&n.child, &n.name, Signal::SIGCONT);
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        for n in &mut self.nodes {
+            while Instant::now() < deadline
+                && (matches!(n.child.try_wait(), Ok(None)) || !n.tail.closed.load(Ordering::SeqCst))
+            {
+                thread::sleep(Duration::from_millis(5));
+            }
             kill_group(&mut n.child, &n.name);
         }
         exited
@@ -652,14 +675,19 @@ fn reaped_children_cpu() -> Option<Duration> {
     ))
 }
 
-fn kill_group(child: &mut Child, name: &str) {
+/// Sends `signal` to the node's process group: the node leads its own group, so helpers it
+/// spawned get it too.
+fn signal_group(child: &Child, name: &str, signal: Signal) {
     if let Ok(pid) = i32::try_from(child.id()) {
-        // The node leads its own process group: kill the group, so helpers it spawned die too.
-        match killpg(Pid::from_raw(pid), Signal::SIGKILL) {
+        match killpg(Pid::from_raw(pid), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => tracing::debug!("killpg {name}: {e}"),
+            Err(e) => tracing::debug!("killpg {name} {signal}: {e}"),
         }
     }
+}
+
+fn kill_group(child: &mut Child, name: &str) {
+    signal_group(child, name, Signal::SIGKILL);
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -671,108 +699,4 @@ impl Drop for ProcessHost {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicUsize;
-
-    /// An endless stdout: `pattern` over and over, counting the bytes handed out.
-    struct Endless {
-        pattern: &'static [u8],
-        at: usize,
-        produced: Arc<AtomicUsize>,
-    }
-
-    impl Read for Endless {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            for b in out.iter_mut() {
-                *b = self.pattern[self.at % self.pattern.len()];
-                self.at += 1;
-            }
-            self.produced.fetch_add(out.len(), Ordering::SeqCst);
-            Ok(out.len())
-        }
-    }
-
-    fn endless(pattern: &'static [u8]) -> (Endless, Arc<AtomicUsize>) {
-        let produced = Arc::new(AtomicUsize::new(0));
-        let r = Endless {
-            pattern,
-            at: 0,
-            produced: produced.clone(),
-        };
-        (r, produced)
-    }
-
-    #[test]
-    fn a_line_that_never_ends_stops_the_reader_at_the_limit() {
-        let (r, produced) = endless(b"x");
-        let (tx, rx) = mpsc::channel();
-        read_loop(3, 7, r, &tx, &Arc::new(Queue::default()));
-        assert!(matches!(rx.try_recv(), Ok(Msg::TooLong(3, 7, _))));
-        assert!(rx.try_recv().is_err());
-        let read = produced.load(Ordering::SeqCst);
-        assert!(
-            read <= MAX_LINE_BYTES + 1 + READ_BUFFER,
-            "read {read} bytes"
-        );
-    }
-
-    #[test]
-    fn a_line_of_the_longest_length_gets_through_whole() {
-        let mut out = vec![b'y'; MAX_LINE_BYTES];
-        out.extend_from_slice(b"\nshort\n");
-        let (tx, rx) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            read_loop(0, 0, out.as_slice(), &tx, &Arc::new(Queue::default()));
-        });
-        let mut lines = Vec::new();
-        while let Ok(Msg::Lines {
-            lines: l,
-            bytes,
-            queue,
-            ..
-        }) = rx.recv()
-        {
-            lines.extend(l);
-            queue.release(bytes);
-        }
-        assert!(reader.join().is_ok());
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
-        assert_eq!(lines[1], "short");
-    }
-
-    /// However slowly the main loop takes lines, the reader is never further ahead than the
-    /// queue's bound, a batch being assembled and its read buffer.
-    #[test]
-    fn a_flood_of_lines_is_held_back_by_the_queue_bound() {
-        let (r, produced) = endless(b"noise\n");
-        let (tx, rx) = mpsc::channel();
-        let queue = Arc::new(Queue::default());
-        let q = queue.clone();
-        let reader = thread::spawn(move || read_loop(0, 0, r, &tx, &q));
-        let ahead_at_most = MAX_QUEUED_BYTES + BATCH_BYTES + READ_BUFFER;
-        let (mut taken, mut batches) = (0, 0);
-        while taken < 16 * MAX_QUEUED_BYTES {
-            let Ok(Msg::Lines {
-                lines,
-                bytes,
-                queue,
-                ..
-            }) = rx.recv()
-            else {
-                panic!("the reader stopped");
-            };
-            let ahead = produced.load(Ordering::SeqCst) - taken;
-            assert!(ahead <= ahead_at_most, "{ahead} bytes read ahead");
-            taken += lines.iter().map(|l| l.len() + 1).sum::<usize>();
-            queue.release(bytes);
-            batches += 1;
-        }
-        assert!(batches > 16);
-        // Closing the queue frees a reader waiting for room.
-        queue.close();
-        drop(rx);
-        assert!(reader.join().is_ok());
-    }
-}
+mod tests;
