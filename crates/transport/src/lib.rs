@@ -40,6 +40,7 @@
 //! | [`Change`], [`Source`] | change events: what grew the state, and from where |
 //! | [`Stats`], [`PacketKind`] | counters of packets and bytes, by kind |
 //! | [`TransportError`] | packets refused |
+//! | `testing` (feature `testing`) | `SimNet`: a simulated network with virtual time, faults and churn |
 //!
 //! ## Example
 //!
@@ -100,6 +101,8 @@ mod replica_id;
 mod replicator;
 mod start;
 mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod weigh;
 mod window;
