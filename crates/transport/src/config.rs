@@ -185,21 +185,24 @@ impl<P> Config<P> {
     /// tree of degree four, so a node pushes eagerly to at most five neighbours (its parent
     /// and four children) whatever the cluster's size, and sends one lazy digest a second to
     /// one random member while something is new, which repairs the tree when a link or an
-    /// inner node fails. Every node batches every 50 ms. An update takes up to twice the tree's
-    /// depth in hops (about `2 log4 n`), so latency grows slowly with the cluster while no
-    /// node's load does.
+    /// inner node fails. Leaves (three members in four) push each update at once to their
+    /// parent; inner nodes batch every 100 ms. An update takes up to twice the tree's depth in
+    /// hops (about `2 log4 n`), so latency grows slowly with the cluster while no node's load
+    /// grows at all.
     pub fn scalable() -> Self {
         Config {
             strategy: Strategy::Hybrid {
                 lazy_interval: Duration::from_millis(1000),
                 lazy_fanout: 1,
-                graft_delay: Duration::from_millis(1500),
+                graft_delay: Duration::from_millis(2000),
             },
             overlay: Overlay::Kary {
                 k: SCALABLE_TREE_DEGREE,
             },
-            flush: Duration::from_millis(50),
-            relay_flush: Duration::from_millis(50),
+            flush: Duration::ZERO,
+            relay_flush: Duration::from_millis(100),
+            ack_delay: Duration::from_millis(500),
+            rto: Duration::from_millis(1000),
             ..Self::lan()
         }
     }

@@ -32,6 +32,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::fmt::Debug;
+use std::ops::Deref;
 use std::time::Duration;
 
 use gossip_crdt::{Decompose, Dot, Lattice};
@@ -107,6 +108,25 @@ pub struct NetStats {
     pub delivered: u64,
 }
 
+/// The replicas of a [`SimNet`], readable as a slice (`net.nodes[i]`, `net.nodes.iter()`).
+/// Drive one by hand through [`SimNet::node_mut`], so that the network sees what it sends.
+pub struct Replicas<L, P>(Vec<Replicator<L, P>>);
+
+impl<'a, L, P> IntoIterator for &'a Replicas<L, P> {
+    type Item = &'a Replicator<L, P>;
+    type IntoIter = std::slice::Iter<'a, Replicator<L, P>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<L, P> Deref for Replicas<L, P> {
+    type Target = [Replicator<L, P>];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 /// A packet on its way.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct InFlight {
@@ -117,7 +137,7 @@ struct InFlight {
 /// Replicas of `L` named by `P`, and the network between them. See the [module](self) doc.
 pub struct SimNet<L, P> {
     /// The replicas, one per simulated member, in the order of [`names`](Self::names).
-    pub nodes: Vec<Replicator<L, P>>,
+    pub nodes: Replicas<L, P>,
     /// What the network does to each packet.
     pub faults: Faults,
     /// The network's randomness; a test may draw its own schedule from it too.
@@ -148,6 +168,11 @@ pub struct SimNet<L, P> {
     restarts: u64,
     watching: bool,
     changes: VecDeque<(Time, P, Change<L, P>)>,
+    /// Each replica's deadline, as of the last time it was asked: asking costs a walk over
+    /// the replica's peers, so only replicas that had an input since are asked again.
+    deadlines: Vec<Option<Time>>,
+    /// Replicas that had an input since their outputs were last collected, in order.
+    touched: BTreeSet<usize>,
 }
 
 /// The most events one [`SimNet::run_until`] handles before it gives up: far more than any
@@ -176,7 +201,7 @@ where
         seed: u64,
     ) -> Self {
         let all: Vec<P> = members.iter().chain(&outsiders).cloned().collect();
-        let nodes = members
+        let nodes: Vec<_> = members
             .iter()
             .enumerate()
             .map(|(i, m)| {
@@ -184,13 +209,14 @@ where
                 Replicator::new(m.clone(), all.clone(), config.clone(), start)
             })
             .collect();
+        let count = nodes.len();
         let index = members
             .iter()
             .enumerate()
             .map(|(i, m)| (m.clone(), i))
             .collect();
         let mut net = SimNet {
-            nodes,
+            nodes: Replicas(nodes),
             faults,
             rng: Rng(seed),
             trace: false,
@@ -212,6 +238,8 @@ where
             restarts: 0,
             watching: false,
             changes: VecDeque::new(),
+            deadlines: vec![None; count],
+            touched: (0..count).collect(),
         };
         net.collect();
         net
@@ -257,7 +285,8 @@ where
     /// If `name` is not simulated.
     pub fn node_mut(&mut self, name: P) -> &mut Replicator<L, P> {
         let i = self.position(&name);
-        &mut self.nodes[i]
+        self.touched.insert(i);
+        &mut self.nodes.0[i]
     }
 
     /// `name` applies and spreads a local `delta` now; returns its id, as
@@ -265,7 +294,8 @@ where
     pub fn update(&mut self, name: P, delta: L) -> Option<Dot<ReplicaId>> {
         let now = self.now;
         let i = self.position(&name);
-        let dot = self.nodes[i].update(now, delta);
+        let dot = self.nodes.0[i].update(now, delta);
+        self.touched.insert(i);
         self.drain_changes(i);
         self.collect();
         dot
@@ -276,7 +306,8 @@ where
     pub fn inject(&mut self, from: P, to: P, packet: Packet<L>) -> Result<(), TransportError> {
         let now = self.now;
         let i = self.position(&to);
-        let result = self.nodes[i].handle_packet(now, from, packet);
+        let result = self.nodes.0[i].handle_packet(now, from, packet);
+        self.touched.insert(i);
         self.drain_changes(i);
         self.collect();
         result
@@ -288,7 +319,7 @@ where
     pub fn watch(&mut self) {
         self.watching = true;
         for i in 0..self.nodes.len() {
-            self.nodes[i].watch();
+            self.nodes.0[i].watch();
             self.drain_changes(i);
         }
     }
@@ -303,7 +334,7 @@ where
         if !self.watching {
             return;
         }
-        while let Some(change) = self.nodes[i].poll_change() {
+        while let Some(change) = self.nodes.0[i].poll_change() {
             self.changes
                 .push_back((self.now, self.names[i].clone(), change));
         }
@@ -335,7 +366,8 @@ where
             self.names.push(name.clone());
             // A placeholder, replaced by the fresh life below.
             let start = Start::new(self.now, 0, 0);
-            self.nodes.push(Replicator::new(
+            self.deadlines.push(None);
+            self.nodes.0.push(Replicator::new(
                 name.clone(),
                 Vec::new(),
                 self.config.clone(),
@@ -351,7 +383,8 @@ where
         let now = self.now;
         for n in &live {
             let i = self.position(n);
-            self.nodes[i].set_members(now, live.clone());
+            self.nodes.0[i].set_members(now, live.clone());
+            self.touched.insert(i);
             self.drain_changes(i);
         }
         self.collect();
@@ -391,11 +424,12 @@ where
         self.down.remove(&name);
         let members = self.live();
         let fresh = Replicator::new(name, members, self.config.clone(), start);
-        let old = std::mem::replace(&mut self.nodes[i], fresh);
+        let old = std::mem::replace(&mut self.nodes.0[i], fresh);
         self.retired.absorb(old.stats());
         if self.watching {
-            self.nodes[i].watch();
+            self.nodes.0[i].watch();
         }
+        self.touched.insert(i);
         self.collect();
     }
 
@@ -428,13 +462,24 @@ where
         !self.gone.contains(name) && !self.down.contains(name)
     }
 
-    /// Moves every replica's outgoing packets onto the network.
+    /// Moves the outgoing packets of every replica that had an input onto the network, and
+    /// notes its next deadline.
     fn collect(&mut self) {
-        for i in 0..self.nodes.len() {
-            while let Some((to, packet)) = self.nodes[i].poll_transmit() {
+        for i in std::mem::take(&mut self.touched) {
+            while let Some((to, packet)) = self.nodes.0[i].poll_transmit() {
                 let from = self.names[i].clone();
                 self.send(from, to, packet);
             }
+            self.deadlines[i] = self.nodes[i].poll_timeout();
+        }
+    }
+
+    /// Replica `i`'s next deadline.
+    fn deadline(&self, i: usize) -> Option<Time> {
+        if self.touched.contains(&i) {
+            self.nodes[i].poll_timeout()
+        } else {
+            self.deadlines[i]
         }
     }
 
@@ -475,7 +520,7 @@ where
         let delivery = self.queue.peek().map(|Reverse(f)| f.at);
         let timer = (0..self.nodes.len())
             .filter(|&i| self.runs(i))
-            .filter_map(|i| self.nodes[i].poll_timeout())
+            .filter_map(|i| self.deadline(i))
             .min();
         [delivery, timer].into_iter().flatten().min()
     }
@@ -536,14 +581,16 @@ where
                 eprintln!("{now} {from:?} -> {to:?}: {packet:?}");
             }
             self.net.delivered += 1;
-            if let Err(e) = self.nodes[i].handle_packet(now, from.clone(), packet) {
+            if let Err(e) = self.nodes.0[i].handle_packet(now, from.clone(), packet) {
                 panic!("{to:?} refused a packet from {from:?} at {now}: {e}");
             }
+            self.touched.insert(i);
             self.drain_changes(i);
         }
         for i in 0..self.nodes.len() {
-            if self.runs(i) && self.nodes[i].poll_timeout().is_some_and(|t| t <= now) {
-                self.nodes[i].handle_timeout(now);
+            if self.runs(i) && self.deadline(i).is_some_and(|t| t <= now) {
+                self.nodes.0[i].handle_timeout(now);
+                self.touched.insert(i);
                 self.drain_changes(i);
             }
         }
@@ -569,8 +616,7 @@ where
     /// `true` iff nothing is on the wire and no running replica has a deadline.
     pub fn quiet(&self) -> bool {
         self.queue.is_empty()
-            && (0..self.nodes.len())
-                .all(|i| !self.runs(i) || self.nodes[i].poll_timeout().is_none())
+            && (0..self.nodes.len()).all(|i| !self.runs(i) || self.deadline(i).is_none())
     }
 
     /// The join of every replica's state.

@@ -55,7 +55,10 @@ fn a_restart_with_a_smaller_incarnation_is_repaired_and_acknowledged() {
         );
         let delta = cluster.nodes[2].state().insert_delta(1_000);
         let now = cluster.now();
-        let dot = cluster.nodes[2].update(now, delta).expect("a new element");
+        let dot = cluster
+            .node_mut(2)
+            .update(now, delta)
+            .expect("a new element");
         settle(&mut cluster);
         assert!(cluster.converged(), "{name}: after the restart");
         assert!(
@@ -82,7 +85,7 @@ fn a_forged_incarnation_is_settled_by_the_live_member() {
         for v in 0..5 {
             let delta = cluster.nodes[1].state().insert_delta(v);
             let now = cluster.now();
-            dots.push(cluster.nodes[1].update(now, delta).expect("new"));
+            dots.push(cluster.node_mut(1).update(now, delta).expect("new"));
             settle(&mut cluster);
         }
         assert!(cluster.converged(), "{name}");
@@ -141,7 +144,10 @@ fn claims_on_a_replicas_own_id_are_refused() {
         for v in 10..15 {
             let delta = cluster.nodes[0].state().insert_delta(v);
             let now = cluster.now();
-            let dot = cluster.nodes[0].update(now, delta).expect("a new element");
+            let dot = cluster
+                .node_mut(0)
+                .update(now, delta)
+                .expect("a new element");
             assert!(cluster.nodes[0].state().contains(&v), "{name}: not applied");
             dots.push(dot);
         }
@@ -353,7 +359,7 @@ fn hostile_run(steps: Vec<Step>) -> Result<(), String> {
                 value += 1;
                 let delta = cluster.nodes[*node as usize].state().insert_delta(value);
                 let now = cluster.now();
-                let Some(dot) = cluster.nodes[*node as usize].update(now, delta) else {
+                let Some(dot) = cluster.node_mut(*node).update(now, delta) else {
                     return Err(format!("update {value} on node {node} returned no id"));
                 };
                 if !cluster.nodes[*node as usize].state().contains(&value) {

@@ -196,7 +196,7 @@ fn repair_after_a_partition_costs_the_difference_not_the_state() {
 fn time_going_backwards_is_treated_as_now() {
     let mut cluster = Cluster::new(2, star(0), calm(), 7);
     cluster.run_for(Duration::from_secs(1));
-    let node = &mut cluster.nodes[1];
+    let node = cluster.node_mut(1);
     let delta = node.state().insert_delta(5);
     node.update(Time::ZERO, delta); // earlier than the node has seen
     assert!(
