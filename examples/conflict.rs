@@ -14,7 +14,8 @@
 use std::time::Duration;
 
 use gossip::crdt::{Causality, CrdtError, Lattice, LwwRegister, MvRegister, VersionVector};
-use gossip::transport::{Config, Overlay, Replicator, Start, Strategy, Time};
+use gossip::transport::testing::{Faults, SimNet};
+use gossip::transport::{Config, Overlay, Replicator, Strategy};
 
 /// Appends one line to the story.
 macro_rules! say {
@@ -154,14 +155,9 @@ type Title = MvRegister<String, &'static str>;
 /// One replica of it; peers are named by `&str` too.
 type Node = Replicator<Title, &'static str>;
 
-/// Replicas and the wire between them, which can be cut. Time is virtual: it jumps from one
-/// deadline to the next.
-struct Net {
-    nodes: Vec<Node>,
-    now: Time,
-    cut: bool,
-    dropped: usize,
-}
+/// The replicas on the simulated network of `gossip_transport::testing`: virtual time that
+/// jumps from one deadline to the next, packets delivered at once, links that can be cut.
+struct Net(SimNet<Title, &'static str>);
 
 impl Net {
     fn new(names: &[&'static str]) -> Net {
@@ -173,110 +169,48 @@ impl Net {
             overlay: Overlay::Full,
             ..Config::default()
         };
-        let nodes = names
-            .iter()
-            .zip(1..)
-            .map(|(&name, seed)| {
-                let start = Start::new(Time::ZERO, 1, seed);
-                Node::new(name, names.to_vec(), config.clone(), start)
-            })
-            .collect();
-        let mut net = Net {
-            nodes,
-            now: Time::ZERO,
-            cut: false,
-            dropped: 0,
+        let faults = Faults {
+            latency: Duration::ZERO,
+            ..Faults::default()
         };
-        net.deliver(); // the replicas greet each other
-        net
+        let mut net = SimNet::new(names.to_vec(), config, faults, 1);
+        net.run_for(Duration::ZERO); // the replicas greet each other
+        Net(net)
     }
 
-    fn node(&self, name: &str) -> &Node {
-        self.nodes
-            .iter()
-            .find(|n| *n.me() == name)
-            .expect("a member")
-    }
-
-    fn node_mut(&mut self, name: &str) -> &mut Node {
-        self.nodes
-            .iter_mut()
-            .find(|n| *n.me() == name)
-            .expect("a member")
+    fn node(&self, name: &'static str) -> &Node {
+        self.0.node(name)
     }
 
     /// What the application at `name` reads: one value, or several after a conflict.
-    fn read(&self, name: &str) -> Vec<String> {
+    fn read(&self, name: &'static str) -> Vec<String> {
         self.node(name).state().read().cloned().collect()
     }
 
     /// The application at `name` writes `value`: a delta made from the replica's state,
     /// handed back to the replica to apply and spread.
     fn write(&mut self, name: &'static str, value: &str) {
-        let now = self.now;
-        let node = self.node_mut(name);
-        let delta = node
+        let delta = self
+            .node(name)
             .state()
             .write_delta(name, value.to_string())
             .expect("a counter below u64::MAX");
-        node.update(now, delta);
-        self.deliver();
+        self.0.update(name, delta);
+        self.0.run_for(Duration::ZERO);
     }
 
-    /// Moves every packet the replicas want to send, dropping it while the wire is cut,
-    /// until they have nothing more to say.
-    fn deliver(&mut self) {
-        for _ in 0..100 {
-            let mut in_flight = Vec::new();
-            for node in &mut self.nodes {
-                while let Some((to, packet)) = node.poll_transmit() {
-                    in_flight.push((*node.me(), to, packet));
-                }
-            }
-            if in_flight.is_empty() {
-                return;
-            }
-            for (from, to, packet) in in_flight {
-                if self.cut {
-                    self.dropped += 1;
-                    continue;
-                }
-                let now = self.now;
-                self.node_mut(to)
-                    .handle_packet(now, from, packet)
-                    .expect("a well-formed packet from a peer");
-            }
-        }
-        panic!("the replicas never stopped talking");
-    }
-
-    /// Lets `duration` of virtual time pass: each timer fires when it is due, and the packets
-    /// it produces are delivered at once.
+    /// Lets `duration` of virtual time pass.
     fn run_for(&mut self, duration: Duration) {
-        let end = self.now + duration;
-        for _ in 0..1_000 {
-            let next = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let now = self.now;
-                    for node in &mut self.nodes {
-                        node.handle_timeout(now);
-                    }
-                    self.deliver();
-                }
-                _ => {
-                    self.now = end;
-                    return;
-                }
-            }
-        }
-        panic!("timers kept firing: a livelock");
+        assert!(self.0.run_for(duration), "timers kept firing: a livelock");
     }
 
     /// Deltas each replica received that were new to it.
     fn new_deltas(&self) -> Vec<u64> {
-        self.nodes.iter().map(|n| n.stats().received_new).collect()
+        self.0
+            .nodes
+            .iter()
+            .map(|n| n.stats().received_new)
+            .collect()
     }
 }
 
@@ -284,7 +218,7 @@ impl Net {
 fn network(out: &mut String) {
     let secs = Duration::from_secs;
     let mut net = Net::new(&["paris", "sydney"]);
-    let at = |net: &Net| format!("{:>9}", net.now.to_string());
+    let at = |net: &Net| format!("{:>9}", net.0.now().to_string());
 
     say!(
         out,
@@ -296,7 +230,7 @@ fn network(out: &mut String) {
     assert_eq!(net.read("sydney"), ["Roadmap"]);
     say!(out, "{} sydney reads {:?}", at(&net), net.read("sydney"));
 
-    net.cut = true;
+    net.0.partition(&["paris"], &["sydney"]);
     say!(out, "{} the link is cut", at(&net));
     net.write("paris", "Roadmap: Q3");
     net.write("sydney", "Roadmap (draft)");
@@ -306,7 +240,8 @@ fn network(out: &mut String) {
         at(&net)
     );
     net.run_for(secs(10));
-    assert!(net.dropped > 0);
+    let dropped = net.0.net_stats().dropped;
+    assert!(dropped > 0);
     assert_eq!(net.read("paris"), ["Roadmap: Q3"]);
     assert_eq!(net.read("sydney"), ["Roadmap (draft)"]);
     say!(
@@ -315,10 +250,10 @@ fn network(out: &mut String) {
         at(&net),
         net.read("paris"),
         net.read("sydney"),
-        net.dropped
+        dropped
     );
 
-    net.cut = false;
+    net.0.heal();
     say!(out, "{} the link heals", at(&net));
     let before = net.new_deltas();
     net.run_for(secs(1));
@@ -357,6 +292,6 @@ fn network(out: &mut String) {
     assert_eq!(net.read("sydney"), [merged]);
     say!(out, "{} both read {:?}", at(&net), net.read("paris"));
     net.run_for(secs(2));
-    assert!(net.nodes.iter().all(|n| n.poll_timeout().is_none()));
+    assert!(net.0.quiet());
     say!(out, "{} nothing differs: no timer is armed", at(&net));
 }

@@ -130,7 +130,7 @@ impl Options {
                 strategy: Strategy::Tree,
                 flush: Duration::ZERO,
                 relay_flush,
-                ..Config::default()
+                ..Config::maelstrom()
             },
             overlay: OverlayChoice::Own(Overlay::Star { hubs: DEFAULT_HUBS }),
             seed: None,

@@ -67,8 +67,9 @@ pub enum Overlay<P> {
     Given(Vec<(P, Vec<P>)>),
 }
 
-/// Every knob of the engine. [`Config::default`] is the efficient configuration: a star with
-/// two fallback hubs, leaves pushing at once, the hub batching every 300 ms.
+/// Every knob of the engine. Start from a preset: [`Config::lan`] (the default) for a small
+/// cluster, [`Config::scalable`] for hundreds or thousands of members, [`Config::maelstrom`]
+/// for Maelstrom's workloads; `docs/anti-entropy.md` lists what each costs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config<P> {
     /// How deltas spread.
@@ -137,8 +138,18 @@ impl<P> Config<P> {
     }
 }
 
-impl<P> Default for Config<P> {
-    fn default() -> Self {
+/// Peers per node in the k-ary tree of [`Config::scalable`]: a node pushes to its parent and
+/// at most this many children, so its eager fan-out stays at five whatever the cluster's size,
+/// and a thousand members are four levels deep.
+const SCALABLE_TREE_DEGREE: usize = 4;
+
+impl<P> Config<P> {
+    /// The configuration tuned for Maelstrom's `broadcast` workload (constant 100 ms latency,
+    /// up to a few dozen nodes): a tree over a star with three hubs, leaves pushing at once,
+    /// the hub batching every 300 ms. Few messages per update (each delta crosses two edges,
+    /// and a batch carries about a third of a second of updates); the hub sends to every
+    /// other member on each of its beats, so its load grows with the cluster.
+    pub fn maelstrom() -> Self {
         Config {
             strategy: Strategy::Tree,
             overlay: Overlay::Star { hubs: 3 },
@@ -151,5 +162,87 @@ impl<P> Default for Config<P> {
             suspect_after: Duration::from_millis(2500),
             retain: Duration::from_secs(30),
         }
+    }
+
+    /// Small clusters on a local network (up to about a hundred members): the star of
+    /// [`maelstrom`](Self::maelstrom) with a shorter beat (the hub batches every 50 ms) and
+    /// quicker failure handling (retransmit after 500 ms, suspect a silent hub after 700 ms).
+    /// A star costs about two messages per update plus the hub's beat, and every update is
+    /// two hops away; the hub sends to every member on each beat, which is what bounds the
+    /// size: past a few hundred members prefer [`scalable`](Self::scalable).
+    pub fn lan() -> Self {
+        Config {
+            relay_flush: Duration::from_millis(50),
+            ack_delay: Duration::from_millis(200),
+            rto: Duration::from_millis(500),
+            max_rto: Duration::from_millis(2000),
+            suspect_after: Duration::from_millis(700),
+            ..Self::maelstrom()
+        }
+    }
+
+    /// Hundreds to thousands of members: Plumtree-style [`Strategy::Hybrid`] over a k-ary
+    /// tree of degree four, so a node pushes eagerly to at most five neighbours (its parent
+    /// and four children) whatever the cluster's size, and sends one lazy digest a second to
+    /// one random member while something is new, which repairs the tree when a link or an
+    /// inner node fails. Leaves (three members in four) push each update at once to their
+    /// parent; inner nodes batch every 100 ms. An update takes up to twice the tree's depth in
+    /// hops (about `2 log4 n`), so latency grows slowly with the cluster while no node's load
+    /// grows at all.
+    pub fn scalable() -> Self {
+        Config {
+            strategy: Strategy::Hybrid {
+                lazy_interval: Duration::from_millis(1000),
+                lazy_fanout: 1,
+                graft_delay: Duration::from_millis(2000),
+            },
+            overlay: Overlay::Kary {
+                k: SCALABLE_TREE_DEGREE,
+            },
+            flush: Duration::ZERO,
+            relay_flush: Duration::from_millis(100),
+            ack_delay: Duration::from_millis(500),
+            rto: Duration::from_millis(1000),
+            ..Self::lan()
+        }
+    }
+}
+
+/// [`Config::lan`]: what an application on one site should start from.
+impl<P> Default for Config<P> {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Maelstrom node's messages depend on every one of these values.
+    #[test]
+    fn maelstrom_preset_keeps_its_tuning() {
+        let c: Config<u32> = Config::maelstrom();
+        assert_eq!(c.strategy, Strategy::Tree);
+        assert_eq!(c.overlay, Overlay::Star { hubs: 3 });
+        assert_eq!(c.flush, Duration::ZERO);
+        assert_eq!(c.relay_flush, Duration::from_millis(300));
+        assert_eq!(c.max_packet_bytes, 64 * 1024);
+        assert_eq!(c.ack_delay, Duration::from_millis(1000));
+        assert_eq!(c.rto, Duration::from_millis(2000));
+        assert_eq!(c.max_rto, Duration::from_millis(2000));
+        assert_eq!(c.suspect_after, Duration::from_millis(2500));
+        assert_eq!(c.retain, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn scalable_preset_has_bounded_degree() {
+        let c: Config<u32> = Config::scalable();
+        assert!(matches!(
+            c.strategy,
+            Strategy::Hybrid { lazy_fanout: 1, .. }
+        ));
+        assert_eq!(c.overlay, Overlay::Kary { k: 4 });
+        assert_eq!(Config::<u32>::default(), Config::lan());
     }
 }

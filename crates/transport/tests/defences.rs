@@ -37,13 +37,14 @@ fn a_restart_with_a_smaller_incarnation_is_repaired_and_acknowledged() {
         assert!(cluster.converged(), "{name}: before the restart");
         let old = cluster.nodes[2].incarnation();
         assert!(old > 1, "{name}: the first life's incarnation is random");
+        let now = cluster.now();
         cluster.restart_with(
             2,
             Start {
                 seed: 9,
                 replica: ReplicaId(424_242),
                 incarnation: 1,
-                now: cluster.now,
+                now,
             },
         );
         settle(&mut cluster);
@@ -53,8 +54,11 @@ fn a_restart_with_a_smaller_incarnation_is_repaired_and_acknowledged() {
             "{name}: the restarted node was not repaired"
         );
         let delta = cluster.nodes[2].state().insert_delta(1_000);
-        let now = cluster.now;
-        let dot = cluster.nodes[2].update(now, delta).expect("a new element");
+        let now = cluster.now();
+        let dot = cluster
+            .node_mut(2)
+            .update(now, delta)
+            .expect("a new element");
         settle(&mut cluster);
         assert!(cluster.converged(), "{name}: after the restart");
         assert!(
@@ -80,8 +84,8 @@ fn a_forged_incarnation_is_settled_by_the_live_member() {
         let mut dots = Vec::new();
         for v in 0..5 {
             let delta = cluster.nodes[1].state().insert_delta(v);
-            let now = cluster.now;
-            dots.push(cluster.nodes[1].update(now, delta).expect("new"));
+            let now = cluster.now();
+            dots.push(cluster.node_mut(1).update(now, delta).expect("new"));
             settle(&mut cluster);
         }
         assert!(cluster.converged(), "{name}");
@@ -139,8 +143,11 @@ fn claims_on_a_replicas_own_id_are_refused() {
         let mut dots = Vec::new();
         for v in 10..15 {
             let delta = cluster.nodes[0].state().insert_delta(v);
-            let now = cluster.now;
-            let dot = cluster.nodes[0].update(now, delta).expect("a new element");
+            let now = cluster.now();
+            let dot = cluster
+                .node_mut(0)
+                .update(now, delta)
+                .expect("a new element");
             assert!(cluster.nodes[0].state().contains(&v), "{name}: not applied");
             dots.push(dot);
         }
@@ -351,8 +358,8 @@ fn hostile_run(steps: Vec<Step>) -> Result<(), String> {
             Step::Update(node) => {
                 value += 1;
                 let delta = cluster.nodes[*node as usize].state().insert_delta(value);
-                let now = cluster.now;
-                let Some(dot) = cluster.nodes[*node as usize].update(now, delta) else {
+                let now = cluster.now();
+                let Some(dot) = cluster.node_mut(*node).update(now, delta) else {
                     return Err(format!("update {value} on node {node} returned no id"));
                 };
                 if !cluster.nodes[*node as usize].state().contains(&value) {

@@ -18,7 +18,7 @@ fn star(relay_flush: u64) -> Config<u32> {
         overlay: Overlay::Star { hubs: 3 },
         flush: ms(0),
         relay_flush: ms(relay_flush),
-        ..Config::default()
+        ..Config::maelstrom()
     }
 }
 
@@ -67,10 +67,11 @@ fn no_empty_batch_is_ever_sent() {
 fn a_converged_cluster_falls_silent() {
     let mut cluster = Cluster::new(10, star(100), calm(), 2);
     busy(&mut cluster, 100);
-    let before = cluster.sent;
+    let before = cluster.sent();
     assert!(cluster.run_for(Duration::from_secs(60)));
     assert_eq!(
-        cluster.sent, before,
+        cluster.sent(),
+        before,
         "timers that find nothing new send nothing"
     );
     assert!(cluster.quiet());
@@ -157,7 +158,7 @@ fn repair_after_a_partition_costs_the_difference_not_the_state() {
     let config = Config {
         strategy: Strategy::PushPull { interval: ms(50) },
         overlay: Overlay::Full,
-        ..Config::default()
+        ..Config::maelstrom()
     };
     let mut cluster = Cluster::new(4, config, calm(), 6);
     // A large shared history...
@@ -195,7 +196,7 @@ fn repair_after_a_partition_costs_the_difference_not_the_state() {
 fn time_going_backwards_is_treated_as_now() {
     let mut cluster = Cluster::new(2, star(0), calm(), 7);
     cluster.run_for(Duration::from_secs(1));
-    let node = &mut cluster.nodes[1];
+    let node = cluster.node_mut(1);
     let delta = node.state().insert_delta(5);
     node.update(Time::ZERO, delta); // earlier than the node has seen
     assert!(
@@ -213,7 +214,7 @@ fn twenty_five_replicas_repair_within_ten_seconds_of_healing() {
             latency: ms(100),
             ..Faults::default()
         };
-        let mut cluster = Cluster::new(25, Config::default(), faults, 100 + seed);
+        let mut cluster = Cluster::new(25, Config::maelstrom(), faults, 100 + seed);
         let mut value = 0;
         for second in 0..20u64 {
             if second % 5 == 0 {

@@ -7,7 +7,7 @@ fn replica() -> Replicator<GSet<u64>, &'static str> {
     let mut r = Replicator::new(
         "a",
         vec!["a", "b"],
-        Config::default(),
+        Config::maelstrom(),
         Start::new(Time::ZERO, 1, 1),
     );
     while r.poll_transmit().is_some() {}
@@ -108,7 +108,7 @@ fn a_far_off_delta_number_is_applied_and_served_by_snapshot() {
     let mut a: Replicator<GSet<u64>, &str> = Replicator::new(
         "a",
         vec!["a", "b", "c"],
-        Config::default(),
+        Config::maelstrom(),
         Start::new(Time::ZERO, 1, 1),
     );
     while a.poll_transmit().is_some() {}

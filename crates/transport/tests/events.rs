@@ -23,14 +23,14 @@ fn the_changes_add_up_to_the_state_under_every_strategy() {
             p_dup: 0.1,
         };
         let mut cluster = Cluster::new(4, config, faults, 17);
-        for node in &mut cluster.nodes {
-            node.watch();
+        for n in 0..4 {
+            cluster.node_mut(n).watch();
         }
         let mut seen: Vec<Vec<_>> = vec![Vec::new(); 4];
         let drain = |cluster: &mut Cluster, seen: &mut Vec<Vec<_>>| {
-            for (i, node) in cluster.nodes.iter_mut().enumerate() {
-                while let Some(change) = node.poll_change() {
-                    seen[i].push(change);
+            for (i, seen) in seen.iter_mut().enumerate() {
+                while let Some(change) = cluster.node_mut(i as u32).poll_change() {
+                    seen.push(change);
                 }
             }
         };
@@ -83,6 +83,6 @@ fn an_unwatched_replica_records_nothing() {
     cluster.update(0, 1);
     assert!(cluster.run_for(Duration::from_secs(5)));
     assert!(cluster.nodes[1].state().contains(&1));
-    assert!(cluster.nodes[0].poll_change().is_none());
-    assert!(cluster.nodes[1].poll_change().is_none());
+    assert!(cluster.node_mut(0).poll_change().is_none());
+    assert!(cluster.node_mut(1).poll_change().is_none());
 }

@@ -24,7 +24,7 @@ fn pushes(weigh: Option<Fixed>) -> (Vec<usize>, u64) {
         max_packet_bytes: 250,
         flush: Duration::from_millis(100),
         relay_flush: Duration::from_millis(100),
-        ..Config::default()
+        ..Config::maelstrom()
     };
     let r = Replicator::new("a", vec!["a", "b"], config, Start::new(Time::ZERO, 1, 1));
     let mut r: Replicator<GSet<u64>, &str> = match weigh {
