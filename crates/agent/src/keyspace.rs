@@ -163,7 +163,7 @@ pub fn set_add_delta(
         let mut scratch = set.clone();
         let mut delta = OrSet::new();
         for element in elements {
-            delta.join(&scratch.add(me, element.clone())?);
+            delta.join(&scratch.insert(me, element.clone())?);
         }
         Ok::<_, CrdtError>(delta)
     })?;
@@ -212,7 +212,12 @@ pub fn counter_add_delta(
     name: &str,
     by: i64,
 ) -> Result<Counters, KeyspaceError> {
-    Ok(state.add_delta(me, name.to_owned(), by)?)
+    let delta = if by < 0 {
+        state.decrement_delta(me, name.to_owned(), by.unsigned_abs())
+    } else {
+        state.increment_delta(me, name.to_owned(), by.unsigned_abs())
+    };
+    Ok(delta?)
 }
 
 /// Counter `name`'s value, or `None` if it is absent.
@@ -236,7 +241,7 @@ pub struct RegisterView {
 /// Register `name`'s values and context, or `None` if it is absent.
 pub fn register_read(state: &Registers, name: &str) -> Option<RegisterView> {
     state.get(&name.to_owned()).map(|register| RegisterView {
-        values: value::sorted_values(register.values()),
+        values: value::sorted_values(register.read()),
         context: encode_context(&register.clock()),
     })
 }

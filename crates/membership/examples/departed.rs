@@ -124,7 +124,7 @@ fn main() {
             let node = &mut orset.nodes[m as usize];
             let id = node.id();
             let mut delta = node.state().remove_delta(&(value - 1));
-            if let Ok(add) = node.state().add_delta(id, value) {
+            if let Ok(add) = node.state().insert_delta(id, value) {
                 delta.join(&add);
             }
             let now = orset.now;

@@ -46,7 +46,7 @@ async fn three_nodes_converge_on_three_replicas_of_different_types() {
             .await
             .expect("counter update");
         o.tags
-            .update(|s, me| s.add_delta(me, format!("tag{i}")).ok())
+            .update(|s, me| s.insert_delta(me, format!("tag{i}")).ok())
             .await
             .expect("tags update");
     }

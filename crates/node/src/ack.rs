@@ -57,7 +57,7 @@ impl<V> Unconfirmed<V> {
     ) -> Reply {
         let mut reply = Reply::ok(kind);
         if let (AckPolicy::Replicated, Some(dot)) = (self.ack, dot) {
-            self.writes.push((dot.clone(), value));
+            self.writes.push((dot, value));
             reply.after = Some(dot);
         }
         reply

@@ -106,7 +106,7 @@ fn run(steps: &[Step], block: u64) -> Result<(), String> {
             Step::Update(durable) => {
                 value += 1;
                 let dot = shell.update(value, *durable);
-                if !ids.insert(dot.clone()) {
+                if !ids.insert(dot) {
                     return Err(format!("step {i}: id {dot:?} given out twice"));
                 }
                 if *durable {

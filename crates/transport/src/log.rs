@@ -116,7 +116,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
 
     /// Stores `delta`, already joined into the state, under the new id `dot`.
     pub(crate) fn record(&mut self, dot: Dot<ReplicaId>, delta: L, now: Time) {
-        self.seen.insert(dot.clone());
+        self.seen.insert(dot);
         self.store(dot, delta, now);
     }
 
@@ -181,7 +181,7 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
         now: Time,
         keep_news: bool,
     ) -> Inserted<L> {
-        if !self.seen.insert(dot.clone()) {
+        if !self.seen.insert(dot) {
             return Inserted::Duplicate; // seen before (or the invalid counter 0)
         }
         let kept = if keep_news {

@@ -229,7 +229,7 @@ impl Peer {
         }
         if self.pending.is_empty() {
             self.pending_bytes += fresh.iter().map(|(_, bytes)| bytes).sum::<usize>();
-            self.pending = fresh.into_iter().map(|(dot, _)| dot.clone()).collect();
+            self.pending = fresh.into_iter().map(|(dot, _)| *dot).collect();
             return true;
         }
         let old = std::mem::take(&mut self.pending);
@@ -243,7 +243,7 @@ impl Peer {
             if old.peek() == Some(dot) {
                 continue; // already queued
             }
-            merged.push(dot.clone());
+            merged.push(*dot);
             self.pending_bytes += bytes;
             queued = true;
         }
@@ -415,7 +415,7 @@ mod tests {
         let mut one_by_one = busy_peer();
         let mut queued = false;
         for (d, bytes) in &batch {
-            queued |= one_by_one.enqueue(d.clone(), *bytes);
+            queued |= one_by_one.enqueue(*d, *bytes);
         }
         let mut merged = busy_peer();
         assert_eq!(

@@ -54,11 +54,7 @@ fn the_changes_add_up_to_the_state_under_every_strategy() {
             let mut ids = BTreeSet::new();
             for change in changes {
                 assert!(!change.gained.is_bottom(), "{name}: an empty change");
-                assert!(
-                    ids.insert(change.id.clone()),
-                    "{name}: {:?} twice",
-                    change.id
-                );
+                assert!(ids.insert(change.id), "{name}: {:?} twice", change.id);
                 for v in change.gained.iter() {
                     assert!(!sum.contains(v), "{name}: node {i} gained {v} twice");
                 }

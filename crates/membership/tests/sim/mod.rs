@@ -161,7 +161,7 @@ impl Net {
         };
         let delta = replica.state().insert_delta(value);
         if let Some(dot) = replica.update(self.now, delta)
-            && !self.dots.insert(dot.clone())
+            && !self.dots.insert(dot)
         {
             self.reused_dot.get_or_insert(dot);
         }

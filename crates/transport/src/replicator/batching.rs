@@ -32,7 +32,7 @@ where
             return;
         }
         let bytes = self.log.size_of(dot);
-        self.fanout.push((dot.clone(), from.cloned(), bytes));
+        self.fanout.push((*dot, from.cloned(), bytes));
         self.fanout_bytes += bytes;
         if self.fanout_bytes >= self.config.max_packet_bytes {
             self.distribute();
@@ -47,7 +47,7 @@ where
         let mut fanout = std::mem::take(&mut self.fanout);
         self.fanout_bytes = 0;
         // In id order, so that each target's queue takes the batch in one merge.
-        fanout.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        fanout.sort_unstable_by_key(|a| a.0);
         let targets = std::mem::take(&mut self.targets);
         for target in &targets {
             let peer = self.peer_mut(target);

@@ -105,7 +105,7 @@ where
         for target in self.targets.clone() {
             for dot in &orphans {
                 let bytes = self.log.size_of(dot);
-                self.enqueue(&target, dot.clone(), bytes);
+                self.enqueue(&target, *dot, bytes);
             }
         }
         // Every new target (a member that joined, or one the new overlay routes to) is

@@ -301,9 +301,7 @@ where
             return None;
         }
         let dot = self.fresh_dot();
-        let inserted = self
-            .log
-            .insert(dot.clone(), delta, now, self.changes.is_some());
+        let inserted = self.log.insert(dot, delta, now, self.changes.is_some());
         debug_assert!(
             matches!(inserted, Inserted::New(_)),
             "a fresh id is never a duplicate"
@@ -460,7 +458,7 @@ where
                 if self.changes.is_some() {
                     self.record_change(&dot, news.clone(), Source::Peer(from.clone()));
                 }
-                self.log.record(dot.clone(), news, now);
+                self.log.record(dot, news, now);
                 self.lazy_dirty = true;
                 self.spread(&dot, None);
             }
@@ -648,7 +646,7 @@ where
             && !gained.is_bottom()
         {
             changes.push_back(Change {
-                id: id.clone(),
+                id: *id,
                 gained,
                 source,
             });
@@ -663,7 +661,7 @@ where
         for (i, delta) in run.deltas.into_iter().enumerate() {
             let dot = dot(i);
             let watched = self.changes.is_some();
-            match self.log.insert(dot.clone(), delta, self.now, watched) {
+            match self.log.insert(dot, delta, self.now, watched) {
                 Inserted::New(gained) => {
                     if let Some(gained) = gained {
                         self.record_change(&dot, gained, Source::Peer(from.clone()));

@@ -149,10 +149,9 @@ impl Cluster {
     /// Hands `members` to the replicas `nodes` only (the others keep their lists): for a
     /// member that some replicas drop and later take back while it keeps running.
     pub fn set_members_of(&mut self, nodes: &[u32], members: &[u32]) {
-        let now = self.now;
+        let now = self.0.now();
         for &n in nodes {
-            self.nodes[n as usize].set_members(now, members.to_vec());
+            self.0.node_mut(n).set_members(now, members.to_vec());
         }
-        self.collect();
     }
 }
