@@ -345,32 +345,14 @@ where
 }
 
 /// A replicated map of names, whose deltas say which names they touch.
-pub(crate) trait NamedMap:
-    gossip_crdt::Lattice
-    + gossip_crdt::Decompose
-    + Serialize
-    + serde::de::DeserializeOwned
-    + Default
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
+pub(crate) trait NamedMap: gossip_net::Crdt {
     /// The names a delta updates or removes.
     fn touched(&self) -> Vec<String>;
 }
 
 impl<V> NamedMap for gossip_crdt::OrMap<String, V, gossip_transport::ReplicaId>
 where
-    V: gossip_crdt::Resettable
-        + gossip_crdt::Decompose
-        + Serialize
-        + serde::de::DeserializeOwned
-        + Default
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    V: gossip_crdt::Resettable + gossip_net::Crdt,
 {
     fn touched(&self) -> Vec<String> {
         keyspace::touched_names(self)
