@@ -39,11 +39,10 @@ fn run_without_a_key_explains_both_options() {
     assert!(err.contains("keygen"), "{err}");
 }
 
-#[test]
-fn run_with_a_bad_key_file_says_which_file() {
-    let path = std::env::temp_dir().join(format!("gossip-agent-bad-key-{}", std::process::id()));
-    std::fs::write(&path, "not a key\n").expect("write");
-    let out = agent()
+/// `gossip-agent run` on ephemeral loopback ports, sealed with the key in `path`.
+fn run_with_key_file(path: &std::path::Path) -> Command {
+    let mut command = agent();
+    command
         .args([
             "run",
             "--listen",
@@ -52,9 +51,15 @@ fn run_with_a_bad_key_file_says_which_file() {
             "127.0.0.1:0",
             "--key-file",
         ])
-        .arg(&path)
-        .output()
-        .expect("runs");
+        .arg(path);
+    command
+}
+
+#[test]
+fn run_with_a_bad_key_file_says_which_file() {
+    let path = std::env::temp_dir().join(format!("gossip-agent-bad-key-{}", std::process::id()));
+    std::fs::write(&path, "not a key\n").expect("write");
+    let out = run_with_key_file(&path).output().expect("runs");
     let _ = std::fs::remove_file(&path);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -66,16 +71,7 @@ async fn run_serves_http_with_a_key_from_keygen() {
     let key = agent().arg("keygen").output().expect("runs").stdout;
     let path = std::env::temp_dir().join(format!("gossip-agent-key-{}", std::process::id()));
     std::fs::write(&path, key).expect("write");
-    let mut child = agent()
-        .args([
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--key-file",
-        ])
-        .arg(&path)
+    let mut child = run_with_key_file(&path)
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
