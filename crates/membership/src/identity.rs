@@ -6,6 +6,11 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// A node's id: a UUID, kept in the node's data directory when it has one
+/// ([`NodeIdentity`](crate::NodeIdentity)), fresh otherwise. The network shell, the replicator
+/// and the member lists all name nodes by it.
+pub type NodeId = Uuid;
+
 /// How far the start number is shifted in a [generation](Identity::generation): the low bits
 /// count renewals within one life, so a renewed identity stays below the next life's.
 pub const RENEWAL_BITS: u32 = 16;
@@ -24,7 +29,7 @@ pub const RENEWAL_BITS: u32 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Identity {
     /// The node id: stable across restarts that keep the data directory, fresh otherwise.
-    pub id: Uuid,
+    pub id: NodeId,
     /// The address the node receives membership packets on.
     pub addr: SocketAddr,
     /// Which life (high bits) and which renewal within it (low [`RENEWAL_BITS`] bits).

@@ -13,7 +13,7 @@
 //! drains [`Membership::poll_event`]; on an event that [changes the member
 //! set](MemberEvent::changes_members) it calls
 //! `replicator.set_members(now, membership.active_ids())`, and it routes a replicator packet
-//! for node `id` to [`Membership::addr_of`]`(id)`. Replicas are keyed by node id (a
+//! for node `id` to [`Membership::addr_of`]`(id)`. Replicas are keyed by node id ([`NodeId`], a
 //! `uuid::Uuid`); deltas by the replicator's own per-life `ReplicaId`. The rules that keep both
 //! from ever being reused are in `docs/membership.md`.
 //!
@@ -22,7 +22,7 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`Membership`] | the engine, its driving contract, [`MemberInfo`], [`MemberEvent`] |
-//! | [`Identity`] | one life of a node: id, address, generation; renewal and address conflicts |
+//! | [`Identity`] | one life of a node: [`NodeId`], address, generation; renewal and address conflicts |
 //! | [`NodeIdentity`] | the node id kept in a data directory and the start number (file IO) |
 //! | [`Config`] | SWIM timings, LAN and WAN presets |
 //! | [`MembershipError`], [`IdentityError`] | refused input, identity file problems |
@@ -38,7 +38,7 @@ mod node_identity;
 
 pub use config::{Config, DEFAULT_CLUSTER_SIZE};
 pub use error::MembershipError;
-pub use identity::{Identity, RENEWAL_BITS};
+pub use identity::{Identity, NodeId, RENEWAL_BITS};
 pub use membership::{MemberEvent, MemberInfo, MemberState, Membership, Stats};
 pub use node_identity::{IDENTITY_FILE, IdentityError, NodeIdentity};
 

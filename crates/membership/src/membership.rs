@@ -12,7 +12,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Config, Identity, MembershipError};
+use crate::{Config, Identity, MembershipError, NodeId};
 
 /// The first byte of every packet: which protocol the rest belongs to.
 const TAG_SWIM: u8 = 0;
@@ -50,7 +50,7 @@ impl MemberState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     /// The node id.
-    pub id: Uuid,
+    pub id: NodeId,
     /// Where it receives membership packets.
     pub addr: SocketAddr,
     /// Alive, suspect, down or left.
@@ -340,12 +340,12 @@ impl Membership {
 
     /// The ids of the other active (alive or suspect) members, sorted and without
     /// duplicates: the member list for `Replicator::set_members`. Empty once this node left.
-    pub fn active_ids(&self) -> Vec<Uuid> {
+    pub fn active_ids(&self) -> Vec<NodeId> {
         if self.has_left {
             return Vec::new();
         }
         let me = self.me().id;
-        let mut ids: Vec<Uuid> = self
+        let mut ids: Vec<NodeId> = self
             .swim
             .iter_members()
             .map(|m| m.id().id)
@@ -358,7 +358,7 @@ impl Membership {
 
     /// Where each active member receives packets, by node id (the latest identity wins if a
     /// node id is listed at two addresses).
-    pub fn addr_of(&self, id: Uuid) -> Option<SocketAddr> {
+    pub fn addr_of(&self, id: NodeId) -> Option<SocketAddr> {
         self.swim
             .iter_members()
             .filter(|m| m.id().id == id)

@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! cargo run -p gossip-net --example net_bench -- --nodes 3 --rate 1000 --secs 10
+//! cargo run -p gossip-net --example net_bench -- --nodes 10 --idle 30
 //! ```
+//!
+//! With `--idle SECS` no update is made: once every replica knows every member and a few
+//! seconds have passed, it counts what the cluster sends in `SECS` seconds of quiet (the
+//! membership's own traffic) and reports it per member.
 //!
 //! Each update inserts one fresh `u64` into a G-Set replica that every node hosts, made at
 //! `--rate` updates per second in total, on the nodes in turn. An update is delivered when
@@ -24,6 +29,7 @@ struct Args {
     nodes: usize,
     rate: u64,
     secs: u64,
+    idle: Option<u64>,
 }
 
 fn args() -> Result<Args, String> {
@@ -31,6 +37,7 @@ fn args() -> Result<Args, String> {
         nodes: 3,
         rate: 1000,
         secs: 10,
+        idle: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -43,6 +50,7 @@ fn args() -> Result<Args, String> {
             "--nodes" => a.nodes = n.max(2) as usize,
             "--rate" => a.rate = n.max(1),
             "--secs" => a.secs = n.max(1),
+            "--idle" => a.idle = Some(n.max(1)),
             other => return Err(format!("unknown option {other}")),
         }
         i += 2;
@@ -72,6 +80,36 @@ fn wire_bytes(nodes: &[Node]) -> u64 {
             m.udp_sent_bytes + m.tcp_sent_bytes
         })
         .sum()
+}
+
+/// Counts what an idle cluster sends in `secs` seconds, after a settling time.
+async fn idle(nodes: &[Node], secs: u64) -> Result<(), Box<dyn std::error::Error>> {
+    // Let the joins' own traffic (greetings, first state exchanges) pass.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sent = |nodes: &[Node]| -> (u64, u64) {
+        nodes.iter().fold((0, 0), |(b, d), n| {
+            let m = n.metrics();
+            (
+                b + m.udp_sent_bytes + m.tcp_sent_bytes,
+                d + m.udp_sent + m.tcp_sent,
+            )
+        })
+    };
+    let (bytes0, msgs0) = sent(nodes);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let (bytes1, msgs1) = sent(nodes);
+    let per_member = |x: u64| x as f64 / secs as f64 / nodes.len() as f64;
+    println!(
+        "nodes {} | idle {} s | sent per member {:.0} bytes/s, {:.2} messages/s (sealed, UDP and TCP)",
+        nodes.len(),
+        secs,
+        per_member(bytes1 - bytes0),
+        per_member(msgs1 - msgs0),
+    );
+    for n in nodes {
+        let _ = n.shutdown().await;
+    }
+    Ok(())
 }
 
 struct Pending {
@@ -111,6 +149,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("the cluster did not form within 60 s".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(secs) = a.idle {
+        return idle(&nodes, secs).await;
     }
 
     let pending: Arc<Mutex<HashMap<u64, Pending>>> = Arc::default();

@@ -6,33 +6,35 @@ use gossip_transport::{Config, Overlay, Strategy};
 
 use crate::NodeId;
 
-/// Timings for a kind of network.
+/// Timings for a kind of network: the transport's strategy and timers, and SWIM's
+/// ([`membership`](Self::membership)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Preset {
     /// A local network or one machine: sub-millisecond round trips, few losses. Deltas are
-    /// pushed at once along a tree with three fallback hubs, digests every second.
+    /// pushed at once along a tree with three fallback hubs, digests every second; SWIM
+    /// probes every second.
     #[default]
     Lan,
-    /// Links across regions: longer timeouts and batching, so fewer retransmissions.
+    /// Links across regions: longer timeouts and batching, so fewer retransmissions; SWIM
+    /// probes every 5 s and waits longer before declaring a member down.
     Wan,
     /// Hundreds of nodes: a Plumtree-like hybrid (eager tree, lazy digests), so a hub is not
     /// a bottleneck.
     Scalable,
 }
 
-/// The membership timings of a preset.
+/// The shell's own periods of a preset (membership timings are SWIM's: [`Preset::membership`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
-    /// How often every known member and unjoined seed is pinged.
-    pub ping: Duration,
-    /// Silence after which a member is `Suspect` (still replicated with).
-    pub suspect: Duration,
-    /// Silence after which a member is `Down` (no longer replicated with).
-    pub down: Duration,
+    /// How often lists of hosted replicas not yet acknowledged are sent again.
+    pub hosts: Duration,
     /// How often outstanding update-and-wait queries are asked again.
     pub query: Duration,
 }
+
+/// The cluster size [`Preset::Scalable`] assumes when none is given.
+pub const SCALABLE_CLUSTER_SIZE: u32 = 256;
 
 impl Preset {
     pub(crate) fn transport(self, max_frame_payload: usize) -> Config<NodeId> {
@@ -77,17 +79,28 @@ impl Preset {
     pub(crate) fn timing(self) -> Timing {
         match self {
             Preset::Lan | Preset::Scalable => Timing {
-                ping: Duration::from_millis(500),
-                suspect: Duration::from_secs(3),
-                down: Duration::from_secs(10),
+                hosts: Duration::from_secs(1),
                 query: Duration::from_millis(100),
             },
             Preset::Wan => Timing {
-                ping: Duration::from_secs(1),
-                suspect: Duration::from_secs(6),
-                down: Duration::from_secs(30),
+                hosts: Duration::from_secs(3),
                 query: Duration::from_millis(300),
             },
+        }
+    }
+
+    /// The SWIM configuration of this preset for a cluster of about `cluster_size` members
+    /// (`None`: [`DEFAULT_CLUSTER_SIZE`](gossip_membership::DEFAULT_CLUSTER_SIZE), or
+    /// [`SCALABLE_CLUSTER_SIZE`] for `Scalable`). `Lan` and `Scalable` are
+    /// [`Config::lan_sized`](gossip_membership::Config::lan_sized), `Wan` is
+    /// [`Config::wan_sized`](gossip_membership::Config::wan_sized). The node lowers
+    /// `swim.max_packet_size` so that a sealed membership packet fits one datagram.
+    pub fn membership(self, cluster_size: Option<u32>) -> gossip_membership::Config {
+        use gossip_membership::{Config, DEFAULT_CLUSTER_SIZE};
+        match self {
+            Preset::Lan => Config::lan_sized(cluster_size.unwrap_or(DEFAULT_CLUSTER_SIZE)),
+            Preset::Wan => Config::wan_sized(cluster_size.unwrap_or(DEFAULT_CLUSTER_SIZE)),
+            Preset::Scalable => Config::lan_sized(cluster_size.unwrap_or(SCALABLE_CLUSTER_SIZE)),
         }
     }
 }
@@ -110,7 +123,8 @@ pub struct Limits {
     pub max_runs_per_packet: usize,
     /// Inbound TCP connections per remote IP address. Default 16.
     pub max_connections_per_ip: usize,
-    /// Members known at once; pings naming more are truncated. Default 4,096.
+    /// Members whose hosted replicas are remembered at once, and replicas remembered per
+    /// member; lists naming more are truncated. Default 4,096.
     pub max_members: usize,
 }
 

@@ -53,6 +53,15 @@ pub enum NetError {
     Stopped,
     /// The operating system refused randomness (keys, nonces or a node id could not be drawn).
     Random,
+    /// A seed given to [`NodeBuilder::seed_hosts`](crate::NodeBuilder::seed_hosts) is not of
+    /// the form `host:port`: a caller bug. Nothing started. (A well-formed name that does not
+    /// resolve is not an error: it is logged and resolved again while the node is alone.)
+    BadSeed {
+        /// The text given.
+        seed: String,
+    },
+    /// The node identity in the data directory could not be read or written. Nothing started.
+    Identity(gossip_membership::IdentityError),
 }
 
 impl fmt::Display for NetError {
@@ -84,6 +93,11 @@ impl fmt::Display for NetError {
             }
             NetError::Stopped => write!(f, "the node has stopped"),
             NetError::Random => write!(f, "the operating system gave no randomness"),
+            NetError::BadSeed { seed } => write!(
+                f,
+                "seed {seed:?} is not host:port (e.g. \"node1.example:7000\" or \"10.0.0.1:7000\")"
+            ),
+            NetError::Identity(e) => write!(f, "node identity: {e}"),
         }
     }
 }
@@ -92,6 +106,7 @@ impl std::error::Error for NetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             NetError::Bind { source, .. } => Some(source),
+            NetError::Identity(e) => Some(e),
             _ => None,
         }
     }

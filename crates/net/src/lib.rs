@@ -5,8 +5,10 @@
 //! ([`Replica`]), each of its own CRDT type. Messages are postcard, sealed with
 //! XChaCha20-Poly1305 under the cluster keyring ([`Keyring`]); datagrams up to
 //! [`Limits::max_datagram_bytes`], larger messages as length-delimited frames over one TCP
-//! connection per peer. Members are the seeds, whoever talks to the node and whoever those
-//! name; a member silent for a while is suspect, later down.
+//! connection per peer. Membership is SWIM ([`gossip_membership`]) on the same socket and
+//! keys: a node joins through its seeds, learns every member by gossip, is declared down when
+//! it stops answering probes, and leaves gracefully on [`Node::shutdown`]. The active members
+//! hosting a replica are that replica's peers; [`Node::member_events`] streams the changes.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,11 +34,12 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | `node` | [`NodeBuilder`], [`Node`], the driver task (sockets, clock, membership) and TCP links |
+//! | `node` | [`NodeBuilder`], [`Node`], the driver task (the clock, dispatching input) |
+//! | `io` | sealing and opening envelopes, the replay window, UDP sends, TCP links and readers |
+//! | `members` | the SWIM glue: [`MemberEvents`], hosted replicas, seeds by host name |
 //! | `replica` | [`Replica`], [`Subscription`], [`Event`], [`AckLevel`]: one replicator per name |
 //! | `wire` | the envelope and the postcard form of transport packets; [`PostcardWeigh`] |
 //! | `keys` | [`Keyring`]: key derivation, sealing and opening |
-//! | `members` | [`NodeId`], [`MemberInfo`], [`MemberState`]: the member table |
 //! | `config` | [`Preset`] (timings) and [`Limits`] (bounds on everything a peer can make us hold) |
 //! | `metrics` | [`Metrics`]: counters, in Prometheus text too |
 //! | `error` | [`NetError`], [`UpdateError`] |
@@ -51,6 +54,7 @@ mod config;
 mod error;
 #[cfg(feature = "testing")]
 mod faults;
+mod io;
 mod keys;
 mod members;
 mod metrics;
@@ -58,12 +62,13 @@ mod node;
 mod replica;
 mod wire;
 
-pub use config::{Limits, Preset};
+pub use config::{Limits, Preset, SCALABLE_CLUSTER_SIZE};
 pub use error::{NetError, UpdateError};
 #[cfg(feature = "testing")]
 pub use faults::Faults;
+pub use gossip_membership::{Identity, MemberEvent, MemberInfo, MemberState, NodeId};
 pub use keys::Keyring;
-pub use members::{MemberInfo, MemberState, NodeId};
+pub use members::MemberEvents;
 pub use metrics::Metrics;
 pub use node::{Node, NodeBuilder};
 pub use replica::{AckLevel, Crdt, Event, Replica, Subscription};
@@ -103,17 +108,71 @@ mod fuzz_impl {
             }]),
             ..Packet::new(9)
         };
-        let env = crate::wire::Envelope {
-            label: label.to_string(),
-            from: crate::NodeId::random(),
-            life: 1,
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
-            body: crate::wire::Body::Packet {
+        seal(
+            key,
+            label,
+            crate::wire::Body::Packet {
                 replica: "fuzz".to_string(),
                 bytes: crate::wire::encode_packet(&packet),
             },
+        )
+    }
+
+    fn seal(key: Option<&Keyring>, label: &str, body: crate::wire::Body) -> Vec<u8> {
+        let env = crate::wire::Envelope {
+            label: label.to_string(),
+            from: uuid::Uuid::from_u128(0x5eed),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+            body,
         };
         Sealer::new(key, label).seal(&crate::wire::encode_envelope(&env))
+    }
+
+    fn fuzz_member(port: u16) -> gossip_membership::Membership {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let me = gossip_membership::Identity::new(uuid::Uuid::from_u128(u128::from(port)), addr, 1);
+        gossip_membership::Membership::new(me, gossip_membership::Config::lan(), 7)
+    }
+
+    /// Seals a valid envelope carrying a membership packet (a join request, then the state
+    /// exchange of `members` members), as a node would.
+    pub fn valid_membership_message(key: Option<&Keyring>, label: &str, members: u8) -> Vec<u8> {
+        use gossip_transport::Time;
+        let mut joiner = fuzz_member(10);
+        let mut seed = fuzz_member(9);
+        for i in 0..members {
+            let mut other = fuzz_member(100 + u16::from(i));
+            let _ = other.join(Time::ZERO, std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+            while let Some((_, bytes)) = other.poll_transmit() {
+                let _ = seed.handle_data(Time::ZERO, &bytes);
+            }
+        }
+        let _ = joiner.join(Time::ZERO, std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+        let bytes = joiner.poll_transmit().map(|(_, b)| b).unwrap_or_default();
+        let _ = seed.handle_data(Time::ZERO, &bytes);
+        // The seed's answer, with what it knows of the others, when there is one.
+        let bytes = seed.poll_transmit().map_or(bytes, |(_, b)| b);
+        seal(key, label, crate::wire::Body::Swim(bytes))
+    }
+
+    /// Opens `bytes` as a node would and hands any membership packet inside to a SWIM engine,
+    /// as the node does. Returns whether a membership packet was found.
+    pub fn open_and_handle_membership(key: Option<&Keyring>, label: &str, bytes: &[u8]) -> bool {
+        let Ok((plain, _)) = Sealer::new(key, label).open(bytes) else {
+            return false;
+        };
+        match crate::wire::decode_envelope(&plain).map(|e| e.body) {
+            Some(crate::wire::Body::Swim(packet)) => {
+                let _ = fuzz_member(11).handle_data(gossip_transport::Time::ZERO, &packet);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Hands `bytes` to a SWIM engine as a membership packet.
+    pub fn handle_membership_packet(bytes: &[u8]) {
+        let _ = fuzz_member(11).handle_data(gossip_transport::Time::ZERO, bytes);
     }
 
     /// Decodes `bytes` as a transport packet of a G-Set (the inner layer a replica decodes).

@@ -77,6 +77,9 @@ counters! {
     refused_connections,
     /// Packets for a replica this node does not host.
     unknown_replica,
+    /// Packets of a replica from a node that is not one of its members here (not yet: SWIM
+    /// has not reported it, or no longer): dropped, and retransmitted by the sender.
+    refused_not_member,
     /// Messages dropped because a peer's queue was full (repaired by anti-entropy).
     dropped_queue_full,
     /// Messages dropped because they were larger than a frame.
@@ -103,6 +106,14 @@ counters! {
     members_suspect,
     /// Members currently down.
     members_down,
+    /// Members that left (graceful shutdown) and are still remembered.
+    members_left,
+    /// Membership (SWIM) packets sent.
+    membership_sent,
+    /// Their bytes, sealed, as on the wire.
+    membership_sent_bytes,
+    /// Membership packets (opened with our key) that the SWIM engine refused.
+    refused_membership,
 }
 
 impl Counters {

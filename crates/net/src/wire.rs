@@ -22,8 +22,6 @@ pub(crate) struct Envelope {
     /// data).
     pub label: String,
     pub from: NodeId,
-    /// The sender's life: a new number each time it starts.
-    pub life: u64,
     /// Where the sender listens.
     pub addr: SocketAddr,
     pub body: Body,
@@ -32,15 +30,17 @@ pub(crate) struct Envelope {
 /// What a message says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Body {
-    /// "I am alive; these are the members I know and the replicas I host." Answered with a
-    /// `Ping` of one's own when the sender was not known.
-    Ping {
-        members: Vec<(NodeId, SocketAddr)>,
+    /// A membership (SWIM) packet, for the node's `gossip_membership::Membership`.
+    Swim(Vec<u8>),
+    /// "In life `life` I host these replicas (version `version` of my list), and I hold
+    /// version `knows` of yours." Answered when it told the receiver something new or the
+    /// sender is behind.
+    Hosts {
+        life: u64,
+        version: u64,
+        knows: u64,
         replicas: Vec<String>,
-        reply: bool,
     },
-    /// "I am leaving" (graceful shutdown).
-    Leave,
     /// A transport packet for the named replica, itself a postcard [`WirePacket`].
     Packet { replica: String, bytes: Vec<u8> },
     /// "Which of these updates of the named replica do you hold?" (for update-and-wait).

@@ -23,10 +23,12 @@ async fn a_node_with_the_wrong_key_stays_outside() {
         .update(|s, _| Some(s.insert_delta(666)))
         .await
         .expect("update");
-    // The intruder's pings arrive and are refused, unopened.
-    wait_for("the intruder's messages to be refused", || {
-        nodes[0].metrics().refused_unsealed >= 3
-    })
+    // The intruder keeps asking to be let in (every rejoin interval while alone); each
+    // request is refused unopened.
+    wait_for(
+        "several of the intruder's join requests to be refused",
+        || nodes[0].metrics().refused_unsealed >= 3 && intruder.metrics().membership_sent >= 3,
+    )
     .await;
     sets[1]
         .update(|s, _| Some(s.insert_delta(1)))
@@ -37,8 +39,19 @@ async fn a_node_with_the_wrong_key_stays_outside() {
     })
     .await;
     assert!(sets.iter().all(|s| s.read(|s| !s.contains(&666))));
-    assert!(nodes[0].members().iter().all(|m| m.id != intruder.id()));
+    for n in &nodes {
+        assert!(
+            n.members()
+                .iter()
+                .all(|m| m.id != intruder.id() && m.addr != intruder.local_addr()),
+            "the intruder is in a member list"
+        );
+        assert_eq!(n.members().len(), nodes.len() - 1);
+        assert_eq!(n.metrics().refused_membership, 0);
+    }
+    assert!(sets.iter().all(|s| !s.members().contains(&intruder.id())));
     assert!(intruder.members().is_empty());
+    assert!(theirs.members().is_empty());
     assert!(!theirs.read(|s| s.contains(&1)));
 }
 

@@ -1,9 +1,13 @@
-//! The unsealer and the decoders take any bytes without panicking, and nothing but an
-//! untouched sealed message opens. Cases: `GOSSIP_FUZZ_CASES` (default 10,000); a long run is
+//! The unsealer, the decoders and the SWIM engine take any bytes without panicking, and
+//! nothing but an untouched sealed message opens, transport packets and membership packets
+//! alike. Cases: `GOSSIP_FUZZ_CASES` (default 10,000); a long run is
 //! `GOSSIP_FUZZ_CASES=1000000 cargo test -p gossip-net --release --test fuzz`.
 
 use gossip_net::Keyring;
-use gossip_net::fuzz::{decode_gset_packet, open_and_decode, valid_message};
+use gossip_net::fuzz::{
+    decode_gset_packet, handle_membership_packet, open_and_decode, open_and_handle_membership,
+    valid_membership_message, valid_message,
+};
 use quickcheck::{QuickCheck, TestResult};
 use std::sync::OnceLock;
 
@@ -105,4 +109,41 @@ fn mutated_plaintext_messages_decode_or_are_refused_without_panic() {
         opened && decoded
     }
     check(prop as fn(Vec<u64>, Mutation) -> bool);
+}
+
+#[test]
+fn mutated_sealed_membership_messages_never_open() {
+    fn prop(members: u8, m: Mutation) -> TestResult {
+        let valid = valid_membership_message(Some(key()), "default", members % 8);
+        let bad = mutate(&valid, &m);
+        let found = open_and_handle_membership(Some(key()), "default", &bad);
+        if bad == valid {
+            return TestResult::from_bool(found);
+        }
+        TestResult::from_bool(!found)
+    }
+    check(prop as fn(u8, Mutation) -> TestResult);
+}
+
+#[test]
+fn mutated_plaintext_membership_messages_are_handled_without_panic() {
+    fn prop(members: u8, m: Mutation) -> bool {
+        let valid = valid_membership_message(None, "default", members % 8);
+        let found = open_and_handle_membership(None, "default", &valid);
+        let bad = mutate(&valid, &m);
+        let _ = open_and_handle_membership(None, "default", &bad);
+        // The SWIM packet inside, mutated on its own, and random bytes as one.
+        handle_membership_packet(&mutate(bad.get(1..).unwrap_or_default(), &m));
+        found
+    }
+    check(prop as fn(u8, Mutation) -> bool);
+}
+
+#[test]
+fn random_bytes_as_membership_packets_do_not_panic() {
+    fn prop(bytes: Vec<u8>) -> bool {
+        handle_membership_packet(&bytes);
+        true
+    }
+    check(prop as fn(Vec<u8>) -> bool);
 }

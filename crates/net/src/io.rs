@@ -1,0 +1,344 @@
+//! Socket I/O: sealing an envelope and opening one (with the replay window), UDP datagrams,
+//! and TCP links: the listener, a reader per inbound connection with its limits, and a writer
+//! per peer address.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+use crate::keys::OpenError;
+use crate::metrics::Counters;
+use crate::node::{Inner, lock};
+use crate::wire::{Body, Envelope, decode_envelope, encode_envelope};
+
+/// Nonces seen recently: a replayed message is dropped before it reaches a replica.
+#[derive(Default)]
+pub(crate) struct Replay {
+    set: HashSet<[u8; 24]>,
+    order: VecDeque<[u8; 24]>,
+}
+
+/// How many nonces are remembered. Older replays still change nothing (the transport drops
+/// what it holds, SWIM ignores stale news), they are only not counted as replays.
+const REPLAY_WINDOW: usize = 1 << 16;
+
+impl Replay {
+    fn seen(&mut self, nonce: [u8; 24]) -> bool {
+        if !self.set.insert(nonce) {
+            return true;
+        }
+        self.order.push_back(nonce);
+        if self.order.len() > REPLAY_WINDOW
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        false
+    }
+}
+
+/// The outbound TCP queue to one address.
+pub(crate) struct Link {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Inner {
+    /// `body` in an envelope from this node, sealed.
+    pub(crate) fn envelope(&self, body: Body) -> Vec<u8> {
+        let env = Envelope {
+            label: self.label.clone(),
+            from: self.ctx.me,
+            addr: self.advertise,
+            body,
+        };
+        self.sealer.seal(&encode_envelope(&env))
+    }
+
+    /// Opens any bytes from the network: `None` (counted) unless they open under our keys, are
+    /// not a replay, decode, carry our label and come from another node.
+    pub(crate) fn open_envelope(&self, bytes: &[u8]) -> Option<Envelope> {
+        let c = &self.ctx.counters;
+        let (plain, nonce) = match self.sealer.open(bytes) {
+            Ok(x) => x,
+            Err(OpenError::Unauthentic) => {
+                let n = c.refused_unsealed.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(
+                        refused = n + 1,
+                        "messages that no key opens (another cluster or label, or a wrong key)"
+                    );
+                }
+                return None;
+            }
+            Err(e @ (OpenError::Malformed | OpenError::WrongMode)) => {
+                let n = c.refused_malformed.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(refused = n + 1, kind = ?e,
+                        "malformed messages, or plaintext and sealed nodes mixed");
+                }
+                return None;
+            }
+        };
+        if let Some(n) = nonce
+            && lock(&self.replay).seen(n)
+        {
+            Counters::add(&c.replayed, 1);
+            return None;
+        }
+        let Some(env) = decode_envelope(&plain) else {
+            Counters::add(&c.refused_invalid, 1);
+            return None;
+        };
+        if env.label != self.label {
+            Counters::add(&c.refused_label, 1);
+            return None;
+        }
+        if env.from == self.ctx.me {
+            return None;
+        }
+        Some(env)
+    }
+
+    /// Bytes waiting in TCP queues.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        lock(&self.links)
+            .values()
+            .map(|l| l.queued.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Sends sealed bytes: a datagram if it fits, else a frame on the peer's TCP link.
+    pub(crate) fn send(self: &Arc<Self>, to: SocketAddr, sealed: Vec<u8>) {
+        #[cfg(feature = "testing")]
+        if let Some(f) = &self.faults {
+            for delay in f.decide() {
+                if delay.is_zero() {
+                    self.send_now(to, sealed.clone());
+                } else {
+                    let me = self.clone();
+                    let bytes = sealed.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        me.send_now(to, bytes);
+                    });
+                }
+            }
+            return;
+        }
+        self.send_now(to, sealed);
+    }
+
+    fn send_now(self: &Arc<Self>, to: SocketAddr, sealed: Vec<u8>) {
+        let c = &self.ctx.counters;
+        if sealed.is_empty() {
+            return;
+        }
+        if sealed.len() <= self.limits.max_datagram_bytes {
+            match self.udp.try_send_to(&sealed, to) {
+                Ok(n) => {
+                    Counters::add(&c.udp_sent, 1);
+                    Counters::add(&c.udp_sent_bytes, n as u64);
+                }
+                Err(e) => {
+                    Counters::add(&c.udp_send_errors, 1);
+                    tracing::debug!(%to, error = %e, "datagram not sent");
+                }
+            }
+            return;
+        }
+        if sealed.len() > self.limits.max_frame_bytes {
+            Counters::add(&c.dropped_too_large, 1);
+            tracing::warn!(%to, bytes = sealed.len(), "message larger than a frame, dropped");
+            return;
+        }
+        let mut links = lock(&self.links);
+        let link = links.entry(to).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let queued = Arc::new(AtomicUsize::new(0));
+            tokio::spawn(write_link(self.clone(), to, rx, queued.clone()));
+            Link { tx, queued }
+        });
+        let len = sealed.len();
+        if link.queued.load(Ordering::Relaxed) + len > self.limits.max_queued_bytes_per_peer {
+            Counters::add(&c.dropped_queue_full, 1);
+            return;
+        }
+        link.queued.fetch_add(len, Ordering::Relaxed);
+        if link.tx.send(Bytes::from(sealed)).is_err() {
+            link.queued.fetch_sub(len, Ordering::Relaxed);
+            links.remove(&to);
+        }
+    }
+}
+
+/// Accepts TCP connections and spawns a reader for each.
+pub(crate) async fn listen(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    inbound: mpsc::Sender<Vec<u8>>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = inner.cancel.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        {
+            let mut conns = lock(&inner.connections);
+            let n = conns.entry(peer.ip()).or_insert(0);
+            if *n >= inner.limits.max_connections_per_ip {
+                Counters::add(&inner.ctx.counters.refused_connections, 1);
+                continue;
+            }
+            *n += 1;
+        }
+        tokio::spawn(read_link(inner.clone(), stream, peer, inbound.clone()));
+    }
+}
+
+/// Counts a connection down when its reader ends.
+struct ConnGuard(Arc<Inner>, IpAddr);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let mut conns = lock(&self.0.connections);
+        if let Some(n) = conns.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                conns.remove(&self.1);
+            }
+        }
+    }
+}
+
+async fn read_link(
+    inner: Arc<Inner>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    inbound: mpsc::Sender<Vec<u8>>,
+) {
+    let _guard = ConnGuard(inner.clone(), peer.ip());
+    let mut codec = LengthDelimitedCodec::builder()
+        .max_frame_length(inner.limits.max_frame_bytes)
+        .new_codec();
+    let mut buf = BytesMut::with_capacity(8192);
+    loop {
+        // Decode every complete frame buffered before reading more.
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    let c = &inner.ctx.counters;
+                    Counters::add(&c.tcp_received, 1);
+                    Counters::add(&c.tcp_received_bytes, frame.len() as u64 + 4);
+                    if inbound.send(frame.to_vec()).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    // The only decoding error is a frame announced over the limit.
+                    Counters::add(&inner.ctx.counters.refused_frame_too_large, 1);
+                    tracing::warn!(%peer, "frame over the size limit, connection closed");
+                    return;
+                }
+            }
+        }
+        let read = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            r = stream.read_buf(&mut buf) => r,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Sends one peer's frames over TCP, connecting (and reconnecting with backoff) as needed.
+async fn write_link(
+    inner: Arc<Inner>,
+    to: SocketAddr,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+) {
+    let mut codec = LengthDelimitedCodec::builder()
+        .max_frame_length(inner.limits.max_frame_bytes)
+        .new_codec();
+    let mut backoff = Duration::from_millis(50);
+    let mut stream: Option<TcpStream> = None;
+    let mut out = BytesMut::new();
+    loop {
+        let frame = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            f = rx.recv() => match f { Some(f) => f, None => return },
+        };
+        let len = frame.len();
+        out.clear();
+        if codec.encode(frame, &mut out).is_err() {
+            queued.fetch_sub(len, Ordering::Relaxed);
+            continue;
+        }
+        // Try to deliver this frame, reconnecting as needed; give up on it (anti-entropy
+        // repairs) once the peer has been unreachable for a while.
+        let mut attempts = 0;
+        loop {
+            if stream.is_none() {
+                let connect = tokio::select! {
+                    _ = inner.cancel.cancelled() => return,
+                    c = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(to)) => c,
+                };
+                match connect {
+                    Ok(Ok(s)) => {
+                        let _ = s.set_nodelay(true);
+                        Counters::add(&inner.ctx.counters.tcp_connects, 1);
+                        stream = Some(s);
+                        backoff = Duration::from_millis(50);
+                    }
+                    _ => {
+                        Counters::add(&inner.ctx.counters.tcp_connect_errors, 1);
+                        if attempts == 0 {
+                            tracing::debug!(%to, "cannot connect; retrying with backoff");
+                        }
+                    }
+                }
+            }
+            if let Some(s) = stream.as_mut() {
+                match s.write_all(&out).await {
+                    Ok(()) => {
+                        let c = &inner.ctx.counters;
+                        Counters::add(&c.tcp_sent, 1);
+                        Counters::add(&c.tcp_sent_bytes, out.len() as u64);
+                        break;
+                    }
+                    Err(_) => stream = None,
+                }
+            }
+            attempts += 1;
+            if attempts >= 4 {
+                break;
+            }
+            tokio::select! {
+                _ = inner.cancel.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        queued.fetch_sub(len, Ordering::Relaxed);
+    }
+}
