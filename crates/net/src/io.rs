@@ -119,6 +119,10 @@ impl Inner {
     /// Sends sealed bytes: a datagram if it fits, else a frame on the peer's TCP link.
     pub(crate) fn send(self: &Arc<Self>, to: SocketAddr, sealed: Vec<u8>) {
         #[cfg(feature = "testing")]
+        if self.silenced.load(Ordering::Relaxed) {
+            return;
+        }
+        #[cfg(feature = "testing")]
         if let Some(f) = &self.faults {
             for delay in f.decide() {
                 if delay.is_zero() {

@@ -183,23 +183,7 @@ impl NodeBuilder {
                 "max_frame_bytes must be at least max_datagram_bytes and 2 KiB, and below 4 GiB",
             ));
         }
-        let udp = UdpSocket::bind(self.bind)
-            .await
-            .map_err(|source| NetError::Bind {
-                addr: self.bind,
-                source,
-            })?;
-        let local_addr = udp.local_addr().map_err(|source| NetError::Bind {
-            addr: self.bind,
-            source,
-        })?;
-        // TCP on the same port as UDP, so that one address names a node.
-        let tcp = TcpListener::bind(local_addr)
-            .await
-            .map_err(|source| NetError::Bind {
-                addr: local_addr,
-                source,
-            })?;
+        let (udp, tcp, local_addr) = bind(self.bind).await?;
         let identity = match &self.data_dir {
             Some(dir) => NodeIdentity::load_or_create(dir).map_err(NetError::Identity)?,
             None => NodeIdentity::ephemeral(random_id()?, unix_millis()),
@@ -252,6 +236,8 @@ impl NodeBuilder {
             data_dir: self.data_dir,
             #[cfg(feature = "testing")]
             faults: self.faults.map(crate::faults::FaultState::new),
+            #[cfg(feature = "testing")]
+            silenced: AtomicBool::new(false),
             announce: AtomicBool::new(false),
         });
         tracing::info!(node = %me, addr = %local_addr, label = %inner.label,
@@ -353,6 +339,13 @@ impl Node {
         lock(&self.handle.inner.swim).engine.config().clone()
     }
 
+    /// Drops everything the node sends while `on` (it still receives): to the others it
+    /// looks cut off. Tests only.
+    #[cfg(feature = "testing")]
+    pub fn silence(&self, on: bool) {
+        self.handle.inner.silenced.store(on, Ordering::Relaxed);
+    }
+
     /// The node's counters.
     pub fn metrics(&self) -> Metrics {
         self.handle.inner.ctx.counters.snapshot()
@@ -422,6 +415,27 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Binds UDP and TCP on one port. With port 0 the system picks the UDP port, which TCP may
+/// hold elsewhere: then another is tried, a few times.
+async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), NetError> {
+    let mut attempts = 0;
+    loop {
+        let err = |source| NetError::Bind { addr, source };
+        let udp = UdpSocket::bind(addr).await.map_err(err)?;
+        let local_addr = udp.local_addr().map_err(err)?;
+        match TcpListener::bind(local_addr).await {
+            Ok(tcp) => return Ok((udp, tcp, local_addr)),
+            Err(_) if addr.port() == 0 && attempts < 8 => attempts += 1,
+            Err(source) => {
+                return Err(NetError::Bind {
+                    addr: local_addr,
+                    source,
+                });
+            }
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) ctx: Arc<Ctx>,
     /// This life of the replicas (random): their replica ids derive from it.
@@ -442,6 +456,9 @@ pub(crate) struct Inner {
     data_dir: Option<PathBuf>,
     #[cfg(feature = "testing")]
     pub(crate) faults: Option<crate::faults::FaultState>,
+    /// Drops everything the node sends (tests only).
+    #[cfg(feature = "testing")]
+    pub(crate) silenced: AtomicBool,
     /// Set when a replica was opened: the members are told at the next turn of the driver.
     announce: AtomicBool,
 }

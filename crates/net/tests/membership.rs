@@ -275,3 +275,76 @@ async fn seeds_by_host_name_are_resolved_and_bad_ones_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_declared_down_comes_back_under_a_renewed_identity() {
+    let key = Keyring::generate();
+    let small = |seeds: Vec<SocketAddr>| {
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .cluster_size(3)
+            .seeds(seeds)
+    };
+    let a = start_with(small(Vec::new())).await;
+    let b = start_with(small(vec![a.local_addr()])).await;
+    let c = start_with(small(vec![a.local_addr()])).await;
+    let sets: Vec<Replica<GSet<u64>>> = [&a, &b, &c]
+        .iter()
+        .map(|n| n.open("s").expect("open"))
+        .collect();
+    wait_for("every replica to know the two others", || {
+        sets.iter().all(|s| s.members().len() == 2)
+    })
+    .await;
+    let mut events = c.member_events();
+    let before = c.incarnation();
+    // Cut off (it still hears the others, but nothing it says arrives): declared down.
+    c.silence(true);
+    wait_for("the cut-off member to be declared down", || {
+        [&a, &b]
+            .iter()
+            .all(|n| state_of(n, c.id()) == Some(MemberState::Down))
+    })
+    .await;
+    c.silence(false);
+    let renewed = within("the member to renew its identity", async {
+        loop {
+            match events.next().await {
+                Some(MemberEvent::Rejoined(id)) => break id,
+                Some(_) => continue,
+                None => panic!("the node stopped"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(renewed.id, c.id());
+    assert_eq!(renewed.generation, before + 1);
+    assert_eq!(c.incarnation(), before + 1);
+    let renewed_at = tokio::time::Instant::now();
+    // A renewed node that is not connected asks its seeds and a few members it knows to let
+    // it in every rejoin interval; the first that answers takes it back and spreads it.
+    let config = c.membership_config();
+    let bound = config.rejoin_interval * 2 + config.swim.probe_period * 2;
+    while ![&a, &b]
+        .iter()
+        .all(|n| incarnation_of(n, c.id()) == Some(before + 1))
+    {
+        assert!(
+            renewed_at.elapsed() <= bound,
+            "the renewed identity was not taken back within {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "renewed identity taken back after {:?}",
+        renewed_at.elapsed()
+    );
+    sets[2]
+        .update(|s, _| Some(s.insert_delta(9)))
+        .await
+        .expect("update");
+    wait_for("its updates to reach the others again", || {
+        sets.iter().all(|s| s.read(|s| s.contains(&9)))
+    })
+    .await;
+}
