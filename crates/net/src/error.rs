@@ -53,6 +53,30 @@ pub enum NetError {
     Stopped,
     /// The operating system refused randomness (keys, nonces or a node id could not be drawn).
     Random,
+    /// The store in the data directory cannot be used: in use by another process, truncated,
+    /// corrupt, not a gossip store, of a newer format, or a replica record that does not
+    /// decode as the type it is opened with. Its message says what to do; the files are left
+    /// as they were and nothing started (or, from [`Node::open`](crate::Node::open), the
+    /// replica was not opened).
+    Store {
+        /// What the store reported.
+        source: gossip_store::StoreError,
+    },
+    /// The store in the data directory belongs to another node than the directory's node id
+    /// file: the two files come from different nodes. Nothing started, nothing was changed.
+    ForeignStore {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The node the store was made for.
+        store: uuid::Uuid,
+        /// The node the id file names.
+        node: uuid::Uuid,
+    },
+    /// The node id file in the data directory cannot be read or written. Nothing started.
+    Identity {
+        /// What went wrong, with the file.
+        detail: String,
+    },
 }
 
 impl fmt::Display for NetError {
@@ -84,6 +108,18 @@ impl fmt::Display for NetError {
             }
             NetError::Stopped => write!(f, "the node has stopped"),
             NetError::Random => write!(f, "the operating system gave no randomness"),
+            NetError::Store { source } => write!(f, "{source}"),
+            NetError::ForeignStore { dir, store, node } => write!(
+                f,
+                "the store in {} belongs to node {store}, but the node id file there names \
+                 {node}: the files come from two different nodes; put back the matching \
+                 pair, or move gossip.redb away to start this node afresh (its data then \
+                 comes back from its peers)",
+                dir.display()
+            ),
+            NetError::Identity { detail } => {
+                write!(f, "the node id in the data directory is unusable: {detail}")
+            }
         }
     }
 }
@@ -92,6 +128,7 @@ impl std::error::Error for NetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             NetError::Bind { source, .. } => Some(source),
+            NetError::Store { source } => Some(source),
             _ => None,
         }
     }
@@ -121,6 +158,15 @@ pub enum UpdateError {
     },
     /// [`AckLevel::Durable`] was asked of a node without a store: nothing was applied.
     NotDurable,
+    /// The update is applied here but its commit to this node's store failed (a full disk,
+    /// or the node was shut down): it is not durable. Reads and local updates keep working;
+    /// the update spreads once a commit of the replica's lease goes through.
+    NotStored {
+        /// The update's id.
+        dot: Dot<ReplicaId>,
+        /// What the store reported.
+        error: gossip_store::StoreError,
+    },
 }
 
 impl fmt::Display for UpdateError {
@@ -142,6 +188,11 @@ impl fmt::Display for UpdateError {
                     "durable updates need a node started with a data dir and a store"
                 )
             }
+            UpdateError::NotStored { dot, error } => write!(
+                f,
+                "update {}:{} applied locally but not stored: {error}",
+                dot.replica, dot.counter
+            ),
         }
     }
 }

@@ -6,7 +6,10 @@
 //! XChaCha20-Poly1305 under the cluster keyring ([`Keyring`]); datagrams up to
 //! [`Limits::max_datagram_bytes`], larger messages as length-delimited frames over one TCP
 //! connection per peer. Members are the seeds, whoever talks to the node and whoever those
-//! name; a member silent for a while is suspect, later down.
+//! name; a member silent for a while is suspect, later down. With a data directory
+//! ([`NodeBuilder::data_dir`]) the node keeps its id and every replica in a store
+//! (`gossip-store`), resumes them at restart, and can acknowledge an update once it is on disk
+//! ([`AckLevel::Durable`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +37,7 @@
 //! |---|---|
 //! | `node` | [`NodeBuilder`], [`Node`], the driver task (sockets, clock, membership) and TCP links |
 //! | `replica` | [`Replica`], [`Subscription`], [`Event`], [`AckLevel`]: one replicator per name |
+//! | `durable` | the store in the data directory: resuming replicas, leases, durable updates, checkpoints |
 //! | `wire` | the envelope and the postcard form of transport packets; [`PostcardWeigh`] |
 //! | `keys` | [`Keyring`]: key derivation, sealing and opening |
 //! | `members` | [`NodeId`], [`MemberInfo`], [`MemberState`]: the member table |
@@ -48,6 +52,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod durable;
 mod error;
 #[cfg(feature = "testing")]
 mod faults;
@@ -62,6 +67,7 @@ pub use config::{Limits, Preset};
 pub use error::{NetError, UpdateError};
 #[cfg(feature = "testing")]
 pub use faults::Faults;
+pub use gossip_store::{MemStore, Store, StoreError};
 pub use keys::Keyring;
 pub use members::{MemberInfo, MemberState, NodeId};
 pub use metrics::Metrics;

@@ -24,7 +24,7 @@ use crate::wire::{Body, Envelope, decode_envelope, encode_envelope};
 use crate::{Keyring, Limits, MemberInfo, Metrics, NetError, NodeId, Preset, Replica};
 
 /// Configures and starts a [`Node`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeBuilder {
     bind: SocketAddr,
     advertise: Option<SocketAddr>,
@@ -34,10 +34,24 @@ pub struct NodeBuilder {
     preset: Preset,
     label: String,
     data_dir: Option<PathBuf>,
+    store: Option<Arc<dyn gossip_store::Store>>,
     limits: Limits,
     subscriber_buffer: usize,
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::Faults>,
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("bind", &self.bind)
+            .field("seeds", &self.seeds)
+            .field("preset", &self.preset)
+            .field("label", &self.label)
+            .field("data_dir", &self.data_dir)
+            .field("store", &self.store.as_ref().map(|s| s.node_id()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeBuilder {
@@ -52,6 +66,7 @@ impl NodeBuilder {
             preset: Preset::Lan,
             label: "default".to_string(),
             data_dir: None,
+            store: None,
             limits: Limits::default(),
             subscriber_buffer: 1024,
             #[cfg(feature = "testing")]
@@ -99,9 +114,21 @@ impl NodeBuilder {
         self
     }
 
-    /// Where the node may keep its files (used by durability).
+    /// Where the node keeps its files: its id (`node-id`) and its store (`gossip.redb`), which
+    /// keeps every replica so that a restart resumes it, and makes [`AckLevel::Durable`]
+    /// possible. The directory is made if absent; one process holds it at a time.
+    ///
+    /// [`AckLevel::Durable`]: crate::AckLevel::Durable
     pub fn data_dir(mut self, path: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(path.into());
+        self
+    }
+
+    /// Keeps the replicas in `store` instead of a file in the data directory (an in-memory
+    /// [`MemStore`](gossip_store::MemStore) for tests and simulations); the node takes the
+    /// store's id.
+    pub fn store(mut self, store: Arc<dyn gossip_store::Store>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -170,7 +197,19 @@ impl NodeBuilder {
         let mut life_bytes = [0u8; 8];
         getrandom::fill(&mut life_bytes).map_err(|_| NetError::Random)?;
         let life = u64::from_le_bytes(life_bytes);
-        let me = NodeId::random();
+        // Durability: the node id and the store kept in the data directory (or a store
+        // handed in); `durable.rs` has the rest.
+        let (me, disk) = match (self.store, &self.data_dir) {
+            (Some(store), _) => (NodeId(store.node_id()), Some(store)),
+            (None, Some(dir)) => {
+                let (me, store) = crate::durable::open_dir(dir, load_identity(dir)?)?;
+                (me, Some(Arc::new(store) as Arc<dyn gossip_store::Store>))
+            }
+            (None, None) => (NodeId::random(), None),
+        };
+        let disk = disk
+            .map(|store| crate::durable::Disk::new(store).map(Arc::new))
+            .transpose()?;
         let max_payload = limits.max_frame_bytes - sealer.overhead() - ENVELOPE_ROOM;
         let ctx = Arc::new(Ctx {
             me,
@@ -179,7 +218,8 @@ impl NodeBuilder {
             counters: Counters::default(),
             max_delta: max_payload,
             max_runs: limits.max_runs_per_packet,
-            durable: false,
+            durable: disk.is_some(),
+            disk: crate::durable::DiskSlot::new(disk),
             subscriber_buffer: self.subscriber_buffer,
             config: self.preset.transport(max_payload),
         });
@@ -282,7 +322,11 @@ impl Node {
 
     /// The node's counters.
     pub fn metrics(&self) -> Metrics {
-        self.handle.inner.ctx.counters.snapshot()
+        let ctx = &self.handle.inner.ctx;
+        if let Some(disk) = ctx.disk.get() {
+            Counters::set(&ctx.counters.store_commits, disk.stats().commits);
+        }
+        ctx.counters.snapshot()
     }
 
     /// The replica called `name`, made empty if this node does not host it yet. Opening a
@@ -306,11 +350,14 @@ impl Node {
             };
         }
         let seed = inner.life ^ inner.ctx.me.0.as_u64_pair().0;
+        // Durability: what the store keeps of the replica, to resume from.
+        let opened = crate::durable::open_replica::<L>(&inner.ctx, name)?;
         let shared = Arc::new(Shared::<L>::new(
             name.to_string(),
             inner.ctx.clone(),
             inner.life,
             seed,
+            opened,
         ));
         let members = lock(&inner.members).hosting(name);
         shared.set_members(inner.ctx.now(), members);
@@ -323,7 +370,10 @@ impl Node {
     }
 
     /// Says goodbye to the members, sends what is queued (waiting at most a few seconds for
-    /// TCP queues to drain), and stops the node's tasks.
+    /// TCP queues to drain), and stops the node's tasks. With a store, it then writes a
+    /// checkpoint of every replica and closes the store (releasing the data directory), so
+    /// the next start resumes each replica under its id; an error doing so is returned after
+    /// the node has stopped.
     pub async fn shutdown(&self) -> Result<(), NetError> {
         let inner = &self.handle.inner;
         if inner.cancel.is_cancelled() {
@@ -340,8 +390,20 @@ impl Node {
         for t in tasks {
             let _ = t.await;
         }
-        Ok(())
+        // Durability: close every replica's journal, then the store.
+        let closing: Vec<_> = lock(&inner.replicas)
+            .values()
+            .filter_map(|r| r.close())
+            .collect();
+        crate::durable::close(&inner.ctx, closing)
     }
+}
+
+/// The node id kept in the data directory (made there on the first start).
+fn load_identity(dir: &std::path::Path) -> Result<gossip_membership::NodeIdentity, NetError> {
+    gossip_membership::NodeIdentity::load_or_create(dir).map_err(|e| NetError::Identity {
+        detail: e.to_string(),
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
