@@ -109,6 +109,19 @@ impl Rng {
 
 /// Starts `gossip-agent run` on `dir`, joining `seed`; returns it and its HTTP address.
 async fn spawn_agent(dir: &Path, seed: SocketAddr) -> (Child, SocketAddr) {
+    // Port 0 picks a free UDP port, whose TCP twin may be taken (the node binds both): then
+    // the agent exits at once and is started again.
+    for _ in 0..10 {
+        match try_spawn_agent(dir, seed).await {
+            Ok(started) => return started,
+            Err(text) if text.contains("cannot bind") => continue,
+            Err(text) => panic!("the agent did not start: {text}"),
+        }
+    }
+    panic!("the agent found no free port in 10 tries");
+}
+
+async fn try_spawn_agent(dir: &Path, seed: SocketAddr) -> Result<(Child, SocketAddr), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gossip-agent"))
         .args([
             "run",
@@ -126,12 +139,13 @@ async fn spawn_agent(dir: &Path, seed: SocketAddr) -> (Child, SocketAddr) {
         .spawn()
         .expect("gossip-agent starts");
     let stderr = child.stderr.take().expect("stderr");
-    let line = tokio::task::spawn_blocking(move || {
+    let (found, text) = tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stderr);
+        let mut text = String::new();
         loop {
             let mut line = String::new();
             match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return line,
+                Ok(0) | Err(_) => return (false, text),
                 Ok(_) if line.contains("http://") => {
                     // Keep draining stderr so the agent never blocks on a full pipe.
                     std::thread::spawn(move || {
@@ -140,20 +154,24 @@ async fn spawn_agent(dir: &Path, seed: SocketAddr) -> (Child, SocketAddr) {
                             sink.clear();
                         }
                     });
-                    return line;
+                    return (true, line);
                 }
-                Ok(_) => {}
+                Ok(_) => text.push_str(&line),
             }
         }
     })
     .await
     .expect("reader");
-    let http = line
+    if !found {
+        let _ = child.wait();
+        return Err(text);
+    }
+    let http = text
         .rsplit("http://")
         .next()
         .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the agent did not start: {line:?}"));
-    (child, http)
+        .unwrap_or_else(|| panic!("no HTTP address in {text:?}"));
+    Ok((child, http))
 }
 
 /// Writes `w<writer>-<n>` with `ack=durable` until the agent stops answering; records every
@@ -243,6 +261,7 @@ async fn sigkill_never_loses_a_durable_acknowledgement() {
     let (mut child, http) = spawn_agent(&dir.0, seed_addr).await;
     let total = check_acked(http, &acked, "after the last restart").await;
     assert!(total >= checked);
+    assert!(total > 0, "no write was acknowledged as durable");
     // And on the peer, once the restarted agent and it have exchanged digests.
     let expected: BTreeSet<String> = acked.lock().expect("acked").iter().cloned().collect();
     let peer_http = peer.http_addr();

@@ -404,6 +404,23 @@ impl<L: Crdt> AnyReplica for Shared<L> {
     }
 }
 
+/// Counts a durable update waiting for its commit, until dropped (also when the caller
+/// stops waiting).
+struct Pending<'a>(&'a Ctx);
+
+impl<'a> Pending<'a> {
+    fn count(ctx: &'a Ctx) -> Pending<'a> {
+        Counters::add(&ctx.counters.store_pending, 1);
+        Pending(ctx)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        Counters::sub(&self.0.counters.store_pending, 1);
+    }
+}
+
 /// A durable update's delta, submitted to the store.
 struct Logged {
     /// The lease committed with it, to confirm once it is durable.
@@ -537,9 +554,10 @@ impl<L: Crdt> Replica<L> {
         deadline: tokio::time::Instant,
     ) -> Result<(), UpdateError> {
         let ctx = &self.shared.ctx;
-        Counters::add(&ctx.counters.store_pending, 1);
-        let result = tokio::time::timeout_at(deadline, logged.ticket).await;
-        Counters::sub(&ctx.counters.store_pending, 1);
+        let result = {
+            let _pending = Pending::count(ctx);
+            tokio::time::timeout_at(deadline, logged.ticket).await
+        };
         match result {
             Ok(Ok(())) => {
                 Counters::add(&ctx.counters.store_durable_updates, 1);
