@@ -264,11 +264,11 @@ fn not_durable(level: &AckLevel) -> ApiError {
 
 fn no_store(level: &AckLevel) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::SERVICE_UNAVAILABLE,
         "store_unavailable",
         format!(
-            "ack={} needs the store, which this build of the network layer does not offer \
-             yet: ask for ack=local or ack=replicated",
+            "ack={} needs the store, which is closed (the agent is stopping): ask for \
+             ack=local or ack=replicated",
             ack_name(level)
         ),
     )
@@ -403,6 +403,22 @@ where
         .with("reached", Value::String(ack_name(&reached).into()))
         .with("requested", Value::String(ack_name(&ack.level).into()))),
         Err(UpdateError::NotDurable) => Err(no_store(&ack.level)),
+        Err(UpdateError::NotStored { error, .. }) => {
+            let status = match error {
+                gossip_net::StoreError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            Err(ApiError::new(
+                status,
+                "not_stored",
+                format!(
+                    "the write is applied here but was not stored, so it is not durable: \
+                     {error}"
+                ),
+            )
+            .with("reached", Value::String("local".into()))
+            .with("requested", Value::String(ack_name(&ack.level).into())))
+        }
         Err(UpdateError::TooLarge { bytes, limit }) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",

@@ -415,8 +415,29 @@ async fn members_metrics_and_health() {
 }
 
 #[tokio::test]
-async fn durable_acknowledgements_need_a_store_and_say_so() {
+async fn durable_acknowledgements_with_a_data_dir_and_without() {
+    // Without a data dir: durable and all are refused, nothing is applied, the default is
+    // local.
+    let agent = start(key(), vec![]).await;
+    let a = agent.http_addr();
+    for ack in ["durable", "all"] {
+        let path = format!("/v1/counters/c?ack={ack}");
+        let (status, body) = call(a, "POST", &path, Some(json!({"increment": 1}))).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("not_durable")),
+            "{body}"
+        );
+    }
+    let (status, _) = call(a, "GET", "/v1/counters/c", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(a, "POST", "/v1/counters/c", Some(json!({"increment": 1}))).await;
+    assert_eq!((status, &body["ack"]), (200, &json!("local")));
+    agent.shutdown().await.expect("shutdown");
+
+    // With one: durable is the default, and says so.
     let dir = std::env::temp_dir().join(format!("gossip-agent-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let agent = gossip_agent::Agent::start(gossip_agent::AgentConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         http: "127.0.0.1:0".parse().expect("addr"),
@@ -428,21 +449,35 @@ async fn durable_acknowledgements_need_a_store_and_say_so() {
     .await
     .expect("starts");
     let a = agent.http_addr();
-    // The network layer keeps no store yet: durable is refused with a clear error, nothing
-    // is applied, and the default falls back to local.
-    for ack in ["durable", "all"] {
-        let path = format!("/v1/counters/c?ack={ack}");
-        let (status, body) = call(a, "POST", &path, Some(json!({"increment": 1}))).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (501, Some("store_unavailable")),
-            "{body}"
-        );
-    }
-    let (status, _) = call(a, "GET", "/v1/counters/c", None).await;
-    assert_eq!(status, 404);
     let (status, body) = call(a, "POST", "/v1/counters/c", Some(json!({"increment": 1}))).await;
-    assert_eq!((status, &body["ack"]), (200, &json!("local")));
+    assert_eq!((status, &body["ack"]), (200, &json!("durable")), "{body}");
+    let (status, body) = call(
+        a,
+        "POST",
+        "/v1/counters/c?ack=durable",
+        Some(json!({"increment": 1})),
+    )
+    .await;
+    assert_eq!((status, &body["ack"]), (200, &json!("durable")), "{body}");
+    // All: durable here, then no other member to hold it; the answer says how far it got.
+    let (status, body) = call(
+        a,
+        "POST",
+        "/v1/counters/c?ack=all&timeout_ms=200",
+        Some(json!({"increment": 1})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str(), &body["reached"]),
+        (503, Some("ack_timeout"), &json!("durable")),
+        "{body}"
+    );
+    let metrics = call_raw(a, "GET", "/metrics", None).await;
+    assert!(
+        metrics.body.contains("gossip_net_store_durable_updates 3"),
+        "{}",
+        metrics.body
+    );
     agent.shutdown().await.expect("shutdown");
     let _ = std::fs::remove_dir_all(&dir);
 }

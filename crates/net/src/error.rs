@@ -62,6 +62,25 @@ pub enum NetError {
     },
     /// The node identity in the data directory could not be read or written. Nothing started.
     Identity(gossip_membership::IdentityError),
+    /// The store in the data directory cannot be used: in use by another process, truncated,
+    /// corrupt, not a gossip store, of a newer format, or a replica record that does not
+    /// decode as the type it is opened with. Its message says what to do; the files are left
+    /// as they were and nothing started (or, from [`Node::open`](crate::Node::open), the
+    /// replica was not opened).
+    Store {
+        /// What the store reported.
+        source: gossip_store::StoreError,
+    },
+    /// The store in the data directory belongs to another node than the directory's node id
+    /// file: the two files come from different nodes. Nothing started, nothing was changed.
+    ForeignStore {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The node the store was made for.
+        store: uuid::Uuid,
+        /// The node the id file names.
+        node: uuid::Uuid,
+    },
 }
 
 impl fmt::Display for NetError {
@@ -98,6 +117,15 @@ impl fmt::Display for NetError {
                 "seed {seed:?} is not host:port (e.g. \"node1.example:7000\" or \"10.0.0.1:7000\")"
             ),
             NetError::Identity(e) => write!(f, "node identity: {e}"),
+            NetError::Store { source } => write!(f, "{source}"),
+            NetError::ForeignStore { dir, store, node } => write!(
+                f,
+                "the store in {} belongs to node {store}, but the node id file there names \
+                 {node}: the files come from two different nodes; put back the matching \
+                 pair, or move gossip.redb away to start this node afresh (its data then \
+                 comes back from its peers)",
+                dir.display()
+            ),
         }
     }
 }
@@ -107,6 +135,7 @@ impl std::error::Error for NetError {
         match self {
             NetError::Bind { source, .. } => Some(source),
             NetError::Identity(e) => Some(e),
+            NetError::Store { source } => Some(source),
             _ => None,
         }
     }
@@ -136,6 +165,15 @@ pub enum UpdateError {
     },
     /// [`AckLevel::Durable`] was asked of a node without a store: nothing was applied.
     NotDurable,
+    /// The update is applied here but its commit to this node's store failed (a full disk,
+    /// or the node was shut down): it is not durable. Reads and local updates keep working;
+    /// the update spreads once a commit of the replica's lease goes through.
+    NotStored {
+        /// The update's id.
+        dot: Dot<ReplicaId>,
+        /// What the store reported.
+        error: gossip_store::StoreError,
+    },
 }
 
 impl fmt::Display for UpdateError {
@@ -157,6 +195,11 @@ impl fmt::Display for UpdateError {
                     "durable updates need a node started with a data dir and a store"
                 )
             }
+            UpdateError::NotStored { dot, error } => write!(
+                f,
+                "update {}:{} applied locally but not stored: {error}",
+                dot.replica, dot.counter
+            ),
         }
     }
 }

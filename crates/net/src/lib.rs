@@ -9,6 +9,9 @@
 //! keys: a node joins through its seeds, learns every member by gossip, is declared down when
 //! it stops answering probes, and leaves gracefully on [`Node::shutdown`]. The active members
 //! hosting a replica are that replica's peers; [`Node::member_events`] streams the changes.
+//! With a data directory ([`NodeBuilder::data_dir`]) the node keeps its id and every replica
+//! in a store (`gossip-store`), resumes them at restart, and can acknowledge an update once it
+//! is on disk ([`AckLevel::Durable`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +41,7 @@
 //! | `io` | sealing and opening envelopes, the replay window, UDP sends, TCP links and readers |
 //! | `members` | the SWIM glue: [`MemberEvents`], hosted replicas, seeds by host name |
 //! | `replica` | [`Replica`], [`Subscription`], [`Event`], [`AckLevel`]: one replicator per name |
+//! | `durable` | the store in the data directory: resuming replicas, leases, durable updates, checkpoints |
 //! | `wire` | the envelope and the postcard form of transport packets; [`PostcardWeigh`] |
 //! | `keys` | [`Keyring`]: key derivation, sealing and opening |
 //! | `config` | [`Preset`] (timings) and [`Limits`] (bounds on everything a peer can make us hold) |
@@ -51,6 +55,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod durable;
 mod error;
 #[cfg(feature = "testing")]
 mod faults;
@@ -67,6 +72,7 @@ pub use error::{NetError, UpdateError};
 #[cfg(feature = "testing")]
 pub use faults::Faults;
 pub use gossip_membership::{Identity, MemberEvent, MemberInfo, MemberState, NodeId};
+pub use gossip_store::{MemStore, Store, StoreError};
 pub use keys::Keyring;
 pub use members::MemberEvents;
 pub use metrics::Metrics;

@@ -34,7 +34,7 @@ macro_rules! counters {
                         "# HELP gossip_net_{0} {1}\n# TYPE gossip_net_{0} {2}\ngossip_net_{0} {3}\n",
                         stringify!($name),
                         help.trim(),
-                        if stringify!($name).starts_with("members_") { "gauge" } else { "counter" },
+                        if stringify!($name).starts_with("members_") || stringify!($name).ends_with("_pending") { "gauge" } else { "counter" },
                         self.$name
                     ));
                 )*
@@ -114,11 +114,27 @@ counters! {
     membership_sent_bytes,
     /// Membership packets (opened with our key) that the SWIM engine refused.
     refused_membership,
+    /// Commits made to the store (each `Immediate` one is one fsync; concurrent durable updates share one).
+    store_commits,
+    /// Updates acknowledged as durable (committed and fsynced).
+    store_durable_updates,
+    /// Lease commits made before packets could leave (one per 1,024 counters a replica gives out).
+    store_leases,
+    /// Checkpoints submitted.
+    store_checkpoints,
+    /// Store operations that failed (durable updates, leases, checkpoints): a full disk, or a closed store.
+    store_errors,
+    /// Durable updates waiting for their commit now.
+    store_pending,
 }
 
 impl Counters {
     pub(crate) fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(c: &AtomicU64, n: u64) {
+        c.fetch_sub(n, Ordering::Relaxed);
     }
 
     pub(crate) fn set(c: &AtomicU64, n: u64) {

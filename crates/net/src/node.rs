@@ -27,7 +27,7 @@ use crate::wire::Body;
 use crate::{Keyring, Limits, MemberInfo, Metrics, NetError, NodeId, Preset, Replica};
 
 /// Configures and starts a [`Node`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeBuilder {
     bind: SocketAddr,
     advertise: Option<SocketAddr>,
@@ -39,10 +39,24 @@ pub struct NodeBuilder {
     cluster_size: Option<u32>,
     label: String,
     data_dir: Option<PathBuf>,
+    store: Option<Arc<dyn gossip_store::Store>>,
     limits: Limits,
     subscriber_buffer: usize,
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::Faults>,
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("bind", &self.bind)
+            .field("seeds", &self.seeds)
+            .field("preset", &self.preset)
+            .field("label", &self.label)
+            .field("data_dir", &self.data_dir)
+            .field("store", &self.store.as_ref().map(|s| s.node_id()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeBuilder {
@@ -59,6 +73,7 @@ impl NodeBuilder {
             cluster_size: None,
             label: "default".to_string(),
             data_dir: None,
+            store: None,
             limits: Limits::default(),
             subscriber_buffer: 1024,
             #[cfg(feature = "testing")]
@@ -125,11 +140,21 @@ impl NodeBuilder {
         self
     }
 
-    /// Where the node keeps its files: its node id (file `node-id`, see `docs/network.md`,
-    /// "Identity") and, with durability, its store. Without one the node is new at every
-    /// start.
+    /// Where the node keeps its files: its id (`node-id`) and its store (`gossip.redb`), which
+    /// keeps every replica so that a restart resumes it, and makes [`AckLevel::Durable`]
+    /// possible. The directory is made if absent; one process holds it at a time.
+    ///
+    /// [`AckLevel::Durable`]: crate::AckLevel::Durable
     pub fn data_dir(mut self, path: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(path.into());
+        self
+    }
+
+    /// Keeps the replicas in `store` instead of a file in the data directory (an in-memory
+    /// [`MemStore`](gossip_store::MemStore) for tests and simulations); the node takes the
+    /// store's id.
+    pub fn store(mut self, store: Arc<dyn gossip_store::Store>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -184,10 +209,26 @@ impl NodeBuilder {
             ));
         }
         let (udp, tcp, local_addr) = bind(self.bind).await?;
-        let identity = match &self.data_dir {
-            Some(dir) => NodeIdentity::load_or_create(dir).map_err(NetError::Identity)?,
-            None => NodeIdentity::ephemeral(random_id()?, unix_millis()),
+        // Durability: the node id and the store kept in the data directory (or a store
+        // handed in); `durable.rs` has the rest.
+        let (identity, disk) = match (self.store, &self.data_dir) {
+            (Some(store), _) => (
+                NodeIdentity::ephemeral(store.node_id(), unix_millis()),
+                Some(store),
+            ),
+            (None, Some(dir)) => {
+                let identity = NodeIdentity::load_or_create(dir).map_err(NetError::Identity)?;
+                let (identity, store) = crate::durable::open_dir(dir, identity)?;
+                (
+                    identity,
+                    Some(Arc::new(store) as Arc<dyn gossip_store::Store>),
+                )
+            }
+            (None, None) => (NodeIdentity::ephemeral(random_id()?, unix_millis()), None),
         };
+        let disk = disk
+            .map(|store| crate::durable::Disk::new(store).map(Arc::new))
+            .transpose()?;
         let me = identity.id;
         let advertise = self.advertise.unwrap_or(local_addr);
         // The replicas' life: 64 random bits, never the SWIM generation, so that no two lives
@@ -210,7 +251,8 @@ impl NodeBuilder {
             counters: Counters::default(),
             max_delta: max_payload,
             max_runs: limits.max_runs_per_packet,
-            durable: false,
+            durable: disk.is_some(),
+            disk: crate::durable::DiskSlot::new(disk),
             subscriber_buffer: self.subscriber_buffer,
             config: self.preset.transport(max_payload),
         });
@@ -348,7 +390,11 @@ impl Node {
 
     /// The node's counters.
     pub fn metrics(&self) -> Metrics {
-        self.handle.inner.ctx.counters.snapshot()
+        let ctx = &self.handle.inner.ctx;
+        if let Some(disk) = ctx.disk.get() {
+            Counters::set(&ctx.counters.store_commits, disk.stats().commits);
+        }
+        ctx.counters.snapshot()
     }
 
     /// The replica called `name`, made empty if this node does not host it yet. Opening a
@@ -372,11 +418,14 @@ impl Node {
             };
         }
         let seed = inner.life ^ inner.ctx.me.as_u64_pair().0;
+        // Durability: what the store keeps of the replica, to resume from.
+        let opened = crate::durable::open_replica::<L>(&inner.ctx, name)?;
         let shared = Arc::new(Shared::<L>::new(
             name.to_string(),
             inner.ctx.clone(),
             inner.life,
             seed,
+            opened,
         ));
         let members = inner.hosting(name);
         shared.set_members(inner.ctx.now(), members);
@@ -390,7 +439,9 @@ impl Node {
 
     /// Sends what is queued, announces the departure (the members mark this node `Left`,
     /// not `Down`), waits at most a few seconds for TCP queues to drain, and stops the node's
-    /// tasks.
+    /// tasks. With a store, it then writes a checkpoint of every replica and closes the store
+    /// (releasing the data directory), so the next start resumes each replica under its id; an
+    /// error doing so is returned after the node has stopped.
     pub async fn shutdown(&self) -> Result<(), NetError> {
         let inner = &self.handle.inner;
         if inner.cancel.is_cancelled() {
@@ -407,7 +458,12 @@ impl Node {
         for t in tasks {
             let _ = t.await;
         }
-        Ok(())
+        // Durability: close every replica's journal, then the store.
+        let closing: Vec<_> = lock(&inner.replicas)
+            .values()
+            .filter_map(|r| r.close())
+            .collect();
+        crate::durable::close(&inner.ctx, closing)
     }
 }
 

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gossip_crdt::{Decompose, Dot, Lattice};
+use gossip_store::{Batch, Opened, StoreError};
 use gossip_transport::{ReplicaId, Replicator, Source, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::durable::{DiskSlot, Keep};
 use crate::metrics::Counters;
 use crate::wire::{PostcardWeigh, decode_packet, encode_packet};
 use crate::{NodeId, UpdateError};
@@ -34,15 +36,17 @@ impl<L> Crdt for L where
 pub enum AckLevel {
     /// Applied here (what [`Replica::update`] waits for).
     Local,
-    /// Applied here and written to this node's store.
+    /// Applied here, and committed (fsynced) to this node's store. Concurrent durable
+    /// updates share a commit. Needs a node with a store.
     Durable,
     /// Held by at least `k` other members of the replica.
     Replicated {
         /// How many other members.
         k: usize,
     },
-    /// Held by every other member the replica knows when the update is made (those still
-    /// alive when it is checked), and by at least `k` of them.
+    /// Durable here when the node has a store, and held by every other member the replica
+    /// knows when the update is made (those still alive when it is checked), and by at least
+    /// `k` of them.
     All {
         /// The least number of other members, so that a node that knows no one yet does not
         /// count as "all".
@@ -111,7 +115,10 @@ pub(crate) struct Ctx {
     /// The largest delta an update may make, encoded.
     pub max_delta: usize,
     pub max_runs: usize,
+    /// The node was started with a store (durable updates are possible).
     pub durable: bool,
+    /// The store, until the node shuts down.
+    pub disk: DiskSlot,
     /// How many events a subscriber may fall behind before it is told it lagged.
     pub subscriber_buffer: usize,
     /// The transport configuration every replica starts with.
@@ -130,6 +137,8 @@ struct Core<L> {
     members: Vec<NodeId>,
     /// Updates someone waits on, and the members known to hold each.
     waits: BTreeMap<(u64, u64), BTreeSet<NodeId>>,
+    /// The replica's journal, on a node with a store.
+    keep: Option<Keep>,
 }
 
 pub(crate) struct Shared<L> {
@@ -150,11 +159,40 @@ impl<L> Shared<L> {
 }
 
 impl<L: Crdt> Shared<L> {
-    pub(crate) fn new(name: String, ctx: Arc<Ctx>, life: u64, seed: u64) -> Shared<L> {
+    /// A replica; `opened`: what the node's store keeps of it (resumed from, and journaled to).
+    pub(crate) fn new(
+        name: String,
+        ctx: Arc<Ctx>,
+        life: u64,
+        seed: u64,
+        opened: Option<Opened<L>>,
+    ) -> Shared<L> {
         let now = ctx.now();
-        let start = gossip_transport::Start::new(now, seed, life ^ hash_name(&name));
+        let life = life ^ hash_name(&name);
         let config = ctx.config.clone();
-        let mut rep = Replicator::new(ctx.me, Vec::new(), config, start).with_weigh(PostcardWeigh);
+        let (rep, keep) = match opened {
+            None => {
+                let start = gossip_transport::Start::new(now, seed, life);
+                (Replicator::new(ctx.me, Vec::new(), config, start), None)
+            }
+            Some(Opened { mut journal, saved }) => {
+                let start = journal.start(now, seed, life);
+                let rep = match saved {
+                    Some(saved) => Replicator::resume(
+                        ctx.me,
+                        Vec::new(),
+                        config,
+                        start,
+                        saved.state,
+                        saved.seen,
+                        saved.next_counter,
+                    ),
+                    None => Replicator::new(ctx.me, Vec::new(), config, start),
+                };
+                (rep, Some(Keep::new(journal, now)))
+            }
+        };
+        let mut rep = rep.with_weigh(PostcardWeigh);
         rep.watch();
         let (events, _) = broadcast::channel(ctx.subscriber_buffer.max(1));
         let (progress, _) = watch::channel(0);
@@ -165,6 +203,7 @@ impl<L: Crdt> Shared<L> {
                 rep,
                 members: Vec::new(),
                 waits: BTreeMap::new(),
+                keep,
             }),
             events,
             progress,
@@ -174,6 +213,9 @@ impl<L: Crdt> Shared<L> {
     /// Hands the replicator's changes to subscribers.
     fn publish(&self, core: &mut Core<L>) {
         while let Some(change) = core.rep.poll_change() {
+            if let Some(keep) = core.keep.as_mut() {
+                keep.touch();
+            }
             if let Source::Peer(_) = change.source {
                 Counters::add(&self.ctx.counters.deltas_received_new, 1);
             }
@@ -238,6 +280,9 @@ pub(crate) trait AnyReplica: Send + Sync {
     fn record_held(&self, from: NodeId, dots: &[(u64, u64)]);
     /// Updates waited on, with the members still to ask.
     fn queries(&self) -> BTreeMap<NodeId, Vec<(u64, u64)>>;
+    /// The batch that closes the replica's journal (a checkpoint and a trimmed lease), on a
+    /// node with a store.
+    fn close(&self) -> Option<Result<Batch, StoreError>>;
 }
 
 impl<L: Crdt> AnyReplica for Shared<L> {
@@ -262,10 +307,16 @@ impl<L: Crdt> AnyReplica for Shared<L> {
     }
 
     fn timeout(&self, now: Time) {
-        let mut core = self.lock();
-        if core.rep.poll_timeout().is_some_and(|t| t <= now) {
-            core.rep.handle_timeout(now);
-            self.publish(&mut core);
+        let mut guard = self.lock();
+        if guard.rep.poll_timeout().is_some_and(|t| t <= now) {
+            guard.rep.handle_timeout(now);
+            self.publish(&mut guard);
+        }
+        let core = &mut *guard;
+        if let Some(keep) = core.keep.as_mut()
+            && keep.checkpoint_due(now)
+        {
+            keep.checkpoint(&self.ctx, core.rep.state(), core.rep.seen(), now);
         }
     }
 
@@ -274,7 +325,15 @@ impl<L: Crdt> AnyReplica for Shared<L> {
     }
 
     fn drain(&self, out: &mut Vec<(NodeId, Vec<u8>)>) {
-        let mut core = self.lock();
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        // The lease rule: no packet leaves before a durable lease covers every counter given
+        // out, so a restart never numbers a different delta with an id a peer may hold.
+        if let Some(keep) = core.keep.as_mut()
+            && !keep.secure_lease(&self.ctx, core.rep.issued())
+        {
+            return;
+        }
         while let Some((to, packet)) = core.rep.poll_transmit() {
             let bytes = encode_packet(&packet);
             Counters::add(&self.ctx.counters.packets_sent, 1);
@@ -321,6 +380,16 @@ impl<L: Crdt> AnyReplica for Shared<L> {
         }
     }
 
+    fn close(&self) -> Option<Result<Batch, StoreError>> {
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let keep = core.keep.as_mut()?;
+        Some(
+            keep.journal
+                .close(core.rep.state(), core.rep.seen(), core.rep.issued()),
+        )
+    }
+
     fn queries(&self) -> BTreeMap<NodeId, Vec<(u64, u64)>> {
         let core = self.lock();
         let mut out: BTreeMap<NodeId, Vec<(u64, u64)>> = BTreeMap::new();
@@ -333,6 +402,30 @@ impl<L: Crdt> AnyReplica for Shared<L> {
         }
         out
     }
+}
+
+/// Counts a durable update waiting for its commit, until dropped (also when the caller
+/// stops waiting).
+struct Pending<'a>(&'a Ctx);
+
+impl<'a> Pending<'a> {
+    fn count(ctx: &'a Ctx) -> Pending<'a> {
+        Counters::add(&ctx.counters.store_pending, 1);
+        Pending(ctx)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        Counters::sub(&self.0.counters.store_pending, 1);
+    }
+}
+
+/// A durable update's delta, submitted to the store.
+struct Logged {
+    /// The lease committed with it, to confirm once it is durable.
+    lease: Option<gossip_store::Lease>,
+    ticket: gossip_store::Ticket,
 }
 
 /// A handle to one named replica of a node. Cheap to clone; every clone is the same replica.
@@ -378,10 +471,33 @@ impl<L: Crdt> Replica<L> {
     where
         F: FnOnce(&L, ReplicaId) -> Option<L>,
     {
+        self.apply_logged(f, false).map(|(dot, _)| dot)
+    }
+
+    /// Applies the update; with `log`, also submits its delta (and the lease it needs, if
+    /// one is due) to the store, under the replica's lock so that commits follow the order
+    /// of updates.
+    fn apply_logged<F>(
+        &self,
+        f: F,
+        log: bool,
+    ) -> Result<(Dot<ReplicaId>, Option<Logged>), UpdateError>
+    where
+        F: FnOnce(&L, ReplicaId) -> Option<L>,
+    {
         let ctx = &self.shared.ctx;
-        let mut core = self.shared.lock();
-        let id = core.rep.id();
-        let delta = f(core.rep.state(), id).ok_or(UpdateError::NoChange)?;
+        let disk = if log {
+            match ctx.disk.get() {
+                Some(disk) => Some(disk),
+                // The node was shut down: its store is closed.
+                None => return Err(UpdateError::NotDurable),
+            }
+        } else {
+            None
+        };
+        let mut guard = self.shared.lock();
+        let id = guard.rep.id();
+        let delta = f(guard.rep.state(), id).ok_or(UpdateError::NoChange)?;
         if delta.is_bottom() {
             return Err(UpdateError::NoChange);
         }
@@ -392,21 +508,98 @@ impl<L: Crdt> Replica<L> {
                 limit: ctx.max_delta,
             });
         }
-        let dot = core
+        let kept = disk.as_ref().map(|_| delta.clone());
+        let dot = guard
             .rep
             .update(ctx.now(), delta)
             .ok_or(UpdateError::NoChange)?;
-        self.shared.publish(&mut core);
-        drop(core);
+        let core = &mut *guard;
+        let logged = match (disk, kept, core.keep.as_mut()) {
+            (Some(disk), Some(delta), Some(keep)) => {
+                match keep.log(&disk, core.rep.issued(), &dot, &delta) {
+                    Ok((lease, ticket)) => Some(Logged { lease, ticket }),
+                    Err(error) => {
+                        Counters::add(&ctx.counters.store_errors, 1);
+                        self.shared.publish(core);
+                        drop(guard);
+                        ctx.wake.notify_one();
+                        return Err(UpdateError::NotStored { dot, error });
+                    }
+                }
+            }
+            (Some(_), _, _) => {
+                // A replica opened without its journal (the node's store was closed then).
+                self.shared.publish(core);
+                drop(guard);
+                ctx.wake.notify_one();
+                return Err(UpdateError::NotStored {
+                    dot,
+                    error: StoreError::Closed,
+                });
+            }
+            (None, _, _) => None,
+        };
+        self.shared.publish(core);
+        drop(guard);
         Counters::add(&ctx.counters.local_updates, 1);
         ctx.wake.notify_one();
-        Ok(dot)
+        Ok((dot, logged))
+    }
+
+    /// Waits for a logged update's commit, until `deadline`.
+    async fn committed(
+        &self,
+        dot: Dot<ReplicaId>,
+        logged: Logged,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), UpdateError> {
+        let ctx = &self.shared.ctx;
+        let result = {
+            let _pending = Pending::count(ctx);
+            tokio::time::timeout_at(deadline, logged.ticket).await
+        };
+        match result {
+            Ok(Ok(())) => {
+                Counters::add(&ctx.counters.store_durable_updates, 1);
+                let mut guard = self.shared.lock();
+                let core = &mut *guard;
+                if let Some(keep) = core.keep.as_mut() {
+                    if let Some(lease) = &logged.lease {
+                        keep.journal.confirm(lease);
+                    }
+                    let now = ctx.now();
+                    if keep.checkpoint_due(now) {
+                        keep.checkpoint(ctx, core.rep.state(), core.rep.seen(), now);
+                    }
+                }
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                let n = ctx
+                    .counters
+                    .store_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n.is_multiple_of(100) {
+                    tracing::warn!(replica = %self.shared.name, %error, "durable update not stored");
+                }
+                Err(UpdateError::NotStored { dot, error })
+            }
+            Err(_) => Err(UpdateError::Timeout {
+                reached: AckLevel::Local,
+                dot,
+            }),
+        }
     }
 
     /// As [`update`](Self::update), then waits until the update reaches `level`, at most
     /// `timeout`. On time-out the update stays applied and keeps spreading:
     /// [`UpdateError::Timeout`] says how far it got. What "held" means: the member
     /// acknowledged the update, sent it, listed it in a digest, or answered a query saying so.
+    ///
+    /// `Durable` (and `All` on a node with a store) submits the delta to the store's group
+    /// commit and waits for its fsync; a failed commit is [`UpdateError::NotStored`] (the
+    /// update stays applied here). `Durable` on a node without a store is
+    /// [`UpdateError::NotDurable`], and nothing is applied.
     pub async fn update_with<F>(
         &self,
         level: AckLevel,
@@ -416,23 +609,37 @@ impl<L: Crdt> Replica<L> {
     where
         F: FnOnce(&L, ReplicaId) -> Option<L>,
     {
-        if level == AckLevel::Durable && !self.shared.ctx.durable {
+        let durable = self.shared.ctx.durable;
+        if level == AckLevel::Durable && !durable {
             return Err(UpdateError::NotDurable);
         }
+        let deadline = tokio::time::Instant::now() + timeout;
         let (want_k, want_all) = match level {
             AckLevel::Local => {
                 return self.apply(f).map(|d| (d, AckLevel::Local));
             }
-            AckLevel::Durable => return Err(UpdateError::NotDurable),
+            AckLevel::Durable => {
+                let (dot, logged) = self.apply_logged(f, true)?;
+                if let Some(logged) = logged {
+                    self.committed(dot, logged, deadline).await?;
+                }
+                return Ok((dot, AckLevel::Durable));
+            }
             AckLevel::Replicated { k } => (k, false),
             AckLevel::All { k } => (k, true),
         };
         let mut progress = self.shared.progress.subscribe();
-        let dot = self.apply(f)?;
+        let (dot, logged) = self.apply_logged(f, want_all && durable)?;
+        let floor = match logged {
+            Some(logged) => {
+                self.committed(dot, logged, deadline).await?;
+                AckLevel::Durable
+            }
+            None => AckLevel::Local,
+        };
         let key = (dot.replica.0, dot.counter);
         self.shared.lock().waits.entry(key).or_default();
         self.shared.ctx.wake.notify_one();
-        let deadline = tokio::time::Instant::now() + timeout;
         let reached = loop {
             let (count, all) = {
                 let core = self.shared.lock();
@@ -451,7 +658,7 @@ impl<L: Crdt> Replica<L> {
             Ok(count) if want_all => Ok((dot, AckLevel::All { k: count })),
             Ok(count) => Ok((dot, AckLevel::Replicated { k: count })),
             Err(0) => Err(UpdateError::Timeout {
-                reached: AckLevel::Local,
+                reached: floor,
                 dot,
             }),
             Err(count) => Err(UpdateError::Timeout {

@@ -56,6 +56,13 @@ impl RedbStore {
     /// Fails, leaving every file as it was, if another process holds the directory, or the
     /// store file is truncated, corrupt, foreign, or of a newer format.
     pub fn open(dir: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        RedbStore::open_as(dir, Uuid::new_v4())
+    }
+
+    /// As [`open`](Self::open), but a new store takes `node` as its identity (a node whose id
+    /// is kept elsewhere in the directory). An existing store keeps its own: the caller
+    /// compares [`node_id`](Store::node_id) with what it expects.
+    pub fn open_as(dir: impl AsRef<Path>, node: Uuid) -> Result<RedbStore, StoreError> {
         let dir = dir.as_ref();
         fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, "creating", &e))?;
         let lock_path = dir.join(LOCK);
@@ -79,7 +86,7 @@ impl RedbStore {
                 });
             }
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => create(dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => create(dir, node)?,
             Err(e) => return Err(StoreError::io(&path, "reading", &e)),
         }
         // The integrity check runs before anything is read: redb trusts the structure of a
@@ -112,7 +119,7 @@ impl RedbStore {
 }
 
 /// Writes a new store under a temporary name, then renames it into place.
-fn create(dir: &Path) -> Result<(), StoreError> {
+fn create(dir: &Path, node: Uuid) -> Result<(), StoreError> {
     let new = dir.join(NEW_FILE);
     // A leftover of a creation that crashed before its rename: it never held data.
     match fs::remove_file(&new) {
@@ -128,7 +135,7 @@ fn create(dir: &Path) -> Result<(), StoreError> {
                 let mut meta = tx.open_table(META)?;
                 meta.insert("magic", MAGIC)?;
                 meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
-                meta.insert("node", Uuid::new_v4().as_bytes().as_slice())?;
+                meta.insert("node", node.as_bytes().as_slice())?;
                 tx.open_table(LEASES)?;
                 tx.open_table(CHECKPOINTS)?;
                 tx.open_table(DELTAS)?;

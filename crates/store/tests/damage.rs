@@ -347,3 +347,19 @@ fn a_full_disk_is_an_error_with_the_data_kept() {
         acknowledged as usize
     );
 }
+
+#[test]
+fn a_new_store_takes_the_identity_given_and_an_old_one_keeps_its_own() {
+    let dir = TempDir::new();
+    let given = gossip_store::Uuid::from_u128(0x1234_5678);
+    let store = RedbStore::open_as(dir.path(), given).expect("opens");
+    assert_eq!(store.node_id(), given);
+    drop(store);
+    let other = gossip_store::Uuid::from_u128(0x9abc);
+    let store = RedbStore::open_as(dir.path(), other).expect("opens again");
+    assert_eq!(
+        store.node_id(),
+        given,
+        "an existing store keeps its identity"
+    );
+}

@@ -1,0 +1,320 @@
+//! Durability: the node's store, the thread that commits to it, and each replica's journal.
+//!
+//! The shell follows the store's call sequence (`docs/durability.md`): the store is opened
+//! when the node starts; each replica is read from it when it is opened ([`open_replica`])
+//! and resumed; before a replica's packets are drained, a durable lease covers every counter
+//! it has given out ([`Keep::secure_lease`]); a durable update commits its delta (and a lease
+//! when one is due) through the group committer; checkpoints go `Buffered` now and then; and a
+//! graceful shutdown closes every journal ([`close`]).
+
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use gossip_crdt::{CausalContext, Dot};
+use gossip_membership::{IDENTITY_FILE, NodeIdentity};
+use gossip_store::{
+    Batch, CommitStats, Committer, Durability, Journal, Lease, Opened, RedbStore, Store,
+    StoreError, Ticket,
+};
+use gossip_transport::{ReplicaId, Time};
+use serde::Serialize;
+
+use crate::metrics::Counters;
+use crate::replica::{Crdt, Ctx};
+use crate::{NetError, NodeId};
+
+/// A checkpoint is written once this many deltas were logged since the last one: bounds the
+/// log a restart folds in, and the space it takes.
+pub(crate) const CHECKPOINT_DELTAS: usize = 4096;
+
+/// A replica whose state changed is checkpointed at most this often (deltas received from
+/// peers are kept only through checkpoints).
+pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// After a lease commit failed (a full disk), packets wait this long before it is tried
+/// again, so a full disk does not turn the driver into a busy loop.
+const LEASE_RETRY: Duration = Duration::from_millis(200);
+
+/// The node's store and the thread that commits to it.
+pub(crate) struct Disk {
+    store: Arc<dyn Store>,
+    committer: Committer,
+}
+
+impl fmt::Debug for Disk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Disk")
+            .field("node", &self.store.node_id())
+            .field("commits", &self.committer.stats())
+            .finish()
+    }
+}
+
+impl Disk {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Result<Disk, NetError> {
+        let committer =
+            Committer::start(store.clone()).map_err(|source| NetError::Store { source })?;
+        Ok(Disk { store, committer })
+    }
+
+    pub(crate) fn submit(&self, batch: Batch, durability: Durability) -> Ticket {
+        self.committer.submit(batch, durability)
+    }
+
+    pub(crate) fn stats(&self) -> CommitStats {
+        self.committer.stats()
+    }
+}
+
+/// Where the node keeps its store: none, or one (the disk is taken out at shutdown, which
+/// releases the data directory).
+#[derive(Debug, Default)]
+pub(crate) struct DiskSlot(Mutex<Option<Arc<Disk>>>);
+
+impl DiskSlot {
+    pub(crate) fn new(disk: Option<Arc<Disk>>) -> DiskSlot {
+        DiskSlot(Mutex::new(disk))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<Disk>>> {
+        lock(&self.0)
+    }
+
+    pub(crate) fn get(&self) -> Option<Arc<Disk>> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn take(&self) -> Option<Arc<Disk>> {
+        self.lock().take()
+    }
+}
+
+/// Opens the store in `dir`, for the node whose id is kept there (`identity`), and returns
+/// the node's identity for this life with the store.
+///
+/// A new store takes the node's id. A store whose id differs is refused
+/// ([`NetError::ForeignStore`]) when the node id file was already there: the two files come
+/// from different nodes. When this start made the id file, the store is older than it and
+/// its id becomes the node's.
+pub(crate) fn open_dir(
+    dir: &Path,
+    identity: NodeIdentity,
+) -> Result<(NodeIdentity, RedbStore), NetError> {
+    let store =
+        RedbStore::open_as(dir, identity.id).map_err(|source| NetError::Store { source })?;
+    let kept = store.node_id();
+    if kept == identity.id {
+        return Ok((identity, store));
+    }
+    if !identity.fresh {
+        return Err(NetError::ForeignStore {
+            dir: dir.to_path_buf(),
+            store: kept,
+            node: identity.id,
+        });
+    }
+    // The id file was made a moment ago, under the store's lock now held: write it again with
+    // the store's id.
+    let file = dir.join(IDENTITY_FILE);
+    fs::remove_file(&file).map_err(|source| {
+        NetError::Identity(gossip_membership::IdentityError::Io {
+            path: file.clone(),
+            action: "remove the node id file made for a store of another id",
+            source,
+        })
+    })?;
+    let identity = NodeIdentity::load_or_create_at(dir, identity.start, kept)
+        .map_err(NetError::Identity)?;
+    Ok((identity, store))
+}
+
+/// Replica `name` as kept in the node's store: `None` if the node has no store.
+pub(crate) fn open_replica<L: Crdt>(ctx: &Ctx, name: &str) -> Result<Option<Opened<L>>, NetError> {
+    let Some(disk) = ctx.disk.get() else {
+        return Ok(None);
+    };
+    Journal::open::<L>(&*disk.store, name)
+        .map(Some)
+        .map_err(|source| NetError::Store { source })
+}
+
+/// What a replica keeps for its store: its journal and when to checkpoint.
+#[derive(Debug)]
+pub(crate) struct Keep {
+    pub journal: Journal,
+    /// Deltas logged since the last checkpoint.
+    logged: usize,
+    /// The state changed since the last checkpoint.
+    changed: bool,
+    last_checkpoint: Time,
+    /// No lease commit before this time (one just failed).
+    retry_lease_at: Option<Time>,
+    /// A lease submitted, and its outcome once committed.
+    pending: Option<PendingLease>,
+}
+
+#[derive(Debug)]
+struct PendingLease {
+    lease: Lease,
+    result: Arc<Mutex<Option<Result<(), StoreError>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Keep {
+    pub(crate) fn new(journal: Journal, now: Time) -> Keep {
+        Keep {
+            journal,
+            logged: 0,
+            changed: false,
+            last_checkpoint: now,
+            retry_lease_at: None,
+            pending: None,
+        }
+    }
+
+    /// The state changed (a local update or a peer's delta).
+    pub(crate) fn touch(&mut self) {
+        self.changed = true;
+    }
+
+    /// Whether a durable lease covers `issued`, so that packets may leave. When one is due
+    /// it is submitted (`Immediate`) and `false` returned: the driver is woken when the
+    /// commit is over, and drains then. Nothing waits for the disk under the replica's lock.
+    /// `false` also while a failed lease commit (a full disk) waits to be tried again, and
+    /// once the node's store is closed.
+    pub(crate) fn secure_lease(&mut self, ctx: &Arc<Ctx>, issued: Dot<ReplicaId>) -> bool {
+        let now = ctx.now();
+        if let Some(pending) = &self.pending {
+            let result = lock(&pending.result).take();
+            match result {
+                None => return false,
+                Some(Ok(())) => {
+                    self.journal.confirm(&pending.lease);
+                    self.retry_lease_at = None;
+                    Counters::add(&ctx.counters.store_leases, 1);
+                }
+                Some(Err(e)) => {
+                    self.retry_lease_at = Some(now + LEASE_RETRY);
+                    let n = ctx.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    if n.is_multiple_of(100) {
+                        tracing::warn!(replica = self.journal.name(), error = %e,
+                            "lease not committed: this replica's packets wait until one is");
+                    }
+                }
+            }
+            self.pending = None;
+        }
+        let Some(lease) = self.journal.reserve(issued) else {
+            return true;
+        };
+        if self.retry_lease_at.is_some_and(|t| now < t) {
+            return false;
+        }
+        let Some(disk) = ctx.disk.get() else {
+            return false;
+        };
+        let ticket = disk.submit(lease.op().into(), Durability::Immediate);
+        let result: Arc<Mutex<Option<Result<(), StoreError>>>> = Arc::default();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let slot = result.clone();
+                let ctx = ctx.clone();
+                runtime.spawn(async move {
+                    let r = ticket.await;
+                    *lock(&slot) = Some(r);
+                    ctx.wake.notify_one();
+                });
+            }
+            // Outside a runtime (a node's last handle dropped): wait here.
+            Err(_) => *lock(&result) = Some(ticket.wait()),
+        }
+        self.pending = Some(PendingLease { lease, result });
+        // Answered at once when there was no runtime; else on the next pump.
+        self.secure_lease(ctx, issued)
+    }
+
+    /// Logs a durable update: its delta, and the lease it needs if one is due, submitted as
+    /// one `Immediate` batch. Returns the lease to confirm once the ticket resolves.
+    pub(crate) fn log<L: Serialize>(
+        &mut self,
+        disk: &Disk,
+        issued: Dot<ReplicaId>,
+        dot: &Dot<ReplicaId>,
+        delta: &L,
+    ) -> Result<(Option<Lease>, Ticket), StoreError> {
+        let lease = self.journal.reserve(issued);
+        let mut batch = Batch::new();
+        if let Some(lease) = &lease {
+            batch.push(lease.op());
+        }
+        batch.push(self.journal.delta(dot, delta)?);
+        self.logged += 1;
+        self.changed = true;
+        Ok((lease, disk.submit(batch, Durability::Immediate)))
+    }
+
+    /// A checkpoint is due: the log is long, or the state changed a while ago.
+    pub(crate) fn checkpoint_due(&self, now: Time) -> bool {
+        self.logged >= CHECKPOINT_DELTAS
+            || (self.changed && now - self.last_checkpoint >= CHECKPOINT_INTERVAL)
+    }
+
+    /// Submits a checkpoint of `state` and `seen`, `Buffered`: the next `Immediate` commit
+    /// carries it, and until then the log it cuts is still there.
+    pub(crate) fn checkpoint<L: Serialize>(
+        &mut self,
+        ctx: &Ctx,
+        state: &L,
+        seen: &CausalContext<ReplicaId>,
+        now: Time,
+    ) {
+        let Some(disk) = ctx.disk.get() else {
+            return;
+        };
+        self.logged = 0;
+        self.changed = false;
+        self.last_checkpoint = now;
+        match self.journal.checkpoint(state, seen) {
+            Ok(op) => {
+                // Not waited on: a checkpoint that fails leaves the log, which still holds
+                // every durable update, and the next one covers more.
+                drop(disk.submit(op.into(), Durability::Buffered));
+                Counters::add(&ctx.counters.store_checkpoints, 1);
+            }
+            Err(e) => {
+                Counters::add(&ctx.counters.store_errors, 1);
+                tracing::warn!(replica = self.journal.name(), error = %e, "checkpoint not written");
+            }
+        }
+    }
+}
+
+/// Graceful shutdown: commits the batches [`Journal::close`] made, one per replica, and takes the
+/// store out of the node, which releases the data directory once the commits are done.
+pub(crate) fn close(ctx: &Ctx, batches: Vec<Result<Batch, StoreError>>) -> Result<(), NetError> {
+    let Some(disk) = ctx.disk.take() else {
+        return Ok(());
+    };
+    let mut batch = Batch::new();
+    let mut failed = None;
+    for b in batches {
+        match b {
+            Ok(b) => batch.extend(b.ops),
+            Err(e) => failed = Some(e),
+        }
+    }
+    let committed = disk.submit(batch, Durability::Immediate).wait();
+    // The committer's thread finishes and the store closes when the last handle goes.
+    drop(disk);
+    match (committed, failed) {
+        (Err(source), _) | (Ok(()), Some(source)) => Err(NetError::Store { source }),
+        (Ok(()), None) => Ok(()),
+    }
+}
