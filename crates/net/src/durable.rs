@@ -23,9 +23,9 @@ use gossip_store::{
 use gossip_transport::{ReplicaId, Time};
 use serde::Serialize;
 
+use crate::NetError;
 use crate::metrics::Counters;
 use crate::replica::{Crdt, Ctx};
-use crate::{NetError, NodeId};
 
 /// A checkpoint is written once this many deltas were logged since the last one: bounds the
 /// log a restart folds in, and the space it takes.
@@ -127,8 +127,8 @@ pub(crate) fn open_dir(
             source,
         })
     })?;
-    let identity = NodeIdentity::load_or_create_at(dir, identity.start, kept)
-        .map_err(NetError::Identity)?;
+    let identity =
+        NodeIdentity::load_or_create_at(dir, identity.start, kept).map_err(NetError::Identity)?;
     Ok((identity, store))
 }
 
