@@ -2,7 +2,7 @@
 //! trusting incarnation order, claims on its own id refused, and a hostile member that can
 //! neither crash a replica, nor make it keep more than it was sent, nor lose a write.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! when they travel different routes: a replica that already held part of a delta still
 //! passes on all of it, since the next replica may lack that part.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Change events: a watching replica reports every growth of its state exactly once, with
 //! what it gained and where it came from, so that the changes add up to the state.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

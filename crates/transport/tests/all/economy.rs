@@ -1,7 +1,7 @@
 //! Message economy: what the engine sends when, and what it never sends. Each test states the
 //! rule it pins down.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

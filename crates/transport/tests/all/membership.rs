@@ -3,7 +3,7 @@
 //! and nothing written by a member that stayed is lost. A departed member neither blocks log
 //! compaction nor stays the star's hub.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! A failure prints the seed; `TRANSPORT_SEED=<seed> cargo test -p gossip-transport --test
 //! convergence` replays it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -177,7 +177,7 @@ fn config(name: &str) -> Config<u32> {
 fn check(name: &'static str, prop: fn(Schedule) -> TestResult) {
     let seed = seed();
     eprintln!(
-        "{name}: seed {seed} (replay: TRANSPORT_SEED={seed} cargo test -p gossip-transport --test convergence)"
+        "{name}: seed {seed} (replay: TRANSPORT_SEED={seed} cargo test -p gossip-transport --test all convergence::)"
     );
     QuickCheck::new()
         .tests(cases())

@@ -1,5 +1,5 @@
 //! What each type means, one named scenario at a time: the semantics a user relies on, beyond
-//! the lattice laws (which `tests/laws.rs` checks). Replicas are named by strings; timestamps
+//! the lattice laws (which `laws.rs` checks). Replicas are named by strings; timestamps
 //! are plain numbers chosen by the test, as a caller's clock would supply them.
 
 use gossip_crdt::{
@@ -204,7 +204,7 @@ fn lww_stale_write_delta_is_bottom() {
 #[test]
 fn lww_a_reused_timestamp_and_replica_is_decided_by_the_value() {
     // A correct writer never reuses (timestamp, replica); if a buggy one does, the greater value
-    // wins so that every replica still agrees (see tests/regressions.rs).
+    // wins so that every replica still agrees (see regressions.rs).
     let mut x = LwwRegister::new();
     x.write(1, 1u8, 32u8);
     let mut y = LwwRegister::new();

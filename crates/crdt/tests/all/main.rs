@@ -1,0 +1,10 @@
+//! The crate's integration tests, one module per subject, linked into one test binary: one
+//! link instead of one per file, and the tests of every subject share the test threads.
+
+mod behaviour;
+mod cost;
+mod golden;
+mod hostile;
+mod laws;
+mod or_map;
+mod regressions;
