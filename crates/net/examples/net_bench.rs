@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p gossip-net --example net_bench -- --nodes 3 --rate 1000 --secs 10
 //! cargo run -p gossip-net --example net_bench -- --nodes 10 --idle 30
+//! cargo run -p gossip-net --example net_bench -- --nodes 3 --secs 5 --sweep 1000,2000,5000,10000
 //! ```
 //!
 //! With `--idle SECS` no update is made: once every replica knows every member and a few
@@ -16,6 +17,11 @@
 //! count every datagram and frame every node sent during the run (sealed: headers, nonces,
 //! tags, acknowledgements, digests and membership pings included). CPU is this process's user
 //! plus system time over the run, for the whole cluster.
+//!
+//! `--sweep R1,R2,...`: every update is made at one node (the first), for `--secs` at each
+//! rate in turn on the same cluster; each rate prints its line, and the last line names the
+//! highest rate that was sustained (made at 95 % of the asked rate or more, every update
+//! delivered) with a p99 at most twice the first rate's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +36,7 @@ struct Args {
     rate: u64,
     secs: u64,
     idle: Option<u64>,
+    sweep: Vec<u64>,
 }
 
 fn args() -> Result<Args, String> {
@@ -38,11 +45,21 @@ fn args() -> Result<Args, String> {
         rate: 1000,
         secs: 10,
         idle: None,
+        sweep: Vec::new(),
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
         let val = v.get(i + 1).ok_or(format!("{} needs a value", v[i]))?;
+        if v[i] == "--sweep" {
+            a.sweep = val
+                .split(',')
+                .map(|r| r.parse::<u64>().map(|r| r.max(1)))
+                .collect::<Result<_, _>>()
+                .map_err(|_| format!("{val:?} is not a list of rates"))?;
+            i += 2;
+            continue;
+        }
         let n: u64 = val
             .parse()
             .map_err(|_| format!("{val:?} is not a number"))?;
@@ -117,6 +134,127 @@ struct Pending {
     left: usize,
 }
 
+/// A formed cluster, its subscriptions feeding `pending` and `latencies`.
+struct Bench<'a> {
+    nodes: &'a [Node],
+    sets: &'a [Replica<GSet<u64>>],
+    pending: Arc<Mutex<HashMap<u64, Pending>>>,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+}
+
+/// One run's figures.
+struct Measured {
+    achieved: f64,
+    undelivered: usize,
+    p99: Duration,
+}
+
+impl Bench<'_> {
+    /// `rate` updates a second for `secs`, at `writer` or at the nodes in turn, numbered from
+    /// `first_id`; prints the run's lines.
+    async fn measure(
+        &self,
+        rate: u64,
+        secs: u64,
+        writer: Option<usize>,
+        first_id: u64,
+    ) -> Result<Measured, Box<dyn std::error::Error>> {
+        let n = self.nodes.len();
+        self.latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let bytes0 = wire_bytes(self.nodes);
+        let cpu0 = cpu_time();
+        let start = Instant::now();
+        let total = rate * secs;
+        let mut tick = tokio::time::interval(Duration::from_secs(1) / rate as u32);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut delta_bytes = 0usize;
+        for id in first_id..first_id + total {
+            tick.tick().await;
+            let s = match writer {
+                Some(w) => &self.sets[w],
+                None => &self.sets[(id as usize) % n],
+            };
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    id,
+                    Pending {
+                        sent: Instant::now(),
+                        left: n - 1,
+                    },
+                );
+            let delta = s.read(|st| st.insert_delta(id));
+            delta_bytes += postcard::to_allocvec(&delta).map_or(0, |v| v.len());
+            s.update(move |_, _| Some(delta)).await?;
+        }
+        let sent_for = start.elapsed();
+        let drain = Instant::now();
+        let mut undelivered = 0;
+        loop {
+            let left = self.pending.lock().unwrap_or_else(|p| p.into_inner()).len();
+            if left == 0 {
+                break;
+            }
+            if drain.elapsed() > Duration::from_secs(60) {
+                eprintln!("{left} updates were not delivered within 60 s");
+                undelivered = left;
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let cpu = cpu_time().saturating_sub(cpu0);
+        let bytes = wire_bytes(self.nodes) - bytes0;
+        let mut l = self
+            .latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        l.sort();
+        let q = |p: f64| {
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let achieved = total as f64 / sent_for.as_secs_f64();
+        println!(
+            "nodes {} | updates {} in {:.1} s ({:.0}/s{}) | delivered to all {} | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms",
+            n,
+            total,
+            sent_for.as_secs_f64(),
+            achieved,
+            if writer.is_some() {
+                ", at one node"
+            } else {
+                ""
+            },
+            l.len(),
+            q(0.50).as_secs_f64() * 1e3,
+            q(0.99).as_secs_f64() * 1e3,
+            l.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+        println!(
+            "wire bytes per update {:.0} (all nodes) | per update per receiving node {:.0} | encoded delta {:.1} bytes | CPU {:.0} ms per 1,000 updates (whole cluster)",
+            bytes as f64 / total as f64,
+            bytes as f64 / total as f64 / (n - 1) as f64,
+            delta_bytes as f64 / total as f64,
+            cpu.as_secs_f64() * 1e3 / total as f64 * 1000.0,
+        );
+        Ok(Measured {
+            achieved,
+            undelivered,
+            p99: q(0.99),
+        })
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = args()?;
@@ -187,63 +325,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
-    let bytes0 = wire_bytes(&nodes);
-    let cpu0 = cpu_time();
-    let start = Instant::now();
-    let total = a.rate * a.secs;
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / a.rate as u32);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut delta_bytes = 0usize;
-    for id in 0..total {
-        tick.tick().await;
-        let s = &sets[(id as usize) % sets.len()];
-        pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            id,
-            Pending {
-                sent: Instant::now(),
-                left: a.nodes - 1,
-            },
-        );
-        let delta = s.read(|st| st.insert_delta(id));
-        delta_bytes += postcard::to_allocvec(&delta).map_or(0, |v| v.len());
-        s.update(move |_, _| Some(delta)).await?;
-    }
-    let sent_for = start.elapsed();
-    let drain = Instant::now();
-    while !pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
-        if drain.elapsed() > Duration::from_secs(60) {
-            eprintln!("some updates were not delivered within 60 s");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let cpu = cpu_time().saturating_sub(cpu0);
-    let bytes = wire_bytes(&nodes) - bytes0;
-    let mut l = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    l.sort();
-    let q = |p: f64| {
-        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+    let bench = Bench {
+        nodes: &nodes,
+        sets: &sets,
+        pending,
+        latencies,
     };
-    println!(
-        "nodes {} | updates {} in {:.1} s ({:.0}/s) | delivered to all {} | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms",
-        a.nodes,
-        total,
-        sent_for.as_secs_f64(),
-        total as f64 / sent_for.as_secs_f64(),
-        l.len(),
-        q(0.50).as_secs_f64() * 1e3,
-        q(0.99).as_secs_f64() * 1e3,
-        l.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-    println!(
-        "wire bytes per update {:.0} (all nodes) | per update per receiving node {:.0} | encoded delta {:.1} bytes | CPU {:.0} ms per 1,000 updates (whole cluster)",
-        bytes as f64 / total as f64,
-        bytes as f64 / total as f64 / (a.nodes - 1) as f64,
-        delta_bytes as f64 / total as f64,
-        cpu.as_secs_f64() * 1e3 / total as f64 * 1000.0,
-    );
+    if a.sweep.is_empty() {
+        bench.measure(a.rate, a.secs, None, 0).await?;
+    } else {
+        let mut first_p99 = None;
+        let mut best = None;
+        let mut next_id = 0;
+        for &rate in &a.sweep {
+            let m = bench.measure(rate, a.secs, Some(0), next_id).await?;
+            next_id += rate * a.secs;
+            let base = *first_p99.get_or_insert(m.p99);
+            let sustained = m.achieved >= 0.95 * rate as f64 && m.undelivered == 0;
+            if !sustained || m.p99 > base * 2 {
+                break;
+            }
+            best = Some(rate);
+        }
+        match best {
+            Some(rate) => println!(
+                "highest rate sustained at one node with p99 within twice the first rate's: {rate}/s"
+            ),
+            None => println!("no rate of the sweep was sustained"),
+        }
+    }
     for n in &nodes {
         let _ = n.shutdown().await;
     }

@@ -73,11 +73,20 @@ where
         {
             self.send_snapshot(name);
         }
-        // What the peer knows is read in place: a digest per packet must not copy it.
         let Some(peer) = self.peers.get(name) else {
             return;
         };
-        let missing = self.log.missing_from(&peer.known);
+        // A snapshot on its way covers every delta stored here when it left: only what came
+        // since is missing. Without one, what the peer knows is read in place (a digest per
+        // packet must not copy it).
+        let covered;
+        let known = if peer.flights.values().any(|f| f.snapshot.is_some()) {
+            covered = peer.known_with_snapshots();
+            &covered
+        } else {
+            &peer.known
+        };
+        let missing = self.log.missing_from(known);
         for dot in missing {
             let bytes = self.log.size_of(&dot);
             self.enqueue(name, dot, bytes);

@@ -475,10 +475,12 @@ where
             let their_have = packet.have.unwrap_or_default();
             let mut reply = self.packet_to(&from);
             if !is_target {
-                let missing = self.log.missing_from(&their_have);
-                reply.runs = Arc::new(self.log.runs(&missing));
                 if self.log.needs_snapshot(&their_have) {
+                    // The state holds every stored delta too: they need not ride along.
                     reply.snap = Some(self.log.state().clone());
+                } else {
+                    let missing = self.log.missing_from(&their_have);
+                    reply.runs = Arc::new(self.log.runs(&missing));
                 }
             }
             if !their_have.leq(self.log.seen()) {

@@ -315,3 +315,88 @@ fn a_hub_shares_one_batch_among_its_leaves() {
         assert!(Arc::ptr_eq(first, &packet.runs), "leaf {to} got a copy");
     }
 }
+
+/// A peer that gets a snapshot is not also sent the stored deltas the snapshot covers: a
+/// member resumed after a long absence, whose peers compacted some of what it missed and still
+/// store the rest, receives the state once, not the state plus the stored deltas again.
+#[test]
+fn a_snapshot_is_not_followed_by_the_deltas_it_covers() {
+    use gossip_crdt::GSet;
+    use gossip_transport::Replicator;
+    use gossip_transport::Start;
+    use gossip_transport::testing::{Faults as SimFaults, SimNet};
+
+    let config = Config {
+        retain: Duration::from_secs(2),
+        ..Config::lan()
+    };
+    let faults = SimFaults {
+        latency: ms(10),
+        ..SimFaults::default()
+    };
+    let mut net: SimNet<GSet<u64>, u32> = SimNet::new(vec![0, 1, 2], config.clone(), faults, 5);
+    let add = |net: &mut SimNet<GSet<u64>, u32>, at: u32, v: u64| {
+        let delta = net.node(at).state().insert_delta(v);
+        net.update(at, delta);
+    };
+    for v in 0..20 {
+        add(&mut net, (v % 3) as u32, v);
+        assert!(net.run_for(ms(10)));
+    }
+    assert!(net.run_for(Duration::from_secs(1)));
+    let state = net.node(2).state().clone();
+    let seen = net.node(2).seen().clone();
+    let issued = net.node(2).issued();
+    net.crash(2);
+    // The membership layer drops it while it is down, so the others compact without it.
+    let now = net.now();
+    for m in [0, 1] {
+        net.node_mut(m).set_members(now, vec![0, 1]);
+    }
+    // What 2 misses: updates old enough to be compacted by its return, then recent ones the
+    // others still store.
+    for v in 20..420 {
+        add(&mut net, (v % 2) as u32, v);
+        assert!(net.run_for(ms(20)));
+    }
+    let stored: usize = [0, 1].iter().map(|&m| net.node(m).log_len()).sum();
+    assert!(stored > 0, "the others still store recent deltas");
+
+    let now = net.now();
+    let resumed = Replicator::resume(
+        2,
+        vec![0, 1, 2],
+        config,
+        Start::resume(now, 5, 77, issued.replica),
+        state,
+        seen,
+        issued.counter + 1,
+    );
+    net.recover(2);
+    net.record = true;
+    *net.node_mut(2) = resumed;
+    for m in [0, 1] {
+        net.node_mut(m).set_members(now, vec![0, 1, 2]);
+    }
+    assert!(net.run_for(Duration::from_secs(5)));
+    assert!(net.live_converged(), "2 caught up");
+    let to_two: Vec<_> = net
+        .sent_log
+        .iter()
+        .filter(|(_, _, to, _)| *to == 2)
+        .collect();
+    let snapshots = to_two
+        .iter()
+        .filter(|(_, _, _, p)| p.snap.is_some())
+        .count();
+    let deltas: usize = to_two
+        .iter()
+        .flat_map(|(_, _, _, p)| p.runs.iter())
+        .map(|r| r.deltas.len())
+        .sum();
+    assert!(
+        snapshots >= 1,
+        "2 lacked compacted deltas: it needs a snapshot"
+    );
+    assert_eq!(deltas, 0, "the snapshot covered every delta 2 lacked");
+}
