@@ -424,6 +424,7 @@ async fn durable_acknowledgements_need_a_store_and_say_so() {
         data_dir: Some(dir.clone()),
         security: key(),
         preset: gossip_net::Preset::Lan,
+        test_faults: None,
     })
     .await
     .expect("starts");
