@@ -111,7 +111,10 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
             Validity::Unknown => (console::UNKNOWN_BANNER.to_owned(), "#FFA400"),
         }
     };
-    let workload = record.opts.workload.name();
+    // Runs against agents name their own workload (the register has no harness kind).
+    let workload = test["name"]
+        .as_str()
+        .unwrap_or_else(|| record.opts.workload.name());
     let w = &results["workload"];
     let n = &results["net"];
     let s = &results["stats"];
