@@ -190,6 +190,15 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
         rows.push(("final reads".into(), fig(&w["final-reads"])));
         rows.push(("acceptable".into(), fig(a)));
     }
+    if let Some(mode) = results["rig"]["mode"].as_str() {
+        // A run against real agents: where they ran, and their traffic per op.
+        rows.push(("agents ran in".into(), format!("{mode} mode")));
+        rows.push(("ack level".into(), fig(&results["ack"])));
+        rows.push(("bytes-per-op (agents)".into(), fig(&n["bytes-per-op"])));
+        if let Some(d) = results.get("delivery") {
+            rows.push(("delivery to all (ms)".into(), fig(&d["ms"])));
+        }
+    }
     if let Some(c) = results.get("crash") {
         rows.push(("crash".into(), fig(&c["reason"])));
     }
