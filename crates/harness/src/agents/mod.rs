@@ -192,7 +192,7 @@ pub struct AgentArgs {
     /// The agents' timing preset: lan, wan or scalable.
     #[arg(long, default_value = "lan")]
     pub preset: String,
-    /// Time how long an update takes to reach every agent (one probe a second).
+    /// Time how long an update takes to reach every agent (four probes a second).
     #[arg(long)]
     pub probe: bool,
     /// Seed of every random choice (ops, nemesis).
