@@ -38,6 +38,14 @@ pub enum ClusterError {
         /// The end of its log.
         log_tail: String,
     },
+    /// Loopback mode: an agent refused or did not answer its blocked list, so its cuts are
+    /// not what the nemesis asked for.
+    Block {
+        /// Which agent.
+        agent: usize,
+        /// The answer or the error.
+        detail: String,
+    },
     /// A file of the run could not be written.
     Io {
         /// The path.
@@ -57,6 +65,9 @@ impl std::fmt::Display for ClusterError {
                     f,
                     "agent {agent} did not become ready; its log ends:\n{log_tail}"
                 )
+            }
+            ClusterError::Block { agent, detail } => {
+                write!(f, "agent {agent}: PUT /v1/test/blocked: {detail}")
             }
             ClusterError::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
@@ -386,14 +397,14 @@ impl Cluster {
             CONTROL_TIMEOUT,
         ) {
             Ok(a) if a.status == 200 => Ok(()),
-            Ok(a) => Err(ClusterError::Rig(RigError::Ip {
-                args: format!("PUT /v1/test/blocked on agent {i}"),
-                stderr: format!("{} {}", a.status, a.body),
-            })),
-            Err(e) => Err(ClusterError::Rig(RigError::Ip {
-                args: format!("PUT /v1/test/blocked on agent {i}"),
-                stderr: e.to_string(),
-            })),
+            Ok(a) => Err(ClusterError::Block {
+                agent: i,
+                detail: format!("{} {}", a.status, a.body),
+            }),
+            Err(e) => Err(ClusterError::Block {
+                agent: i,
+                detail: e.to_string(),
+            }),
         }
     }
 
