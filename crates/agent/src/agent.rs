@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gossip_net::{AckLevel, Event, Keyring, Node, NodeBuilder, Preset, Replica, UpdateError};
+use gossip_net::{
+    AckLevel, Event, Faults, Keyring, Node, NodeBuilder, Preset, Replica, UpdateError,
+};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, oneshot};
@@ -41,6 +43,9 @@ pub struct AgentConfig {
     pub security: Security,
     /// Timing preset of the network shell.
     pub preset: Preset,
+    /// A testing aid: loss, duplication and delay on everything the node sends, and the
+    /// `/v1/test/blocked` endpoint that cuts it off from chosen peers. `None` in production.
+    pub test_faults: Option<Faults>,
 }
 
 /// The changes the hub remembers for the status page.
@@ -101,6 +106,8 @@ pub struct Shared {
     pub(crate) data_dir: bool,
     /// The network layer keeps a store there: durable acknowledgements are possible.
     pub(crate) store: bool,
+    /// The test fault layer is on: `/v1/test/blocked` is served.
+    pub(crate) test_faults: bool,
     pub(crate) changes: broadcast::Sender<Notice>,
     pub(crate) recent: Mutex<VecDeque<Change>>,
     pub(crate) http: HttpCounters,
@@ -198,6 +205,9 @@ impl Agent {
         if let Some(dir) = &config.data_dir {
             builder = builder.data_dir(dir.clone());
         }
+        if let Some(faults) = config.test_faults {
+            builder = builder.faults(faults);
+        }
         let node = builder.start().await?;
         let listener = match tokio::net::TcpListener::bind(config.http).await {
             Ok(listener) => listener,
@@ -224,6 +234,7 @@ impl Agent {
             node,
             data_dir: config.data_dir.is_some(),
             store,
+            test_faults: config.test_faults.is_some(),
             changes,
             recent: Mutex::new(VecDeque::new()),
             http: HttpCounters::default(),
@@ -356,5 +367,104 @@ where
 {
     fn touched(&self) -> Vec<String> {
         keyspace::touched_names(self)
+    }
+}
+
+/// Why a `--test-faults` setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestFaultsError {
+    /// A part is not `key=value`, or the key is none of loss, duplicate, delay, seed.
+    UnknownPart(String),
+    /// A value does not parse, or a probability is outside [0, 1].
+    BadValue {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+    },
+}
+
+impl std::fmt::Display for TestFaultsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestFaultsError::UnknownPart(part) => write!(
+                f,
+                "{part:?}: expected loss=P, duplicate=P, delay=MSms or seed=N, comma-separated"
+            ),
+            TestFaultsError::BadValue { key, value } => {
+                write!(f, "{key}={value}: not a valid value for {key}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TestFaultsError {}
+
+/// Parses a test fault setting: `loss=0.05,duplicate=0.01,delay=20ms,seed=7` (every part
+/// optional; `none` or an empty string turns on only the per-peer blocking).
+pub fn parse_test_faults(spec: &str) -> Result<Faults, TestFaultsError> {
+    let mut faults = Faults::NONE;
+    for part in spec.split(',').map(str::trim) {
+        if part.is_empty() || part == "none" {
+            continue;
+        }
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| TestFaultsError::UnknownPart(part.to_owned()))?;
+        let bad = || TestFaultsError::BadValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        };
+        let probability = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|p| (0.0..=1.0).contains(p))
+                .ok_or_else(bad)
+        };
+        match key {
+            "loss" => faults.loss = probability()?,
+            "duplicate" => faults.duplicate = probability()?,
+            "delay" => {
+                let ms = value.strip_suffix("ms").unwrap_or(value);
+                faults.max_delay = Duration::from_millis(ms.parse().map_err(|_| bad())?);
+            }
+            "seed" => faults.seed = value.parse().map_err(|_| bad())?,
+            _ => return Err(TestFaultsError::UnknownPart(part.to_owned())),
+        }
+    }
+    Ok(faults)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_fault_settings_parse_and_refuse() {
+        let f = parse_test_faults("loss=0.05,duplicate=0.01,delay=20ms,seed=7");
+        assert_eq!(
+            f,
+            Ok(Faults {
+                loss: 0.05,
+                duplicate: 0.01,
+                max_delay: Duration::from_millis(20),
+                seed: 7
+            })
+        );
+        assert_eq!(parse_test_faults("none"), Ok(Faults::NONE));
+        assert_eq!(parse_test_faults(""), Ok(Faults::NONE));
+        assert!(matches!(
+            parse_test_faults("loss=2"),
+            Err(TestFaultsError::BadValue { .. })
+        ));
+        assert!(matches!(
+            parse_test_faults("jitter=3"),
+            Err(TestFaultsError::UnknownPart(_))
+        ));
+        assert!(matches!(
+            parse_test_faults("delay=soon"),
+            Err(TestFaultsError::BadValue { .. })
+        ));
     }
 }

@@ -44,7 +44,12 @@ type AppState = Arc<Shared>;
 
 /// The agent's routes over `shared`.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let mut routes = Router::new();
+    if shared.test_faults {
+        // A testing aid only: served when the agent runs with its test fault layer.
+        routes = routes.route("/v1/test/blocked", get(blocked).put(set_blocked));
+    }
+    routes
         .route("/", get(crate::status::page))
         .route("/healthz", get(healthz))
         .route("/metrics", get(crate::status::metrics))
@@ -91,6 +96,47 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not take that method",
     )
+}
+
+/// `GET /v1/test/blocked`: the gossip addresses this agent sends nothing to.
+async fn blocked(State(shared): State<AppState>) -> JsonLine {
+    let peers: Vec<String> = shared
+        .node
+        .blocked()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    JsonLine(json!({ "peers": peers }))
+}
+
+/// `PUT /v1/test/blocked` `{"peers": ["HOST:PORT", ...]}`: from now on send nothing to these
+/// gossip addresses (in place of the previous list; `[]` heals).
+async fn set_blocked(
+    State(shared): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<JsonLine, ApiError> {
+    let body = parse_body(body)?;
+    let Some(Value::Array(list)) = body.get("peers") else {
+        return Err(ApiError::bad_request(
+            "bad_field",
+            "expected {\"peers\": [\"HOST:PORT\", ...]}",
+        ));
+    };
+    let mut peers = std::collections::BTreeSet::new();
+    for item in list {
+        let addr = item
+            .as_str()
+            .and_then(|s| s.parse::<std::net::SocketAddr>().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("bad_addr", format!("{item} is not a HOST:PORT address"))
+            })?;
+        peers.insert(addr);
+    }
+    let count = peers.len();
+    if !shared.node.set_blocked(peers) {
+        return Err(ApiError::not_found("the test fault layer is off"));
+    }
+    Ok(JsonLine(json!({ "blocked": count })))
 }
 
 async fn healthz(State(shared): State<AppState>) -> JsonLine {

@@ -30,7 +30,7 @@ pub mod value;
 use std::net::SocketAddr;
 use std::path::Path;
 
-pub use agent::{Agent, AgentConfig, Security};
+pub use agent::{Agent, AgentConfig, Security, TestFaultsError, parse_test_faults};
 pub use error::AgentError;
 use gossip_net::Keyring;
 

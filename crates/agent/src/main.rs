@@ -60,6 +60,15 @@ struct RunArgs {
     /// Timing preset of the network layer.
     #[arg(long, value_enum, default_value_t = PresetArg::Lan)]
     preset: PresetArg,
+    /// A testing aid, never for production: loss, duplication and delay on everything this
+    /// agent sends (`loss=0.05,duplicate=0.01,delay=20ms,seed=7`, or `none`), and the
+    /// `PUT /v1/test/blocked` endpoint that cuts it off from chosen peers.
+    #[arg(long, hide = true, value_parser = parse_faults)]
+    test_faults: Option<gossip_net::Faults>,
+}
+
+fn parse_faults(spec: &str) -> Result<gossip_net::Faults, String> {
+    gossip_agent::parse_test_faults(spec).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,6 +138,7 @@ async fn run(args: RunArgs) -> Result<(), AgentError> {
         data_dir: args.data_dir,
         security,
         preset: args.preset.into(),
+        test_faults: args.test_faults,
     })
     .await?;
     eprintln!(
@@ -166,6 +176,7 @@ async fn local(nodes: u16, base_port: u16) -> Result<(), AgentError> {
             data_dir: None,
             security: Security::Key(key.clone()),
             preset: Preset::Lan,
+            test_faults: None,
         };
         match Agent::start(config).await {
             Ok(agent) => agents.push(agent),

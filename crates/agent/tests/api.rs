@@ -445,6 +445,7 @@ async fn durable_acknowledgements_with_a_data_dir_and_without() {
         data_dir: Some(dir.clone()),
         security: key(),
         preset: gossip_net::Preset::Lan,
+        test_faults: None,
     })
     .await
     .expect("starts");

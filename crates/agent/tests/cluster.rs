@@ -268,3 +268,83 @@ async fn an_agent_with_another_key_is_kept_out() {
         agent.shutdown().await.expect("shutdown");
     }
 }
+
+/// Starts an agent with the test fault layer on (no loss, only per-peer blocking).
+async fn start_testing(security: Security, seeds: Vec<SocketAddr>) -> Agent {
+    Agent::start(gossip_agent::AgentConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        http: "127.0.0.1:0".parse().expect("addr"),
+        seeds,
+        data_dir: None,
+        security,
+        preset: gossip_net::Preset::Lan,
+        test_faults: Some(gossip_net::Faults::NONE),
+    })
+    .await
+    .expect("agent starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_fault_layer_cuts_chosen_peers_until_healed() {
+    let security = key();
+    let a = start_testing(security.clone(), vec![]).await;
+    let b = start_testing(security.clone(), vec![a.node().local_addr()]).await;
+    let plain = start(security, vec![a.node().local_addr()]).await;
+    for agent in [&a, &b, &plain] {
+        wait_for_alive(agent.http_addr(), 3).await;
+    }
+    // Without the test flag the endpoint does not exist.
+    let (status, _) = call(plain.http_addr(), "GET", "/v1/test/blocked", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        a.http_addr(),
+        "PUT",
+        "/v1/test/blocked",
+        Some(json!({"peers": ["nonsense"]})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_addr")));
+
+    // a sends nothing to the other two: its writes cannot be acknowledged as replicated.
+    let others = json!({"peers": [b.node().local_addr().to_string(), plain.node().local_addr().to_string()]});
+    let (status, body) = call(a.http_addr(), "PUT", "/v1/test/blocked", Some(others)).await;
+    assert_eq!((status, body["blocked"].as_u64()), (200, Some(2)), "{body}");
+    let (_, body) = call(a.http_addr(), "GET", "/v1/test/blocked", None).await;
+    assert_eq!(body["peers"].as_array().map(Vec::len), Some(2));
+    let write = json!({"add": ["cut"]});
+    let path = "/v1/sets/s?ack=replicated&timeout_ms=500";
+    let (status, body) = call(a.http_addr(), "POST", path, Some(write)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ack_timeout")),
+        "{body}"
+    );
+    let (status, _) = call(b.http_addr(), "GET", "/v1/sets/s", None).await;
+    assert_eq!(status, 404, "the blocked write reached b");
+
+    // Healed: the write spreads and the next one is acknowledged.
+    let (status, _) = call(
+        a.http_addr(),
+        "PUT",
+        "/v1/test/blocked",
+        Some(json!({"peers": []})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    eventually(
+        b.http_addr(),
+        "/v1/sets/s",
+        "the write after healing",
+        |s, body| s == 200 && body["value"] == json!(["cut"]),
+    )
+    .await;
+    let path = "/v1/sets/s?ack=replicated&timeout_ms=5000";
+    let (status, body) = call(
+        a.http_addr(),
+        "POST",
+        path,
+        Some(json!({"add": ["healed"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

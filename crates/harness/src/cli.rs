@@ -30,6 +30,9 @@ pub enum Command {
     /// Run named fault scenarios in simulation: sweep them over many seeds, or replay one run
     /// (with --seed) with full output and a store.
     Scenario(ScenarioArgs),
+    /// Test real gossip-agent processes: each in its own network namespace (or on loopback),
+    /// driven over HTTP, with partitions, kills and pauses; judged and stored like `test`.
+    Agents(Box<crate::agents::AgentArgs>),
     /// Re-check a stored run (its history) and rewrite its results.json.
     Analyze {
         /// The run directory.
@@ -306,7 +309,7 @@ pub fn replay_command(argv: &[String], seed: u64) -> String {
     }
     let at = args
         .iter()
-        .position(|a| a == "test" || a == "scenario")
+        .position(|a| a == "test" || a == "scenario" || a == "agents")
         .map_or(args.len(), |i| i + 1);
     args.insert(at, seed.to_string());
     args.insert(at, "--seed".to_owned());
@@ -335,10 +338,49 @@ mod tests {
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
         match cli.command {
             Command::Test(t) => t.into_options(42),
-            Command::Node { .. } | Command::Analyze { .. } | Command::Scenario(_) => {
-                Err("not test".into())
-            }
+            Command::Node { .. }
+            | Command::Analyze { .. }
+            | Command::Scenario(_)
+            | Command::Agents(_) => Err("not test".into()),
         }
+    }
+
+    fn parse_agents(args: &[&str]) -> Result<crate::agents::AgentOptions, String> {
+        let mut argv = vec!["gossip-harness", "agents"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Agents(a) => a.into_options(1),
+            _ => Err("not agents".into()),
+        }
+    }
+
+    #[test]
+    fn agents_flags_are_checked() {
+        use crate::agents::rig::Mode;
+        use crate::agents::workload::Kind;
+        use crate::agents::{AckLevel, Fault};
+        let o = parse_agents(&[
+            "-w",
+            "register",
+            "--nemesis",
+            "partition,kill-wipe,partition",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.workload, Kind::Register);
+        assert_eq!(o.nemesis, vec![Fault::Partition, Fault::KillWipe]);
+        assert_eq!(
+            (o.node_count, o.concurrency, o.ack),
+            (5, 5, AckLevel::Replicated)
+        );
+        assert_eq!(o.ack_query(), "ack=replicated&timeout_ms=2000");
+        assert!(parse_agents(&["-w", "g-set", "--nemesis", "flood"]).is_err());
+        assert!(parse_agents(&["-w", "queue"]).is_err());
+        assert!(parse_agents(&["-w", "g-set", "--ack", "most"]).is_err());
+        assert!(parse_agents(&["-w", "g-set", "--node-count", "0"]).is_err());
+        assert!(parse_agents(&["-w", "g-set", "--mode", "vm"]).is_err());
+        let o = parse_agents(&["-w", "pn-counter", "--mode", "loopback"]);
+        assert_eq!(o.map(|o| o.mode.resolve()).ok(), Some(Mode::Loopback));
     }
 
     #[test]

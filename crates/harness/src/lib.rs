@@ -16,6 +16,7 @@
 //!     --latency 100 --nemesis partition,kill --p-loss 0.1 --seed 7   # simulated, in 0.2 s
 //! gossip-harness scenario                      # the fault scenario suite, 100 seeds each
 //! gossip-harness scenario kill-hub --seed 12   # replay one scenario run, with a store
+//! gossip-harness agents -w g-set --node-count 5 --nemesis partition,kill  # real agents
 //! ```
 //!
 //! Workloads: `echo`, `broadcast`, `g-set`, `g-counter`, `pn-counter`. Flags and defaults as in
@@ -95,7 +96,8 @@
 //!   (`report.html`), [`store`].
 //! - Running: [`driver`] (the one loop), [`process`] (OS processes in real time),
 //!   `ordered_pool` (in-order jobs on a few threads), [`sim`] (our node cores on a virtual
-//!   clock), [`cli`], [`run`] (one test end to end, either mode), [`scenario`] (running
+//!   clock), [`agents`] (real `gossip-agent` processes in network namespaces, driven over
+//!   HTTP), [`cli`], [`run`] (one test end to end, either mode), [`scenario`] (running
 //!   scenarios: sweeps, failure reports, replay), [`analyze`] (re-check a stored run),
 //!   [`node_cmd`] (the hidden `node` subcommand that runs `gossip-node` when `--bin` is
 //!   omitted).
@@ -113,6 +115,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod agents;
 pub mod analyze;
 pub mod checker;
 pub mod cli;

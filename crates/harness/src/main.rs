@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use gossip_harness::cli::{Cli, Command, replay_command};
 use gossip_harness::console::EXIT_BAD_ARGS;
-use gossip_harness::{analyze, node_cmd, run, scenario};
+use gossip_harness::{agents, analyze, node_cmd, run, scenario};
 
 /// Simulations of many nodes are allocation-bound (see `docs/benchmarks.md`, "Simulation").
 #[global_allocator]
@@ -25,6 +25,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Node { args } => node_cmd::run(args),
         Command::Analyze { test } => exit(analyze::run(&test)),
+        Command::Agents(args) => {
+            init_logging(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()));
+            let seed = args.seed.unwrap_or_else(random_seed);
+            let argv: Vec<String> = std::env::args().collect();
+            let command = replay_command(&argv, seed);
+            exit(agents::main(*args, seed, &command))
+        }
         Command::Scenario(args) => {
             // A sweep prints its own report; a replay logs like `test`.
             let level = if args.seed.is_some() { "info" } else { "off" };

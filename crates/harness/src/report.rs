@@ -111,7 +111,10 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
             Validity::Unknown => (console::UNKNOWN_BANNER.to_owned(), "#FFA400"),
         }
     };
-    let workload = record.opts.workload.name();
+    // Runs against agents name their own workload (the register has no harness kind).
+    let workload = test["name"]
+        .as_str()
+        .unwrap_or_else(|| record.opts.workload.name());
     let w = &results["workload"];
     let n = &results["net"];
     let s = &results["stats"];
@@ -186,6 +189,15 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
     if let Some(a) = w.get("acceptable") {
         rows.push(("final reads".into(), fig(&w["final-reads"])));
         rows.push(("acceptable".into(), fig(a)));
+    }
+    if let Some(mode) = results["rig"]["mode"].as_str() {
+        // A run against real agents: where they ran, and their traffic per op.
+        rows.push(("agents ran in".into(), format!("{mode} mode")));
+        rows.push(("ack level".into(), fig(&results["ack"])));
+        rows.push(("bytes-per-op (agents)".into(), fig(&n["bytes-per-op"])));
+        if let Some(d) = results.get("delivery") {
+            rows.push(("delivery to all (ms)".into(), fig(&d["ms"])));
+        }
     }
     if let Some(c) = results.get("crash") {
         rows.push(("crash".into(), fig(&c["reason"])));

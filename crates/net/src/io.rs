@@ -124,7 +124,7 @@ impl Inner {
         }
         #[cfg(feature = "testing")]
         if let Some(f) = &self.faults {
-            for delay in f.decide() {
+            for delay in f.decide(to) {
                 if delay.is_zero() {
                     self.send_now(to, sealed.clone());
                 } else {

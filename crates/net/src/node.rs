@@ -339,6 +339,32 @@ impl Node {
         self.handle.inner.ctx.me
     }
 
+    /// Drops every message this node sends to `peers` (gossip addresses) from now on, in
+    /// place of the previous set; an empty set heals. Returns false, changing nothing, when
+    /// the node was built without [`NodeBuilder::faults`]. For tests only: partitions made
+    /// inside the process.
+    #[cfg(feature = "testing")]
+    pub fn set_blocked(&self, peers: std::collections::BTreeSet<SocketAddr>) -> bool {
+        match &self.handle.inner.faults {
+            Some(f) => {
+                f.set_blocked(peers);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The gossip addresses [`set_blocked`](Self::set_blocked) cut off (tests only).
+    #[cfg(feature = "testing")]
+    pub fn blocked(&self) -> std::collections::BTreeSet<SocketAddr> {
+        self.handle
+            .inner
+            .faults
+            .as_ref()
+            .map(|f| f.blocked())
+            .unwrap_or_default()
+    }
+
     /// The address the sockets are bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.inner.local_addr

@@ -181,6 +181,7 @@ pub async fn start(security: Security, seeds: Vec<SocketAddr>) -> Agent {
         data_dir: None,
         security,
         preset: Preset::Lan,
+        test_faults: None,
     })
     .await
     .expect("agent starts")

@@ -139,6 +139,11 @@ pub fn install_interrupt_handler() {
     });
 }
 
+/// Whether Ctrl-C (or SIGTERM) arrived since [`install_interrupt_handler`].
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// How to launch the node processes.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
