@@ -80,7 +80,7 @@ mod workload_kind;
 
 pub use ack::AckPolicy;
 pub use duration::{DurationError, parse_duration};
-pub use node::{Birth, Node};
+pub use node::{Birth, Commit, Node};
 pub use options::{Options, OptionsError, OverlayChoice, USAGE};
 pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;
