@@ -99,6 +99,52 @@ fn acknowledging_locally_loses_writes_that_replicated_acks_keep() {
 }
 
 #[test]
+fn a_lying_disk_loses_writes_that_a_durable_disk_keeps() {
+    // The controls for the suite's disk scenarios: the same crashes on a disk that reports
+    // commits durable and never makes them so must lose acknowledged writes (or counts).
+    let suite = scenario::parse(SUITE).unwrap_or_else(|e| panic!("{e}"));
+    let on_disk: Vec<_> = suite
+        .iter()
+        .filter(|s| s.flags.iter().any(|f| f == "durable"))
+        .collect();
+    let workloads: std::collections::BTreeSet<&str> = on_disk
+        .iter()
+        .filter_map(|s| {
+            s.flags
+                .iter()
+                .position(|f| f == "-w")
+                .map(|i| s.flags[i + 1].as_str())
+        })
+        .collect();
+    assert_eq!(
+        workloads.into_iter().collect::<Vec<_>>(),
+        ["broadcast", "g-counter", "g-set", "pn-counter"],
+        "every workload the suite runs has a disk scenario"
+    );
+    for sc in on_disk {
+        assert!(
+            sc.steps.iter().any(|(_, words)| words == &["crash", "all"]),
+            "{} crashes every node at once",
+            sc.name
+        );
+        let mut lying = sc.clone();
+        lying.name = format!("{}-lying", sc.name);
+        for flag in &mut lying.flags {
+            if flag == "durable" {
+                *flag = "lying".into();
+            }
+        }
+        let sweep = scenario::sweep(&lying, 0, 5, 1, None);
+        assert_eq!(
+            sweep.failures.len(),
+            5,
+            "{}: a lying disk lost nothing acknowledged on some seeds, so the scenario does not test the disk:\n{sweep:?}",
+            sc.name
+        );
+    }
+}
+
+#[test]
 fn scenario_files_are_checked_when_parsed() {
     for (bad, why) in [
         ("wait 1s", "expected `scenario NAME` first"),
@@ -134,6 +180,14 @@ fn scenario_files_are_checked_when_parsed() {
         (
             "scenario x\n  test -w broadcast\n  loss 2",
             "bad probability",
+        ),
+        (
+            "scenario x\n  test -w broadcast --node-count 3\n  crash n1",
+            "add --sim-disk durable",
+        ),
+        (
+            "scenario x\n  test -w broadcast --sim-disk maybe\n  crash n1",
+            "unknown disk",
         ),
     ] {
         let err = scenario::parse(bad)

@@ -38,13 +38,17 @@ pub struct Birth {
 ///
 /// | family | methods |
 /// |---|---|
-/// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout) |
-/// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout) |
+/// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout), [`handle_committed`](Self::handle_committed) (with a store) |
+/// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout), [`poll_commit`](Self::poll_commit) (with a store) |
+/// | mutators | [`close`](Self::close) (a clean shutdown, with a store) |
 /// | getters | [`id`](Self::id), [`workload`](Self::workload), [`stats`](Self::stats), [`refusals`](Self::refusals) |
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) to stdout (each line followed
 /// by `\n`), then ask [`poll_timeout`](Self::poll_timeout) when to call
-/// [`handle_timeout`](Self::handle_timeout) next. `now` is any monotonic clock (real or
+/// [`handle_timeout`](Self::handle_timeout) next. A node made
+/// [`with_store`](Self::with_store) also hands out commits: after every input, take
+/// [`poll_commit`](Self::poll_commit) if no commit is in flight, commit it, and report it with
+/// [`handle_committed`](Self::handle_committed) (an input like the others). `now` is any monotonic clock (real or
 /// simulated) and must not go backwards. The node never reads a clock, never blocks and never
 /// panics on input: bad lines are logged (through `tracing`) and, where the sender can be
 /// answered, get a Maelstrom error reply. Replication input it must not trust is refused

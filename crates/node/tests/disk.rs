@@ -199,3 +199,48 @@ fn the_binary_keeps_its_replica_in_the_data_dir() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.contains(r#""value":[5,6]"#), "{out}");
 }
+
+#[test]
+fn a_checkpoint_cuts_the_delta_log_every_few_thousand_writes() {
+    let store = MemStore::new();
+    let mut n = node(&store, 1);
+    n.handle_line(Time::ZERO, INIT);
+    let mut checkpoints = 0;
+    for i in 0..5000_u64 {
+        n.handle_line(Time::ZERO, &add(i + 2, i64::try_from(i).unwrap_or(0)));
+        if i % 100 != 99 {
+            // Writes that come while a commit runs share the next one.
+            continue;
+        }
+        while let Some(commit) = n.poll_commit() {
+            checkpoints += commit
+                .batch
+                .ops
+                .iter()
+                .filter(|op| matches!(op, Op::Checkpoint { .. }))
+                .count();
+            let result = store.commit(&commit.batch, Durability::Immediate);
+            n.handle_committed(Time::ZERO, commit.number, result);
+        }
+    }
+    assert_eq!(checkpoints, 1);
+    let image = store.load("g-set").expect("loads").expect("kept");
+    assert!(image.checkpoint.is_some());
+    assert!(image.deltas.len() < 1000, "{} deltas", image.deltas.len());
+    // A restart reads the checkpoint and the deltas after it.
+    let disk = store.crash();
+    let mut n = node(&disk, 2);
+    n.handle_line(Time::ZERO, INIT);
+    n.handle_line(Time::ZERO, &read(2));
+    let out = drain(&mut n);
+    let read = out
+        .iter()
+        .find(|l| l.contains("read_ok"))
+        .expect("a read_ok");
+    assert!(
+        read.contains("[0,1,2,") && read.contains(",4998,4999]"),
+        "{}",
+        &read[..100]
+    );
+    assert_eq!(read.matches(',').count(), 5000 + 4, "{}", &read[..100]);
+}
