@@ -156,7 +156,8 @@ where
         let start = journal.start(now, seed, life);
         let resumed = opened.saved.is_some();
         let replicator = match opened.saved {
-            Some(saved) => Replicator::resume(
+            // The same id as the last life (a clean shutdown): go on numbering after it.
+            Some(saved) if saved.seen.max_counter(&start.replica) > 0 => Replicator::resume(
                 me,
                 members,
                 config,
@@ -165,6 +166,15 @@ where
                 saved.seen,
                 saved.next_counter,
             ),
+            // A fresh id (after a crash): what was saved becomes this life's first write, so
+            // it reaches every peer the way any write does.
+            Some(saved) => {
+                let mut replicator = Replicator::new(me, members, config, start);
+                if !saved.state.is_bottom() {
+                    replicator.update(now, saved.state);
+                }
+                replicator
+            }
             None => Replicator::new(me, members, config, start),
         };
         let mut replicated = Replicated::around(replicator, tag);
