@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::ids::NodeId;
 use crate::nemesis::FaultKind;
 use crate::options::{
-    Availability, Concurrency, LatencyDist, TestOptions, TopologyKind, WorkloadKind, default_nodes,
+    Availability, Concurrency, LatencyDist, SimDisk, TestOptions, TopologyKind, WorkloadKind,
+    default_nodes,
 };
 
 /// gossip-harness: run Maelstrom workloads against any program that speaks the protocol.
@@ -114,7 +115,7 @@ pub struct TestArgs {
     pub topology: TopologyKind,
     /// Faults to inject (comma-separated): partition (as Maelstrom), kill (nodes die, losing
     /// their state, and are restarted), pause (nodes stop; messages queue up), slow (latency
-    /// spikes).
+    /// spikes), crash (nodes die keeping their disks, and restart from them: see --sim-disk).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Mean seconds between nemesis operations.
@@ -160,6 +161,11 @@ pub struct TestArgs {
     /// results do not depend on it, only the wall time.
     #[arg(long, value_name = "N")]
     pub sim_threads: Option<usize>,
+    /// Simulation: give each node a disk for its replica: none, durable (what a node
+    /// commits survives a `crash`), or lying (commits reported durable, all lost at a crash:
+    /// the checkers' negative control).
+    #[arg(long, default_value = "none", value_parser = parse::<SimDisk>, value_name = "DISK")]
+    pub sim_disk: SimDisk,
     /// Probability that a node-to-node message is lost (0: never, as in Maelstrom).
     #[arg(long, default_value_t = 0.0)]
     pub p_loss: f64,
@@ -232,7 +238,7 @@ impl TestArgs {
                 }
                 (other, None) => {
                     return Err(format!(
-                        "unknown nemesis {other:?} (partition, kill, pause, slow)"
+                        "unknown nemesis {other:?} (partition, kill, pause, slow, crash)"
                     ));
                 }
             }
@@ -247,6 +253,12 @@ impl TestArgs {
             return Err(
                 "--sim runs this project's own node in-process; it cannot run --bin".into(),
             );
+        }
+        if self.sim && self.sim_disk.is_none() && nemesis.contains(&FaultKind::Crash) {
+            return Err("--nemesis crash keeps a node's disk, and simulated nodes have none: add --sim-disk durable (or lying)".into());
+        }
+        if !self.sim && !self.sim_disk.is_none() {
+            return Err("--sim-disk gives simulated nodes a disk: it needs --sim (a process keeps its own with the node's --data-dir)".into());
         }
         if self.sim_threads == Some(0) {
             return Err("--sim-threads must be at least 1".into());
@@ -283,6 +295,7 @@ impl TestArgs {
             reorder_ms: self.reorder,
             sim: self.sim,
             sim_threads: self.sim_threads,
+            sim_disk: self.sim_disk,
             script: None,
         })
     }

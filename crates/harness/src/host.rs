@@ -73,8 +73,13 @@ pub enum Control {
     /// Kill the node (SIGKILL): its state and anything queued for it are lost. Its exit is
     /// expected: not a crash.
     Kill,
-    /// Start a killed node again, empty (a new process; in simulation a new core with a
-    /// larger incarnation). The engine then sends it `init` again.
+    /// Kill the node, keeping its disk: what it committed survives, the rest is lost as in a
+    /// power cut. A process is killed as by [`Control::Kill`] (its `--data-dir`, if it has
+    /// one, stays); a simulated node's disk crashes and the restart is given what survived.
+    Crash,
+    /// Start a killed or crashed node again (a new process; in simulation a new core with a
+    /// new incarnation), empty after a kill, from its disk after a crash. The engine then
+    /// sends it `init` again.
     Restart,
 }
 

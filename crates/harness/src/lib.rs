@@ -49,6 +49,7 @@
 //! | `--nemesis kill` | kill one node or a minority (SIGKILL; state lost); later restart them empty with a new incarnation, re-sending `init` and the setup request |
 //! | `--nemesis pause` | pause one node or a minority (SIGSTOP; deliveries queue up, timers stop); later resume |
 //! | `--nemesis slow` | latency spike (×10 + 100 ms) on the links of one node, a minority or all |
+//! | `--sim-disk durable` | simulated nodes keep their replica on a disk (an in-memory store); `--nemesis crash` (and the scenario step `crash`) kills one node or a minority keeping their disks (what they had not committed is lost), later restarted from them. `lying`: commits never become durable (the negative control) |
 //!
 //! Nemeses combine (`--nemesis partition,kill,pause,slow`): each op picks one fault and toggles
 //! it, at `--nemesis-interval`; every fault is recorded in the history as nemesis ops and undone

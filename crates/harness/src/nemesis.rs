@@ -14,6 +14,7 @@
 //! | `kill` | kill one node or a minority; their state is lost | restart them (fresh state, new incarnation) |
 //! | `pause` | pause one node or a minority (SIGSTOP; messages queue up) | resume them |
 //! | `slow` | latency spike on one node, a minority, or everyone | back to normal |
+//! | `crash` | crash one node or a minority: memory lost, disk kept (`--sim-disk`) | restart them from their disks |
 
 use std::time::Duration;
 
@@ -37,15 +38,18 @@ pub enum FaultKind {
     Pause,
     /// Latency spikes.
     Slow,
+    /// Crash nodes (memory lost, disk kept), later restart them from their disks.
+    Crash,
 }
 
 impl FaultKind {
     /// Every fault, in a fixed order.
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 5] = [
         FaultKind::Partition,
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Slow,
+        FaultKind::Crash,
     ];
 
     /// The name on the command line.
@@ -55,6 +59,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::Slow => "slow",
+            FaultKind::Crash => "crash",
         }
     }
 
@@ -131,7 +136,9 @@ pub enum NemesisAction {
     Stop,
     /// Kill these nodes.
     Kill(Target),
-    /// Restart these killed nodes (`All`: every one).
+    /// Crash these nodes: they die, their disks keep what they committed.
+    Crash(Target),
+    /// Restart these killed or crashed nodes (`All`: every one).
     Restart(Target),
     /// Pause these nodes.
     Pause(Target),
@@ -151,6 +158,7 @@ impl NemesisAction {
             FaultKind::Kill => NemesisAction::Restart(Target::All),
             FaultKind::Pause => NemesisAction::Resume(Target::All),
             FaultKind::Slow => NemesisAction::Fast(Target::All),
+            FaultKind::Crash => NemesisAction::Restart(Target::All),
         }
     }
 }
@@ -161,7 +169,7 @@ pub struct NemesisSchedule {
     interval: Duration,
     next_at: Time,
     kinds: Vec<FaultKind>,
-    active: [bool; 4],
+    active: [bool; FaultKind::ALL.len()],
 }
 
 impl NemesisSchedule {
@@ -174,7 +182,7 @@ impl NemesisSchedule {
             interval,
             next_at: start,
             kinds,
-            active: [false; 4],
+            active: [false; FaultKind::ALL.len()],
         }
     }
 
@@ -213,6 +221,7 @@ impl NemesisSchedule {
                 FaultKind::Kill => NemesisAction::Kill(node_target(pick, false)),
                 FaultKind::Pause => NemesisAction::Pause(node_target(pick, false)),
                 FaultKind::Slow => NemesisAction::Slow(node_target(pick, true)),
+                FaultKind::Crash => NemesisAction::Crash(node_target(pick, false)),
             }
         };
         *on = !*on;
@@ -265,7 +274,9 @@ mod tests {
     fn mixed_faults_toggle_each_kind() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let mut pick = Xoshiro256PlusPlus::seed_from_u64(2);
-        let mut s = NemesisSchedule::new(Time::ZERO, Duration::from_secs(1), &FaultKind::ALL);
+        // Kill and crash share their end (a restart): crashes are checked on their own below.
+        let kinds = &FaultKind::ALL[..4];
+        let mut s = NemesisSchedule::new(Time::ZERO, Duration::from_secs(1), kinds);
         let mut on = std::collections::BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..400 {
@@ -274,6 +285,7 @@ mod tests {
                 NemesisAction::Start(_) | NemesisAction::Cut(_) => (FaultKind::Partition, true),
                 NemesisAction::Stop => (FaultKind::Partition, false),
                 NemesisAction::Kill(_) => (FaultKind::Kill, true),
+                NemesisAction::Crash(_) => (FaultKind::Crash, true),
                 NemesisAction::Restart(_) => (FaultKind::Kill, false),
                 NemesisAction::Pause(_) => (FaultKind::Pause, true),
                 NemesisAction::Resume(_) => (FaultKind::Pause, false),
@@ -285,6 +297,18 @@ mod tests {
             seen.insert(kind);
         }
         assert_eq!(seen.len(), 4);
+        let mut s = NemesisSchedule::new(Time::ZERO, Duration::from_secs(1), &[FaultKind::Crash]);
+        for i in 0..10 {
+            let a = s.take(&mut rng, &mut pick);
+            if i % 2 == 0 {
+                assert!(
+                    matches!(a, NemesisAction::Crash(Target::One | Target::Minority)),
+                    "{a:?}"
+                );
+            } else {
+                assert_eq!(a, NemesisAction::Restart(Target::All));
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,48 @@ impl LatencyDist {
     }
 }
 
+/// Whether simulated nodes keep their replica on a (simulated) disk, and what its commits
+/// promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimDisk {
+    /// No disk: the node keeps everything in memory (as without `--data-dir`).
+    #[default]
+    None,
+    /// Every node has a disk whose commits are durable when they return: a `crash` loses only
+    /// what was not committed.
+    Durable,
+    /// A disk that reports commits durable and never makes them so: a `crash` loses every
+    /// write. The negative control of `durable`: acknowledged writes must be found lost.
+    Lying,
+}
+
+impl SimDisk {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimDisk::None => "none",
+            SimDisk::Durable => "durable",
+            SimDisk::Lying => "lying",
+        }
+    }
+
+    /// `true` for [`SimDisk::None`] (left out of the recorded options then).
+    pub fn is_none(&self) -> bool {
+        *self == SimDisk::None
+    }
+}
+
+impl FromStr for SimDisk {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [SimDisk::None, SimDisk::Durable, SimDisk::Lying]
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| format!("unknown disk {s:?} (none, durable, lying)"))
+    }
+}
+
 impl FromStr for LatencyDist {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -206,6 +248,9 @@ pub struct TestOptions {
     /// time only, never a result, so it is not part of a run's recorded options.
     #[serde(skip)]
     pub sim_threads: Option<usize>,
+    /// Simulation: whether each node keeps its replica on a simulated disk.
+    #[serde(skip_serializing_if = "SimDisk::is_none")]
+    pub sim_disk: SimDisk,
     /// A scenario's fault script, replacing the random nemesis (and ending the main phase
     /// when it ends).
     pub script: Option<Script>,
@@ -248,6 +293,7 @@ impl TestOptions {
             reorder_ms: 0,
             sim: false,
             sim_threads: None,
+            sim_disk: SimDisk::None,
             script: None,
         }
     }

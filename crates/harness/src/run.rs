@@ -220,6 +220,7 @@ pub fn sim_config(opts: &TestOptions, log_dir: Option<PathBuf>) -> SimConfig {
         threads: opts.sim_threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         }),
+        disk: opts.sim_disk,
     }
 }
 

@@ -46,7 +46,14 @@ pub fn options(scenario: &Scenario, seed: u64, sim: bool) -> Result<TestOptions,
     };
     let mut opts = args.into_options(seed)?;
     opts.seed = seed;
-    opts.script = Some(scenario.script(opts.nodes.clone())?);
+    let script = scenario.script(opts.nodes.clone())?;
+    if opts.sim && opts.sim_disk.is_none() && script.crashes() {
+        return Err(format!(
+            "scenario {}: `crash` keeps a node's disk, and simulated nodes have none: add --sim-disk durable (or lying)",
+            scenario.name
+        ));
+    }
+    opts.script = Some(script);
     Ok(opts)
 }
 

@@ -26,6 +26,7 @@
 //! | `isolate n3` | cut `n3` off from every other node |
 //! | `heal` | heal every partition |
 //! | `kill WHO`, `pause WHO`, `slow WHO` | `WHO`: node ids, `one`, `minority` or `all` (random ones seeded) |
+//! | `crash WHO` | kill, keeping the disk: needs `--sim-disk` in simulation; the restart resumes from what was committed |
 //! | `restart [WHO]`, `resume [WHO]`, `fast [WHO]` | undo; no argument: every node it applies to |
 //! | `loss P`, `dup P`, `reorder MS` | change the network's loss and duplication probabilities and extra delay |
 //! | `converged within D` | stop issuing ops, then read every node until all reads agree; fail after `D` |
@@ -55,7 +56,7 @@ pub enum Step {
     /// Let the workload run.
     Wait(Duration),
     /// A fault or its end, as the nemesis applies it (`partition`, `isolate`, `heal`, `kill`,
-    /// `restart`, `pause`, `resume`, `slow`, `fast`).
+    /// `crash`, `restart`, `pause`, `resume`, `slow`, `fast`).
     Fault(NemesisAction),
     /// Set the loss probability of node-to-node messages.
     Loss(f64),
@@ -79,6 +80,13 @@ pub struct Script {
 }
 
 impl Script {
+    /// Whether a step crashes nodes (which keeps their disks).
+    pub fn crashes(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Fault(NemesisAction::Crash(_))))
+    }
+
     /// The longest the script runs: its waits plus every convergence check's limit.
     pub fn length(&self) -> Duration {
         self.steps
@@ -143,6 +151,7 @@ impl fmt::Display for ShowStep<'_> {
             }
             Step::Fault(NemesisAction::Stop) => f.write_str("heal"),
             Step::Fault(NemesisAction::Kill(t)) => write!(f, "kill {}", show_target(t, nodes)),
+            Step::Fault(NemesisAction::Crash(t)) => write!(f, "crash {}", show_target(t, nodes)),
             Step::Fault(NemesisAction::Restart(t)) => {
                 write!(f, "restart {}", show_target(t, nodes))
             }
@@ -317,6 +326,7 @@ fn parse_step(words: &[&str], lookup: &Lookup<'_>, n: usize) -> Result<Step, Str
             Step::Fault(NemesisAction::Cut(vec![alone, rest]))
         }
         "kill" => Step::Fault(NemesisAction::Kill(target(args, false)?)),
+        "crash" => Step::Fault(NemesisAction::Crash(target(args, false)?)),
         "pause" => Step::Fault(NemesisAction::Pause(target(args, false)?)),
         "slow" => Step::Fault(NemesisAction::Slow(target(args, false)?)),
         "restart" => Step::Fault(NemesisAction::Restart(target(args, true)?)),

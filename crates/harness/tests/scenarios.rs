@@ -99,6 +99,45 @@ fn acknowledging_locally_loses_writes_that_replicated_acks_keep() {
 }
 
 #[test]
+fn a_lying_disk_loses_writes_that_a_durable_disk_keeps() {
+    // The controls for the suite's disk scenarios: the same crashes on a disk that reports
+    // commits durable and never makes them so must lose acknowledged writes (or counts).
+    let suite = scenario::parse(SUITE).unwrap_or_else(|e| panic!("{e}"));
+    let on_disk: Vec<_> = suite
+        .iter()
+        .filter(|s| s.flags.iter().any(|f| f == "durable"))
+        .collect();
+    // Every workload the suite runs has a disk scenario that crashes every node at once.
+    let workloads: std::collections::BTreeSet<&str> = on_disk
+        .iter()
+        .filter(|s| s.steps.iter().any(|(_, words)| words == &["crash", "all"]))
+        .filter_map(|s| {
+            let w = s.flags.iter().position(|f| f == "-w")?;
+            s.flags.get(w + 1).map(String::as_str)
+        })
+        .collect();
+    assert_eq!(
+        workloads.into_iter().collect::<Vec<_>>(),
+        ["broadcast", "g-counter", "g-set", "pn-counter"]
+    );
+    for sc in on_disk {
+        let mut lying = sc.clone();
+        lying.name = format!("{}-lying", sc.name);
+        for flag in &mut lying.flags {
+            if flag == "durable" {
+                *flag = "lying".into();
+            }
+        }
+        let sweep = scenario::sweep(&lying, 0, 5, 1, None);
+        assert!(
+            !sweep.failures.is_empty(),
+            "{}: a lying disk lost nothing acknowledged over 5 seeds, so the scenario does not test the disk",
+            sc.name
+        );
+    }
+}
+
+#[test]
 fn scenario_files_are_checked_when_parsed() {
     for (bad, why) in [
         ("wait 1s", "expected `scenario NAME` first"),
@@ -134,6 +173,14 @@ fn scenario_files_are_checked_when_parsed() {
         (
             "scenario x\n  test -w broadcast\n  loss 2",
             "bad probability",
+        ),
+        (
+            "scenario x\n  test -w broadcast --node-count 3\n  crash n1",
+            "add --sim-disk durable",
+        ),
+        (
+            "scenario x\n  test -w broadcast --sim-disk maybe\n  crash n1",
+            "unknown disk",
         ),
     ] {
         let err = scenario::parse(bad)

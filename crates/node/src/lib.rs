@@ -15,14 +15,14 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`protocol`] | ids, error codes, the envelope: parse what Maelstrom sends, print what it accepts |
-//! | [`Node`] | the sans-IO core: lines and time in, lines out |
+//! | [`Node`] | the sans-IO core: lines and time in, lines out (and, with a store, [`Commit`]s out and their outcome in) |
 //! | `workload` | one module per workload: what each request means |
 //! | `replicated` | a lattice and its replication engine, speaking `gossip` messages: the part of a workload the node drives |
 //! | `ack` | when a write is answered: `ack=replicated` holds answers and hides unreplicated writes from reads |
 //! | [`WorkloadKind`] | the workloads by name |
 //! | [`parse_duration`] | durations as typed: `250ms`, `1.5s` (the node's settings, the harness's scripts) |
 //! | [`Options`] | the command line: workload name and `key=value` settings, and the transport configuration they make |
-//! | [`run_stdio`] | the tokio shell around the core |
+//! | [`run_stdio`] | the tokio shell around the core (and, with `--data-dir`, the store and its commit thread) |
 //!
 //! ## Choosing the workload
 //!
@@ -80,7 +80,7 @@ mod workload_kind;
 
 pub use ack::AckPolicy;
 pub use duration::{DurationError, parse_duration};
-pub use node::{Birth, Node};
+pub use node::{Birth, Commit, Node};
 pub use options::{Options, OptionsError, OverlayChoice, USAGE};
 pub use refusals::{NodeStats, Refusals};
 pub use rejection::Rejection;

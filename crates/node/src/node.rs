@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use gossip_transport::{Start, Time};
+use gossip_store::{Batch, Lease, Store, StoreError};
+use gossip_transport::Time;
 use serde_json::Value;
 
 use crate::ack::HeldReplies;
@@ -37,13 +38,17 @@ pub struct Birth {
 ///
 /// | family | methods |
 /// |---|---|
-/// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout) |
-/// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout) |
+/// | inputs | [`handle_line`](Self::handle_line) (one stdin line), [`handle_timeout`](Self::handle_timeout), [`handle_committed`](Self::handle_committed) (with a store) |
+/// | outputs | [`poll_output`](Self::poll_output) (one stdout line), [`poll_timeout`](Self::poll_timeout), [`poll_commit`](Self::poll_commit) (with a store) |
+/// | mutators | [`close`](Self::close) (a clean shutdown, with a store) |
 /// | getters | [`id`](Self::id), [`workload`](Self::workload), [`stats`](Self::stats), [`refusals`](Self::refusals) |
 ///
 /// After every input, drain [`poll_output`](Self::poll_output) to stdout (each line followed
 /// by `\n`), then ask [`poll_timeout`](Self::poll_timeout) when to call
-/// [`handle_timeout`](Self::handle_timeout) next. `now` is any monotonic clock (real or
+/// [`handle_timeout`](Self::handle_timeout) next. A node made
+/// [`with_store`](Self::with_store) also hands out commits: after every input, take
+/// [`poll_commit`](Self::poll_commit) if no commit is in flight, commit it, and report it with
+/// [`handle_committed`](Self::handle_committed) (an input like the others). `now` is any monotonic clock (real or
 /// simulated) and must not go backwards. The node never reads a clock, never blocks and never
 /// panics on input: bad lines are logged (through `tracing`) and, where the sender can be
 /// answered, get a Maelstrom error reply. Replication input it must not trust is refused
@@ -82,6 +87,69 @@ pub struct Node {
     now: Time,
     /// Write acknowledgements waiting until another node holds the write (`ack=replicated`).
     held: HeldReplies,
+    /// The node's disk, if it has one.
+    disk: Option<Disk>,
+}
+
+/// A batch the node asks its shell to commit, durably (`Durability::Immediate`), and to report
+/// with [`Node::handle_committed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Its number, to report it by.
+    pub number: u64,
+    /// What to commit.
+    pub batch: Batch,
+}
+
+/// The commit handed to the shell and not yet reported.
+#[derive(Debug)]
+struct InFlight {
+    number: u64,
+    /// A copy, to commit again if it fails.
+    batch: Batch,
+    lease: Option<Lease>,
+}
+
+/// What the node keeps on its disk, and the replies waiting for a commit.
+struct Disk {
+    /// Read once, when the workload starts; every write goes through [`Commit`]s.
+    store: Box<dyn Store>,
+    /// Ops for the next commit.
+    pending: Batch,
+    /// The lease among them, if one.
+    pending_lease: Option<Lease>,
+    in_flight: Option<InFlight>,
+    /// The number of the next commit.
+    next: u64,
+    /// Replies held until a commit is durable: its number, and the line.
+    waiting: VecDeque<(u64, String)>,
+    /// A commit failed: the next is tried after the next input, not at once.
+    stalled: bool,
+    /// Why the replica could not be read from the disk, if it could not.
+    broken: Option<String>,
+}
+
+impl Disk {
+    /// The commit a reply made now must wait for: the one that will hold the pending ops, or
+    /// the one in flight; `None` if everything applied is durable.
+    fn barrier(&self) -> Option<u64> {
+        if !self.pending.is_empty() {
+            Some(self.next)
+        } else {
+            self.in_flight.as_ref().map(|f| f.number)
+        }
+    }
+
+    /// Takes the replica's new ops, and the lease it needs if none is on its way.
+    fn collect(&mut self, replication: &mut dyn Replication) {
+        replication.take_ops(&mut self.pending);
+        let lease_on_its_way = self.pending_lease.is_some()
+            || self.in_flight.as_ref().is_some_and(|f| f.lease.is_some());
+        if !lease_on_its_way && let Some(lease) = replication.lease() {
+            self.pending.push(lease.op());
+            self.pending_lease = Some(lease);
+        }
+    }
 }
 
 impl std::fmt::Debug for Node {
@@ -111,7 +179,124 @@ impl Node {
             out: VecDeque::new(),
             now: Time::ZERO,
             held: HeldReplies::default(),
+            disk: None,
         }
+    }
+
+    /// A node that keeps its replica on `store`: it resumes from what the store holds when
+    /// its workload starts, answers a write (and any reply after it) only once a commit
+    /// holding the write is durable, and commits a lease before sending a delta id the
+    /// store's lease does not cover (see `docs/durability.md`). The shell commits what
+    /// [`poll_commit`](Self::poll_commit) hands out.
+    pub fn with_store(options: Options, birth: Birth, store: Box<dyn Store>) -> Node {
+        let mut node = Node::new(options, birth);
+        node.disk = Some(Disk {
+            store,
+            pending: Batch::new(),
+            pending_lease: None,
+            in_flight: None,
+            next: 1,
+            waiting: VecDeque::new(),
+            stalled: false,
+            broken: None,
+        });
+        node
+    }
+
+    /// The next batch to commit, if one is due and none is in flight. Commit it durably
+    /// (`Immediate`), then report it with [`handle_committed`](Self::handle_committed); what
+    /// the node holds back until then (replies, packets under a new lease) leaves after that.
+    /// Always `None` without a store.
+    pub fn poll_commit(&mut self) -> Option<Commit> {
+        let disk = self.disk.as_mut()?;
+        if disk.in_flight.is_some() || disk.pending.is_empty() || disk.stalled {
+            return None;
+        }
+        let batch = std::mem::take(&mut disk.pending);
+        let number = disk.next;
+        disk.next += 1;
+        disk.in_flight = Some(InFlight {
+            number,
+            batch: batch.clone(),
+            lease: disk.pending_lease.take(),
+        });
+        Some(Commit { number, batch })
+    }
+
+    /// Reports how the commit `number` went. On success, the replies and packets waiting for
+    /// it are released; on failure they wait, and the commit is tried again (with whatever
+    /// came since) after the next input.
+    pub fn handle_committed(&mut self, now: Time, number: u64, result: Result<(), StoreError>) {
+        self.now = self.now.max(now);
+        let Some(disk) = self.disk.as_mut() else {
+            return;
+        };
+        let Some(flight) = disk.in_flight.take_if(|f| f.number == number) else {
+            tracing::warn!(number, "a commit reported that is not in flight: ignored");
+            return;
+        };
+        match result {
+            Ok(()) => {
+                if let (Some(lease), Some(replication)) = (
+                    &flight.lease,
+                    self.app.as_mut().and_then(|a| a.replication_mut()),
+                ) {
+                    replication.confirm(lease);
+                }
+                while disk.waiting.front().is_some_and(|(n, _)| *n <= number) {
+                    if let Some((_, line)) = disk.waiting.pop_front() {
+                        self.out.push_back(line);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("commit failed, held replies and packets wait: {e}");
+                let mut batch = flight.batch;
+                batch.extend(std::mem::take(&mut disk.pending).ops);
+                disk.pending = batch;
+                if flight.lease.is_some() {
+                    disk.pending_lease = flight.lease;
+                }
+                // What waited for this commit now waits for the retry, which takes its number.
+                disk.next = number;
+                disk.stalled = true;
+            }
+        }
+        self.drain();
+    }
+
+    /// The last commit, for a clean shutdown: everything pending, a checkpoint, and the lease
+    /// trimmed to the last delta id given out, so the next life keeps the replica id and
+    /// numbers on without a gap. Commit it and report it like any other (the replies waiting
+    /// for it leave then). `Ok(None)` without a store or a replicated workload, or while a
+    /// commit is in flight: report that one first.
+    pub fn close(&mut self) -> Result<Option<Commit>, StoreError> {
+        let (Some(disk), Some(replication)) = (
+            self.disk.as_mut(),
+            self.app.as_mut().and_then(|a| a.replication_mut()),
+        ) else {
+            return Ok(None);
+        };
+        if disk.in_flight.is_some() {
+            tracing::warn!("not closing the replica while a commit is in flight");
+            return Ok(None);
+        }
+        let Some(close) = replication.close() else {
+            return Ok(None);
+        };
+        let close = close?;
+        disk.collect(replication);
+        let mut batch = std::mem::take(&mut disk.pending);
+        batch.extend(close.ops);
+        let number = disk.next;
+        disk.next += 1;
+        disk.in_flight = Some(InFlight {
+            number,
+            batch: batch.clone(),
+            lease: None,
+        });
+        disk.pending_lease = None;
+        Ok(Some(Commit { number, batch }))
     }
 
     /// Our node id, once initialised.
@@ -153,6 +338,7 @@ impl Node {
     pub fn handle_line(&mut self, now: Time, line: &str) {
         self.now = self.now.max(now);
         let now = self.now;
+        self.unstall();
         if line.trim().is_empty() {
             return;
         }
@@ -182,10 +368,17 @@ impl Node {
     /// Does whatever replication has due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = self.now.max(now);
+        self.unstall();
         if let Some(replication) = self.app.as_mut().and_then(|a| a.replication_mut()) {
             replication.handle_timeout(self.now);
         }
         self.drain();
+    }
+
+    fn unstall(&mut self) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.stalled = false;
+        }
     }
 
     /// The next line to print on stdout (without its newline).
@@ -261,16 +454,32 @@ impl Node {
             me,
             members: self.members.clone(),
             options: &self.options,
-            start: Start::new(now, self.birth.seed, self.birth.life),
+            now,
+            seed: self.birth.seed,
+            life: self.birth.life,
             tag,
+            disk: self.disk.as_ref().map(|d| (&*d.store, kind.name())),
         };
+        let built = workload::build(kind, setup);
         self.kind = Some(kind);
-        self.app = Some(workload::build(kind, setup));
+        match built {
+            Ok(app) => self.app = Some(app),
+            Err(e) => {
+                let why = format!(
+                    "the {} replica cannot be read from the disk: {e}",
+                    kind.name()
+                );
+                tracing::error!("{why}");
+                if let Some(disk) = self.disk.as_mut() {
+                    disk.broken = Some(why);
+                }
+            }
+        }
     }
 
     /// Starts the workload from `msg` if none was named and `msg` tells which it is.
     fn ensure_started(&mut self, now: Time, msg: &Inbound) {
-        if self.app.is_some() || self.me.is_none() {
+        if self.app.is_some() || self.me.is_none() || self.broken().is_some() {
             return;
         }
         if let Some(kind) = workload::infer(msg) {
@@ -322,9 +531,11 @@ impl Node {
             return;
         }
         self.ensure_started(now, msg);
-        let result = match &mut self.app {
-            Some(app) => app.request(now, msg),
-            None => Err(Rejection::new(
+        let broken = self.broken().map(str::to_owned);
+        let result = match (&mut self.app, broken) {
+            (Some(app), _) => app.request(now, msg),
+            (None, Some(why)) => Err(Rejection::new(ErrorCode::Crash, why)),
+            (None, None) => Err(Rejection::new(
                 ErrorCode::TemporarilyUnavailable,
                 format!(
                     "cannot answer `{}` before the workload is known: start the node with the workload's name (e.g. `gossip-node g-set`)",
@@ -336,6 +547,11 @@ impl Node {
             Ok(reply) => self.reply(msg, reply),
             Err(rejection) => self.reply_error(msg, rejection),
         }
+    }
+
+    /// Why the workload could not start from the disk, if it could not.
+    fn broken(&self) -> Option<&str> {
+        self.disk.as_ref().and_then(|d| d.broken.as_deref())
     }
 
     fn take_msg_id(&mut self) -> u64 {
@@ -405,6 +621,16 @@ impl Node {
             }
         }
         line.push_str("}}");
+        if let Some(disk) = self.disk.as_mut() {
+            // A reply never shows a write (its own or an earlier one) before it is durable.
+            if let Some(replication) = self.app.as_mut().and_then(|a| a.replication_mut()) {
+                disk.collect(replication);
+            }
+            if let Some(number) = disk.barrier() {
+                disk.waiting.push_back((number, line));
+                return;
+            }
+        }
         self.out.push_back(line);
     }
 
@@ -424,6 +650,13 @@ impl Node {
         ) else {
             return;
         };
+        if let Some(disk) = self.disk.as_mut() {
+            disk.collect(replication);
+            // The lease rule: no delta id leaves before a durable lease covers it.
+            if replication.lease().is_some() {
+                return;
+            }
+        }
         while let Some((to, body)) = replication.poll_transmit() {
             self.out.push_back(line_with_body(me, &to, &body));
         }

@@ -10,6 +10,7 @@
 //! ```
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use gossip_transport::{Config, Overlay, Strategy};
@@ -47,6 +48,9 @@ pub struct Options {
     pub seed: Option<u64>,
     /// When a write is acknowledged to its client.
     pub ack: AckPolicy,
+    /// Where the node keeps its replica (`--data-dir DIR`); `None`: in memory only, and a
+    /// restart is a new life that lost its state.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -100,6 +104,9 @@ settings (durations take ms or s, e.g. 200ms, 1.5s):
                     (survives the writer's crash; the answer waits for the holder's
                     acknowledgement, which rides on its next batch: up to relay-flush)
   seed=N            fix the random seed
+  --data-dir DIR    keep the replica on disk in DIR (one directory per node process):
+                    a write is answered once committed there, and a restart resumes
+                    from it (also `data-dir=DIR`)
 ";
 
 impl Options {
@@ -135,6 +142,7 @@ impl Options {
             overlay: OverlayChoice::Own(Overlay::Star { hubs: DEFAULT_HUBS }),
             seed: None,
             ack: AckPolicy::Local,
+            data_dir: None,
         }
     }
 
@@ -172,8 +180,22 @@ impl Options {
         let mut lazy_interval = Duration::from_millis(1000);
         let mut lazy_fanout = 1usize;
         let mut graft_delay = Duration::from_millis(600);
-        for arg in args {
-            let arg = arg.as_ref();
+        let mut args = args.iter().map(AsRef::as_ref);
+        while let Some(arg) = args.next() {
+            if arg == "--data-dir" {
+                let dir = args
+                    .next()
+                    .ok_or_else(|| OptionsError("`--data-dir` needs a directory".into()))?;
+                options.data_dir = Some(PathBuf::from(dir));
+                continue;
+            }
+            let arg = arg.strip_prefix("--data-dir=").map_or(arg, |dir| {
+                options.data_dir = Some(PathBuf::from(dir));
+                ""
+            });
+            if arg.is_empty() {
+                continue;
+            }
             let Some((key, value)) = arg.split_once('=') else {
                 let kind = WorkloadKind::from_name(arg)
                     .ok_or_else(|| OptionsError(format!("unknown workload or argument `{arg}`")))?;
@@ -219,6 +241,7 @@ impl Options {
                 "max-packet-bytes" => t.max_packet_bytes = number(key, value)?,
                 "retain" => t.retain = duration(key, value)?,
                 "seed" => options.seed = Some(number(key, value)?),
+                "data-dir" if !value.is_empty() => options.data_dir = Some(PathBuf::from(value)),
                 _ => return Err(OptionsError(format!("unknown setting `{key}`"))),
             }
         }
@@ -309,5 +332,20 @@ mod tests {
         let o = Options::parse(&["ack=replicated"]).expect("valid");
         assert_eq!(o.ack, AckPolicy::Replicated);
         assert!(err(&["strategy=telepathy"]).contains("unknown strategy"));
+        assert!(err(&["g-set", "--data-dir"]).contains("needs a directory"));
+    }
+
+    #[test]
+    fn the_data_dir_is_optional_and_spelt_three_ways() {
+        assert_eq!(Options::parse(&["g-set"]).expect("valid").data_dir, None);
+        for args in [
+            &["--data-dir", "/d", "g-set"][..],
+            &["g-set", "--data-dir=/d"],
+            &["data-dir=/d", "g-set"],
+        ] {
+            let o = Options::parse(args).expect("valid");
+            assert_eq!(o.data_dir, Some(PathBuf::from("/d")), "{args:?}");
+            assert_eq!(o.workload, Some(WorkloadKind::GSet), "{args:?}");
+        }
     }
 }

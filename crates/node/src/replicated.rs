@@ -4,10 +4,16 @@
 //! A workload that replicates owns one [`Replicated`] lattice: it writes and reads it while
 //! answering requests, and hands it to the node as its [`Replication`], the part the node
 //! drives (gossip in, gossip out, timers, counters).
+//!
+//! With a disk, the lattice also keeps a [`Journal`]: each local write makes a delta op, a
+//! checkpoint op comes every [`CHECKPOINT_EVERY`] of them, and the lease the journal asks for
+//! must be committed before any packet leaves (the node orders the commits; see
+//! `docs/durability.md`).
 
 use std::sync::Arc;
 
 use gossip_crdt::{Decompose, Dot, Lattice};
+use gossip_store::{Batch, Journal, Lease, Op, Store, StoreError};
 use gossip_transport::{Overlay, Packet, ReplicaId, Replicator, Run, Start, Stats, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,6 +44,35 @@ pub(crate) trait Replication: Send {
 
     /// What was taken out of peers' gossip before the engine saw it.
     fn refusals(&self) -> Refusals;
+
+    /// The lease to commit before the next packet leaves: `None` when the durable lease
+    /// covers every delta id given out so far, or without a disk.
+    fn lease(&self) -> Option<Lease>;
+
+    /// Records that `lease` is durable.
+    fn confirm(&mut self, lease: &Lease);
+
+    /// Moves the ops made since the last call (the deltas of local writes, a checkpoint when
+    /// one is due) to `batch`.
+    fn take_ops(&mut self, batch: &mut Batch);
+
+    /// The ops of a clean shutdown (a checkpoint, the lease trimmed to the last id given out):
+    /// the next life keeps the replica id. `None` without a disk.
+    fn close(&mut self) -> Option<Result<Batch, StoreError>>;
+}
+
+/// Local writes between two checkpoints: a restart reads at most this many deltas from the
+/// log, and a checkpoint (which rewrites the whole state) is paid once per this many writes.
+pub(crate) const CHECKPOINT_EVERY: u64 = 4096;
+
+/// A replica's records on the node's disk.
+#[derive(Debug)]
+struct Kept {
+    journal: Journal,
+    /// Ops made since the node last took them.
+    ops: Vec<Op>,
+    /// Deltas logged since the last checkpoint.
+    since_checkpoint: u64,
 }
 
 /// What a lattice refuses of peers' gossip before its engine sees it.
@@ -75,6 +110,8 @@ pub(crate) struct Replicated<L> {
     screen: Option<Screen<L>>,
     refused: Refusals,
     refusal_log: Throttle,
+    /// The replica's journal, with a disk.
+    kept: Option<Kept>,
 }
 
 impl<L> Replicated<L>
@@ -88,14 +125,75 @@ where
         start: Start,
         tag: Option<&'static str>,
     ) -> Self {
+        Replicated::around(Replicator::new(me, members, config, start), tag)
+    }
+
+    fn around(replicator: Replicator<L, NodeId>, tag: Option<&'static str>) -> Self {
         Replicated {
-            replicator: Replicator::new(me, members, config, start),
+            replicator,
             tag,
             runs_text: None,
             screen: None,
             refused: Refusals::default(),
             refusal_log: Throttle::default(),
+            kept: None,
         }
+    }
+
+    /// The lattice kept on `store` under `name`: resumed from what it holds (under its
+    /// replica id if the last life closed cleanly, otherwise a fresh one), or new.
+    pub(crate) fn open(
+        me: NodeId,
+        members: Vec<NodeId>,
+        config: gossip_transport::Config<NodeId>,
+        (now, seed, life): (Time, u64, u64),
+        tag: Option<&'static str>,
+        store: &dyn Store,
+        name: &str,
+    ) -> Result<Self, StoreError> {
+        let opened = Journal::open::<L>(store, name)?;
+        let mut journal = opened.journal;
+        let start = journal.start(now, seed, life);
+        let resumed = opened.saved.is_some();
+        let replicator = match opened.saved {
+            // The same id as the last life (a clean shutdown): go on numbering after it.
+            Some(saved) if saved.seen.max_counter(&start.replica) > 0 => Replicator::resume(
+                me,
+                members,
+                config,
+                start,
+                saved.state,
+                saved.seen,
+                saved.next_counter,
+            ),
+            // A fresh id (after a crash): what was saved becomes this life's first write, so
+            // it reaches every peer the way any write does.
+            Some(saved) => {
+                let mut replicator = Replicator::new(me, members, config, start);
+                if !saved.state.is_bottom() {
+                    replicator.update(now, saved.state);
+                }
+                replicator
+            }
+            None => Replicator::new(me, members, config, start),
+        };
+        let mut replicated = Replicated::around(replicator, tag);
+        tracing::info!(
+            replica = name,
+            id = start.replica.0,
+            "{}",
+            if resumed {
+                "resumed from the disk"
+            } else {
+                "nothing on the disk: a new replica"
+            }
+        );
+        replicated.kept = Some(Kept {
+            journal,
+            ops: Vec::new(),
+            since_checkpoint: 0,
+        });
+        Ok(replicated)
     }
 
     /// The same, with peers' gossip passed through `screen` first.
@@ -114,9 +212,29 @@ where
         &self.replicator
     }
 
-    /// Applies a local write; returns its id (`None` if it changed nothing).
-    pub(crate) fn update(&mut self, now: Time, delta: L) -> Option<Dot<ReplicaId>> {
-        self.replicator.update(now, delta)
+    /// Applies a local write; returns its id (`None` if it changed nothing). With a disk, the
+    /// write's delta op is made too; if it cannot be (the delta does not encode), the write
+    /// stays applied here and the error says its fate is unknown.
+    pub(crate) fn update(
+        &mut self,
+        now: Time,
+        delta: L,
+    ) -> Result<Option<Dot<ReplicaId>>, Rejection> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(self.replicator.update(now, delta));
+        };
+        let Some(dot) = self.replicator.update(now, delta.clone()) else {
+            return Ok(None);
+        };
+        let op = kept.journal.delta(&dot, &delta).map_err(|e| {
+            Rejection::new(
+                ErrorCode::Crash,
+                format!("the write is applied here but cannot be written to disk: {e}"),
+            )
+        })?;
+        kept.ops.push(op);
+        kept.since_checkpoint += 1;
+        Ok(Some(dot))
     }
 
     pub(crate) fn set_overlay(&mut self, now: Time, overlay: Overlay<NodeId>) {
@@ -181,6 +299,51 @@ where
 
     fn refusals(&self) -> Refusals {
         self.refused
+    }
+
+    fn lease(&self) -> Option<Lease> {
+        self.kept
+            .as_ref()
+            .and_then(|k| k.journal.reserve(self.replicator.issued()))
+    }
+
+    fn confirm(&mut self, lease: &Lease) {
+        if let Some(kept) = &mut self.kept {
+            kept.journal.confirm(lease);
+        }
+    }
+
+    fn take_ops(&mut self, batch: &mut Batch) {
+        let Some(kept) = &mut self.kept else {
+            return;
+        };
+        batch.extend(kept.ops.drain(..));
+        if kept.since_checkpoint >= CHECKPOINT_EVERY {
+            let state = self.replicator.state();
+            match kept.journal.checkpoint(state, self.replicator.seen()) {
+                Ok(op) => {
+                    batch.push(op);
+                    kept.since_checkpoint = 0;
+                }
+                // The log it would have cut stays, and holds the same writes.
+                Err(e) => tracing::error!("cannot write a checkpoint: {e}"),
+            }
+        }
+    }
+
+    fn close(&mut self) -> Option<Result<Batch, StoreError>> {
+        let kept = self.kept.as_mut()?;
+        let r = &self.replicator;
+        Some(
+            kept.journal
+                .close(r.state(), r.seen(), r.issued())
+                .map(|close| {
+                    let mut batch = Batch::new();
+                    batch.extend(kept.ops.drain(..));
+                    batch.extend(close.ops);
+                    batch
+                }),
+        )
     }
 }
 

@@ -5,10 +5,17 @@
 //! node has for stdout through one buffer flushed once per turn, and re-arms the single timer.
 //! Logs go to stderr, which Maelstrom keeps as the node's log; the last line is the node's
 //! summary ([`Node::stats`]), written whether stdin closed or the node was asked to stop.
+//!
+//! With `--data-dir`, the shell opens the store there and hands the node's commits to a
+//! [`Committer`] thread, one at a time: writes that arrive while a commit runs go into the
+//! next, so one fsync covers them all. A finished commit is one more [`Input`]. At the end
+//! the shell waits for the commit in flight and writes the node's clean-shutdown batch.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use gossip_store::{Committer, Durability, RedbStore, StoreError, Ticket};
 use gossip_transport::Time;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::time::Instant;
@@ -26,6 +33,8 @@ enum Input {
     Eof,
     /// SIGTERM: whoever started us wants us gone.
     Terminate,
+    /// The commit with this number is over.
+    Committed(u64, Result<(), StoreError>),
 }
 
 /// Runs the node on stdin/stdout with the given arguments (those after the program name);
@@ -63,7 +72,34 @@ pub fn run_stdio<S: AsRef<str>>(args: &[S]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let served = runtime.block_on(serve(Node::new(options, birth)));
+    let (node, committer) = match &options.data_dir {
+        None => (Node::new(options, birth), None),
+        Some(dir) => {
+            let store = match RedbStore::open(dir) {
+                Ok(store) => Arc::new(store),
+                Err(e) => {
+                    eprintln!(
+                        "gossip-node: cannot open the data directory {}: {e}",
+                        dir.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            let committer = match Committer::start(Arc::clone(&store)) {
+                Ok(committer) => committer,
+                Err(e) => {
+                    eprintln!("gossip-node: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(dir = %dir.display(), "keeping the replica on disk");
+            (
+                Node::with_store(options, birth, Box::new(store)),
+                Some(committer),
+            )
+        }
+    };
+    let served = runtime.block_on(serve(node, committer.as_ref()));
     // Stopped by a signal, the node leaves a thread blocked reading stdin, which a plain drop
     // of the runtime would wait for.
     runtime.shutdown_background();
@@ -97,13 +133,14 @@ fn init_logging() {
         .try_init();
 }
 
-async fn serve(mut node: Node) -> std::io::Result<()> {
+async fn serve(mut node: Node, committer: Option<&Committer>) -> std::io::Result<()> {
     let origin = Instant::now();
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut stdout = BufWriter::new(tokio::io::stdout());
     let mut buffer = Vec::new();
     let mut deadline: Option<Instant> = None;
     let mut terminate = Terminate::listen();
+    let mut commit: Option<(u64, Ticket)> = None;
     loop {
         let input = tokio::select! {
             read = stdin.read_until(b'\n', &mut buffer) => match read? {
@@ -116,16 +153,28 @@ async fn serve(mut node: Node) -> std::io::Result<()> {
             },
             () = sleep_until(deadline) => Input::Deadline,
             () = terminate.recv() => Input::Terminate,
+            (number, result) = committed(&mut commit) => Input::Committed(number, result),
         };
         let now = Time::from_duration(origin.elapsed());
         match input {
             Input::Line(line) => node.handle_line(now, &line),
             Input::Deadline => node.handle_timeout(now),
+            Input::Committed(number, result) => {
+                commit = None;
+                node.handle_committed(now, number, result);
+            }
             Input::Eof | Input::Terminate => {
                 if let Input::Eof = input {
                     tracing::info!("stdin closed; exiting");
                 } else {
                     tracing::info!("terminated (SIGTERM); exiting");
+                }
+                if let Some(committer) = committer {
+                    close(&mut node, committer, commit.take(), now).await;
+                    while let Some(line) = node.poll_output() {
+                        stdout.write_all(line.as_bytes()).await?;
+                        stdout.write_all(b"\n").await?;
+                    }
                 }
                 stdout.flush().await?;
                 if let Some(stats) = node.stats() {
@@ -134,12 +183,49 @@ async fn serve(mut node: Node) -> std::io::Result<()> {
                 return Ok(());
             }
         }
+        if let Some(committer) = committer
+            && commit.is_none()
+            && let Some(next) = node.poll_commit()
+        {
+            commit = Some((
+                next.number,
+                committer.submit(next.batch, Durability::Immediate),
+            ));
+        }
         while let Some(line) = node.poll_output() {
             stdout.write_all(line.as_bytes()).await?;
             stdout.write_all(b"\n").await?;
         }
         stdout.flush().await?;
         deadline = node.poll_timeout().map(|t| origin + t.since_origin());
+    }
+}
+
+/// The end of the commit in flight; never, without one.
+async fn committed(commit: &mut Option<(u64, Ticket)>) -> (u64, Result<(), StoreError>) {
+    match commit {
+        Some((number, ticket)) => (*number, ticket.await),
+        None => std::future::pending().await,
+    }
+}
+
+/// A clean shutdown with a disk: the commit in flight, then the node's last batch (what is
+/// pending, a checkpoint, the lease trimmed), so the next start keeps the replica id.
+async fn close(node: &mut Node, committer: &Committer, commit: Option<(u64, Ticket)>, now: Time) {
+    if let Some((number, ticket)) = commit {
+        node.handle_committed(now, number, ticket.await);
+    }
+    match node.close() {
+        Ok(None) => {}
+        Ok(Some(last)) => {
+            let result = committer.submit(last.batch, Durability::Immediate).await;
+            match &result {
+                Ok(()) => tracing::info!("replica saved: the next start resumes it"),
+                Err(e) => tracing::error!("cannot save the replica at shutdown: {e}"),
+            }
+            node.handle_committed(now, last.number, result);
+        }
+        Err(e) => tracing::error!("cannot save the replica at shutdown: {e}"),
     }
 }
 

@@ -60,18 +60,24 @@ impl Engine {
                     .push(op("stop-partition", json!("network-healed")));
                 self.close_spans(FaultKind::Partition, None, time);
             }
-            NemesisAction::Kill(target) => {
-                let hit = self.pick_nodes("kill", &target, |e, i| e.alive[i], &op);
+            NemesisAction::Kill(ref target) | NemesisAction::Crash(ref target) => {
+                let (f, verb, control, kind) = match &action {
+                    NemesisAction::Crash(_) => {
+                        ("crash", "crashed", Control::Crash, FaultKind::Crash)
+                    }
+                    _ => ("kill", "killed", Control::Kill, FaultKind::Kill),
+                };
+                let hit = self.pick_nodes(f, target, |e, i| e.alive[i], &op);
                 for &n in &hit {
                     self.alive[n.0] = false;
                     self.paused[n.0] = false;
                     if let Some(r) = self.rejoin[n.0].take() {
                         self.clients.remove(&r.rpc.conn.id);
                     }
-                    self.outbox.push_back(Command::Control(n, Control::Kill));
-                    self.open_span(FaultKind::Kill, format!("kill {}", self.node_name(n)), time);
+                    self.outbox.push_back(Command::Control(n, control));
+                    self.open_span(kind, format!("{f} {}", self.node_name(n)), time);
                 }
-                self.record_hit("kill", "killed", &hit, &op);
+                self.record_hit(f, verb, &hit, &op);
             }
             NemesisAction::Restart(target) => {
                 let hit = self.pick_nodes("start", &target, |e, i| !e.alive[i], &op);
@@ -83,6 +89,7 @@ impl Engine {
                         json!({"type": "init", "node_id": self.names[n.0].0, "node_ids": node_ids});
                     self.rejoin_rpc(n.0, body, false, INIT_TIMEOUT);
                     self.close_spans(FaultKind::Kill, Some(n), time);
+                    self.close_spans(FaultKind::Crash, Some(n), time);
                 }
                 self.record_hit("start", "restarted", &hit, &op);
             }

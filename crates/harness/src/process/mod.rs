@@ -596,7 +596,8 @@ impl NodeHost for ProcessHost {
         match action {
             Control::Pause => self.signal(node, Signal::SIGSTOP),
             Control::Resume => self.signal(node, Signal::SIGCONT),
-            Control::Kill => {
+            // A process keeps its disk (its `--data-dir`) whichever way it dies.
+            Control::Kill | Control::Crash => {
                 let Some(n) = self.nodes.get_mut(node.0) else {
                     return Ok(());
                 };

@@ -21,6 +21,13 @@
 //! restart builds a fresh core with a new life: a new replica id and an incarnation that is
 //! merely different (as likely smaller as larger), which peers settle by challenge.
 //!
+//! Disks (`--sim-disk`): each node keeps its replica on a [`MemStore`], and the host commits
+//! what the core asks for ([`Node::poll_commit`]) right after each call, so a commit takes no
+//! virtual time. A `crash` kills the core and crashes its store ([`MemStore::crash`]: what was
+//! not committed durably is lost); the restart is handed what survived. A `kill` takes the
+//! disk too: the restart finds an empty one. A `lying` disk commits without ever making
+//! anything durable, so a crash loses every write: the negative control.
+//!
 //! Node logs (the core's `tracing` events at info level and above) are captured per node,
 //! stamped with virtual time, and written to `node-logs/<node>.log` at the end. A node that
 //! panics is reported as a crashed node, with its seed in the replay line as usual.
@@ -40,10 +47,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gossip_node::{Birth, Node};
+use gossip_store::{Durability, MemStore, Store, Uuid};
 
 use crate::host::{Control, HostError, HostEvent, NodeHost};
 use crate::ids::{NodeId, NodeIndex};
 use crate::message::Preparsed;
+use crate::options::SimDisk;
 use crate::ordered_pool::OrderedPool;
 use crate::time::Time;
 use logs::{LOG_CONTEXT, NodeLog, NodeLogs};
@@ -66,6 +75,8 @@ pub struct SimConfig {
     pub end: Time,
     /// Threads that run node cores (the caller's included). Results do not depend on it.
     pub threads: usize,
+    /// Whether each node keeps its replica on a simulated disk.
+    pub disk: SimDisk,
 }
 
 /// Counters of what the simulation did.
@@ -91,6 +102,14 @@ struct SimNode {
     life: u64,
     /// The timer this node has in the heap, if any.
     armed: Option<Time>,
+    /// Its disk (with `--sim-disk`): the core holds a handle to the same store.
+    disk: Option<MemStore>,
+}
+
+/// A node core, and the disk it commits to.
+struct Core {
+    node: Node,
+    disk: Option<MemStore>,
 }
 
 /// One call into a node core, run by the pool.
@@ -122,7 +141,7 @@ struct Outcome {
     panic: Option<String>,
 }
 
-type Cores = OrderedPool<Option<Node>, Job, Outcome>;
+type Cores = OrderedPool<Option<Core>, Job, Outcome>;
 
 /// The simulation host. See the module docs.
 pub struct SimHost {
@@ -144,6 +163,9 @@ pub struct SimHost {
 
 /// Keeps a node's life apart from its seed when both derive from the run's seed.
 const LIFE_SALT: u64 = 0x3c6e_f372_fe94_f82b;
+
+/// Keeps a node's disk identity apart from its seed and life.
+const DISK_SALT: u64 = 0x9b05_688c_2b3e_6c1f;
 
 /// A seed for node `i`'s life `life`, derived from the run's seed (splitmix64 finaliser).
 pub fn node_seed(seed: u64, i: usize, life: u64) -> u64 {
@@ -204,6 +226,15 @@ impl SimHost {
             seed,
             life: node_seed(self.config.seed ^ LIFE_SALT, i, life),
         }
+    }
+
+    /// An empty disk for node `i`, as it is at life `life` (`None` without `--sim-disk`).
+    fn blank_disk(&self, i: usize, life: u64) -> Option<MemStore> {
+        if self.config.disk.is_none() {
+            return None;
+        }
+        let id = node_seed(self.config.seed ^ DISK_SALT, i, life);
+        Some(MemStore::with_node_id(Uuid::from_u64_pair(id, i as u64)))
     }
 
     /// Queues a call into node `i`'s core at the current instant (its result is taken, in
@@ -372,20 +403,30 @@ impl NodeHost for SimHost {
                 })
                 .collect();
         }
-        let cores = (0..nodes.len())
-            .map(|i| Some(Node::new(options.clone(), self.birth(i, 0))))
+        let disks: Vec<Option<MemStore>> =
+            (0..nodes.len()).map(|i| self.blank_disk(i, 0)).collect();
+        let cores = disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| Some(core(options.clone(), self.birth(i, 0), disk.clone())))
             .collect();
-        let run = run_job(Arc::clone(&self.logs), self.dispatch.clone());
+        let durability = match self.config.disk {
+            SimDisk::Lying => Durability::Buffered,
+            SimDisk::None | SimDisk::Durable => Durability::Immediate,
+        };
+        let run = run_job(Arc::clone(&self.logs), self.dispatch.clone(), durability);
         self.cores = Some(OrderedPool::new(cores, self.config.threads, run));
         self.nodes = nodes
             .iter()
-            .map(|id| SimNode {
+            .zip(disks)
+            .map(|(id, disk)| SimNode {
                 name: id.0.clone(),
                 alive: true,
                 paused: false,
                 inbox: VecDeque::new(),
                 life: 0,
                 armed: None,
+                disk,
             })
             .collect();
         Ok(())
@@ -496,7 +537,9 @@ impl NodeHost for SimHost {
 
     fn control(&mut self, node: NodeIndex, action: Control) -> Result<(), HostError> {
         let i = node.0;
-        let birth = self.birth(i, self.nodes.get(i).map_or(0, |n| n.life + 1));
+        let next_life = self.nodes.get(i).map_or(0, |n| n.life + 1);
+        let birth = self.birth(i, next_life);
+        let blank = self.blank_disk(i, next_life);
         let options = self.options.clone();
         let now = self.now;
         let Some(n) = self.nodes.get_mut(i) else {
@@ -519,7 +562,7 @@ impl NodeHost for SimHost {
                 }
                 self.call(i, Input::Timeout);
             }
-            Control::Kill => {
+            Control::Kill | Control::Crash => {
                 // After the calls already queued for it (their lines still go out).
                 if let Some(cores) = self.cores.as_mut() {
                     cores.with_state(i, |core| *core = None);
@@ -528,7 +571,23 @@ impl NodeHost for SimHost {
                 n.paused = false;
                 n.inbox.clear();
                 n.armed = None;
-                self.logs.push(i, now, "KILLED by the nemesis (state lost)");
+                let what = match (&action, n.disk.take()) {
+                    (Control::Crash, Some(disk)) => {
+                        let kept = disk.crash();
+                        let note = format!(
+                            "CRASHED by the nemesis (memory lost; {} bytes survive on its disk)",
+                            kept.bytes()
+                        );
+                        n.disk = Some(kept);
+                        note
+                    }
+                    (_, disk) => {
+                        // A kill takes the disk too (as a machine replaced).
+                        n.disk = disk.and(blank);
+                        "KILLED by the nemesis (state lost)".to_owned()
+                    }
+                };
+                self.logs.push(i, now, &what);
             }
             Control::Restart => {
                 let Some(options) = options else {
@@ -538,23 +597,39 @@ impl NodeHost for SimHost {
                 n.paused = false;
                 n.armed = None;
                 n.alive = true;
+                let disk = n.disk.clone();
+                let from = match &disk {
+                    Some(d) if d.bytes() > 0 => "from its disk",
+                    _ => "empty",
+                };
                 if let Some(cores) = self.cores.as_mut() {
-                    cores.with_state(i, |core| *core = Some(Node::new(options, birth)));
+                    cores.with_state(i, |slot| *slot = Some(core(options, birth, disk)));
                 }
                 let life = n.life;
                 self.logs
-                    .push(i, now, &format!("RESTARTED (life {life}, empty)"));
+                    .push(i, now, &format!("RESTARTED (life {life}, {from})"));
             }
         }
         Ok(())
     }
 }
 
-/// The pool's work: one call into a core, its logs captured. A panic kills the core.
+/// A core for a node's life, on `disk` if it has one.
+fn core(options: gossip_node::Options, birth: Birth, disk: Option<MemStore>) -> Core {
+    let node = match &disk {
+        Some(store) => Node::with_store(options, birth, Box::new(store.clone())),
+        None => Node::new(options, birth),
+    };
+    Core { node, disk }
+}
+
+/// The pool's work: one call into a core, its logs captured, then the commits it asks for
+/// (made at once, as `durability` says). A panic kills the core.
 fn run_job(
     logs: Arc<NodeLogs>,
     dispatch: tracing::Dispatch,
-) -> impl Fn(&mut Option<Node>, Job) -> Outcome + Send + Sync + 'static {
+    durability: Durability,
+) -> impl Fn(&mut Option<Core>, Job) -> Outcome + Send + Sync + 'static {
     move |slot, job| {
         let was_line = matches!(job.input, Input::Line(_));
         let mut outcome = Outcome {
@@ -566,16 +641,24 @@ fn run_job(
             next_timer: None,
             panic: None,
         };
-        let Some(core) = slot.as_mut() else {
+        let Some(Core { node: core, disk }) = slot.as_mut() else {
             return outcome;
         };
         outcome.ran = true;
         let now = job.now;
         LOG_CONTEXT.with(|c| c.set((job.node, now.as_nanos())));
         let result = tracing::dispatcher::with_default(&dispatch, || {
-            catch_unwind(AssertUnwindSafe(|| match &job.input {
-                Input::Line(line) => core.handle_line(to_node_time(now), line),
-                Input::Timeout => core.handle_timeout(to_node_time(now)),
+            catch_unwind(AssertUnwindSafe(|| {
+                match &job.input {
+                    Input::Line(line) => core.handle_line(to_node_time(now), line),
+                    Input::Timeout => core.handle_timeout(to_node_time(now)),
+                }
+                if let Some(store) = disk.as_ref() {
+                    while let Some(commit) = core.poll_commit() {
+                        let result = store.commit(&commit.batch, durability);
+                        core.handle_committed(to_node_time(now), commit.number, result);
+                    }
+                }
             }))
         });
         if let Err(panic) = result {

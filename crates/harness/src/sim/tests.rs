@@ -10,6 +10,7 @@ fn host(end: Time) -> SimHost {
         log_stderr: false,
         end,
         threads: 2,
+        disk: SimDisk::None,
     })
 }
 
@@ -117,4 +118,51 @@ fn node_seeds_differ_by_node_and_life() {
     assert_ne!(a, node_seed(1, 0, 1));
     assert_ne!(a, node_seed(2, 0, 0));
     assert_eq!(a, node_seed(1, 0, 0));
+}
+
+/// A one-node cluster on `disk`: a broadcast of 7 is answered, then the node dies (`how`) and
+/// restarts; returns its answer to a read in its next life.
+fn read_after(disk: SimDisk, how: Control) -> String {
+    let mut h = SimHost::new(SimConfig {
+        disk,
+        ..host(Time::from_millis(60_000)).config
+    });
+    assert!(h.start(&[NodeId("n0".into())]).is_ok());
+    let init = r#"{"src":"c0","dest":"n0","body":{"type":"init","node_id":"n0","node_ids":["n0"],"msg_id":1}}"#;
+    let ask = |h: &mut SimHost, line: &str, until: u64| -> Vec<String> {
+        h.deliver(NodeIndex(0), line.to_owned());
+        let mut lines = Vec::new();
+        while let HostEvent::Line { line, .. } = h.next_event(Some(Time::from_millis(until))) {
+            lines.push(line);
+        }
+        lines
+    };
+    assert!(ask(&mut h, init, 1)[0].contains("init_ok"));
+    let said = ask(
+        &mut h,
+        r#"{"src":"c1","dest":"n0","body":{"type":"broadcast","message":7,"msg_id":2}}"#,
+        2,
+    );
+    assert!(said.iter().any(|l| l.contains("broadcast_ok")), "{said:?}");
+    assert!(h.control(NodeIndex(0), how).is_ok());
+    assert!(h.control(NodeIndex(0), Control::Restart).is_ok());
+    assert!(ask(&mut h, init, 3)[0].contains("init_ok"));
+    let said = ask(
+        &mut h,
+        r#"{"src":"c1","dest":"n0","body":{"type":"read","msg_id":3}}"#,
+        4,
+    );
+    let log = h.log_lines(NodeIndex(0)).join("\n");
+    said.into_iter()
+        .find(|l| l.contains("read_ok"))
+        .unwrap_or_else(|| panic!("no read_ok; log:\n{log}"))
+}
+
+#[test]
+fn a_crash_keeps_what_the_disk_committed_and_a_kill_takes_the_disk() {
+    let kept = r#""messages":[7]"#;
+    assert!(read_after(SimDisk::Durable, Control::Crash).contains(kept));
+    assert!(!read_after(SimDisk::Durable, Control::Kill).contains(kept));
+    assert!(!read_after(SimDisk::Lying, Control::Crash).contains(kept));
+    assert!(!read_after(SimDisk::None, Control::Crash).contains(kept));
 }

@@ -26,16 +26,16 @@ pub(crate) struct Broadcast {
 }
 
 impl Broadcast {
-    pub(crate) fn new(setup: Setup<'_>) -> Self {
+    pub(crate) fn new(setup: Setup<'_>) -> Result<Self, gossip_store::StoreError> {
         let mut members = setup.members.clone();
         members.sort_unstable();
         members.dedup();
-        Broadcast {
+        Ok(Broadcast {
             follow_topology: setup.options.overlay == OverlayChoice::Maelstrom,
             me: setup.me.clone(),
             members,
-            set: IntegerSet::new(setup),
-        }
+            set: IntegerSet::new(setup)?,
+        })
     }
 
     fn topology(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
@@ -115,9 +115,9 @@ fn clip_names(names: &[NodeId]) -> String {
 impl Workload for Broadcast {
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
         match msg.kind.as_str() {
-            "broadcast" => Ok(self
+            "broadcast" => self
                 .set
-                .add(now, integer_field(msg, "message")?, "broadcast_ok")),
+                .add(now, integer_field(msg, "message")?, "broadcast_ok"),
             "read" => Ok(Reply::ok("read_ok").with_encoded("messages", self.set.read())),
             "topology" => self.topology(now, msg),
             _ => Err(not_supported("broadcast", msg)),

@@ -203,14 +203,14 @@ pub(crate) struct CounterWorkload<C> {
 }
 
 impl<C: Counter> CounterWorkload<C> {
-    pub(crate) fn new(setup: Setup<'_>) -> Self {
-        CounterWorkload {
+    pub(crate) fn new(setup: Setup<'_>) -> Result<Self, gossip_store::StoreError> {
+        Ok(CounterWorkload {
             unconfirmed: Unconfirmed::new(setup.options.ack),
-            counter: setup.replicated().screened(Screen {
+            counter: setup.replicated()?.screened(Screen {
                 check: screen,
                 why: "gossip would take the counter out of 64 bits",
             }),
-        }
+        })
     }
 }
 
@@ -231,7 +231,7 @@ impl<C: Counter> Workload for CounterWorkload<C> {
                         ),
                     ));
                 }
-                let dot = self.counter.update(now, d);
+                let dot = self.counter.update(now, d)?;
                 Ok(self.unconfirmed.write_ok("add_ok", dot, delta))
             }
             "read" => {

@@ -15,17 +15,17 @@ pub(crate) struct GSetWorkload {
 }
 
 impl GSetWorkload {
-    pub(crate) fn new(setup: Setup<'_>) -> Self {
-        GSetWorkload {
-            set: IntegerSet::new(setup),
-        }
+    pub(crate) fn new(setup: Setup<'_>) -> Result<Self, gossip_store::StoreError> {
+        Ok(GSetWorkload {
+            set: IntegerSet::new(setup)?,
+        })
     }
 }
 
 impl Workload for GSetWorkload {
     fn request(&mut self, now: Time, msg: &Inbound) -> Result<Reply, Rejection> {
         match msg.kind.as_str() {
-            "add" => Ok(self.set.add(now, integer_field(msg, "element")?, "add_ok")),
+            "add" => self.set.add(now, integer_field(msg, "element")?, "add_ok"),
             // The response key is `value`, not `elements`.
             "read" => Ok(Reply::ok("read_ok").with_encoded("value", self.set.read())),
             _ => Err(not_supported("g-set", msg)),

@@ -4,10 +4,12 @@
 use std::collections::BTreeSet;
 
 use gossip_crdt::GSet;
+use gossip_store::StoreError;
 use gossip_transport::Time;
 
 use super::encoded_set::{EncodedSet, json_array};
 use super::{Reply, Setup};
+use crate::Rejection;
 use crate::ack::Unconfirmed;
 use crate::replicated::Replicated;
 
@@ -22,19 +24,24 @@ pub(crate) struct IntegerSet {
 }
 
 impl IntegerSet {
-    pub(crate) fn new(setup: Setup<'_>) -> Self {
-        IntegerSet {
+    pub(crate) fn new(setup: Setup<'_>) -> Result<Self, StoreError> {
+        Ok(IntegerSet {
             unconfirmed: Unconfirmed::new(setup.options.ack),
             encoded: EncodedSet::default(),
-            replicated: setup.replicated(),
-        }
+            replicated: setup.replicated()?,
+        })
     }
 
     /// Inserts `value`; the reply (`ok_kind`) is held back as the ack policy asks.
-    pub(crate) fn add(&mut self, now: Time, value: i64, ok_kind: &'static str) -> Reply {
+    pub(crate) fn add(
+        &mut self,
+        now: Time,
+        value: i64,
+        ok_kind: &'static str,
+    ) -> Result<Reply, Rejection> {
         let delta = self.replicated.state().insert_delta(value);
-        let dot = self.replicated.update(now, delta);
-        self.unconfirmed.write_ok(ok_kind, dot, value)
+        let dot = self.replicated.update(now, delta)?;
+        Ok(self.unconfirmed.write_ok(ok_kind, dot, value))
     }
 
     /// The elements a reader may see, ascending, as a JSON array.

@@ -11,6 +11,7 @@ mod g_set;
 mod integer_set;
 
 use gossip_crdt::{Decompose, Dot, GCounter, Lattice, PnCounter};
+use gossip_store::{Store, StoreError};
 use gossip_transport::{ReplicaId, Start, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -88,31 +89,56 @@ pub(crate) struct Setup<'a> {
     pub(crate) me: NodeId,
     pub(crate) members: Vec<NodeId>,
     pub(crate) options: &'a Options,
-    pub(crate) start: Start,
+    /// When this life starts, and its seed and life (see [`Birth`](crate::Birth)).
+    pub(crate) now: Time,
+    pub(crate) seed: u64,
+    pub(crate) life: u64,
     /// Set when the workload was inferred rather than named, so peers can learn it.
     pub(crate) tag: Option<&'static str>,
+    /// The node's disk, and the name the workload's replica is kept under there.
+    pub(crate) disk: Option<(&'a dyn Store, &'static str)>,
 }
 
 impl Setup<'_> {
-    /// A lattice replicated as the options ask.
-    fn replicated<L>(self) -> Replicated<L>
+    /// A lattice replicated as the options ask: resumed from the disk if there is one.
+    fn replicated<L>(self) -> Result<Replicated<L>, StoreError>
     where
         L: Lattice + Decompose + Serialize + DeserializeOwned,
     {
         let config = self.options.transport_config();
-        Replicated::new(self.me, self.members, config, self.start, self.tag)
+        match self.disk {
+            None => {
+                let start = Start::new(self.now, self.seed, self.life);
+                Ok(Replicated::new(
+                    self.me,
+                    self.members,
+                    config,
+                    start,
+                    self.tag,
+                ))
+            }
+            Some((store, name)) => Replicated::open(
+                self.me,
+                self.members,
+                config,
+                (self.now, self.seed, self.life),
+                self.tag,
+                store,
+                name,
+            ),
+        }
     }
 }
 
-/// Builds the workload `kind`.
-pub(crate) fn build(kind: WorkloadKind, setup: Setup<'_>) -> Box<dyn Workload> {
-    match kind {
+/// Builds the workload `kind`; fails only if its replica cannot be read from the disk.
+pub(crate) fn build(kind: WorkloadKind, setup: Setup<'_>) -> Result<Box<dyn Workload>, StoreError> {
+    Ok(match kind {
         WorkloadKind::Echo => Box::new(Echo),
-        WorkloadKind::Broadcast => Box::new(Broadcast::new(setup)),
-        WorkloadKind::GSet => Box::new(GSetWorkload::new(setup)),
-        WorkloadKind::GCounter => Box::new(CounterWorkload::<GCounter<ReplicaId>>::new(setup)),
-        WorkloadKind::PnCounter => Box::new(CounterWorkload::<PnCounter<ReplicaId>>::new(setup)),
-    }
+        WorkloadKind::Broadcast => Box::new(Broadcast::new(setup)?),
+        WorkloadKind::GSet => Box::new(GSetWorkload::new(setup)?),
+        WorkloadKind::GCounter => Box::new(CounterWorkload::<GCounter<ReplicaId>>::new(setup)?),
+        WorkloadKind::PnCounter => Box::new(CounterWorkload::<PnCounter<ReplicaId>>::new(setup)?),
+    })
 }
 
 /// Guesses the workload from a request, for nodes started without one: the first request

@@ -2,6 +2,7 @@
 //! link instead of one per file, and the tests of every subject share the test threads.
 
 mod cluster;
+mod disk;
 mod door;
 mod fuzz;
 mod own_id;
