@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
+use crate::NetError;
 use crate::keys::OpenError;
 use crate::metrics::Counters;
 use crate::node::{Inner, lock};
@@ -180,6 +181,29 @@ impl Inner {
         if link.tx.send(Bytes::from(sealed)).is_err() {
             link.queued.fetch_sub(len, Ordering::Relaxed);
             links.remove(&to);
+        }
+    }
+}
+
+/// Binds UDP and TCP on one port. With port 0 the system picks the UDP port, which TCP may
+/// hold elsewhere: then another is tried, a few times.
+pub(crate) async fn bind(
+    addr: SocketAddr,
+) -> Result<(UdpSocket, TcpListener, SocketAddr), NetError> {
+    let mut attempts = 0;
+    loop {
+        let err = |source| NetError::Bind { addr, source };
+        let udp = UdpSocket::bind(addr).await.map_err(err)?;
+        let local_addr = udp.local_addr().map_err(err)?;
+        match TcpListener::bind(local_addr).await {
+            Ok(tcp) => return Ok((udp, tcp, local_addr)),
+            Err(_) if addr.port() == 0 && attempts < 8 => attempts += 1,
+            Err(source) => {
+                return Err(NetError::Bind {
+                    addr: local_addr,
+                    source,
+                });
+            }
         }
     }
 }

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gossip_membership::{Membership, NodeIdentity};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ENVELOPE_ROOM, Timing};
-use crate::io::{Link, Replay, listen};
+use crate::io::{Link, Replay, bind, listen};
 use crate::keys::Sealer;
 use crate::members::{
     MemberEvents, Swim, random_id, random_u64, resolve, resolve_later, swim_room, unix_millis,
@@ -495,27 +495,6 @@ impl Node {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Binds UDP and TCP on one port. With port 0 the system picks the UDP port, which TCP may
-/// hold elsewhere: then another is tried, a few times.
-async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), NetError> {
-    let mut attempts = 0;
-    loop {
-        let err = |source| NetError::Bind { addr, source };
-        let udp = UdpSocket::bind(addr).await.map_err(err)?;
-        let local_addr = udp.local_addr().map_err(err)?;
-        match TcpListener::bind(local_addr).await {
-            Ok(tcp) => return Ok((udp, tcp, local_addr)),
-            Err(_) if addr.port() == 0 && attempts < 8 => attempts += 1,
-            Err(source) => {
-                return Err(NetError::Bind {
-                    addr: local_addr,
-                    source,
-                });
-            }
-        }
-    }
 }
 
 pub(crate) struct Inner {
