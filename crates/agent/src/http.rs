@@ -143,14 +143,14 @@ async fn healthz(State(shared): State<AppState>) -> JsonLine {
     JsonLine(json!({"status": "ok", "id": shared.node.id().to_string()}))
 }
 
-/// `GET /v1/members`: this agent first (alive; the shell does not show a node its own
-/// incarnation, so it is `null`), then every member it knows.
+/// `GET /v1/members`: this agent first (alive, with its own incarnation), then every member
+/// it knows.
 async fn members(State(shared): State<AppState>) -> JsonLine {
     let mut members = vec![json!({
         "id": shared.node.id().to_string(),
         "addr": shared.node.advertised_addr().to_string(),
         "state": "alive",
-        "incarnation": null,
+        "incarnation": shared.node.incarnation(),
         "self": true,
     })];
     members.extend(shared.node.members().into_iter().map(|m| {

@@ -380,6 +380,7 @@ async fn members_metrics_and_health() {
         .expect("self listed");
     assert_eq!(mine["state"], "alive");
     assert_eq!(mine["self"], json!(true));
+    assert_eq!(mine["incarnation"], json!(agent.node().incarnation()));
     assert!(
         mine["addr"]
             .as_str()
