@@ -19,10 +19,6 @@ const TAG_SWIM: u8 = 0;
 const TAG_LEFT: u8 = 1;
 const TAG_SYNC: u8 = 2;
 
-/// How many known members, besides the seeds, a node that is not connected asks to let it in
-/// at each attempt: any one that answers reconnects it.
-const REJOIN_MEMBERS: usize = 3;
-
 /// Keeps the departure-notice randomness apart from foca's, though both come from one seed.
 const LEAVE_RNG_SALT: u64 = 0x3c6e_f372_fe94_f82b;
 
@@ -246,9 +242,6 @@ pub struct Membership {
     seeds: Vec<SocketAddr>,
     /// When to ask the seeds again, while alone.
     rejoin_at: Option<Time>,
-    /// Whether SWIM is connected: it knows an active member and is probing. False before the
-    /// first member, when every member is gone, and after a renewal until a member answers.
-    connected: bool,
     /// When to exchange full state with a random member next.
     sync_at: Option<Time>,
 }
@@ -290,7 +283,6 @@ impl Membership {
             has_left: false,
             seeds: Vec::new(),
             rejoin_at: None,
-            connected: false,
             sync_at: None,
         }
     }
@@ -543,34 +535,15 @@ impl Membership {
         self.out.now
     }
 
-    /// While not connected, asks every seed, and a few of the members it still knows, to let
-    /// this node in, and plans to ask again.
-    ///
-    /// A node that renewed its identity (it was declared down) still knows members, but SWIM
-    /// stops probing until one of them speaks to the new identity, and they know only the old
-    /// one: if the burst announcing the renewal is lost, nothing else would reconnect it
-    /// before the others' occasional announcements to down members.
+    /// While alone, asks every seed to let this node in, and plans to ask again.
     fn ask_seeds_if_alone(&mut self) {
-        if self.has_left || self.connected {
+        if self.has_left || self.seeds.is_empty() || self.swim.num_members() > 0 {
             return;
         }
-        let mut members: Vec<SocketAddr> = self
-            .swim
-            .iter_members()
-            .map(|m| m.id().addr)
-            .filter(|a| !self.seeds.contains(a))
-            .collect();
-        members.sort();
-        members.shuffle(&mut self.rng);
-        members.truncate(REJOIN_MEMBERS);
-        let targets: Vec<SocketAddr> = self.seeds.iter().copied().chain(members).collect();
-        if targets.is_empty() {
-            return;
-        }
-        for to in targets {
+        for seed in self.seeds.clone() {
             if self
                 .swim
-                .announce(Identity::seed(to), &mut self.out)
+                .announce(Identity::seed(seed), &mut self.out)
                 .is_err()
             {
                 self.out.stats.internal_errors += 1;
@@ -719,13 +692,6 @@ impl Membership {
     /// Turns foca's notifications into events.
     fn after_input(&mut self) {
         for notification in self.out.notifications.drain(..) {
-            match notification {
-                OwnedNotification::Active => self.connected = true,
-                OwnedNotification::Idle
-                | OwnedNotification::Rejoin(_)
-                | OwnedNotification::Defunct => self.connected = false,
-                _ => {}
-            }
             let event = match notification {
                 OwnedNotification::MemberUp(id) => MemberEvent::Up(id),
                 OwnedNotification::MemberDown(id) if self.left.contains(&id) => {
@@ -758,8 +724,8 @@ impl Membership {
         }
         if self.rejoin_at.is_none()
             && !self.has_left
-            && !self.connected
-            && (!self.seeds.is_empty() || self.swim.num_members() > 0)
+            && !self.seeds.is_empty()
+            && self.swim.num_members() == 0
         {
             self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
         }
