@@ -1,6 +1,8 @@
 //! A replica resumed from what it saved holds ids only in compacted form (no per-delta copy):
 //! a peer that lacks some of them, because it was cut off or simply never got them, must
-//! still end with them, whichever strategy, overlay and order of events.
+//! still end with them, whichever strategy, overlay and order of events. Under flood and
+//! tree pushes nothing but the resumed replica's greeting makes the peers' digests come back
+//! to it, so the greeting must ask for them.
 
 use std::time::Duration;
 
