@@ -201,14 +201,15 @@ where
 
     /// Announces this incarnation, reliably, to every peer that pushes to it or that it
     /// pushes to (everyone, for the epidemic strategies): peers that knew an earlier life then
-    /// forget what it held and send it everything again.
-    pub(super) fn greet(&mut self) {
+    /// forget what it held and send it everything again. With `pull`, each is also asked for
+    /// its digest: a replica that starts with state of its own learns who lacks what it holds.
+    pub(super) fn greet(&mut self, pull: bool) {
         let peers: Vec<P> = match self.plan {
             Plan::None => self.others().cloned().collect(),
             Plan::Fixed(_) | Plan::Star { .. } => self.targets.clone(),
         };
         for peer in peers {
-            self.send_control(&peer, false, None);
+            self.send_control(&peer, pull, None);
         }
     }
 

@@ -217,7 +217,7 @@ where
         };
         replicator.hub = replicator.choose_hub(now);
         replicator.refresh_targets();
-        replicator.greet();
+        replicator.greet(false);
         replicator
     }
 
@@ -342,7 +342,7 @@ where
         );
         self.hub = self.choose_hub(now);
         self.refresh_targets();
-        self.greet();
+        self.greet(false);
         self.after_input(now);
     }
 

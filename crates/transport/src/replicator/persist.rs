@@ -25,8 +25,9 @@ where
     P: Ord + Clone + std::fmt::Debug,
 {
     /// A replica that goes on from what a store kept, under the replica id in `start` (see
-    /// [`Start::resume`]), in a new incarnation. It greets its eager targets with its digest,
-    /// so peers send it what it lacks and learn what it holds.
+    /// [`Start::resume`]), in a new incarnation. It greets its eager targets with its digest
+    /// and asks for theirs, so peers send it what it lacks, and each that lacks some of the
+    /// saved ids gets a snapshot.
     ///
     /// - `state` and `seen` must match (every id in `seen` names a delta whose effect `state`
     ///   holds). They may be older than the previous life's last state: what peers hold and
@@ -57,7 +58,9 @@ where
         replicator.next_local = next_counter.max(own.saturating_add(1)).max(1);
         replicator.hub = replicator.choose_hub(replicator.now);
         replicator.refresh_targets();
-        replicator.greet();
+        // Nothing is known of what the peers hold, and the saved ids have no per-delta form
+        // here: only their digests show who needs a snapshot, so the greeting asks for them.
+        replicator.greet(true);
         replicator
     }
 

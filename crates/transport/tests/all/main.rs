@@ -11,6 +11,7 @@ mod membership;
 mod or_map;
 mod overlapping;
 mod persist;
+mod resume;
 mod simnet;
 mod weigh;
 mod wire;

@@ -154,6 +154,8 @@ fn a_resumed_replica_tells_its_peers_what_it_holds() {
         .clone()
         .expect("the greeting carries a digest");
     assert!(have.contains(&dot));
+    // Its saved ids have no per-delta form: only the peer's digest shows who needs a snapshot.
+    assert!(greeting.pull, "the greeting asks for the peer's digest");
     b.handle_packet(now, "a", greeting).expect("well formed");
     settle(&mut a, &mut b, &mut now);
     assert!(b.state().contains(&7));
