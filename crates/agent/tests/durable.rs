@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{PATIENCE, call};
-use gossip_agent::{Agent, AgentConfig, Security};
-use gossip_net::Preset;
+use gossip_agent::{Agent, Security};
 use serde_json::{Value, json};
 
 /// A fresh directory under the system's temporary one, removed on drop.
@@ -39,17 +38,7 @@ impl Drop for TempDir {
 }
 
 async fn start_in(dir: &Path, seeds: Vec<SocketAddr>) -> Agent {
-    Agent::start(AgentConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        seeds,
-        data_dir: Some(dir.to_path_buf()),
-        security: Security::Insecure,
-        preset: Preset::Lan,
-        test_faults: None,
-    })
-    .await
-    .expect("agent starts")
+    common::start_with_dir(Security::Insecure, seeds, Some(dir.to_path_buf())).await
 }
 
 /// The values of set `name` on the agent at `addr`, as texts (empty if absent).

@@ -174,11 +174,20 @@ pub fn key() -> Security {
 
 /// Starts an agent on loopback with ephemeral ports.
 pub async fn start(security: Security, seeds: Vec<SocketAddr>) -> Agent {
+    start_with_dir(security, seeds, None).await
+}
+
+/// [`start`], keeping the agent's data in `data_dir` when given.
+pub async fn start_with_dir(
+    security: Security,
+    seeds: Vec<SocketAddr>,
+    data_dir: Option<std::path::PathBuf>,
+) -> Agent {
     Agent::start(AgentConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         http: "127.0.0.1:0".parse().expect("addr"),
         seeds,
-        data_dir: None,
+        data_dir,
         security,
         preset: Preset::Lan,
         test_faults: None,
