@@ -45,7 +45,7 @@ use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Lag {
-    /// Own deltas some other member is not known to hold.
+    /// Own deltas a peer this replica hands them to is not known to hold.
     pub deltas: u64,
     /// When the oldest of them was made (if it is still stored; `None` when there are none).
     pub oldest: Option<Time>,
@@ -295,16 +295,22 @@ where
             + self.fanout.len()
     }
 
-    /// This replica's own deltas (made under its current id) that some other member is not
-    /// known to hold, and when the oldest of them was made. Costs a walk over the ids above
-    /// the lowest gap-free prefix every member is known to hold, per member.
+    /// This replica's own deltas (made under its current id) that a peer it hands them to is
+    /// not known to hold yet, and when the oldest of them was made. Those peers are its eager
+    /// targets, or every other member under a strategy without an overlay (whose rounds go on
+    /// until every member is known to hold everything): a member reached through a relay
+    /// never tells the writer what it holds, so counting it would never fall back to zero.
+    /// Costs a walk over the ids above the lowest gap-free prefix those peers are known to
+    /// hold, per peer.
     pub fn lag(&self) -> Lag {
         let id = self.id;
         let seen = self.log.seen();
-        let knowns: Vec<Option<&CausalContext<ReplicaId>>> = self
-            .others()
-            .map(|m| self.peers.get(m).map(|p| &p.known))
-            .collect();
+        let known = |m: &P| self.peers.get(m).map(|p| &p.known);
+        let knowns: Vec<Option<&CausalContext<ReplicaId>>> = if self.targets.is_empty() {
+            self.others().map(known).collect()
+        } else {
+            self.targets.iter().map(known).collect()
+        };
         let mut lag = Lag::default();
         // Every id up to the lowest prefix all members are known to hold is held everywhere.
         let Some(floor) = knowns
