@@ -46,6 +46,7 @@ async fn start_in(dir: &Path, seeds: Vec<SocketAddr>) -> Agent {
         data_dir: Some(dir.to_path_buf()),
         security: Security::Insecure,
         preset: Preset::Lan,
+        test_faults: None,
     })
     .await
     .expect("agent starts")
