@@ -405,10 +405,29 @@ async fn members_metrics_and_health() {
         "gossip_agent_names{kind=\"counters\"} 1",
         "gossip_agent_members{state=\"alive\"}",
         "gossip_agent_http_responses_total{class=\"2xx\"}",
+        // Alone, its writes are held by every member there is.
+        "gossip_net_replication_lag_deltas 0\n",
+        "gossip_net_replication_lag_ms 0\n",
     ] {
         assert!(
             metrics.body.contains(line),
             "no {line} in\n{}",
+            metrics.body
+        );
+    }
+    // Queue depths and lag are gauges, typed so for Prometheus.
+    for gauge in [
+        "tcp_queued_bytes",
+        "tcp_queued_bytes_max",
+        "replica_queued_deltas",
+        "replication_lag_deltas",
+        "replication_lag_ms",
+        "members_alive",
+    ] {
+        let typed = format!("# TYPE gossip_net_{gauge} gauge\ngossip_net_{gauge} ");
+        assert!(
+            metrics.body.contains(&typed),
+            "no {typed} in\n{}",
             metrics.body
         );
     }

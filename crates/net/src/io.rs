@@ -117,6 +117,14 @@ impl Inner {
             .sum()
     }
 
+    /// Bytes waiting in TCP queues: all links together, and the fullest one.
+    pub(crate) fn queue_depths(&self) -> (usize, usize) {
+        lock(&self.links)
+            .values()
+            .map(|l| l.queued.load(Ordering::Relaxed))
+            .fold((0, 0), |(sum, max), q| (sum + q, max.max(q)))
+    }
+
     /// Sends sealed bytes: a datagram if it fits, else a frame on the peer's TCP link.
     pub(crate) fn send(self: &Arc<Self>, to: SocketAddr, sealed: Vec<u8>) {
         #[cfg(feature = "testing")]

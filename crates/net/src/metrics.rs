@@ -1,12 +1,23 @@
-//! Counters: what the node sent, received, refused and dropped.
+//! Counters (what the node sent, received, refused and dropped) and gauges (members by state,
+//! queue depths, replication lag), each declared with its Prometheus type.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+/// The Prometheus type of a field: only these two are declared.
+macro_rules! kind {
+    (counter) => {
+        "counter"
+    };
+    (gauge) => {
+        "gauge"
+    };
+}
+
 macro_rules! counters {
-    ($( $(#[doc = $doc:literal])* $name:ident ),* $(,)?) => {
-        /// A snapshot of the node's counters (see `docs/network.md` for each).
+    ($( $(#[doc = $doc:literal])* $name:ident : $kind:ident ),* $(,)?) => {
+        /// A snapshot of the node's counters and gauges (see `docs/network.md` for each).
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
         #[non_exhaustive]
         pub struct Metrics {
@@ -25,7 +36,8 @@ macro_rules! counters {
         }
 
         impl Metrics {
-            /// The counters in Prometheus' text format, each named `gossip_net_<field>`.
+            /// The counters and gauges in Prometheus' text format, each named
+            /// `gossip_net_<field>` and typed as declared.
             pub fn to_prometheus(&self) -> String {
                 let mut out = String::new();
                 $(
@@ -34,7 +46,7 @@ macro_rules! counters {
                         "# HELP gossip_net_{0} {1}\n# TYPE gossip_net_{0} {2}\ngossip_net_{0} {3}\n",
                         stringify!($name),
                         help.trim(),
-                        if stringify!($name).starts_with("members_") || stringify!($name).ends_with("_pending") { "gauge" } else { "counter" },
+                        kind!($kind),
                         self.$name
                     ));
                 )*
@@ -46,86 +58,96 @@ macro_rules! counters {
 
 counters! {
     /// Datagrams sent over UDP.
-    udp_sent,
+    udp_sent: counter,
     /// Bytes sent over UDP (sealed, as on the wire).
-    udp_sent_bytes,
+    udp_sent_bytes: counter,
     /// Frames sent over TCP.
-    tcp_sent,
+    tcp_sent: counter,
     /// Bytes sent over TCP (sealed frames plus their 4-byte length prefix).
-    tcp_sent_bytes,
+    tcp_sent_bytes: counter,
     /// Datagrams received over UDP.
-    udp_received,
+    udp_received: counter,
     /// Bytes received over UDP.
-    udp_received_bytes,
+    udp_received_bytes: counter,
     /// Frames received over TCP.
-    tcp_received,
+    tcp_received: counter,
     /// Bytes received over TCP.
-    tcp_received_bytes,
+    tcp_received_bytes: counter,
     /// Messages that no key opened (another cluster or label, a wrong key, tampering).
-    refused_unsealed,
+    refused_unsealed: counter,
     /// Messages too short, of an unknown version, or of the wrong mode (plaintext to a sealed node or the reverse).
-    refused_malformed,
+    refused_malformed: counter,
     /// Opened messages whose contents did not decode, or whose packet the transport refused.
-    refused_invalid,
+    refused_invalid: counter,
     /// Plaintext messages of another cluster label.
-    refused_label,
+    refused_label: counter,
     /// Sealed messages seen before (same nonce): replays, dropped.
-    replayed,
+    replayed: counter,
     /// TCP frames announced larger than the frame limit (the connection is closed).
-    refused_frame_too_large,
+    refused_frame_too_large: counter,
     /// Inbound TCP connections refused by the per-address limit.
-    refused_connections,
+    refused_connections: counter,
     /// Packets for a replica this node does not host.
-    unknown_replica,
+    unknown_replica: counter,
     /// Packets of a replica from a node that is not one of its members here (not yet: SWIM
     /// has not reported it, or no longer): dropped, and retransmitted by the sender.
-    refused_not_member,
+    refused_not_member: counter,
     /// Messages dropped because a peer's queue was full (repaired by anti-entropy).
-    dropped_queue_full,
+    dropped_queue_full: counter,
     /// Messages dropped because they were larger than a frame.
-    dropped_too_large,
+    dropped_too_large: counter,
     /// UDP sends that failed (buffer full, unreachable).
-    udp_send_errors,
+    udp_send_errors: counter,
     /// TCP connections made to peers (first ones and reconnections).
-    tcp_connects,
+    tcp_connects: counter,
     /// TCP connection attempts that failed.
-    tcp_connect_errors,
+    tcp_connect_errors: counter,
     /// Local updates applied.
-    local_updates,
+    local_updates: counter,
     /// Deltas received that were new here.
-    deltas_received_new,
+    deltas_received_new: counter,
     /// Transport packets sent (before sealing).
-    packets_sent,
+    packets_sent: counter,
     /// Bytes of transport packets sent (postcard, before the envelope and sealing).
-    packet_bytes_sent,
+    packet_bytes_sent: counter,
     /// Subscribers that fell behind.
-    subscriber_lagged,
+    subscriber_lagged: counter,
     /// Members currently alive.
-    members_alive,
+    members_alive: gauge,
     /// Members currently suspect.
-    members_suspect,
+    members_suspect: gauge,
     /// Members currently down.
-    members_down,
+    members_down: gauge,
     /// Members that left (graceful shutdown) and are still remembered.
-    members_left,
+    members_left: gauge,
     /// Membership (SWIM) packets sent.
-    membership_sent,
+    membership_sent: counter,
     /// Their bytes, sealed, as on the wire.
-    membership_sent_bytes,
+    membership_sent_bytes: counter,
     /// Membership packets (opened with our key) that the SWIM engine refused.
-    refused_membership,
+    refused_membership: counter,
     /// Commits made to the store (each `Immediate` one is one fsync; concurrent durable updates share one).
-    store_commits,
+    store_commits: counter,
     /// Updates acknowledged as durable (committed and fsynced).
-    store_durable_updates,
+    store_durable_updates: counter,
     /// Lease commits made before packets could leave (one per 1,024 counters a replica gives out).
-    store_leases,
+    store_leases: counter,
     /// Checkpoints submitted.
-    store_checkpoints,
+    store_checkpoints: counter,
     /// Store operations that failed (durable updates, leases, checkpoints): a full disk, or a closed store.
-    store_errors,
+    store_errors: counter,
     /// Durable updates waiting for their commit now.
-    store_pending,
+    store_pending: gauge,
+    /// Bytes waiting in the TCP queues to peers, all links together (sealed, with prefixes).
+    tcp_queued_bytes: gauge,
+    /// Bytes waiting in the fullest TCP queue to one peer.
+    tcp_queued_bytes_max: gauge,
+    /// Deltas waiting in the replicas' queues for their next push (one per delta and peer).
+    replica_queued_deltas: gauge,
+    /// This node's own deltas (all replicas) that some current member is not known to hold.
+    replication_lag_deltas: gauge,
+    /// Age in milliseconds of the oldest of those deltas (0 when there are none).
+    replication_lag_ms: gauge,
 }
 
 impl Counters {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gossip_membership::{Membership, NodeIdentity};
+use gossip_transport::Time;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -417,10 +418,34 @@ impl Node {
     /// The node's counters.
     pub fn metrics(&self) -> Metrics {
         let ctx = &self.handle.inner.ctx;
+        let c = &ctx.counters;
         if let Some(disk) = ctx.disk.get() {
-            Counters::set(&ctx.counters.store_commits, disk.stats().commits);
+            Counters::set(&c.store_commits, disk.stats().commits);
         }
-        ctx.counters.snapshot()
+        let (queued, fullest) = self.handle.inner.queue_depths();
+        Counters::set(&c.tcp_queued_bytes, queued as u64);
+        Counters::set(&c.tcp_queued_bytes_max, fullest as u64);
+        let (mut lag, mut oldest, mut deltas_queued) = (0u64, None::<Time>, 0usize);
+        for replica in lock(&self.handle.inner.replicas).values() {
+            let (l, q) = replica.gauges();
+            lag += l.deltas;
+            oldest = match (oldest, l.oldest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            deltas_queued += q;
+        }
+        Counters::set(&c.replica_queued_deltas, deltas_queued as u64);
+        Counters::set(&c.replication_lag_deltas, lag);
+        let age = oldest.map_or(0, |t| {
+            let now = ctx.now().since_origin();
+            now.saturating_sub(t.since_origin()).as_millis()
+        });
+        Counters::set(
+            &c.replication_lag_ms,
+            u64::try_from(age).unwrap_or(u64::MAX),
+        );
+        c.snapshot()
     }
 
     /// The replica called `name`, made empty if this node does not host it yet. Opening a

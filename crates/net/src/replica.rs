@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gossip_crdt::{Decompose, Dot, Lattice};
 use gossip_store::{Batch, Opened, StoreError};
-use gossip_transport::{ReplicaId, Replicator, Source, Time};
+use gossip_transport::{Lag, ReplicaId, Replicator, Source, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, broadcast, watch};
@@ -283,6 +283,9 @@ pub(crate) trait AnyReplica: Send + Sync {
     /// The batch that closes the replica's journal (a checkpoint and a trimmed lease), on a
     /// node with a store.
     fn close(&self) -> Option<Result<Batch, StoreError>>;
+    /// How far the members are behind on this node's own deltas, and how many deltas wait in
+    /// the replica's queues (for the node's gauges).
+    fn gauges(&self) -> (Lag, usize);
 }
 
 impl<L: Crdt> AnyReplica for Shared<L> {
@@ -292,6 +295,11 @@ impl<L: Crdt> AnyReplica for Shared<L> {
 
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+
+    fn gauges(&self) -> (Lag, usize) {
+        let core = self.lock();
+        (core.rep.lag(), core.rep.queued_deltas())
     }
 
     fn handle(&self, now: Time, from: NodeId, bytes: &[u8]) -> bool {

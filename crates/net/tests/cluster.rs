@@ -232,3 +232,60 @@ async fn nodes_mid_rotation_understand_each_other() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_lag_counts_own_deltas_a_cut_off_peer_has_not_acknowledged() {
+    let key = Keyring::generate();
+    let nodes = cluster(&key, 2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let sa: Replica<GSet<u64>> = a.open("lag").expect("open");
+    let sb: Replica<GSet<u64>> = b.open("lag").expect("open");
+    wait_for("each replica to know the other", || {
+        sa.members() == vec![b.id()] && sb.members() == vec![a.id()]
+    })
+    .await;
+    sa.update(|s, _| Some(s.insert_delta(1)))
+        .await
+        .expect("update");
+    wait_for("the first update to be held everywhere", || {
+        a.metrics().replication_lag_deltas == 0
+    })
+    .await;
+    assert_eq!(a.metrics().replication_lag_ms, 0);
+
+    // b still receives, but nothing it says arrives: a never learns that b holds the rest.
+    b.silence(true);
+    for i in 2..5 {
+        sa.update(|s, _| Some(s.insert_delta(i)))
+            .await
+            .expect("update");
+    }
+    wait_for("b to receive the updates", || sb.read(|s| s.len() == 4)).await;
+    let m = a.metrics();
+    // Only while b is still a member: one declared down no longer counts.
+    assert_eq!(sa.members(), vec![b.id()], "b was dropped too early");
+    assert_eq!(m.replication_lag_deltas, 3);
+    // The gauges are the writer's: b's own deltas are none.
+    assert_eq!(b.metrics().replication_lag_deltas, 0);
+
+    b.silence(false);
+    wait_for("the lag to return to zero once b is heard again", || {
+        let m = a.metrics();
+        m.replication_lag_deltas == 0 && m.replication_lag_ms == 0
+    })
+    .await;
+    let text = a.metrics().to_prometheus();
+    for gauge in [
+        "replication_lag_deltas",
+        "replication_lag_ms",
+        "tcp_queued_bytes",
+        "tcp_queued_bytes_max",
+        "replica_queued_deltas",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE gossip_net_{gauge} gauge\n")),
+            "{gauge} is not a gauge in:\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE gossip_net_udp_sent counter\n"));
+}

@@ -105,7 +105,7 @@ pub use error::TransportError;
 pub use event::{Change, Source};
 pub use packet::{Ack, Packet, Run};
 pub use replica_id::ReplicaId;
-pub use replicator::Replicator;
+pub use replicator::{Lag, Replicator};
 pub use start::Start;
 pub use stats::{Counter, PacketKind, Refused, Stats};
 pub use time::Time;

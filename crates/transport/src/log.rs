@@ -222,6 +222,14 @@ impl<L: Lattice + Decompose + Serialize> DeltaLog<L> {
             .is_some_and(|m| m.get(dot.counter).is_some())
     }
 
+    /// When the delta with this id was stored, if it still is.
+    pub(crate) fn stored_at(&self, dot: &Dot<ReplicaId>) -> Option<Time> {
+        self.deltas
+            .get(&dot.replica)
+            .and_then(|m| m.get(dot.counter))
+            .map(|s| s.at)
+    }
+
     /// The encoded size of the delta with this id (0 if absent).
     pub(crate) fn size_of(&self, dot: &Dot<ReplicaId>) -> usize {
         self.deltas

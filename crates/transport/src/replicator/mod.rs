@@ -40,6 +40,17 @@ use crate::peer::Peer;
 use crate::weigh::{JsonWeigh, Weigh};
 use crate::{Config, Overlay, PacketKind, ReplicaId, Start, Stats, Strategy, Time, TransportError};
 
+/// How far the other members are behind on this replica's own deltas (see
+/// [`Replicator::lag`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lag {
+    /// Own deltas a peer this replica hands them to is not known to hold.
+    pub deltas: u64,
+    /// When the oldest of them was made (if it is still stored; `None` when there are none).
+    pub oldest: Option<Time>,
+}
+
 /// One replica of a lattice `L`, spreading its deltas to peers named by `P`.
 ///
 /// The engine is *sans-IO*: it never reads a clock, sleeps, spawns or touches a socket. The
@@ -282,6 +293,53 @@ where
             + self.peers.values().map(Peer::footprint).sum::<usize>()
             + self.outbox.len()
             + self.fanout.len()
+    }
+
+    /// This replica's own deltas (made under its current id) that a peer it hands them to is
+    /// not known to hold yet, and when the oldest of them was made. Those peers are its eager
+    /// targets, or every other member under a strategy without an overlay (whose rounds go on
+    /// until every member is known to hold everything): a member reached through a relay
+    /// never tells the writer what it holds, so counting it would never fall back to zero.
+    /// Costs a walk over the ids above the lowest gap-free prefix those peers are known to
+    /// hold, per peer.
+    pub fn lag(&self) -> Lag {
+        let id = self.id;
+        let seen = self.log.seen();
+        let known = |m: &P| self.peers.get(m).map(|p| &p.known);
+        let knowns: Vec<Option<&CausalContext<ReplicaId>>> = if self.targets.is_empty() {
+            self.others().map(known).collect()
+        } else {
+            self.targets.iter().map(known).collect()
+        };
+        let mut lag = Lag::default();
+        // Every id up to the lowest prefix all members are known to hold is held everywhere.
+        let Some(floor) = knowns
+            .iter()
+            .map(|k| k.map_or(0, |k| k.vector().get(&id)))
+            .min()
+        else {
+            return lag;
+        };
+        for counter in floor.saturating_add(1)..=seen.max_counter(&id) {
+            let dot = Dot {
+                replica: id,
+                counter,
+            };
+            if !seen.contains(&dot) || knowns.iter().all(|k| k.is_some_and(|k| k.contains(&dot))) {
+                continue;
+            }
+            lag.deltas += 1;
+            if lag.oldest.is_none() {
+                lag.oldest = self.log.stored_at(&dot);
+            }
+        }
+        lag
+    }
+
+    /// Deltas waiting in this replica's queues for the next push: queued for a peer, or new
+    /// and not yet queued peer by peer (one entry per delta and peer it waits for).
+    pub fn queued_deltas(&self) -> usize {
+        self.fanout.len() + self.peers.values().map(|p| p.pending.len()).sum::<usize>()
     }
 
     /// The peers this replica pushes new deltas to right now.

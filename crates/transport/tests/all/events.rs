@@ -82,3 +82,29 @@ fn an_unwatched_replica_records_nothing() {
     assert!(cluster.node_mut(0).poll_change().is_none());
     assert!(cluster.node_mut(1).poll_change().is_none());
 }
+
+#[test]
+fn lag_counts_own_deltas_a_cut_off_peer_lacks_and_falls_to_zero_once_healed() {
+    let mut cluster = Cluster::new(2, common::base(), Faults::default(), 5);
+    cluster.update(0, 1);
+    assert!(cluster.run_for(Duration::from_secs(5)), "livelock");
+    assert_eq!(cluster.node(0).lag(), gossip_transport::Lag::default());
+
+    cluster.partition(&[0], &[1]);
+    let made_at = cluster.now();
+    for v in 2..5 {
+        cluster.update(0, v);
+    }
+    // Node 1 cannot acknowledge them (nor receive them): all three count, the oldest first.
+    assert!(cluster.run_for(Duration::from_secs(2)), "livelock");
+    let lag = cluster.node(0).lag();
+    assert_eq!(lag.deltas, 3);
+    assert_eq!(lag.oldest, Some(made_at));
+    // Node 1's lag is about its own deltas: it made none.
+    assert_eq!(cluster.node(1).lag().deltas, 0);
+
+    cluster.heal();
+    assert!(cluster.run_for(Duration::from_secs(30)), "livelock");
+    assert!(cluster.converged());
+    assert_eq!(cluster.node(0).lag(), gossip_transport::Lag::default());
+}
