@@ -495,7 +495,9 @@ async fn durable_acknowledgements_with_a_data_dir_and_without() {
     );
     let metrics = call_raw(a, "GET", "/metrics", None).await;
     assert!(
-        metrics.body.contains("gossip_net_store_durable_updates 3"),
+        metrics
+            .body
+            .contains("gossip_net_store_durable_updates_total 3"),
         "{}",
         metrics.body
     );

@@ -229,7 +229,7 @@ async fn an_agent_with_another_key_is_kept_out() {
     // A refuses the intruder's packets (it keeps trying to join) ...
     let refused = |body: &str| -> u64 {
         body.lines()
-            .filter(|l| l.starts_with("gossip_net_refused_unsealed"))
+            .filter(|l| l.starts_with("gossip_net_refused_unsealed_total"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
     };

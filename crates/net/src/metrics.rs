@@ -15,6 +15,16 @@ macro_rules! kind {
     };
 }
 
+/// The suffix Prometheus' naming rules give a field's exposed name: counters end in `_total`.
+macro_rules! suffix {
+    (counter) => {
+        "_total"
+    };
+    (gauge) => {
+        ""
+    };
+}
+
 macro_rules! counters {
     ($( $(#[doc = $doc:literal])* $name:ident : $kind:ident ),* $(,)?) => {
         /// A snapshot of the node's counters and gauges (see `docs/network.md` for each).
@@ -37,14 +47,15 @@ macro_rules! counters {
 
         impl Metrics {
             /// The counters and gauges in Prometheus' text format, each named
-            /// `gossip_net_<field>` and typed as declared.
+            /// `gossip_net_<field>` (counters with Prometheus' `_total` suffix) and typed as
+            /// declared.
             pub fn to_prometheus(&self) -> String {
                 let mut out = String::new();
                 $(
                     let help = concat!($($doc),*);
                     out.push_str(&format!(
                         "# HELP gossip_net_{0} {1}\n# TYPE gossip_net_{0} {2}\ngossip_net_{0} {3}\n",
-                        stringify!($name),
+                        concat!(stringify!($name), suffix!($kind)),
                         help.trim(),
                         kind!($kind),
                         self.$name

@@ -287,5 +287,5 @@ async fn replication_lag_counts_own_deltas_a_cut_off_peer_has_not_acknowledged()
             "{gauge} is not a gauge in:\n{text}"
         );
     }
-    assert!(text.contains("# TYPE gossip_net_udp_sent counter\n"));
+    assert!(text.contains("# TYPE gossip_net_udp_sent_total counter\n"));
 }

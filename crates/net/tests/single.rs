@@ -127,6 +127,6 @@ async fn a_subscriber_that_falls_behind_is_told_how_much_it_missed() {
     assert_eq!(rest, 4);
     assert_eq!(node.metrics().subscriber_lagged, 1);
     let text = node.metrics().to_prometheus();
-    assert!(text.contains("gossip_net_local_updates 10\n"));
+    assert!(text.contains("gossip_net_local_updates_total 10\n"));
     assert!(text.contains("# TYPE gossip_net_members_alive gauge\n"));
 }

@@ -104,8 +104,10 @@ impl Traffic {
                 continue;
             };
             match name {
-                "gossip_net_udp_sent" | "gossip_net_tcp_sent" => t.packets += v,
-                "gossip_net_udp_sent_bytes" | "gossip_net_tcp_sent_bytes" => t.bytes += v,
+                "gossip_net_udp_sent_total" | "gossip_net_tcp_sent_total" => t.packets += v,
+                "gossip_net_udp_sent_bytes_total" | "gossip_net_tcp_sent_bytes_total" => {
+                    t.bytes += v
+                }
                 _ => {}
             }
         }
@@ -451,9 +453,9 @@ mod tests {
 
     #[test]
     fn traffic_sums_datagrams_and_frames() {
-        let text = "# HELP gossip_net_udp_sent x\ngossip_net_udp_sent 31\n\
-                    gossip_net_udp_sent_bytes 2788\ngossip_net_tcp_sent 2\n\
-                    gossip_net_tcp_sent_bytes 100\ngossip_net_packets_sent 99\n";
+        let text = "# HELP gossip_net_udp_sent_total x\ngossip_net_udp_sent_total 31\n\
+                    gossip_net_udp_sent_bytes_total 2788\ngossip_net_tcp_sent_total 2\n\
+                    gossip_net_tcp_sent_bytes_total 100\ngossip_net_packets_sent_total 99\n";
         assert_eq!(
             Traffic::parse(text),
             Traffic {
