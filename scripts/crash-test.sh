@@ -10,5 +10,5 @@ set -eu
 kills="${1:-200}"
 export GOSSIP_CRASH_KILLS="$kills"
 if [ -n "${2:-}" ]; then export GOSSIP_CRASH_SEED="$2"; fi
-CARGO_INCREMENTAL=0 cargo test ${CARGO_FLAGS:-} -p gossip-agent --test durable -- \
-    --exact sigkill_never_loses_a_durable_acknowledgement --nocapture
+CARGO_INCREMENTAL=0 cargo test ${CARGO_FLAGS:-} -p gossip-agent --test all -- \
+    --exact durable::sigkill_never_loses_a_durable_acknowledgement --nocapture

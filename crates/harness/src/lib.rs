@@ -69,7 +69,7 @@
 //!
 //! The engine is sans-IO and deterministic; everything with a clock, a thread or a pipe lives
 //! outside it, behind [`host::NodeHost`]. Modules are listed bottom up: each imports only
-//! from those above it in this list (a test, `tests/module_graph.rs`, fails on an import
+//! from those above it in this list (a test, `tests/all/module_graph.rs`, fails on an import
 //! circle). Linked modules are the public interface; the others are internal.
 //!
 //! - Types: [`ids`] (node, client, message ids, endpoints), [`time`] (engine time), `rng`
@@ -110,7 +110,7 @@
 //! analyses, writes the store and prints the verdict exactly as process mode does. (Lower
 //! level: [`driver::drive`] with an [`engine::Engine`], then [`results::analyze`] and
 //! [`store::write_run`].) A virtual-clock host jumps `now` to the deadline it is given when its
-//! nodes are quiet: [`sim::SimHost`] is the full one, `tests/virtual_host.rs` a small example
+//! nodes are quiet: [`sim::SimHost`] is the full one, `tests/all/virtual_host.rs` a small example
 //! with a toy node. The engine reads no clock and draws every random number from generators
 //! seeded by `--seed`, so such a run is reproducible.
 #![forbid(unsafe_code)]

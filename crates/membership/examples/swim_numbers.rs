@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p gossip-membership --example swim_numbers [crashes]`
 
-#[path = "../tests/sim/mod.rs"]
+#[path = "../tests/all/sim.rs"]
 mod sim;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,9 @@
+//! The crate's integration tests, one module per subject, linked into one test binary: one
+//! link instead of one per file, and the tests of every subject share the test threads.
+
+mod api;
+mod cli;
+mod cluster;
+mod common;
+mod durable;
+mod status_page;

@@ -1,0 +1,6 @@
+//! The crate's integration tests, one module per subject, linked into one test binary: one
+//! link instead of one per file, and the tests of every subject share the test threads.
+
+mod cluster;
+mod membership;
+mod sim;

@@ -1,0 +1,10 @@
+//! The crate's integration tests, one module per subject, linked into one test binary: one
+//! link instead of one per file, and the tests of every subject share the test threads.
+
+mod cluster;
+mod common;
+mod defences;
+mod durable;
+mod fuzz;
+mod membership;
+mod single;
