@@ -352,7 +352,11 @@ async fn read_frame(
             }
             None => 4 - buf.len(),
         };
-        buf.reserve(want.min(READ_CHUNK));
+        // Grow only once what was reserved is full: then capacity stays within twice what
+        // arrived, or what arrived plus one step.
+        if buf.len() == buf.capacity() {
+            buf.reserve(want.min(READ_CHUNK));
+        }
         match stream.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) | Err(_) => return Err(FrameError::Broken),
@@ -513,5 +517,86 @@ async fn write_link(
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         queued.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv6Addr, SocketAddrV6};
+
+    use super::*;
+    use crate::config::MIN_UNAUTHENTICATED_FRAME;
+    use crate::keys::{Keyring, Sealer};
+
+    #[test]
+    fn the_largest_hello_fits_the_least_unauthenticated_frame() {
+        let label = "l".repeat(255);
+        let env = Envelope {
+            label: label.clone(),
+            from: uuid::Uuid::from_u128(u128::MAX),
+            addr: SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, u16::MAX, !0, !0)),
+            body: Body::Hello,
+        };
+        let sealed = Sealer::new(Some(&Keyring::generate()), &label).seal(&encode_envelope(&env));
+        assert!(!sealed.is_empty());
+        assert!(sealed.len() < 400, "{} bytes", sealed.len());
+        assert!(sealed.len() <= MIN_UNAUTHENTICATED_FRAME);
+    }
+
+    #[tokio::test]
+    async fn a_read_buffer_grows_with_what_arrived_not_with_what_was_announced() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        // Announces 4 MiB, sends 10 bytes, then closes.
+        client
+            .write_all(&(4u32 << 20).to_be_bytes())
+            .await
+            .expect("write");
+        client.write_all(&[7; 10]).await.expect("write");
+        drop(client);
+        let mut buf = BytesMut::new();
+        let read = read_frame(&mut server, &mut buf, 4 << 20).await;
+        assert!(matches!(read, Err(FrameError::Broken)));
+        assert_eq!(buf.len(), 14);
+        assert!(
+            buf.capacity() < READ_CHUNK + 1024,
+            "capacity {}",
+            buf.capacity()
+        );
+    }
+
+    #[tokio::test]
+    async fn frames_are_read_whole_and_one_over_the_limit_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        let mut bytes = Vec::new();
+        for frame in [&[1u8, 2, 3][..], &[], &[9; 100_000]] {
+            bytes.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(frame);
+        }
+        bytes.extend_from_slice(&100_001u32.to_be_bytes());
+        client.write_all(&bytes).await.expect("write");
+        drop(client);
+        let mut buf = BytesMut::new();
+        let limit = 100_000;
+        let mut frames = Vec::new();
+        let end = loop {
+            match read_frame(&mut server, &mut buf, limit).await {
+                Ok(Some(f)) => frames.push(f),
+                other => break other,
+            }
+        };
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0], vec![1, 2, 3]);
+        assert!(frames[1].is_empty());
+        assert_eq!(frames[2], vec![9; 100_000]);
+        assert!(matches!(
+            end,
+            Err(FrameError::TooLarge { announced: 100_001 })
+        ));
     }
 }
