@@ -309,8 +309,8 @@ impl Drop for Unproven {
     }
 }
 
-/// The largest read into a frame's buffer at a time, so that a buffer grows with the bytes
-/// that arrived, never with what a length prefix announced.
+/// The most a read buffer grows by at a time, so that it grows with the bytes that arrived,
+/// never with what a length prefix announced.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Why no frame could be read.
