@@ -111,10 +111,21 @@ pub struct Limits {
     /// The largest UDP datagram sent, headers and tag included; larger messages go over TCP.
     /// Default 1,400 (fits an Ethernet MTU with IP and UDP headers).
     pub max_datagram_bytes: usize,
-    /// The largest TCP frame sent or accepted, headers and tag included; checked before a
-    /// frame's buffer is allocated. An update whose delta cannot fit is refused at once.
-    /// Default 4 MiB.
+    /// The largest TCP frame sent or accepted on an authenticated connection, headers and tag
+    /// included; a frame announced larger closes the connection. An update whose delta cannot
+    /// fit is refused at once. Default 4 MiB.
     pub max_frame_bytes: usize,
+    /// The largest first frame of an inbound TCP connection, which must be a sealed hello
+    /// (about 100 bytes, under 400 with the longest label): until it opens under our keys the
+    /// connection is a stranger's, and this is all it can make us buffer. At least 512 and at
+    /// most `max_frame_bytes`. Default 1,024.
+    pub max_unauthenticated_frame_bytes: usize,
+    /// Inbound TCP connections waiting for their hello, from all addresses together; more
+    /// are closed at once and counted. Default 64.
+    pub max_unauthenticated_connections: usize,
+    /// How long an inbound TCP connection has to deliver its hello before it is closed and
+    /// counted. An honest peer sends it as soon as it connects. Not zero. Default 5 s.
+    pub unauthenticated_timeout: Duration,
     /// Bytes queued per peer for TCP; past it frames are dropped and counted (anti-entropy
     /// repairs what they carried). Default 16 MiB.
     pub max_queued_bytes_per_peer: usize,
@@ -133,6 +144,9 @@ impl Default for Limits {
         Limits {
             max_datagram_bytes: 1400,
             max_frame_bytes: 4 << 20,
+            max_unauthenticated_frame_bytes: 1024,
+            max_unauthenticated_connections: 64,
+            unauthenticated_timeout: Duration::from_secs(5),
             max_queued_bytes_per_peer: 16 << 20,
             max_runs_per_packet: 65_536,
             max_connections_per_ip: 16,
@@ -144,3 +158,7 @@ impl Default for Limits {
 /// Room kept in a frame for the envelope around a packet (label, ids, address, replica name
 /// and the packet's own fields): an update's delta must fit in the rest.
 pub(crate) const ENVELOPE_ROOM: usize = 1024;
+
+/// The least `max_unauthenticated_frame_bytes` allowed: a sealed hello with the longest label
+/// (255 bytes) and an IPv6 address is under 400 bytes.
+pub(crate) const MIN_UNAUTHENTICATED_FRAME: usize = 512;

@@ -1,6 +1,11 @@
 //! Socket I/O: sealing an envelope and opening one (with the replay window), UDP datagrams,
 //! and TCP links: the listener, a reader per inbound connection with its limits, and a writer
 //! per peer address.
+//!
+//! An inbound connection is a stranger's until its first frame, a sealed hello, opens under
+//! our keys: until then it may buffer one small frame, for a short while, and only so many
+//! such connections are open at once. Read buffers grow with the bytes that arrived, never
+//! with what a length prefix announced.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -8,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Encoder, LengthDelimitedCodec};
 
 use crate::NetError;
 use crate::keys::OpenError;
@@ -216,12 +221,14 @@ pub(crate) async fn bind(
     }
 }
 
-/// Accepts TCP connections and spawns a reader for each.
+/// Accepts TCP connections and spawns a reader for each, within the per-address limit and the
+/// limit on connections still waiting for their hello.
 pub(crate) async fn listen(
     inner: Arc<Inner>,
     listener: TcpListener,
     inbound: mpsc::Sender<Vec<u8>>,
 ) {
+    let waiting = Arc::new(AtomicUsize::new(0));
     loop {
         let accepted = tokio::select! {
             _ = inner.cancel.cancelled() => break,
@@ -235,16 +242,41 @@ pub(crate) async fn listen(
                 continue;
             }
         };
+        let c = &inner.ctx.counters;
+        // Only this task adds to `waiting`, so the check cannot be overtaken.
+        if waiting.load(Ordering::Relaxed) >= inner.limits.max_unauthenticated_connections {
+            let n = c
+                .refused_connections_unauthenticated
+                .fetch_add(1, Ordering::Relaxed);
+            if n.is_multiple_of(1000) {
+                tracing::warn!(%peer, refused = n + 1,
+                    "connections refused: too many are waiting for their hello");
+            }
+            continue;
+        }
         {
             let mut conns = lock(&inner.connections);
             let n = conns.entry(peer.ip()).or_insert(0);
             if *n >= inner.limits.max_connections_per_ip {
-                Counters::add(&inner.ctx.counters.refused_connections, 1);
+                Counters::add(&c.refused_connections, 1);
                 continue;
             }
             *n += 1;
         }
-        tokio::spawn(read_link(inner.clone(), stream, peer, inbound.clone()));
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&c.tcp_unauthenticated, 1);
+        Counters::add(&c.tcp_accepted, 1);
+        let unproven = Unproven {
+            inner: inner.clone(),
+            waiting: waiting.clone(),
+        };
+        tokio::spawn(read_link(
+            inner.clone(),
+            stream,
+            peer,
+            inbound.clone(),
+            unproven,
+        ));
     }
 }
 
@@ -263,45 +295,143 @@ impl Drop for ConnGuard {
     }
 }
 
+/// An inbound connection waiting for its hello: counted against
+/// `max_unauthenticated_connections` until it authenticates or closes.
+struct Unproven {
+    inner: Arc<Inner>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Drop for Unproven {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        Counters::sub(&self.inner.ctx.counters.tcp_unauthenticated, 1);
+    }
+}
+
+/// The most a read buffer grows by at a time, so that it grows with the bytes that arrived,
+/// never with what a length prefix announced.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why no frame could be read.
+#[derive(Debug)]
+enum FrameError {
+    /// The length prefix announced more than the limit in force.
+    TooLarge { announced: usize },
+    /// The connection ended in the middle of a frame, or failed.
+    Broken,
+}
+
+/// Reads one frame (a 4-byte big-endian length, then that many bytes) of at most `limit`
+/// bytes; `None` when the connection ends cleanly between frames. Bytes past the frame stay
+/// in `buf` for the next call.
+async fn read_frame(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    loop {
+        let want = match buf.get(..4) {
+            Some(head) => {
+                let mut len = [0u8; 4];
+                len.copy_from_slice(head);
+                let announced = u32::from_be_bytes(len) as usize;
+                if announced > limit {
+                    return Err(FrameError::TooLarge { announced });
+                }
+                if buf.len() >= 4 + announced {
+                    buf.advance(4);
+                    let frame = buf.split_to(announced).to_vec();
+                    if buf.is_empty() && buf.capacity() > READ_CHUNK {
+                        // Let go of what a large frame needed.
+                        *buf = BytesMut::new();
+                    }
+                    return Ok(Some(frame));
+                }
+                4 + announced - buf.len()
+            }
+            None => 4 - buf.len(),
+        };
+        // Grow only once what was reserved is full: then capacity stays within twice what
+        // arrived, or what arrived plus one step.
+        if buf.len() == buf.capacity() {
+            buf.reserve(want.min(READ_CHUNK));
+        }
+        match stream.read_buf(buf).await {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) | Err(_) => return Err(FrameError::Broken),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads an inbound connection: first its hello, within `unauthenticated_timeout` and
+/// `max_unauthenticated_frame_bytes`, then frames up to `max_frame_bytes` for the driver.
 async fn read_link(
     inner: Arc<Inner>,
     mut stream: TcpStream,
     peer: SocketAddr,
     inbound: mpsc::Sender<Vec<u8>>,
+    unproven: Unproven,
 ) {
     let _guard = ConnGuard(inner.clone(), peer.ip());
-    let mut codec = LengthDelimitedCodec::builder()
-        .max_frame_length(inner.limits.max_frame_bytes)
-        .new_codec();
-    let mut buf = BytesMut::with_capacity(8192);
+    let c = &inner.ctx.counters;
+    let limits = &inner.limits;
+    let mut buf = BytesMut::new();
+    let first = tokio::select! {
+        _ = inner.cancel.cancelled() => return,
+        _ = tokio::time::sleep(limits.unauthenticated_timeout) => {
+            Counters::add(&c.refused_hello_late, 1);
+            tracing::debug!(%peer, "no hello in time, connection closed");
+            return;
+        }
+        f = read_frame(&mut stream, &mut buf, limits.max_unauthenticated_frame_bytes) => f,
+    };
+    match first {
+        Ok(Some(frame)) => {
+            Counters::add(&c.tcp_received, 1);
+            Counters::add(&c.tcp_received_bytes, frame.len() as u64 + 4);
+            let hello = inner.open_envelope(&frame);
+            if !matches!(
+                hello,
+                Some(Envelope {
+                    body: Body::Hello,
+                    ..
+                })
+            ) {
+                Counters::add(&c.refused_hello, 1);
+                tracing::debug!(%peer, "first frame is not a hello, connection closed");
+                return;
+            }
+        }
+        Ok(None) | Err(FrameError::Broken) => return,
+        Err(FrameError::TooLarge { announced }) => {
+            Counters::add(&c.refused_frame_too_large, 1);
+            tracing::debug!(%peer, announced, "first frame over the hello's limit, connection closed");
+            return;
+        }
+    }
+    drop(unproven);
+    Counters::add(&c.tcp_authenticated, 1);
     loop {
-        // Decode every complete frame buffered before reading more.
-        loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(frame)) => {
-                    let c = &inner.ctx.counters;
-                    Counters::add(&c.tcp_received, 1);
-                    Counters::add(&c.tcp_received_bytes, frame.len() as u64 + 4);
-                    if inbound.send(frame.to_vec()).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    // The only decoding error is a frame announced over the limit.
-                    Counters::add(&inner.ctx.counters.refused_frame_too_large, 1);
-                    tracing::warn!(%peer, "frame over the size limit, connection closed");
+        let read = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            f = read_frame(&mut stream, &mut buf, limits.max_frame_bytes) => f,
+        };
+        match read {
+            Ok(Some(frame)) => {
+                Counters::add(&c.tcp_received, 1);
+                Counters::add(&c.tcp_received_bytes, frame.len() as u64 + 4);
+                if inbound.send(frame).await.is_err() {
                     return;
                 }
             }
-        }
-        let read = tokio::select! {
-            _ = inner.cancel.cancelled() => return,
-            r = stream.read_buf(&mut buf) => r,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Ok(None) | Err(FrameError::Broken) => return,
+            Err(FrameError::TooLarge { announced }) => {
+                Counters::add(&c.refused_frame_too_large, 1);
+                tracing::warn!(%peer, announced, "frame over the size limit, connection closed");
+                return;
+            }
         }
     }
 }
@@ -340,11 +470,22 @@ async fn write_link(
                     c = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(to)) => c,
                 };
                 match connect {
-                    Ok(Ok(s)) => {
+                    Ok(Ok(mut s)) => {
                         let _ = s.set_nodelay(true);
                         Counters::add(&inner.ctx.counters.tcp_connects, 1);
-                        stream = Some(s);
-                        backoff = Duration::from_millis(50);
+                        // Every connection opens with a hello, sealed afresh (a replayed one
+                        // is refused), so the listener reads our larger frames.
+                        let mut hello = BytesMut::new();
+                        let sealed = Bytes::from(inner.envelope(Body::Hello));
+                        if codec.encode(sealed, &mut hello).is_ok()
+                            && s.write_all(&hello).await.is_ok()
+                        {
+                            let c = &inner.ctx.counters;
+                            Counters::add(&c.tcp_sent, 1);
+                            Counters::add(&c.tcp_sent_bytes, hello.len() as u64);
+                            stream = Some(s);
+                            backoff = Duration::from_millis(50);
+                        }
                     }
                     _ => {
                         Counters::add(&inner.ctx.counters.tcp_connect_errors, 1);
@@ -376,5 +517,86 @@ async fn write_link(
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         queued.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv6Addr, SocketAddrV6};
+
+    use super::*;
+    use crate::config::MIN_UNAUTHENTICATED_FRAME;
+    use crate::keys::{Keyring, Sealer};
+
+    #[test]
+    fn the_largest_hello_fits_the_least_unauthenticated_frame() {
+        let label = "l".repeat(255);
+        let env = Envelope {
+            label: label.clone(),
+            from: uuid::Uuid::from_u128(u128::MAX),
+            addr: SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, u16::MAX, !0, !0)),
+            body: Body::Hello,
+        };
+        let sealed = Sealer::new(Some(&Keyring::generate()), &label).seal(&encode_envelope(&env));
+        assert!(!sealed.is_empty());
+        assert!(sealed.len() < 400, "{} bytes", sealed.len());
+        assert!(sealed.len() <= MIN_UNAUTHENTICATED_FRAME);
+    }
+
+    #[tokio::test]
+    async fn a_read_buffer_grows_with_what_arrived_not_with_what_was_announced() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        // Announces 4 MiB, sends 10 bytes, then closes.
+        client
+            .write_all(&(4u32 << 20).to_be_bytes())
+            .await
+            .expect("write");
+        client.write_all(&[7; 10]).await.expect("write");
+        drop(client);
+        let mut buf = BytesMut::new();
+        let read = read_frame(&mut server, &mut buf, 4 << 20).await;
+        assert!(matches!(read, Err(FrameError::Broken)));
+        assert_eq!(buf.len(), 14);
+        assert!(
+            buf.capacity() < READ_CHUNK + 1024,
+            "capacity {}",
+            buf.capacity()
+        );
+    }
+
+    #[tokio::test]
+    async fn frames_are_read_whole_and_one_over_the_limit_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        let mut bytes = Vec::new();
+        for frame in [&[1u8, 2, 3][..], &[], &[9; 100_000]] {
+            bytes.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(frame);
+        }
+        bytes.extend_from_slice(&100_001u32.to_be_bytes());
+        client.write_all(&bytes).await.expect("write");
+        drop(client);
+        let mut buf = BytesMut::new();
+        let limit = 100_000;
+        let mut frames = Vec::new();
+        let end = loop {
+            match read_frame(&mut server, &mut buf, limit).await {
+                Ok(Some(f)) => frames.push(f),
+                other => break other,
+            }
+        };
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0], vec![1, 2, 3]);
+        assert!(frames[1].is_empty());
+        assert_eq!(frames[2], vec![9; 100_000]);
+        assert!(matches!(
+            end,
+            Err(FrameError::TooLarge { announced: 100_001 })
+        ));
     }
 }

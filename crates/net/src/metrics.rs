@@ -94,10 +94,22 @@ counters! {
     refused_label: counter,
     /// Sealed messages seen before (same nonce): replays, dropped.
     replayed: counter,
-    /// TCP frames announced larger than the frame limit (the connection is closed).
+    /// TCP frames announced larger than the limit in force: the hello's limit until a connection authenticates, then the frame limit (the connection is closed).
     refused_frame_too_large: counter,
     /// Inbound TCP connections refused by the per-address limit.
     refused_connections: counter,
+    /// Inbound TCP connections refused because the most allowed were already waiting for their hello.
+    refused_connections_unauthenticated: counter,
+    /// Inbound TCP connections closed because their first frame was not a hello that opens under our keys.
+    refused_hello: counter,
+    /// Inbound TCP connections closed because no hello arrived in time.
+    refused_hello_late: counter,
+    /// Inbound TCP connections accepted (each then has to deliver its hello).
+    tcp_accepted: counter,
+    /// Inbound TCP connections whose hello opened: frames up to the frame limit are read from them.
+    tcp_authenticated: counter,
+    /// Inbound TCP connections accepted and still waiting for their hello.
+    tcp_unauthenticated: gauge,
     /// Packets for a replica this node does not host.
     unknown_replica: counter,
     /// Packets of a replica from a node that is not one of its members here (not yet: SWIM

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ENVELOPE_ROOM, Timing};
+use crate::config::{ENVELOPE_ROOM, MIN_UNAUTHENTICATED_FRAME, Timing};
 use crate::io::{Link, Replay, bind, listen};
 use crate::keys::Sealer;
 use crate::members::{
@@ -207,6 +207,18 @@ impl NodeBuilder {
         {
             return Err(NetError::BadLimits(
                 "max_frame_bytes must be at least max_datagram_bytes and 2 KiB, and below 4 GiB",
+            ));
+        }
+        if limits.max_unauthenticated_frame_bytes < MIN_UNAUTHENTICATED_FRAME
+            || limits.max_unauthenticated_frame_bytes > limits.max_frame_bytes
+        {
+            return Err(NetError::BadLimits(
+                "max_unauthenticated_frame_bytes must be at least 512 and at most max_frame_bytes",
+            ));
+        }
+        if limits.unauthenticated_timeout.is_zero() {
+            return Err(NetError::BadLimits(
+                "unauthenticated_timeout must not be zero",
             ));
         }
         let (udp, tcp, local_addr) = bind(self.bind).await?;
@@ -662,6 +674,8 @@ impl Inner {
                     r.record_held(env.from, &dots);
                 }
             }
+            // A connection's reader consumes its hello; a later one says nothing new.
+            Body::Hello => {}
         }
     }
 }

@@ -53,6 +53,9 @@ pub(crate) enum Body {
         replica: String,
         dots: Vec<(u64, u64)>,
     },
+    /// The first frame of every TCP connection: proves that the connecting node holds the
+    /// cluster key before the listener accepts frames larger than a hello from it.
+    Hello,
 }
 
 /// [`Packet`] with every field present, for postcard.

@@ -3,11 +3,13 @@
 
 use crate::common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gossip_crdt::GSet;
-use gossip_net::{Faults, Keyring, NodeBuilder, Replica};
-use tokio::io::AsyncWriteExt;
+use gossip_crdt::{GSet, Lattice};
+use gossip_net::{Faults, Keyring, Limits, NodeBuilder, Replica};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 use common::*;
@@ -146,4 +148,175 @@ async fn loss_duplication_and_reordering_do_not_prevent_convergence() {
         nodes.iter().any(|n| n.metrics().replayed > 0),
         "duplicates happened"
     );
+}
+
+/// Writes one byte every 20 ms until the node closes the connection; returns the bytes
+/// written.
+async fn trickle(mut stream: TcpStream) -> usize {
+    let mut written = 0;
+    let mut buf = [0u8; 64];
+    loop {
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return written,
+                Ok(_) => {}
+            },
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if stream.write_all(&[0]).await.is_err() {
+                    return written;
+                }
+                written += 1;
+            }
+        }
+    }
+}
+
+/// Resolves when the node closes `stream` (it never sends on an inbound connection).
+async fn closed(mut stream: TcpStream) {
+    let mut buf = [0u8; 64];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_trickling_frames_are_closed_and_the_node_keeps_serving() {
+    let key = Keyring::generate();
+    let limits = Limits {
+        unauthenticated_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let builder = |seeds| {
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .seeds(seeds)
+            .limits(limits)
+    };
+    let first = start_with(builder(Vec::new())).await;
+    let target = first.local_addr();
+    // One announces a frame of 1 MiB (under `max_frame_bytes`, over the hello's limit), the
+    // other one of 300 bytes (room for a hello); both trickle it a byte at a time.
+    let mut large = TcpStream::connect(target).await.expect("connect");
+    large
+        .write_all(&(1u32 << 20).to_be_bytes())
+        .await
+        .expect("write");
+    let mut small = TcpStream::connect(target).await.expect("connect");
+    small.write_all(&300u32.to_be_bytes()).await.expect("write");
+    let large = tokio::spawn(trickle(large));
+    let small = tokio::spawn(trickle(small));
+    within("the node to close both stranger connections", async {
+        let _ = large.await;
+        let _ = small.await;
+    })
+    .await;
+    let m = first.metrics();
+    assert_eq!(m.refused_frame_too_large, 1, "the 1 MiB announcement");
+    assert_eq!(m.refused_hello_late, 1, "the trickled 300 bytes");
+    assert_eq!((m.tcp_accepted, m.tcp_authenticated), (2, 0));
+    wait_for("the readers to end", || {
+        first.metrics().tcp_unauthenticated == 0
+    })
+    .await;
+
+    // Honest nodes still replicate a delta too large for a datagram, over TCP.
+    let second = start_with(builder(vec![target])).await;
+    let sets: Vec<Replica<GSet<u64>>> = [&first, &second]
+        .iter()
+        .map(|n| n.open("s").expect("open"))
+        .collect();
+    wait_for("the nodes to see each other", || {
+        sets.iter().all(|s| s.members().len() == 1)
+    })
+    .await;
+    sets[1]
+        .update(|s, _| {
+            let mut delta = GSet::new();
+            // About 5 KB: several datagrams' worth.
+            for i in 0..1000u64 {
+                delta.join(&s.insert_delta(i << 32));
+            }
+            Some(delta)
+        })
+        .await
+        .expect("update");
+    wait_for("the large delta to arrive", || {
+        sets[0].read(|s| s.len() == 1000)
+    })
+    .await;
+    let m = first.metrics();
+    assert!(m.tcp_authenticated >= 1 && m.tcp_received >= 2);
+    assert_eq!(m.refused_hello, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_hold_more_connections_than_the_total_bound() {
+    let key = Keyring::generate();
+    // The per-address limit is out of the way: every stranger is on loopback.
+    let limits = Limits {
+        max_connections_per_ip: 64,
+        max_unauthenticated_connections: 4,
+        unauthenticated_timeout: PATIENCE * 2,
+        ..Limits::default()
+    };
+    let node = start_with(
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .limits(limits),
+    )
+    .await;
+    let target = node.local_addr();
+    let closed_count = Arc::new(AtomicUsize::new(0));
+    let mut strangers = Vec::new();
+    for _ in 0..12 {
+        let mut s = TcpStream::connect(target).await.expect("connect");
+        // Half a length prefix, then nothing.
+        let _ = s.write_all(&[0, 0]).await;
+        let count = closed_count.clone();
+        strangers.push(tokio::spawn(async move {
+            closed(s).await;
+            count.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    wait_for("the connections over the bound to be refused", || {
+        let m = node.metrics();
+        closed_count.load(Ordering::Relaxed) == 8 && m.refused_connections_unauthenticated == 8
+    })
+    .await;
+    let m = node.metrics();
+    assert_eq!((m.tcp_accepted, m.tcp_unauthenticated), (4, 4));
+    assert_eq!(m.refused_connections, 0);
+
+    // Once the strangers leave, their places are free again: an honest node connects over
+    // TCP and its large delta arrives.
+    for s in &strangers {
+        s.abort();
+    }
+    wait_for("the strangers' connections to end", || {
+        node.metrics().tcp_unauthenticated == 0
+    })
+    .await;
+    let other = start(&key, vec![target]).await;
+    let ours: Replica<GSet<u64>> = node.open("s").expect("open");
+    let theirs: Replica<GSet<u64>> = other.open("s").expect("open");
+    wait_for("the nodes to see each other", || ours.members().len() == 1).await;
+    theirs
+        .update(|s, _| {
+            let mut delta = GSet::new();
+            for i in 0..1000u64 {
+                delta.join(&s.insert_delta(i << 32));
+            }
+            Some(delta)
+        })
+        .await
+        .expect("update");
+    wait_for("the large delta to arrive", || {
+        ours.read(|s| s.len() == 1000)
+    })
+    .await;
+    let m = node.metrics();
+    assert_eq!(m.tcp_authenticated, 1);
+    assert_eq!(m.refused_connections_unauthenticated, 8);
 }
