@@ -522,6 +522,7 @@ where
             }
         }
         self.refresh_hub(now);
+        self.refresh_detours();
 
         // Eager targets get what they lack over the acknowledged path; anyone else who asks
         // gets it in the reply.
@@ -593,6 +594,7 @@ where
         let now = self.clock(now);
         self.distribute();
         self.refresh_hub(now);
+        self.refresh_detours();
 
         // Batches first: they carry the acknowledgements that would otherwise go out bare.
         if self.flush_at.is_some_and(|t| t <= now) {
@@ -675,6 +677,7 @@ where
         {
             consider(peer.silent_since().map(|s| s + self.config.suspicion()));
         }
+        consider(self.next_suspicion());
         next
     }
 
