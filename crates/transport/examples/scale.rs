@@ -14,7 +14,8 @@
 //!    deltas belong to one update.
 //! 2. **crashed, unnoticed**: half the members (drawn at random) crash at once; nobody tells
 //!    the survivors. Survivors make `probes` updates as above, then 10 s of quiet; the engine
-//!    has only its own repair (lazy digests, grafts, suspecting a silent parent).
+//!    has only its own repair (lazy digests, grafts, and routing around the tree neighbours
+//!    that stopped acknowledging).
 //! 3. **crashed, noticed**: the membership layer removes the crashed members from every
 //!    survivor's member list (one `set_members` each), 5 s pass, then `probes` updates.
 //!

@@ -57,6 +57,9 @@ pub enum Overlay<P> {
         hubs: usize,
     },
     /// A `k`-ary tree over the member list: member `i`'s parent is member `(i - 1) / k`.
+    /// A member pushing along it routes around the tree neighbours it suspects (see [`Config::suspect_after`]) without waiting for the member
+    /// list to change: to the nearest ancestor it does not suspect, and to a suspected
+    /// child's children. `docs/anti-entropy.md` has the rules.
     Kary {
         /// Children per node (at least 1).
         k: usize,
@@ -97,7 +100,8 @@ pub struct Config<P> {
     /// long partitions.
     pub max_rto: Duration,
     /// An eager target whose oldest unacknowledged packet is this old is suspected
-    /// unreachable (a star then routes around it).
+    /// unreachable: a star turns to the next hub, and a k-ary tree routes around it (see
+    /// [`Overlay::Kary`]).
     pub suspect_after: Duration,
     /// How long a delta stays stored after it arrived, at least. After that it is dropped
     /// once every peer that could need it holds it (the state keeps its effect; the log is
@@ -184,8 +188,10 @@ impl<P> Config<P> {
     /// Hundreds to thousands of members: Plumtree-style [`Strategy::Hybrid`] over a k-ary
     /// tree of degree four, so a node pushes eagerly to at most five neighbours (its parent
     /// and four children) whatever the cluster's size, and sends one lazy digest a second to
-    /// one random member while something is new, which repairs the tree when a link or an
-    /// inner node fails. Leaves (three members in four) push each update at once to their
+    /// one random member while something is new, which repairs the tree when a link fails. A
+    /// tree neighbour that leaves a packet unacknowledged for 1.5 s is routed around until it
+    /// answers again, so a crashed inner node does not cut off its subtree while the member
+    /// list still names it. Leaves (three members in four) push each update at once to their
     /// parent; inner nodes batch every 100 ms. An update takes up to twice the tree's depth in
     /// hops (about `2 log4 n`), so latency grows slowly with the cluster while no node's load
     /// grows at all.

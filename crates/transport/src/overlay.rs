@@ -81,6 +81,63 @@ fn kary_neighbours<P: Ord + Clone>(me: &P, members: &[P], k: usize) -> Vec<P> {
     out
 }
 
+/// The eager targets of member `i` of a k-ary tree over `n` members, routed around the
+/// members `suspected` says stopped acknowledging: the tree as it would be laid out without
+/// them, as far as this member can tell. Its parent is the nearest ancestor not suspected;
+/// in place of a suspected child come that child's children, recursively. When every
+/// ancestor is suspected, the tree's new head is the first member not suspected: every member
+/// attaches to the first one before it that is not suspected, so a member that finds no one
+/// before it heads the tree, and the members whose ancestors are all suspected hang off it.
+/// Parents always come before their children, so no member can route in a circle. Without
+/// suspects this is the member's parent and children.
+///
+/// `suspected` is called only for members other than `i`, and only for those on the way: a
+/// walk through the suspects and one step beyond.
+pub(crate) fn kary_detour(
+    i: usize,
+    n: usize,
+    k: usize,
+    suspected: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let k = k.max(1);
+    let children = |j: usize| {
+        let first = j.saturating_mul(k).saturating_add(1);
+        (first..first.saturating_add(k)).take_while(move |c| *c < n)
+    };
+    let mut out = Vec::new();
+    let mut up = None;
+    let mut a = i;
+    while a > 0 {
+        a = (a - 1) / k;
+        if !suspected(a) {
+            up = Some(a);
+            break;
+        }
+    }
+    let head_lost = i > 0 && up.is_none();
+    if head_lost {
+        up = (0..i).find(|&j| !suspected(j));
+    }
+    out.extend(up);
+    let mut stack: Vec<usize> = children(i).collect();
+    if head_lost && up.is_none() {
+        // This member heads the tree now: the members below the suspected head whose
+        // ancestors are all suspected attach to it.
+        stack.extend(children(0));
+    }
+    while let Some(c) = stack.pop() {
+        if c == i {
+            continue;
+        }
+        if suspected(c) {
+            stack.extend(children(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The neighbour relation among `members` (sorted) made symmetric: an edge listed in either
 /// direction counts, and an edge to someone who is not a member does not.
 fn symmetric<P: Ord + Clone>(edges: &[(P, Vec<P>)], members: &[P]) -> BTreeMap<P, BTreeSet<P>> {
@@ -187,6 +244,68 @@ mod tests {
             vec!["n1", "n21", "n22", "n23", "n24"]
         );
         assert_eq!(kary_neighbours(&m[24], &m, 4), vec!["n5"]);
+    }
+
+    /// Every member's detoured targets, for a set of suspects that every member shares.
+    fn detours(n: usize, k: usize, dead: &[usize]) -> Vec<Vec<usize>> {
+        (0..n)
+            .map(|i| {
+                let mut t = kary_detour(i, n, k, |j| dead.contains(&j));
+                t.sort();
+                t
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_suspects_a_detour_is_the_tree() {
+        let m = names(40);
+        for (i, targets) in detours(40, 4, &[]).into_iter().enumerate() {
+            let expected: Vec<String> = targets.iter().map(|t| m[*t].clone()).collect();
+            let mut tree = kary_neighbours(&m[i], &m, 4);
+            tree.sort();
+            let mut expected = expected;
+            expected.sort();
+            assert_eq!(expected, tree, "member {i}");
+        }
+    }
+
+    #[test]
+    fn detours_around_shared_suspects_form_one_tree_over_the_rest() {
+        // 2-ary tree over 15: the head, a whole level and some leaves suspected.
+        let n = 15;
+        let dead = [0, 1, 2, 9, 12];
+        let t = detours(n, 2, &dead);
+        // 3 heads the tree; 4, 5, 6 (whose ancestors all died) hang off it.
+        assert_eq!(t[3], vec![4, 5, 6, 7, 8]);
+        assert_eq!(t[4], vec![3, 10]);
+        assert_eq!(t[5], vec![3, 11]);
+        assert_eq!(t[6], vec![3, 13, 14]);
+        // Symmetric, and a tree: n - dead - 1 edges joining every live member.
+        let live: Vec<usize> = (0..n).filter(|i| !dead.contains(i)).collect();
+        let mut edges = 0;
+        for &i in &live {
+            assert!(
+                t[i].iter().all(|j| !dead.contains(j)),
+                "{i} targets a suspect"
+            );
+            for &j in &t[i] {
+                assert!(t[j].contains(&i), "{i} -> {j} but not back");
+                edges += 1;
+            }
+        }
+        assert_eq!(edges / 2, live.len() - 1);
+        let mut seen = vec![live[0]];
+        let mut todo = vec![live[0]];
+        while let Some(i) = todo.pop() {
+            for &j in &t[i] {
+                if !seen.contains(&j) {
+                    seen.push(j);
+                    todo.push(j);
+                }
+            }
+        }
+        assert_eq!(seen.len(), live.len(), "connected");
     }
 
     #[test]

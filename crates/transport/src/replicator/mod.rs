@@ -455,12 +455,16 @@ where
         let Some(peer) = self.peers.get_mut(&from) else {
             return Ok(()); // `recognise` keeps a record of every member that sends
         };
+        // A suspected peer that acknowledges again is routed through again (k-ary tree).
+        let suspicion = self.config.suspicion();
+        let was_suspected = peer.suspected(now, suspicion);
         if let Some(ack) = packet.ack
             && ack.inc == self.inc
             && ack.to == peer.send_epoch
         {
             peer.acknowledge(ack.seq);
         }
+        let answered = was_suspected && !peer.suspected(now, suspicion);
         // A link restarted for another life of ours carries nothing this life can acknowledge.
         let for_this_life = packet.to.is_none_or(|to| to == self.inc);
         let mut relay_changed = false;
@@ -522,6 +526,9 @@ where
             }
         }
         self.refresh_hub(now);
+        if answered {
+            self.refresh_detours();
+        }
 
         // Eager targets get what they lack over the acknowledged path; anyone else who asks
         // gets it in the reply.
@@ -593,6 +600,10 @@ where
         let now = self.clock(now);
         self.distribute();
         self.refresh_hub(now);
+        // Targets become suspected only as time passes; the walk runs only when one did.
+        if self.next_suspicion().is_some_and(|t| t <= now) {
+            self.refresh_detours();
+        }
 
         // Batches first: they carry the acknowledgements that would otherwise go out bare.
         if self.flush_at.is_some_and(|t| t <= now) {
@@ -675,6 +686,7 @@ where
         {
             consider(peer.silent_since().map(|s| s + self.config.suspicion()));
         }
+        consider(self.next_suspicion());
         next
     }
 

@@ -5,8 +5,8 @@ use gossip_crdt::{Decompose, Lattice};
 use serde::Serialize;
 
 use super::Replicator;
-use crate::Time;
-use crate::overlay::Plan;
+use crate::overlay::{Plan, kary_detour};
+use crate::{Overlay, Time};
 
 impl<L, P> Replicator<L, P>
 where
@@ -32,7 +32,10 @@ where
     pub(super) fn compute_targets(&self) -> Vec<P> {
         match &self.plan {
             Plan::None => Vec::new(),
-            Plan::Fixed(v) => v.clone(),
+            Plan::Fixed(v) => match self.config.overlay {
+                Overlay::Kary { k } if v.iter().any(|n| self.is_suspected(n)) => self.detour(k),
+                _ => v.clone(),
+            },
             Plan::Star { .. } => match &self.hub {
                 None => self.others().cloned().collect(),
                 Some(hub) => {
@@ -46,6 +49,73 @@ where
                 }
             },
         }
+    }
+
+    /// `true` iff `name` has left a packet unacknowledged for longer than the suspicion
+    /// threshold.
+    pub(super) fn is_suspected(&self, name: &P) -> bool {
+        let suspicion = self.config.suspicion();
+        self.peers
+            .get(name)
+            .is_some_and(|p| p.suspected(self.now, suspicion))
+    }
+
+    /// K-ary tree: the neighbours this member pushes to with the suspected members routed
+    /// around (see `overlay::kary_detour`).
+    fn detour(&self, k: usize) -> Vec<P> {
+        let Ok(i) = self.members.binary_search(&self.me) else {
+            return Vec::new();
+        };
+        let members = &self.members;
+        kary_detour(i, members.len(), k, |j| self.is_suspected(&members[j]))
+            .into_iter()
+            .map(|j| members[j].clone())
+            .collect()
+    }
+
+    /// K-ary tree: routes around eager targets that stopped acknowledging, and back to them
+    /// once they answer, without waiting for the member list to change. Every new target is
+    /// greeted with our digest and a request for its own, reliably, as a member that joins
+    /// is: each side is then sent exactly what it lacks, and a new target that is down too
+    /// leaves the greeting unacknowledged and is routed around in turn.
+    pub(super) fn refresh_detours(&mut self) {
+        if !matches!(
+            (&self.plan, &self.config.overlay),
+            (Plan::Fixed(_), Overlay::Kary { .. })
+        ) {
+            return;
+        }
+        let mut targets = self.compute_targets();
+        targets.sort();
+        targets.dedup();
+        if targets == self.targets {
+            return;
+        }
+        // What was spread to the old targets is theirs, as if queued at once.
+        self.distribute();
+        let old = std::mem::replace(&mut self.targets, targets);
+        for target in self.targets.clone() {
+            if old.binary_search(&target).is_err() {
+                self.send_control(&target, true, None);
+            }
+        }
+    }
+
+    /// The time at which an eager target that is waiting for acknowledgements becomes
+    /// suspected, if it is a k-ary tree's (where that changes the routes).
+    pub(super) fn next_suspicion(&self) -> Option<Time> {
+        if !matches!(
+            (&self.plan, &self.config.overlay),
+            (Plan::Fixed(_), Overlay::Kary { .. })
+        ) {
+            return None;
+        }
+        let suspicion = self.config.suspicion();
+        self.targets
+            .iter()
+            .filter_map(|t| self.peers.get(t)?.silent_since())
+            .map(|since| since + suspicion)
+            .min()
     }
 
     /// Star: the first candidate hub not suspected, or `None` when this node is it (or every

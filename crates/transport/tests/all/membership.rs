@@ -298,3 +298,76 @@ fn a_member_taken_back_in_the_same_life_resumes_its_links() {
 fn regression_flood_over_a_graph_cut_by_a_departure() {
     replay("flood/ring", &[Op::Leave(3), Op::Update(0)], 0);
 }
+
+/// Half the members crash at once and nobody removes them from the member lists. On the k-ary
+/// tree of `Config::scalable` the survivors route around the tree hops that stopped
+/// acknowledging, head of the tree included, so updates made right after the crash reach
+/// every survivor within a bound of virtual time, long before a membership layer would
+/// declare the crashed members down.
+#[test]
+fn updates_reach_every_survivor_while_half_the_members_are_down_but_listed() {
+    let n = 200;
+    let faults = Faults {
+        latency: ms(20),
+        jitter: ms(10),
+        ..Faults::default()
+    };
+    let mut cluster = Cluster::new(n, Config::scalable(), faults, 21);
+    cluster.update(7, 0);
+    assert!(cluster.run_for(Duration::from_secs(5)));
+    assert!(cluster.converged());
+
+    // The head of the tree and every other member the seed draws, half of them in all.
+    let mut down = vec![0];
+    while down.len() < n as usize / 2 {
+        let m = cluster.rng.below(u64::from(n)) as u32;
+        if !down.contains(&m) {
+            down.push(m);
+        }
+    }
+    for &m in &down {
+        cluster.crash(m);
+    }
+    let survivors: Vec<u32> = (0..n).filter(|m| !down.contains(m)).collect();
+    let everywhere = |cluster: &Cluster, v: u64| {
+        survivors
+            .iter()
+            .all(|&m| cluster.nodes[m as usize].state().contains(&v))
+    };
+    // Five updates a second apart, the first right at the crash; each must be at every
+    // survivor within `BOUND` of being made.
+    const BOUND: Duration = Duration::from_secs(10);
+    let step = ms(100);
+    let mut made = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for tick in 0..200u32 {
+        if tick % 10 == 0 && made.len() < 5 {
+            let origin = survivors[cluster.rng.below(survivors.len() as u64) as usize];
+            let v = made.len() as u64 + 1;
+            cluster.update(origin, v);
+            made.push((v, cluster.now(), false));
+        }
+        assert!(cluster.run_for(step));
+        for (v, at, arrived) in &mut made {
+            if !*arrived && everywhere(&cluster, *v) {
+                *arrived = true;
+                slowest = slowest.max(cluster.now() - *at);
+            }
+        }
+        if made.len() == 5 && made.iter().all(|(_, _, arrived)| *arrived) {
+            break;
+        }
+    }
+    assert_eq!(
+        cluster.nodes[survivors[0] as usize].members().len(),
+        n as usize,
+        "the crashed members are still listed"
+    );
+    for (v, _, arrived) in &made {
+        assert!(arrived, "update {v} never reached every survivor");
+    }
+    assert!(
+        slowest <= BOUND,
+        "an update took {slowest:?} to reach every survivor"
+    );
+}
