@@ -3,6 +3,10 @@
 //! member sees the same alive set, no identity was ever used twice, and (with one replicator
 //! per node following the membership) every live member holds every delta any live member
 //! holds, with no delta id issued twice.
+//!
+//! `GOSSIP_SIM_SEEDS=1..=200 cargo test --release -p gossip-membership --test cluster` runs the
+//! churn tests on other seeds; `GOSSIP_SIM_TRACE=1` prints the churn and, when views disagree,
+//! each missing member's events.
 
 mod sim;
 
@@ -186,7 +190,8 @@ fn churn(seed: u64, with_replicas: bool) -> (Net, Tally) {
         net.run_for(pause);
     }
     // Heal everything and let the cluster settle: partitioned sides rediscover each other
-    // through the periodic announcements to down members (65 s in the LAN preset).
+    // through the asks of members that are not connected (every rejoin interval) and the
+    // periodic announcements to down members (65 s in the LAN preset).
     net.side.clear();
     net.loss = 0.0;
     net.run_for(secs(240));
