@@ -21,7 +21,8 @@ pub struct Config {
     /// first, tell that it left. The notice spreads like a rumour that dies after one
     /// forwarding per member; a member it misses still sees the departure, as `Down`.
     pub leave_fanout: usize,
-    /// How often a node that knows no active member asks its seeds again to let it in.
+    /// How often a node that is not connected (not let in yet, alone, or renewed and not yet
+    /// spoken to) asks its seeds and a few members it knows to let it in.
     pub rejoin_interval: Duration,
     /// How often a member exchanges its whole membership state with one random member (a
     /// push-pull, as memberlist does), for clusters of up to 32 members; one interval more

@@ -19,6 +19,10 @@ const TAG_SWIM: u8 = 0;
 const TAG_LEFT: u8 = 1;
 const TAG_SYNC: u8 = 2;
 
+/// How many known members, besides the seeds, a node that is not connected asks to let it in
+/// at each attempt: any one that answers reconnects it.
+const REJOIN_MEMBERS: usize = 3;
+
 /// Keeps the departure-notice randomness apart from foca's, though both come from one seed.
 const LEAVE_RNG_SALT: u64 = 0x3c6e_f372_fe94_f82b;
 
@@ -237,11 +241,17 @@ pub struct Membership {
     rng: Xoshiro256PlusPlus,
     config: Config,
     has_left: bool,
-    /// Addresses given to [`join`](Membership::join): asked again while this node knows no
-    /// active member.
+    /// Addresses given to [`join`](Membership::join): asked again while this node is not
+    /// connected.
     seeds: Vec<SocketAddr>,
-    /// When to ask the seeds again, while alone.
+    /// When to ask the seeds (and a few known members) again, while not connected.
     rejoin_at: Option<Time>,
+    /// Whether SWIM is connected: it knows an active member and is probing. False before the
+    /// first member, when every member is gone, and after a renewal until a member answers.
+    connected: bool,
+    /// SWIM declared this identity down and could not renew it: asking to be let in again
+    /// is pointless until the node restarts.
+    defunct: bool,
     /// When to exchange full state with a random member next.
     sync_at: Option<Time>,
 }
@@ -283,6 +293,8 @@ impl Membership {
             has_left: false,
             seeds: Vec::new(),
             rejoin_at: None,
+            connected: false,
+            defunct: false,
             sync_at: None,
         }
     }
@@ -440,16 +452,11 @@ impl Membership {
         }
         if self.rejoin_at.is_some_and(|at| at <= now) {
             self.rejoin_at = None;
-            self.ask_seeds_if_alone();
+            self.ask_to_be_let_in();
         }
         if self.sync_at.is_some_and(|at| at <= now) {
             self.sync_at = None;
-            let mut peers: Vec<SocketAddr> =
-                self.swim.iter_members().map(|m| m.id().addr).collect();
-            peers.sort();
-            if let Some(&peer) = peers.get(self.rng.random_range(0..peers.len().max(1))) {
-                self.send_state(peer, true);
-            }
+            self.sync_with_random_member();
         }
         // Forget departures SWIM itself no longer remembers, so the set stays bounded.
         if !self.left.is_empty() {
@@ -463,8 +470,9 @@ impl Membership {
     // ---- commands ------------------------------------------------------------
 
     /// Asks the member at `seed` to let this node in. Safe to repeat, and to call for several
-    /// seeds. The seeds are remembered: whenever this node knows no active member (it has not
-    /// been let in yet, or everyone it knew is gone) it asks them all again every
+    /// seeds. The seeds are remembered: whenever this node is not connected (it has not been
+    /// let in yet, everyone it knew is gone, or it renewed its identity and nobody has spoken
+    /// to the new one) it asks them all again, with a few members it still knows, every
     /// [`Config::rejoin_interval`], so a seed that was unreachable for a while is not fatal.
     pub fn join(&mut self, now: Time, seed: SocketAddr) -> Result<(), MembershipError> {
         self.clock(now);
@@ -535,21 +543,49 @@ impl Membership {
         self.out.now
     }
 
-    /// While alone, asks every seed to let this node in, and plans to ask again.
-    fn ask_seeds_if_alone(&mut self) {
-        if self.has_left || self.seeds.is_empty() || self.swim.num_members() > 0 {
+    /// While not connected, asks every seed, and a few of the members it still knows, to let
+    /// this node in, and plans to ask again.
+    ///
+    /// A node that renewed its identity (it was declared down) still knows members, but SWIM
+    /// stops probing until one of them speaks to the new identity, and they know only the old
+    /// one: if the burst announcing the renewal is lost, nothing else would reconnect it
+    /// before the others' occasional announcements to down members.
+    fn ask_to_be_let_in(&mut self) {
+        if self.has_left || self.connected || self.defunct {
             return;
         }
-        for seed in self.seeds.clone() {
+        let mut members: Vec<SocketAddr> = self
+            .swim
+            .iter_members()
+            .map(|m| m.id().addr)
+            .filter(|a| !self.seeds.contains(a))
+            .collect();
+        members.sort();
+        members.shuffle(&mut self.rng);
+        members.truncate(REJOIN_MEMBERS);
+        let targets: Vec<SocketAddr> = self.seeds.iter().copied().chain(members).collect();
+        if targets.is_empty() {
+            return;
+        }
+        for to in targets {
             if self
                 .swim
-                .announce(Identity::seed(seed), &mut self.out)
+                .announce(Identity::seed(to), &mut self.out)
                 .is_err()
             {
                 self.out.stats.internal_errors += 1;
             }
         }
         self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
+    }
+
+    /// Starts a state exchange with one active member chosen at random, if there is one.
+    fn sync_with_random_member(&mut self) {
+        let mut peers: Vec<SocketAddr> = self.swim.iter_members().map(|m| m.id().addr).collect();
+        peers.sort();
+        if let Some(&peer) = peers.get(self.rng.random_range(0..peers.len().max(1))) {
+            self.send_state(peer, true);
+        }
     }
 
     /// Sends everything this node knows of the membership (itself included) to `to`, in as
@@ -691,7 +727,24 @@ impl Membership {
 
     /// Turns foca's notifications into events.
     fn after_input(&mut self) {
+        let mut just_connected = false;
         for notification in self.out.notifications.drain(..) {
+            match notification {
+                OwnedNotification::Active => {
+                    self.connected = true;
+                    just_connected = true;
+                }
+                OwnedNotification::Idle | OwnedNotification::Rejoin(_) => {
+                    self.connected = false;
+                    just_connected = false;
+                }
+                OwnedNotification::Defunct => {
+                    self.connected = false;
+                    self.defunct = true;
+                    just_connected = false;
+                }
+                _ => {}
+            }
             let event = match notification {
                 OwnedNotification::MemberUp(id) => MemberEvent::Up(id),
                 OwnedNotification::MemberDown(id) if self.left.contains(&id) => {
@@ -710,6 +763,13 @@ impl Membership {
             };
             self.events.push_back(event);
         }
+        if just_connected && !self.has_left {
+            // Let in (a join, a return from isolation, a renewal taken back): swap whole
+            // states with a member at once, as memberlist does on join. The feed that let this
+            // node in names only a few members, and gossip carries only recent changes, so
+            // without it the others would come in one periodic exchange later.
+            self.sync_with_random_member();
+        }
         if self.sync_at.is_none()
             && !self.has_left
             && self.swim.num_members() > 0
@@ -724,8 +784,9 @@ impl Membership {
         }
         if self.rejoin_at.is_none()
             && !self.has_left
-            && !self.seeds.is_empty()
-            && self.swim.num_members() == 0
+            && !self.connected
+            && !self.defunct
+            && (!self.seeds.is_empty() || self.swim.num_members() > 0)
         {
             self.rejoin_at = Some(self.out.now + self.config.rejoin_interval);
         }

@@ -100,6 +100,55 @@ fn a_member_cut_off_until_declared_down_rejoins_under_a_renewed_identity() {
     assert_eq!(net.reused_identity, None);
 }
 
+/// A member that nobody hears (it still hears them) is declared down and renews its identity;
+/// the packets announcing the renewal are lost. Its own asks to be let in, not the others'
+/// occasional announcements to down members, must bring it back into every view. Run for
+/// seeded members and others, on a few seeds.
+#[test]
+fn a_renewed_member_whose_announcement_was_lost_is_back_in_every_view_within_rejoin_intervals() {
+    for (seed, victim) in [(7, addr(2)), (8, addr(0)), (9, addr(4)), (10, addr(5))] {
+        let mut net = small_cluster(seed, 6);
+        let before = *net.nodes[&victim].membership.me();
+        let step = Duration::from_millis(10);
+        net.muted.insert(victim);
+        let mut steps = 0;
+        let renewed = loop {
+            net.run_for(step);
+            steps += 1;
+            assert!(steps < 6_000, "seed {seed}: {before} never renewed");
+            let me = *net.nodes[&victim].membership.me();
+            if me != before {
+                break me;
+            }
+        };
+        // Everything it said since it renewed is lost; from now on it is heard again.
+        net.muted.clear();
+        assert_eq!((renewed.id, renewed.start()), (before.id, before.start()));
+        let config = net.config.clone();
+        let bound = config.rejoin_interval * 2 + config.swim.probe_period * 2;
+        let back_in = |net: &Net| {
+            let me = *net.nodes[&victim].membership.me();
+            net.nodes.iter().all(|(a, node)| {
+                *a == victim
+                    || node.membership.members().iter().any(|m| {
+                        m.addr == victim && m.incarnation == me.generation && m.state.is_active()
+                    })
+            }) && net.disagreeing().is_empty()
+        };
+        let mut waited = Duration::ZERO;
+        while !back_in(&net) {
+            assert!(
+                waited < bound,
+                "seed {seed}: {renewed} not back in every view {bound:?} after renewing: {:?}",
+                net.views()
+            );
+            net.run_for(step);
+            waited += step;
+        }
+        assert_eq!(net.reused_identity, None, "seed {seed}");
+    }
+}
+
 #[test]
 fn a_node_whose_seed_was_unreachable_joins_once_it_answers() {
     let mut net = small_cluster(5, 4);

@@ -54,6 +54,8 @@ pub struct Net {
     pub loss: f64,
     /// Partition side of each address; no side = side 0. Packets between sides are dropped.
     pub side: BTreeMap<SocketAddr, u8>,
+    /// Addresses whose packets are all dropped: they hear everyone, nobody hears them.
+    pub muted: BTreeSet<SocketAddr>,
     pub config: Config,
     pub replica_config: gossip_transport::Config<Uuid>,
     /// Every identity any node ever had (starts and renewals): none may appear twice.
@@ -89,6 +91,7 @@ impl Net {
             jitter: Duration::from_millis(8),
             loss: 0.0,
             side: BTreeMap::new(),
+            muted: BTreeSet::new(),
             config,
             replica_config: gossip_transport::Config::default(),
             identities: BTreeSet::new(),
@@ -169,6 +172,9 @@ impl Net {
     }
 
     fn send(&mut self, from: SocketAddr, to: SocketAddr, payload: Payload) {
+        if self.muted.contains(&from) {
+            return;
+        }
         if self.loss > 0.0 && self.rng.random::<f64>() < self.loss {
             return;
         }

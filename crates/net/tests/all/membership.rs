@@ -1,7 +1,8 @@
 //! SWIM membership in the shell, on loopback: a crash is detected within the bound the preset
 //! predicts, a restart that lost its data directory rejoins as a new node and catches up, one
 //! that kept it comes back as the same node in a later incarnation, a graceful shutdown is
-//! seen as a departure, and seeds given by host name.
+//! seen as a departure, seeds given by host name, and a member declared down comes back under
+//! a renewed identity though its announcement was lost.
 
 use crate::common;
 
@@ -274,4 +275,80 @@ async fn seeds_by_host_name_are_resolved_and_bad_ones_refused() {
             "{bad:?} was not refused as a seed"
         );
     }
+}
+
+/// A member that nobody hears is declared down and renews its identity while still cut off, so
+/// the packets announcing the renewal are lost. Once it is heard again, its own asks to be let
+/// in (every rejoin interval) bring it back, well before the others' periodic announcements to
+/// down members would; and its updates reach the others again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_declared_down_comes_back_under_a_renewed_identity() {
+    let key = Keyring::generate();
+    let small = |seeds: Vec<SocketAddr>| {
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .cluster_size(3)
+            .seeds(seeds)
+    };
+    let a = start_with(small(Vec::new())).await;
+    let b = start_with(small(vec![a.local_addr()])).await;
+    let c = start_with(small(vec![a.local_addr()])).await;
+    let sets: Vec<Replica<GSet<u64>>> = [&a, &b, &c]
+        .iter()
+        .map(|n| n.open("s").expect("open"))
+        .collect();
+    wait_for("every replica to know the two others", || {
+        sets.iter().all(|s| s.members().len() == 2)
+    })
+    .await;
+    let mut events = c.member_events();
+    let before = c.incarnation();
+    // Cut off (it still hears the others, but nothing it says arrives): declared down.
+    c.silence(true);
+    wait_for("the cut-off member to be declared down", || {
+        [&a, &b]
+            .iter()
+            .all(|n| state_of(n, c.id()) == Some(MemberState::Down))
+    })
+    .await;
+    let renewed = within("the member to renew its identity", async {
+        loop {
+            match events.next().await {
+                Some(MemberEvent::Rejoined(id)) => break id,
+                Some(_) => continue,
+                None => panic!("the node stopped"),
+            }
+        }
+    })
+    .await;
+    c.silence(false);
+    assert_eq!(renewed.id, c.id());
+    assert!(renewed.generation > before, "{renewed} not renewed");
+    let heard_at = tokio::time::Instant::now();
+    let config = c.membership_config();
+    // A few rejoin intervals, and probe periods for the news to spread: far below the 65 s
+    // between the others' announcements to down members.
+    let bound = config.rejoin_interval * 3 + config.swim.probe_period * 2;
+    while ![&a, &b]
+        .iter()
+        .all(|n| incarnation_of(n, c.id()) == Some(c.incarnation()))
+    {
+        assert!(
+            heard_at.elapsed() <= bound,
+            "the renewed identity was not taken back within {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "renewed identity taken back {:?} after it was heard again",
+        heard_at.elapsed()
+    );
+    sets[2]
+        .update(|s, _| Some(s.insert_delta(9)))
+        .await
+        .expect("update");
+    wait_for("its updates to reach the others again", || {
+        sets.iter().all(|s| s.read(|s| s.contains(&9)))
+    })
+    .await;
 }
