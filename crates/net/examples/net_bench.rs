@@ -21,7 +21,10 @@
 //! `--sweep R1,R2,...`: every update is made at one node (the first), for `--secs` at each
 //! rate in turn on the same cluster; each rate prints its line, and the last line names the
 //! highest rate that was sustained (made at 95 % of the asked rate or more, every update
-//! delivered) with a p99 at most twice the first rate's.
+//! delivered) with a p99 at most twice the first rate's. `--writer hub` or `--writer leaf`
+//! makes them at the star's hub or at a leaf instead (the first node started is either). With
+//! `--trace`, each node's counters (datagrams and frames, refusals, queues, the transport's
+//! packets by kind) are printed every second.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,6 +40,10 @@ struct Args {
     secs: u64,
     idle: Option<u64>,
     sweep: Vec<u64>,
+    trace: bool,
+    /// Sweeps only: write at the star's hub (`Some(true)`), at a leaf (`Some(false)`), or at
+    /// the first node started, whichever it is (`None`).
+    at_hub: Option<bool>,
 }
 
 fn args() -> Result<Args, String> {
@@ -46,11 +53,27 @@ fn args() -> Result<Args, String> {
         secs: 10,
         idle: None,
         sweep: Vec::new(),
+        trace: false,
+        at_hub: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
+        if v[i] == "--trace" {
+            a.trace = true;
+            i += 1;
+            continue;
+        }
         let val = v.get(i + 1).ok_or(format!("{} needs a value", v[i]))?;
+        if v[i] == "--writer" {
+            a.at_hub = match val.as_str() {
+                "hub" => Some(true),
+                "leaf" => Some(false),
+                _ => return Err(format!("--writer takes hub or leaf, not {val:?}")),
+            };
+            i += 2;
+            continue;
+        }
         if v[i] == "--sweep" {
             a.sweep = val
                 .split(',')
@@ -129,9 +152,100 @@ async fn idle(nodes: &[Node], secs: u64) -> Result<(), Box<dyn std::error::Error
     Ok(())
 }
 
+/// UDP datagrams the system dropped for a full receive buffer (all sockets), from
+/// `/proc/net/snmp` (Linux).
+fn rcvbuf_errors() -> u64 {
+    let Ok(snmp) = std::fs::read_to_string("/proc/net/snmp") else {
+        return 0;
+    };
+    let udp: Vec<Vec<&str>> = snmp
+        .lines()
+        .filter(|l| l.starts_with("Udp:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (Some(names), Some(values)) = (udp.first(), udp.get(1)) else {
+        return 0;
+    };
+    names
+        .iter()
+        .position(|n| *n == "RcvbufErrors")
+        .and_then(|i| values.get(i))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One line per node of what its link and transport did: for `--trace`.
+fn trace(nodes: &[Node], sets: &[Replica<GSet<u64>>], label: &str) {
+    let hub = nodes.iter().map(Node::id).min();
+    println!(
+        "-- {label} (system UDP receive-buffer drops so far {})",
+        rcvbuf_errors()
+    );
+    for (i, (n, s)) in nodes.iter().zip(sets).enumerate() {
+        let m = n.metrics();
+        let st = s.stats();
+        let kinds: Vec<String> = st
+            .sent
+            .iter()
+            .map(|(k, c)| format!("{} {}/{}/{}", k.name(), c.packets, c.deltas, c.bytes))
+            .collect();
+        println!(
+            "  node {i}{} udp {}/{} tcp {}/{} recv udp {} tcp {} | refused inv {} nm {} | qfull {} udperr {} | tcpq {} | queued {} lag {} {}ms | held {} | {} | refused far {} | recv new {} dup {}",
+            if Some(n.id()) == hub { " (hub)" } else { "" },
+            m.udp_sent,
+            m.udp_sent_bytes,
+            m.tcp_sent,
+            m.tcp_sent_bytes,
+            m.udp_received,
+            m.tcp_received,
+            m.refused_invalid,
+            m.refused_not_member,
+            m.dropped_queue_full,
+            m.udp_send_errors,
+            m.tcp_queued_bytes,
+            m.replica_queued_deltas,
+            m.replication_lag_deltas,
+            m.replication_lag_ms,
+            s.read(|st| st.len()),
+            kinds.join(", "),
+            st.refused.too_far_ahead,
+            st.received_new,
+            st.received_duplicate,
+        );
+    }
+}
+
 struct Pending {
     sent: Instant,
+    /// The nodes that have not seen it yet, by index, and how many they are.
+    missing: Vec<bool>,
     left: usize,
+}
+
+/// Node `node` has seen update `id`: records the delivery time once every node has.
+fn seen(
+    pending: &mut HashMap<u64, Pending>,
+    latencies: &Mutex<Vec<Duration>>,
+    id: u64,
+    node: usize,
+    now: Instant,
+) {
+    let Some(entry) = pending.get_mut(&id) else {
+        return;
+    };
+    if !entry.missing.get(node).copied().unwrap_or(false) {
+        return;
+    }
+    entry.missing[node] = false;
+    entry.left -= 1;
+    if entry.left == 0 {
+        let sent = entry.sent;
+        pending.remove(&id);
+        latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(now - sent);
+    }
 }
 
 /// A formed cluster, its subscriptions feeding `pending` and `latencies`.
@@ -140,6 +254,9 @@ struct Bench<'a> {
     sets: &'a [Replica<GSet<u64>>],
     pending: Arc<Mutex<HashMap<u64, Pending>>>,
     latencies: Arc<Mutex<Vec<Duration>>>,
+    /// How often a subscription fell behind (and the state was read instead).
+    lagged: Arc<std::sync::atomic::AtomicU64>,
+    trace: bool,
 }
 
 /// One run's figures.
@@ -165,6 +282,7 @@ impl Bench<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         let bytes0 = wire_bytes(self.nodes);
+        let lagged0 = self.lagged.load(std::sync::atomic::Ordering::Relaxed);
         let cpu0 = cpu_time();
         let start = Instant::now();
         let total = rate * secs;
@@ -173,10 +291,17 @@ impl Bench<'_> {
         let mut delta_bytes = 0usize;
         for id in first_id..first_id + total {
             tick.tick().await;
-            let s = match writer {
-                Some(w) => &self.sets[w],
-                None => &self.sets[(id as usize) % n],
-            };
+            if self.trace && id > first_id && (id - first_id).is_multiple_of(rate) {
+                trace(
+                    self.nodes,
+                    self.sets,
+                    &format!("{rate}/s, {} s in", (id - first_id) / rate),
+                );
+            }
+            let at = writer.unwrap_or((id as usize) % n);
+            let s = &self.sets[at];
+            let mut missing = vec![true; n];
+            missing[at] = false;
             self.pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -184,6 +309,7 @@ impl Bench<'_> {
                     id,
                     Pending {
                         sent: Instant::now(),
+                        missing,
                         left: n - 1,
                     },
                 );
@@ -192,12 +318,27 @@ impl Bench<'_> {
             s.update(move |_, _| Some(delta)).await?;
         }
         let sent_for = start.elapsed();
+        if self.trace {
+            trace(self.nodes, self.sets, &format!("{rate}/s made"));
+        }
         let drain = Instant::now();
+        let mut next_trace = drain;
         let mut undelivered = 0;
         loop {
             let left = self.pending.lock().unwrap_or_else(|p| p.into_inner()).len();
             if left == 0 {
                 break;
+            }
+            if self.trace && Instant::now() >= next_trace {
+                next_trace += Duration::from_secs(1);
+                trace(
+                    self.nodes,
+                    self.sets,
+                    &format!(
+                        "draining {:.0} s, {left} left",
+                        drain.elapsed().as_secs_f64()
+                    ),
+                );
             }
             if drain.elapsed() > Duration::from_secs(60) {
                 eprintln!("{left} updates were not delivered within 60 s");
@@ -240,6 +381,12 @@ impl Bench<'_> {
             q(0.99).as_secs_f64() * 1e3,
             l.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
+        let lagged = self.lagged.load(std::sync::atomic::Ordering::Relaxed) - lagged0;
+        if lagged > 0 {
+            println!(
+                "subscriptions fell behind {lagged} times: the updates they missed were found in the state, and count as delivered then"
+            );
+        }
         println!(
             "wire bytes per update {:.0} (all nodes) | per update per receiving node {:.0} | encoded delta {:.1} bytes | CPU {:.0} ms per 1,000 updates (whole cluster)",
             bytes as f64 / total as f64,
@@ -294,32 +441,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let pending: Arc<Mutex<HashMap<u64, Pending>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    for s in &sets {
+    let lagged = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for (node, s) in sets.iter().enumerate() {
         let mut sub = s.subscribe();
+        let set = s.clone();
         let pending = pending.clone();
         let latencies = latencies.clone();
+        let lagged = lagged.clone();
         tokio::spawn(async move {
             while let Some(e) = sub.next().await {
-                if let Event::Changed {
-                    gained,
-                    from: Some(_),
-                } = e
-                {
-                    let now = Instant::now();
-                    let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
-                    for id in gained.iter() {
-                        if let Some(entry) = p.get_mut(id) {
-                            entry.left -= 1;
-                            if entry.left == 0 {
-                                let sent = entry.sent;
-                                p.remove(id);
-                                latencies
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .push(now - sent);
-                            }
+                let now = Instant::now();
+                match e {
+                    Event::Changed {
+                        gained,
+                        from: Some(_),
+                    } => {
+                        let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+                        for id in gained.iter() {
+                            seen(&mut p, &latencies, *id, node, now);
                         }
                     }
+                    Event::Lagged { .. } => {
+                        // Events were dropped: what they carried is in the state. Such
+                        // updates count as delivered now (later than they were).
+                        lagged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+                        let ids: Vec<u64> = p
+                            .iter()
+                            .filter(|(_, e)| e.missing.get(node).copied().unwrap_or(false))
+                            .map(|(id, _)| *id)
+                            .collect();
+                        let held: Vec<u64> =
+                            set.read(|st| ids.into_iter().filter(|id| st.contains(id)).collect());
+                        for id in held {
+                            seen(&mut p, &latencies, id, node, now);
+                        }
+                    }
+                    _ => {}
                 }
             }
         });
@@ -330,6 +488,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sets: &sets,
         pending,
         latencies,
+        lagged,
+        trace: a.trace,
     };
     if a.sweep.is_empty() {
         bench.measure(a.rate, a.secs, None, 0).await?;
@@ -337,8 +497,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut first_p99 = None;
         let mut best = None;
         let mut next_id = 0;
+        // The star's hub is the member with the lowest id.
+        let hub = nodes
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, n)| n.id())
+            .map_or(0, |(i, _)| i);
+        let writer = match a.at_hub {
+            None => 0,
+            Some(true) => hub,
+            Some(false) => usize::from(hub == 0),
+        };
+        println!(
+            "writing at node {writer}, {}",
+            if writer == hub { "the hub" } else { "a leaf" }
+        );
         for &rate in &a.sweep {
-            let m = bench.measure(rate, a.secs, Some(0), next_id).await?;
+            let m = bench.measure(rate, a.secs, Some(writer), next_id).await?;
             next_id += rate * a.secs;
             let base = *first_p99.get_or_insert(m.p99);
             let sustained = m.achieved >= 0.95 * rate as f64 && m.undelivered == 0;

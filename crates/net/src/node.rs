@@ -680,6 +680,11 @@ impl Inner {
     }
 }
 
+/// How many more datagrams, and frames, the driver reads at most in one turn once one input
+/// woke it: enough to empty a receive buffer of acknowledgements, few enough that timers and
+/// local updates still get their turn.
+const DRAIN_PER_TURN: usize = 256;
+
 /// The driver: owns the UDP socket's receiving side and the clock; everything else is
 /// handed to it through the inbound channel and the wake-up.
 async fn drive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Vec<u8>>) {
@@ -711,6 +716,26 @@ async fn drive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Vec<u8>>) {
             Some(frame) = inbound.recv() => inner.incoming(&frame),
             _ = inner.ctx.wake.notified() => {}
             _ = tokio::time::sleep_until(deadline) => {}
+        }
+        // Whatever else has arrived is read before the replicas run: a turn that sends much
+        // (a hub's batches, a large retransmission) takes long, and acknowledgements left
+        // unread meanwhile would make the next turn resend everything again.
+        for _ in 0..DRAIN_PER_TURN {
+            match inner.udp.try_recv_from(&mut buf) {
+                Ok((n, _from)) => {
+                    let c = &inner.ctx.counters;
+                    Counters::add(&c.udp_received, 1);
+                    Counters::add(&c.udp_received_bytes, n as u64);
+                    inner.incoming(buf.get(..n).unwrap_or_default());
+                }
+                Err(_) => break,
+            }
+        }
+        for _ in 0..DRAIN_PER_TURN {
+            match inbound.try_recv() {
+                Ok(frame) => inner.incoming(&frame),
+                Err(_) => break,
+            }
         }
         let now = tokio::time::Instant::now();
         if inner.announce.swap(false, Ordering::Relaxed) {

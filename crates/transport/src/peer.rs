@@ -23,6 +23,13 @@ use crate::{ReplicaId, Time};
 /// coalesce them), and one refused is retransmitted.
 pub(crate) const MAX_SEQ_AHEAD: u64 = 1 << 12;
 
+/// How many link sequence numbers a sender leaves unacknowledged before it holds new pushes
+/// back: half of [`MAX_SEQ_AHEAD`], so that a retransmission covering everything in flight,
+/// and the packets split off it, stay within what the receiver keeps track of. A sender that
+/// outran it would send numbers the receiver refuses; refused numbers are never acknowledged,
+/// and their retransmission, merged with the rest of the range, would be refused again.
+pub(crate) const SEND_WINDOW: u64 = MAX_SEQ_AHEAD / 2;
+
 /// Packets in flight to a peer, covering link sequence numbers `lo..=hi`.
 #[derive(Debug, Clone)]
 pub(crate) struct Flight {
@@ -290,6 +297,16 @@ impl Peer {
             }
         }
         true
+    }
+
+    /// `true` iff [`SEND_WINDOW`] numbers or more are unacknowledged on the outgoing link: new
+    /// pushes wait in the queue, and leave once acknowledgements free the window (or ride on
+    /// the next retransmission). Flights never overlap, so the one with the lowest `hi` holds
+    /// the lowest number in flight.
+    pub(crate) fn window_full(&self) -> bool {
+        self.flights
+            .first_key_value()
+            .is_some_and(|(_, f)| self.next_seq.saturating_sub(f.lo) >= SEND_WINDOW)
     }
 
     /// The oldest first-send time of anything in flight.

@@ -76,6 +76,9 @@ pub struct Stats {
     pub received_duplicate: u64,
     /// Local updates.
     pub local_updates: u64,
+    /// Flushes to a peer held back because its link had a full window of unacknowledged
+    /// sequence numbers: the deltas stayed queued for a later, larger packet.
+    pub held_back: u64,
     /// What was refused from peers, by reason.
     pub refused: Refused,
 }
@@ -138,6 +141,7 @@ impl Stats {
         self.received_new += other.received_new;
         self.received_duplicate += other.received_duplicate;
         self.local_updates += other.local_updates;
+        self.held_back += other.held_back;
         self.refused.absorb(&other.refused);
     }
 }

@@ -194,6 +194,12 @@ where
     pub(super) fn flush_peer(&mut self, name: &P, now: Time, shared: &mut Option<SharedRuns<L>>) {
         let first_rto = self.config.first_rto();
         let peer = self.peer_mut(name);
+        if peer.window_full() {
+            // The queue stays (and grows): it leaves in fewer, larger packets once
+            // acknowledgements free the window, or rides on the next retransmission.
+            self.stats.held_back += 1;
+            return;
+        }
         let dots: Vec<Dot<ReplicaId>> = std::mem::take(&mut peer.pending);
         peer.pending_bytes = 0;
         self.queued.remove(name);

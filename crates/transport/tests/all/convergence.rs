@@ -326,3 +326,61 @@ fn regression_an_acknowledged_snapshot_vouches_only_for_what_it_first_covered() 
     };
     assert_eq!(run(&config("tree/kary2"), &schedule), Ok(()));
 }
+
+/// The local-network timings of `gossip-net` (`Preset::Lan`): a star with three hubs, leaves
+/// pushing each update at once, the hub batching every 5 ms, retransmission after 200 ms.
+fn lan_shell() -> Config<u32> {
+    Config {
+        strategy: gossip_transport::Strategy::Tree,
+        overlay: Overlay::Star { hubs: 3 },
+        flush: ms(0),
+        relay_flush: ms(5),
+        ack_delay: ms(20),
+        rto: ms(200),
+        max_rto: ms(1000),
+        suspect_after: ms(1000),
+        ..Config::lan()
+    }
+}
+
+/// One leaf writes far faster than a sequence number per packet can be tracked across a
+/// retransmission timeout (30 packets a millisecond against a receiver that keeps track of
+/// 4,096 numbers past a gap), and a millisecond of its packets is lost. The writer must hold
+/// its new packets back instead of sending numbers the hub refuses: refused numbers are never
+/// acknowledged, and resending them merged into ever wider ranges kept the link refused for
+/// good. Every update reaches everyone and nothing is refused.
+#[test]
+fn a_fast_writer_recovers_from_a_loss_without_running_past_the_receivers_window() {
+    let (hub, writer, other) = (0, 1, 2);
+    let mut net = Cluster::new(
+        3,
+        lan_shell(),
+        Faults {
+            latency: ms(1),
+            ..Faults::default()
+        },
+        11,
+    );
+    let mut value = 0;
+    for millis in 0..1000 {
+        if millis == 100 {
+            net.cut_one_way(writer, hub);
+        }
+        if millis == 101 {
+            net.heal();
+        }
+        for _ in 0..30 {
+            value += 1;
+            net.update(writer, value);
+        }
+        assert!(net.run_for(ms(1)));
+    }
+    assert!(net.run_for(Duration::from_secs(20)));
+    assert!(net.net_stats().dropped > 0, "the cut dropped packets");
+    for node in [hub, writer, other] {
+        assert_eq!(net.node(node).state().len() as u64, value, "node {node}");
+    }
+    let stats = net.stats();
+    assert_eq!(stats.refused.too_far_ahead, 0);
+    assert!(stats.held_back > 0, "the writer held pushes back: {stats}");
+}
