@@ -198,6 +198,13 @@ pub fn render(record: &RunRecord, results: &Value, test: &Value, plots: &Plots) 
         if let Some(d) = results.get("delivery") {
             rows.push(("delivery to all (ms)".into(), fig(&d["ms"])));
         }
+        if let Some(c) = results.get("convergence") {
+            rows.push(("faults in force at the heal".into(), fig(&c["healed"])));
+            rows.push((
+                "every agent agreed after healing (ms)".into(),
+                fig(&c["agreed-after-ms"]),
+            ));
+        }
     }
     if let Some(c) = results.get("crash") {
         rows.push(("crash".into(), fig(&c["reason"])));

@@ -5,6 +5,10 @@
 //! is a blackhole route to B's address inside A's namespace: per-peer and per-direction, so
 //! every partition shape works with nothing but `ip` (this machine may have no nftables or
 //! iptables), and the clients, who reach each agent over its own veth, are never cut.
+//! Every address on the bridge has a fixed MAC and a permanent neighbour entry wherever it is
+//! talked to: the kernel's table of learnt neighbours is shared by all namespaces and holds
+//! `net.ipv4.neigh.default.gc_thresh3` entries (1,024 by default), while n agents need about
+//! n² of them; permanent entries are not counted against it, and need no ARP.
 //!
 //! Loopback mode, where namespaces cannot be made (not root, no `ip`): every agent on
 //! 127.0.0.1 with its own ports, and cuts made by the agents' test fault layer
@@ -16,6 +20,7 @@
 //! when the rig is dropped.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::{Command, Stdio};
 
@@ -93,6 +98,37 @@ fn ip(args: &[&str]) -> Result<String, RigError> {
     }
 }
 
+/// Runs `ip [-n netns] -batch -` with `lines` (one command each) on its stdin.
+fn ip_batch(netns: Option<&str>, lines: &str) -> Result<(), RigError> {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(ns) = netns {
+        args.extend(["-n", ns]);
+    }
+    args.extend(["-batch", "-"]);
+    let fail = |stderr: String| RigError::Ip {
+        args: args.join(" "),
+        stderr,
+    };
+    let mut child = Command::new("ip")
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(lines.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()))
+    }
+}
+
 /// Whether namespaces can be made here: root, and `ip netns` works.
 pub fn namespaces_available() -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
@@ -141,6 +177,8 @@ impl Rig {
         let bridge = rig.bridge();
         ip(&["link", "add", &bridge, "type", "bridge"])?;
         rig.made_bridge = true;
+        // A fixed MAC: a bridge otherwise takes the lowest of its ports' as they join.
+        ip(&["link", "set", &bridge, "address", &rig.host_mac()])?;
         let host = format!("{}/24", rig.host_ip());
         ip(&["addr", "add", &host, "dev", &bridge])?;
         ip(&["link", "set", &bridge, "up"])?;
@@ -156,11 +194,43 @@ impl Rig {
             ip(&["link", "set", &outer, "master", &bridge])?;
             ip(&["link", "set", &outer, "up"])?;
             let addr = format!("{}/24", rig.agent_ip(i));
+            ip(&[
+                "-n",
+                &ns,
+                "link",
+                "set",
+                &inner,
+                "address",
+                &rig.agent_mac(i),
+            ])?;
             ip(&["-n", &ns, "addr", "add", &addr, "dev", &inner])?;
             ip(&["-n", &ns, "link", "set", &inner, "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
+        rig.pin_neighbours()?;
         Ok(rig)
+    }
+
+    /// Permanent neighbour entries: the host knows every agent, every agent knows the host
+    /// and every other agent.
+    fn pin_neighbours(&self) -> Result<(), RigError> {
+        let entry = |ip: Ipv4Addr, mac: &str, dev: &str| {
+            format!("neigh replace {ip} lladdr {mac} dev {dev} nud permanent\n")
+        };
+        let bridge = self.bridge();
+        let host: String = (0..self.n)
+            .map(|i| entry(self.agent_ip(i), &self.agent_mac(i), &bridge))
+            .collect();
+        ip_batch(None, &host)?;
+        for i in 0..self.n {
+            let inner = format!("{}e{i}", self.tag);
+            let mut lines = entry(self.host_ip(), &self.host_mac(), &inner);
+            for j in (0..self.n).filter(|&j| j != i) {
+                lines.push_str(&entry(self.agent_ip(j), &self.agent_mac(j), &inner));
+            }
+            ip_batch(Some(&self.namespace(i)), &lines)?;
+        }
+        Ok(())
     }
 
     /// `n` agents on 127.0.0.1 with free ports.
@@ -212,6 +282,17 @@ impl Rig {
 
     fn host_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 213, self.subnet, 254)
+    }
+
+    /// The bridge's MAC: locally administered, carrying the subnet, so that rigs side by side
+    /// differ.
+    fn host_mac(&self) -> String {
+        format!("02:d5:{:02x}:ff:ff:fe", self.subnet)
+    }
+
+    /// Agent `i`'s MAC inside its namespace.
+    fn agent_mac(&self, i: usize) -> String {
+        format!("02:d5:{:02x}:00:00:{:02x}", self.subnet, i + 1)
     }
 
     fn agent_ip(&self, i: usize) -> Ipv4Addr {

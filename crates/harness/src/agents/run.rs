@@ -35,6 +35,8 @@ const PROBE_POLL: Duration = Duration::from_millis(2);
 /// How often the probe starts an update: often enough for a p99 over a short run, rarely
 /// enough that its polling stays a small share of the agents' work.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How often every agent is read after healing, until their reads agree.
+const AGREEMENT_POLL: Duration = Duration::from_millis(10);
 
 /// The history, shared by workers and the nemesis, with the run's time origin.
 struct Recorder {
@@ -182,6 +184,44 @@ fn probe(shared: Arc<Shared>, addrs: Vec<std::net::SocketAddr>, end: Instant) ->
         sleep_unless_stopped(&shared.stop, pause);
     }
     (times, missed)
+}
+
+/// After healing: reads every agent every [`AGREEMENT_POLL`] until their reads are equal,
+/// for at most `patience` after `healed`. Clients have stopped by then, so equal reads are
+/// the converged state (every agent holds what any agent holds) and stay equal. Returns the
+/// time from `healed` to the end of the first round that agreed (None: they never did within
+/// `patience`) and how many rounds were read.
+fn await_agreement(
+    kind: workload::Kind,
+    addrs: &[std::net::SocketAddr],
+    healed: Instant,
+    patience: Duration,
+) -> (Option<Duration>, u32) {
+    let (method, path) = workload::read_request(kind);
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let mut first: Option<Value> = None;
+        let mut agreed = true;
+        for a in addrs {
+            let answer = http::request(*a, method, path, None, Duration::from_secs(1));
+            match (workload::comparable_read(kind, answer), &first) {
+                (None, _) => agreed = false,
+                (Some(v), None) => first = Some(v),
+                (Some(v), Some(f)) => agreed &= &v == f,
+            }
+            if !agreed {
+                break;
+            }
+        }
+        if agreed {
+            return (Some(healed.elapsed()), rounds);
+        }
+        if healed.elapsed() >= patience || crate::process::interrupted() {
+            return (None, rounds);
+        }
+        std::thread::sleep(AGREEMENT_POLL);
+    }
 }
 
 fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
@@ -480,14 +520,29 @@ pub fn run(opts: &AgentOptions, command: &str) -> i32 {
     shared.stop.store(true, Ordering::SeqCst);
     let (delivery, missed) = prober.and_then(|p| p.join().ok()).unwrap_or_default();
     let main_seconds = shared.rec.start.elapsed().as_secs_f64();
+    let in_force: Vec<&str> = nemesis.active.iter().map(|(f, _, _)| f.name()).collect();
     nemesis.heal(&shared.rec, &mut cluster);
+    let healed = Instant::now();
+    let mut convergence = json!({"healed": in_force});
     if !interrupted {
         println!(
             "Healed; waiting {} s before the final reads",
             opts.recovery.as_secs_f64()
         );
+        let (agreed, rounds) = await_agreement(opts.workload, &addrs, healed, opts.recovery);
+        let ms = agreed.map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0);
+        match ms {
+            Some(ms) => println!("Every agent agreed {ms} ms after healing"),
+            None => println!("The agents did not agree within the recovery time"),
+        }
+        convergence = json!({
+            "healed": in_force,
+            "agreed-after-ms": ms,
+            "rounds": rounds,
+            "poll-ms": AGREEMENT_POLL.as_millis() as u64,
+        });
         let stop = AtomicBool::new(false);
-        sleep_unless_stopped(&stop, opts.recovery);
+        sleep_unless_stopped(&stop, opts.recovery.saturating_sub(healed.elapsed()));
         for (i, addr) in addrs.iter().enumerate() {
             let mut state = WorkerState::default();
             for _ in 0..FINAL_READ_TRIES {
@@ -522,8 +577,8 @@ pub fn run(opts: &AgentOptions, command: &str) -> i32 {
         traffic,
         &rig_info,
         main_seconds,
-        &delivery,
-        missed,
+        (&delivery, missed),
+        convergence,
     );
     let test = json!({
         "name": name,
@@ -567,15 +622,15 @@ pub fn run(opts: &AgentOptions, command: &str) -> i32 {
 }
 
 /// The results map: the harness's checkers, the workload's check, traffic per op from the
-/// agents' counters, throughput and delivery times.
+/// agents' counters, throughput, delivery times, and how long after healing the agents agreed.
 fn analyze(
     opts: &AgentOptions,
     h: &History,
     traffic: super::cluster::Traffic,
     rig: &Value,
     main_seconds: f64,
-    delivery_us: &[u64],
-    missed: u64,
+    (delivery_us, missed): (&[u64], u64),
+    convergence: Value,
 ) -> Value {
     let mut m = Map::new();
     m.insert("exceptions".into(), checker::exceptions::check(h));
@@ -615,6 +670,7 @@ fn analyze(
         json!({"probes": ms.len() as u64 + missed, "missed": missed,
                "ms": {"0.5": q(0.5), "0.99": q(0.99), "1": q(1.0)}}),
     );
+    m.insert("convergence".into(), convergence);
     m.insert("rig".into(), rig.clone());
     m.insert("ack".into(), json!(opts.ack.name()));
     m.insert("valid?".into(), valid.to_json());

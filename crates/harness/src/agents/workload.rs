@@ -258,6 +258,31 @@ pub fn complete(
     }
 }
 
+/// The read request of `kind` (method and path), as a final read sends it.
+pub fn read_request(kind: Kind) -> (&'static str, &'static str) {
+    ("GET", kind.path())
+}
+
+/// What an agent's read shows, in a form two agents' reads can be compared in: the read's
+/// history value with any list sorted (a set or the register's siblings in any order are
+/// the same state). None if the answer is not a successful read.
+pub fn comparable_read(
+    kind: Kind,
+    answer: Result<super::http::Answer, super::http::HttpError>,
+) -> Option<Value> {
+    let out = complete(kind, &Op::Read, answer, &mut WorkerState::default());
+    if out.kind != OpType::Ok {
+        return None;
+    }
+    Some(match out.value {
+        Value::Array(mut items) => {
+            items.sort_by_cached_key(Value::to_string);
+            Value::Array(items)
+        }
+        v => v,
+    })
+}
+
 /// Judges a history of `kind`: the harness's checker, plus the agents-specific checks.
 pub fn check(kind: Kind, h: &History) -> Value {
     match kind {
@@ -443,6 +468,37 @@ mod tests {
         let r = check(Kind::GSet, &History::from_ops(ops));
         assert_eq!(r["every-agent"]["valid?"], json!(false), "{r}");
         assert_eq!(r["valid?"], json!(false));
+    }
+
+    #[test]
+    fn reads_compare_as_states_not_as_text() {
+        use super::super::http::{Answer, HttpError};
+        let ok = |status: u16, body: &str| {
+            Result::<Answer, HttpError>::Ok(Answer {
+                status,
+                body: body.to_owned(),
+            })
+        };
+        let a = comparable_read(Kind::GSet, ok(200, r#"{"value":[3,1,2]}"#));
+        let b = comparable_read(Kind::GSet, ok(200, r#"{"value":[1,2,3]}"#));
+        assert_eq!(a, Some(json!([1, 2, 3])));
+        assert_eq!(a, b);
+        let r1 = comparable_read(Kind::Register, ok(200, r#"{"values":[5,4],"context":"x"}"#));
+        let r2 = comparable_read(Kind::Register, ok(200, r#"{"values":[4,5],"context":"y"}"#));
+        assert_eq!(r1, r2);
+        assert_eq!(
+            comparable_read(Kind::GCounter, ok(200, r#"{"value":7}"#)),
+            Some(json!(7))
+        );
+        // Never written: the empty value, equal to an agent that has nothing yet.
+        assert_eq!(
+            comparable_read(Kind::GCounter, ok(404, "{}")),
+            Some(json!(0))
+        );
+        // Not a read: nothing to compare.
+        assert_eq!(comparable_read(Kind::GSet, ok(500, "{}")), None);
+        let refused = Err(HttpError::Connect(std::io::Error::other("refused")));
+        assert_eq!(comparable_read(Kind::GSet, refused), None);
     }
 
     #[test]

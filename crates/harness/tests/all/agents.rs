@@ -102,3 +102,34 @@ fn three_agents_survive_a_partition_and_a_kill() {
     );
     assert!(results["net"]["bytes-per-op"].as_f64().unwrap_or(0.0) > 0.0);
 }
+
+/// The kernel's table of learnt neighbours is shared by every namespace and full past about
+/// 1,024 entries; n agents need about n² of them. The rig pins every address instead, so a
+/// namespace holds a permanent entry for the host and for every other agent.
+#[test]
+fn every_namespace_knows_its_neighbours_permanently() {
+    use gossip_harness::agents::rig::{Rig, namespaces_available};
+    if !namespaces_available() {
+        eprintln!("namespaces cannot be made here: nothing to check");
+        return;
+    }
+    let n = 4;
+    let rig = Rig::namespaces(n).expect("the rig is made");
+    let described = rig.describe();
+    let namespaces: Vec<&str> = described["namespaces"]
+        .as_array()
+        .expect("namespaces are listed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(namespaces.len(), n);
+    for ns in namespaces {
+        let out = Command::new("ip")
+            .args(["-n", ns, "neigh", "show", "nud", "permanent"])
+            .output()
+            .expect("ip runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let entries = text.lines().filter(|l| l.contains("PERMANENT")).count();
+        assert_eq!(entries, n, "{ns}: the host and {} peers:\n{text}", n - 1);
+    }
+}
