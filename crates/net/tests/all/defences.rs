@@ -181,6 +181,21 @@ async fn closed(mut stream: TcpStream) {
     }
 }
 
+/// `from` writes one delta of about 5 KB (several datagrams' worth, so it travels as a TCP
+/// frame), and it arrives at `to`.
+async fn large_delta_arrives(from: &Replica<GSet<u64>>, to: &Replica<GSet<u64>>) {
+    from.update(|s, _| {
+        let mut delta = GSet::new();
+        for i in 0..1000u64 {
+            delta.join(&s.insert_delta(i << 32));
+        }
+        Some(delta)
+    })
+    .await
+    .expect("update");
+    wait_for("the large delta to arrive", || to.read(|s| s.len() == 1000)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_trickling_frames_are_closed_and_the_node_keeps_serving() {
     let key = Keyring::generate();
@@ -231,21 +246,7 @@ async fn strangers_trickling_frames_are_closed_and_the_node_keeps_serving() {
         sets.iter().all(|s| s.members().len() == 1)
     })
     .await;
-    sets[1]
-        .update(|s, _| {
-            let mut delta = GSet::new();
-            // About 5 KB: several datagrams' worth.
-            for i in 0..1000u64 {
-                delta.join(&s.insert_delta(i << 32));
-            }
-            Some(delta)
-        })
-        .await
-        .expect("update");
-    wait_for("the large delta to arrive", || {
-        sets[0].read(|s| s.len() == 1000)
-    })
-    .await;
+    large_delta_arrives(&sets[1], &sets[0]).await;
     let m = first.metrics();
     assert!(m.tcp_authenticated >= 1 && m.tcp_received >= 2);
     assert_eq!(m.refused_hello, 0);
@@ -302,20 +303,7 @@ async fn strangers_cannot_hold_more_connections_than_the_total_bound() {
     let ours: Replica<GSet<u64>> = node.open("s").expect("open");
     let theirs: Replica<GSet<u64>> = other.open("s").expect("open");
     wait_for("the nodes to see each other", || ours.members().len() == 1).await;
-    theirs
-        .update(|s, _| {
-            let mut delta = GSet::new();
-            for i in 0..1000u64 {
-                delta.join(&s.insert_delta(i << 32));
-            }
-            Some(delta)
-        })
-        .await
-        .expect("update");
-    wait_for("the large delta to arrive", || {
-        ours.read(|s| s.len() == 1000)
-    })
-    .await;
+    large_delta_arrives(&theirs, &ours).await;
     let m = node.metrics();
     assert_eq!(m.tcp_authenticated, 1);
     assert_eq!(m.refused_connections_unauthenticated, 8);
