@@ -24,7 +24,8 @@
 //! delivered) with a p99 at most twice the first rate's. `--writer hub` or `--writer leaf`
 //! makes them at the star's hub or at a leaf instead (the first node started is either). With
 //! `--trace`, each node's counters (datagrams and frames, refusals, queues, the transport's
-//! packets by kind) are printed every second.
+//! packets by kind) are printed every second. `--flush MS` sets every node's leaf batching
+//! interval ([`NodeBuilder::flush`]; the Lan preset's is zero).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ struct Args {
     /// Sweeps only: write at the star's hub (`Some(true)`), at a leaf (`Some(false)`), or at
     /// the first node started, whichever it is (`None`).
     at_hub: Option<bool>,
+    /// Every node's leaf batching interval, when not the preset's.
+    flush: Option<Duration>,
 }
 
 fn args() -> Result<Args, String> {
@@ -55,6 +58,7 @@ fn args() -> Result<Args, String> {
         sweep: Vec::new(),
         trace: false,
         at_hub: None,
+        flush: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -91,6 +95,7 @@ fn args() -> Result<Args, String> {
             "--rate" => a.rate = n.max(1),
             "--secs" => a.secs = n.max(1),
             "--idle" => a.idle = Some(n.max(1)),
+            "--flush" => a.flush = Some(Duration::from_millis(n)),
             other => return Err(format!("unknown option {other}")),
         }
         i += 2;
@@ -407,22 +412,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = args()?;
     let key = Keyring::generate();
     let any: SocketAddr = "127.0.0.1:0".parse()?;
-    let first = NodeBuilder::new(any)
-        .keyring(key.clone())
-        .preset(Preset::Lan)
-        .start()
-        .await?;
+    let builder = |seeds: Vec<SocketAddr>| {
+        let b = NodeBuilder::new(any)
+            .keyring(key.clone())
+            .preset(Preset::Lan)
+            .seeds(seeds);
+        match a.flush {
+            Some(flush) => b.flush(flush),
+            None => b,
+        }
+    };
+    let first = builder(vec![]).start().await?;
     let seed = first.local_addr();
     let mut nodes = vec![first];
     for _ in 1..a.nodes {
-        nodes.push(
-            NodeBuilder::new(any)
-                .keyring(key.clone())
-                .preset(Preset::Lan)
-                .seeds(vec![seed])
-                .start()
-                .await?,
-        );
+        nodes.push(builder(vec![seed]).start().await?);
     }
     let sets: Vec<Replica<GSet<u64>>> = nodes
         .iter()

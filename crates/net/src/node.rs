@@ -43,6 +43,7 @@ pub struct NodeBuilder {
     store: Option<Arc<dyn gossip_store::Store>>,
     limits: Limits,
     subscriber_buffer: usize,
+    flush: Option<Duration>,
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::Faults>,
 }
@@ -77,6 +78,7 @@ impl NodeBuilder {
             store: None,
             limits: Limits::default(),
             subscriber_buffer: 1024,
+            flush: None,
             #[cfg(feature = "testing")]
             faults: None,
         }
@@ -162,6 +164,15 @@ impl NodeBuilder {
     /// Sizes and bounds (default [`Limits::default`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How long a node with one eager target (a leaf of the star or tree) gathers its own
+    /// updates before pushing them in one packet (default: the preset's, zero for
+    /// [`Preset::Lan`]: each update is pushed at once). A longer interval sends fewer bytes
+    /// per update and delays each by up to the interval.
+    pub fn flush(mut self, interval: Duration) -> Self {
+        self.flush = Some(interval);
         self
     }
 
@@ -267,7 +278,13 @@ impl NodeBuilder {
             durable: disk.is_some(),
             disk: crate::durable::DiskSlot::new(disk),
             subscriber_buffer: self.subscriber_buffer,
-            config: self.preset.transport(max_payload),
+            config: {
+                let mut config = self.preset.transport(max_payload);
+                if let Some(flush) = self.flush {
+                    config.flush = flush;
+                }
+                config
+            },
         });
         // Frames read but not yet handled: bounded, so a flood of frames stalls its readers
         // (TCP pushes back) instead of growing memory.

@@ -6,7 +6,7 @@ use crate::common;
 use std::time::Duration;
 
 use gossip_crdt::{GCounter, GSet, Lattice, OrSet};
-use gossip_net::{AckLevel, Keyring, MemberState, Node, Replica};
+use gossip_net::{AckLevel, Keyring, MemberState, Node, NodeBuilder, Replica};
 use gossip_transport::ReplicaId;
 
 use common::*;
@@ -288,4 +288,37 @@ async fn replication_lag_counts_own_deltas_a_cut_off_peer_has_not_acknowledged()
         );
     }
     assert!(text.contains("# TYPE gossip_net_udp_sent_total counter\n"));
+}
+
+/// Packets `writer` sends while it makes 40 updates in a burst and `reader` receives them all.
+async fn packets_for_a_burst(writer: NodeBuilder) -> u64 {
+    let key = Keyring::generate();
+    let reader = start(&key, vec![]).await;
+    let writer = start_with(writer.keyring(key.clone()).seeds(vec![reader.local_addr()])).await;
+    let ours: Replica<GSet<u64>> = writer.open("s").expect("open");
+    let theirs: Replica<GSet<u64>> = reader.open("s").expect("open");
+    wait_for("the nodes to see each other", || ours.members().len() == 1).await;
+    let before = writer.metrics().packets_sent;
+    for i in 0..40u64 {
+        ours.update(|s, _| Some(s.insert_delta(i)))
+            .await
+            .expect("update");
+    }
+    wait_for("the burst to arrive", || theirs.read(|s| s.len() == 40)).await;
+    writer.metrics().packets_sent - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_interval_gathers_a_burst_of_updates_into_few_packets() {
+    let at_once = packets_for_a_burst(NodeBuilder::new(any_port())).await;
+    let gathered =
+        packets_for_a_burst(NodeBuilder::new(any_port()).flush(Duration::from_millis(500))).await;
+    assert!(
+        at_once >= 40,
+        "without a flush interval each update is its own push: {at_once} packets"
+    );
+    assert!(
+        gathered <= 10,
+        "a 500 ms flush interval gathers the burst: {gathered} packets (at once: {at_once})"
+    );
 }
