@@ -107,24 +107,7 @@ async fn local_starts_a_cluster_prints_its_addresses_and_stops_on_ctrl_c() {
         .spawn()
         .expect("starts");
     let stdout = child.stdout.take().expect("stdout");
-    let (lines, rest) = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) if line.contains("status page") => {
-                    lines.push(line);
-                    break;
-                }
-                Ok(_) => lines.push(line),
-            }
-        }
-        (lines, reader)
-    })
-    .await
-    .expect("reader");
+    let (lines, _, rest) = common::read_until(stdout, "status page").await;
     let text = lines.concat();
     let https: Vec<SocketAddr> = [base + 1000, base + 1001]
         .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))

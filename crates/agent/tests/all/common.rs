@@ -195,3 +195,32 @@ pub async fn start_with_dir(
     .await
     .expect("agent starts")
 }
+
+/// Reads a child's `pipe` line by line, off the async runtime, until a line contains `marker`
+/// or the pipe ends: the lines read (the marker's line last), whether it was found, and the
+/// reader for what follows.
+pub async fn read_until<R: std::io::Read + Send + 'static>(
+    pipe: R,
+    marker: &'static str,
+) -> (Vec<String>, bool, std::io::BufReader<R>) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return (lines, false, reader),
+                Ok(_) => {
+                    let found = line.contains(marker);
+                    lines.push(line);
+                    if found {
+                        return (lines, true, reader);
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("pipe reader")
+}

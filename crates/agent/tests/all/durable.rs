@@ -9,7 +9,7 @@
 use crate::common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -129,29 +129,21 @@ async fn try_spawn_agent(dir: &Path, seed: SocketAddr) -> Result<(Child, SocketA
         .spawn()
         .expect("gossip-agent starts");
     let stderr = child.stderr.take().expect("stderr");
-    let (found, text) = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stderr);
-        let mut text = String::new();
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return (false, text),
-                Ok(_) if line.contains("http://") => {
-                    // Keep draining stderr so the agent never blocks on a full pipe.
-                    std::thread::spawn(move || {
-                        let mut sink = String::new();
-                        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                            sink.clear();
-                        }
-                    });
-                    return (true, line);
-                }
-                Ok(_) => text.push_str(&line),
+    let (lines, found, mut reader) = common::read_until(stderr, "http://").await;
+    if found {
+        // Keep draining stderr so the agent never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
             }
-        }
-    })
-    .await
-    .expect("reader");
+        });
+    }
+    let text = if found {
+        lines.last().cloned().unwrap_or_default()
+    } else {
+        lines.concat()
+    };
     if !found {
         let _ = child.wait();
         return Err(text);
