@@ -4,9 +4,12 @@
 //! when the node starts; each replica is read from it when it is opened ([`open_replica`])
 //! and resumed; before a replica's packets are drained, a durable lease covers every counter
 //! it has given out ([`Keep::secure_lease`]); a durable update commits its delta (and a lease
-//! when one is due) through the group committer; checkpoints go `Buffered` now and then; and a
-//! graceful shutdown closes every journal ([`close`]).
+//! when one is due) through the group committer; deltas received from peers are committed
+//! before anything the replica sends can tell a peer it holds them ([`Keep::receive_delta`],
+//! [`Keep::settle_received`]); checkpoints go `Buffered` now and then; and a graceful shutdown
+//! closes every journal ([`close`]).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs;
 use std::path::Path;
@@ -20,12 +23,12 @@ use gossip_store::{
     Batch, CommitStats, Committer, Durability, Journal, Lease, Opened, RedbStore, Store,
     StoreError, Ticket,
 };
-use gossip_transport::{ReplicaId, Time};
+use gossip_transport::{Packet, ReplicaId, Time};
 use serde::Serialize;
 
-use crate::NetError;
 use crate::metrics::Counters;
 use crate::replica::{Crdt, Ctx};
+use crate::{NetError, NodeId};
 
 /// A checkpoint is written once this many deltas were logged since the last one: bounds the
 /// log a restart folds in, and the space it takes.
@@ -38,6 +41,11 @@ pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 /// After a lease commit failed (a full disk), packets wait this long before it is tried
 /// again, so a full disk does not turn the driver into a busy loop.
 const LEASE_RETRY: Duration = Duration::from_millis(200);
+
+/// Packets held while a replica's received deltas are being committed, at most this many bytes
+/// (as they arrived) per replica: beyond it they are dropped, unacknowledged, and their senders
+/// send them again.
+pub(crate) const INBOX_BYTES: usize = 4 << 20;
 
 /// The node's store and the thread that commits to it.
 pub(crate) struct Disk {
@@ -155,12 +163,94 @@ pub(crate) struct Keep {
     retry_lease_at: Option<Time>,
     /// A lease submitted, and its outcome once committed.
     pending: Option<PendingLease>,
+    /// Deltas received from peers, until they are committed.
+    received: Receiving,
 }
 
 #[derive(Debug)]
 struct PendingLease {
     lease: Lease,
-    result: Arc<Mutex<Option<Result<(), StoreError>>>>,
+    result: Watched,
+}
+
+/// A commit's outcome, filled in when it is over; the driver is woken then.
+type Watched = Arc<Mutex<Option<Result<(), StoreError>>>>;
+
+/// Submits `batch` `Immediate` and watches its ticket. Outside a runtime (a node's last handle
+/// dropped) it waits for the commit here.
+fn submit_watched(ctx: &Arc<Ctx>, disk: &Disk, batch: Batch) -> Watched {
+    let ticket = disk.submit(batch, Durability::Immediate);
+    let result: Watched = Arc::default();
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let slot = result.clone();
+            let ctx = ctx.clone();
+            runtime.spawn(async move {
+                let r = ticket.await;
+                *lock(&slot) = Some(r);
+                ctx.wake.notify_one();
+            });
+        }
+        Err(_) => *lock(&result) = Some(ticket.wait()),
+    }
+    result
+}
+
+/// Deltas received from peers on their way to the store. A replica with a store acknowledges a
+/// delta, lists it in a digest or passes it on only once it is committed: a writer waiting for
+/// `Replicated` or `All` counts members that would still hold its update after a crash.
+#[derive(Debug, Default)]
+struct Receiving {
+    /// The ops of the deltas received since the last submission.
+    batch: Batch,
+    /// The ids those ops and the commit under way carry: not durable here yet.
+    unsettled: CausalContext<ReplicaId>,
+    /// A snapshot was merged: the commit is a checkpoint, and no id is durable until it is.
+    snapshot: bool,
+    /// The commit under way.
+    pending: Option<Watched>,
+    /// The last commit failed: a checkpoint is tried at this time.
+    retry_at: Option<Time>,
+}
+
+/// Packets that arrived while the replica's received deltas were being committed: merged once
+/// the commit is over and the packets acknowledging what came before have left.
+#[derive(Debug)]
+pub(crate) struct Inbox<L> {
+    packets: VecDeque<(NodeId, Packet<L>)>,
+    bytes: usize,
+}
+
+impl<L> Default for Inbox<L> {
+    fn default() -> Self {
+        Inbox {
+            packets: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<L> Inbox<L> {
+    /// Holds `packet` (`size` bytes as it arrived); `false` when the inbox is full and it was
+    /// dropped.
+    pub(crate) fn hold(&mut self, from: NodeId, packet: Packet<L>, size: usize) -> bool {
+        if self.bytes.saturating_add(size) > INBOX_BYTES {
+            return false;
+        }
+        self.bytes += size;
+        self.packets.push_back((from, packet));
+        true
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Every packet held, oldest first.
+    pub(crate) fn take(&mut self) -> VecDeque<(NodeId, Packet<L>)> {
+        self.bytes = 0;
+        std::mem::take(&mut self.packets)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -176,6 +266,7 @@ impl Keep {
             last_checkpoint: now,
             retry_lease_at: None,
             pending: None,
+            received: Receiving::default(),
         }
     }
 
@@ -220,21 +311,7 @@ impl Keep {
         let Some(disk) = ctx.disk.get() else {
             return false;
         };
-        let ticket = disk.submit(lease.op().into(), Durability::Immediate);
-        let result: Arc<Mutex<Option<Result<(), StoreError>>>> = Arc::default();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let slot = result.clone();
-                let ctx = ctx.clone();
-                runtime.spawn(async move {
-                    let r = ticket.await;
-                    *lock(&slot) = Some(r);
-                    ctx.wake.notify_one();
-                });
-            }
-            // Outside a runtime (a node's last handle dropped): wait here.
-            Err(_) => *lock(&result) = Some(ticket.wait()),
-        }
+        let result = submit_watched(ctx, &disk, lease.op().into());
         self.pending = Some(PendingLease { lease, result });
         // Answered at once when there was no runtime; else on the next pump.
         self.secure_lease(ctx, issued)
@@ -258,6 +335,122 @@ impl Keep {
         self.logged += 1;
         self.changed = true;
         Ok((lease, disk.submit(batch, Durability::Immediate)))
+    }
+
+    /// Whether received deltas are on their way to the store (or their commit failed and waits
+    /// to be tried again): packets from peers wait in the replica's [`Inbox`] meanwhile.
+    pub(crate) fn receiving(&self) -> bool {
+        self.received.pending.is_some() || self.received.retry_at.is_some()
+    }
+
+    /// Notes a delta received from a peer and new here, for the next commit.
+    pub(crate) fn receive_delta<L: Serialize>(&mut self, dot: &Dot<ReplicaId>, delta: &L) {
+        match self.journal.delta(dot, delta) {
+            Ok(op) => {
+                self.received.batch.push(op);
+                self.logged += 1;
+            }
+            // The checkpoint that the commit then makes keeps it.
+            Err(_) => self.received.snapshot = true,
+        }
+        self.received.unsettled.insert(*dot);
+        self.changed = true;
+    }
+
+    /// A peer's snapshot was merged: the next commit is a checkpoint of the whole state.
+    pub(crate) fn receive_snapshot(&mut self) {
+        self.received.snapshot = true;
+        self.changed = true;
+    }
+
+    /// Submits what was received since the last submission, if anything; `state` and `seen`
+    /// (the replica's, now) make the checkpoint when a snapshot was merged or a commit failed.
+    pub(crate) fn submit_received<L: Serialize>(
+        &mut self,
+        ctx: &Arc<Ctx>,
+        state: &L,
+        seen: &CausalContext<ReplicaId>,
+    ) {
+        if self.receiving() || (self.received.batch.is_empty() && !self.received.snapshot) {
+            return;
+        }
+        let Some(disk) = ctx.disk.get() else {
+            // The store closed (a shutdown): what was received is not kept, so nothing that
+            // would say otherwise leaves.
+            self.received.retry_at = Some(ctx.now() + LEASE_RETRY);
+            return;
+        };
+        let mut batch = std::mem::take(&mut self.received.batch);
+        if self.received.snapshot {
+            match self.journal.checkpoint(state, seen) {
+                Ok(op) => {
+                    batch.push(op);
+                    self.logged = 0;
+                    self.changed = false;
+                    self.last_checkpoint = ctx.now();
+                    Counters::add(&ctx.counters.store_checkpoints, 1);
+                }
+                Err(e) => {
+                    Counters::add(&ctx.counters.store_errors, 1);
+                    tracing::warn!(replica = self.journal.name(), error = %e,
+                        "received deltas not stored: this replica's packets wait");
+                    self.received.retry_at = Some(ctx.now() + LEASE_RETRY);
+                    return;
+                }
+            }
+        }
+        Counters::add(&ctx.counters.store_received_commits, 1);
+        self.received.pending = Some(submit_watched(ctx, &disk, batch));
+    }
+
+    /// Whether every delta received so far is committed, so that packets, which may
+    /// acknowledge them, can leave. A failed commit is retried as a checkpoint after a pause;
+    /// until one commits, the replica's packets wait, as for a lease.
+    pub(crate) fn settle_received<L: Serialize>(
+        &mut self,
+        ctx: &Arc<Ctx>,
+        state: &L,
+        seen: &CausalContext<ReplicaId>,
+    ) -> bool {
+        let now = ctx.now();
+        if let Some(pending) = &self.received.pending {
+            let result = lock(pending).take();
+            match result {
+                None => return false,
+                Some(Ok(())) => {
+                    self.received = Receiving::default();
+                    return true;
+                }
+                Some(Err(e)) => {
+                    self.received.pending = None;
+                    self.received.snapshot = true;
+                    self.received.retry_at = Some(now + LEASE_RETRY);
+                    let n = ctx.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    if n.is_multiple_of(100) {
+                        tracing::warn!(replica = self.journal.name(), error = %e,
+                            "received deltas not committed: this replica's packets wait until they are");
+                    }
+                }
+            }
+        }
+        match self.received.retry_at {
+            None => true,
+            Some(t) if now < t => false,
+            Some(_) => {
+                self.received.retry_at = None;
+                self.received.snapshot = true;
+                self.submit_received(ctx, state, seen);
+                // Answered at once when there was no runtime; else on the next pump.
+                self.settle_received(ctx, state, seen)
+            }
+        }
+    }
+
+    /// Whether `dot`, which the replica holds, is committed here (or was never received from
+    /// a peer): what a member may tell a writer that asks.
+    pub(crate) fn holds_durably(&self, dot: &Dot<ReplicaId>) -> bool {
+        let all_unsettled = self.receiving() && self.received.snapshot;
+        !all_unsettled && !self.received.unsettled.contains(dot)
     }
 
     /// A checkpoint is due: the log is long, or the state changed a while ago.

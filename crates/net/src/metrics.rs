@@ -161,6 +161,10 @@ counters! {
     store_errors: counter,
     /// Durable updates waiting for their commit now.
     store_pending: gauge,
+    /// Commits of deltas received from peers: a member with a store acknowledges a delta only once it is committed.
+    store_received_commits: counter,
+    /// Packets from peers dropped, unacknowledged, because they arrived while the replica's received deltas were being committed and its inbox was full (their senders send them again).
+    store_inbox_dropped: counter,
     /// Bytes waiting in the TCP queues to peers, all links together (sealed, with prefixes).
     tcp_queued_bytes: gauge,
     /// Bytes waiting in the fullest TCP queue to one peer.

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use gossip_crdt::{Decompose, Dot, Lattice};
 use gossip_store::{Batch, Opened, StoreError};
-use gossip_transport::{Lag, ReplicaId, Replicator, Source, Time};
+use gossip_transport::{Lag, Packet, ReplicaId, Replicator, Source, Time};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::durable::{DiskSlot, Keep};
+use crate::durable::{DiskSlot, Inbox, Keep};
 use crate::metrics::Counters;
 use crate::wire::{PostcardWeigh, decode_packet, encode_packet};
 use crate::{NodeId, UpdateError};
@@ -139,6 +139,8 @@ struct Core<L> {
     waits: BTreeMap<(u64, u64), BTreeSet<NodeId>>,
     /// The replica's journal, on a node with a store.
     keep: Option<Keep>,
+    /// Packets held while received deltas are being committed (a node with a store).
+    inbox: Inbox<L>,
 }
 
 pub(crate) struct Shared<L> {
@@ -204,6 +206,7 @@ impl<L: Crdt> Shared<L> {
                 members: Vec::new(),
                 waits: BTreeMap::new(),
                 keep,
+                inbox: Inbox::default(),
             }),
             events,
             progress,
@@ -229,6 +232,45 @@ impl<L: Crdt> Shared<L> {
                     from,
                 });
             }
+        }
+    }
+
+    /// Hands a peer's packet to the replicator; on a node with a store, first notes each
+    /// delta new here for the next commit. `false` if the replicator refused it.
+    fn merge(&self, core: &mut Core<L>, now: Time, from: NodeId, packet: Packet<L>) -> bool {
+        let snapshot = packet.snap.is_some();
+        if let Some(keep) = core.keep.as_mut() {
+            for run in packet.runs.iter() {
+                for (i, delta) in run.deltas.iter().enumerate() {
+                    // A counter past the end of the range is the replicator's to refuse.
+                    let Some(counter) = run.first.checked_add(i as u64) else {
+                        break;
+                    };
+                    let dot = Dot {
+                        replica: run.origin,
+                        counter,
+                    };
+                    if !core.rep.seen().contains(&dot) {
+                        keep.receive_delta(&dot, delta);
+                    }
+                }
+            }
+        }
+        let ok = core.rep.handle_packet(now, from, packet).is_ok();
+        if snapshot && let Some(keep) = core.keep.as_mut() {
+            keep.receive_snapshot();
+        }
+        self.publish(core);
+        ok
+    }
+
+    /// Encodes every packet the replicator has to send.
+    fn transmit(&self, core: &mut Core<L>, out: &mut Vec<(NodeId, Vec<u8>)>) {
+        while let Some((to, packet)) = core.rep.poll_transmit() {
+            let bytes = encode_packet(&packet);
+            Counters::add(&self.ctx.counters.packets_sent, 1);
+            Counters::add(&self.ctx.counters.packet_bytes_sent, bytes.len() as u64);
+            out.push((to, bytes));
         }
     }
 
@@ -306,10 +348,19 @@ impl<L: Crdt> AnyReplica for Shared<L> {
         let Some(packet) = decode_packet::<L>(bytes, self.ctx.max_runs) else {
             return false;
         };
-        let mut core = self.lock();
-        let ok = core.rep.handle_packet(now, from, packet).is_ok();
-        self.publish(&mut core);
-        drop(core);
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        if core.keep.as_ref().is_some_and(Keep::receiving) {
+            if !core.inbox.hold(from, packet, bytes.len()) {
+                Counters::add(&self.ctx.counters.store_inbox_dropped, 1);
+            }
+            return true;
+        }
+        let ok = self.merge(core, now, from, packet);
+        if let Some(keep) = core.keep.as_mut() {
+            keep.submit_received(&self.ctx, core.rep.state(), core.rep.seen());
+        }
+        drop(guard);
         self.progress.send_modify(|v| *v += 1);
         ok
     }
@@ -335,19 +386,39 @@ impl<L: Crdt> AnyReplica for Shared<L> {
     fn drain(&self, out: &mut Vec<(NodeId, Vec<u8>)>) {
         let mut guard = self.lock();
         let core = &mut *guard;
-        // The lease rule: no packet leaves before a durable lease covers every counter given
-        // out, so a restart never numbers a different delta with an id a peer may hold.
-        if let Some(keep) = core.keep.as_mut()
-            && !keep.secure_lease(&self.ctx, core.rep.issued())
-        {
+        if let Some(keep) = core.keep.as_mut() {
+            // The lease rule: no packet leaves before a durable lease covers every counter
+            // given out, so a restart never numbers a different delta with an id a peer may
+            // hold.
+            if !keep.secure_lease(&self.ctx, core.rep.issued()) {
+                return;
+            }
+            // Nor before every delta received is committed: a packet may acknowledge it.
+            if !keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen()) {
+                return;
+            }
+        }
+        self.transmit(core, out);
+        if core.inbox.is_empty() {
             return;
         }
-        while let Some((to, packet)) = core.rep.poll_transmit() {
-            let bytes = encode_packet(&packet);
-            Counters::add(&self.ctx.counters.packets_sent, 1);
-            Counters::add(&self.ctx.counters.packet_bytes_sent, bytes.len() as u64);
-            out.push((to, bytes));
+        // What arrived during the commit, now that the packets acknowledging what came
+        // before it have been handed out.
+        let now = self.ctx.now();
+        for (from, packet) in core.inbox.take() {
+            self.merge(core, now, from, packet);
         }
+        if let Some(keep) = core.keep.as_mut() {
+            keep.submit_received(&self.ctx, core.rep.state(), core.rep.seen());
+            if !keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen()) {
+                drop(guard);
+                self.progress.send_modify(|v| *v += 1);
+                return;
+            }
+        }
+        self.transmit(core, out);
+        drop(guard);
+        self.progress.send_modify(|v| *v += 1);
     }
 
     fn set_members(&self, now: Time, members: Vec<NodeId>) {
@@ -365,10 +436,13 @@ impl<L: Crdt> AnyReplica for Shared<L> {
         let core = self.lock();
         dots.iter()
             .filter(|(r, c)| {
-                core.rep.seen().contains(&Dot {
+                let dot = Dot {
                     replica: ReplicaId(*r),
                     counter: *c,
-                })
+                };
+                // On a node with a store, only what is committed here counts as held.
+                core.rep.seen().contains(&dot)
+                    && core.keep.as_ref().is_none_or(|k| k.holds_durably(&dot))
             })
             .copied()
             .collect()

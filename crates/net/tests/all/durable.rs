@@ -385,3 +385,49 @@ async fn concurrent_durable_updates_share_commits() {
     );
     node.shutdown().await.expect("shutdown");
 }
+
+/// A member with a store counts as holding a peer's update only once its store committed it:
+/// a writer's `Replicated` survives the writer's loss together with a crash of that member.
+#[tokio::test]
+async fn a_member_with_a_store_acknowledges_an_update_only_once_it_is_committed() {
+    let key = Keyring::generate();
+    let store = MemStore::new();
+    let m = start_with(with_store(&key, &store)).await;
+    let sm = m.open::<GSet<u64>>("set").expect("open");
+    let w = start(&key, vec![m.local_addr()]).await;
+    let sw = w.open::<GSet<u64>>("set").expect("open");
+    for v in 0..20 {
+        let (_, level) = sw
+            .update_with(AckLevel::Replicated { k: 1 }, PATIENCE, move |s, _| {
+                Some(s.insert_delta(v))
+            })
+            .await
+            .expect("replicated");
+        assert_eq!(level, AckLevel::Replicated { k: 1 });
+    }
+    // A burst, arriving while earlier deltas are being committed; the last one waited on.
+    for v in 20..220 {
+        sw.update(move |s, _| Some(s.insert_delta(v)))
+            .await
+            .expect("update");
+    }
+    sw.update_with(AckLevel::Replicated { k: 1 }, PATIENCE, |s, _| {
+        Some(s.insert_delta(220))
+    })
+    .await
+    .expect("replicated");
+    let commits = m.metrics().store_received_commits;
+    assert!(commits >= 1, "received deltas were committed");
+    // The member crashes (its store keeps what it committed); the writer is gone for good.
+    let restarted = store.crash();
+    drop((sw, w, sm, m));
+
+    let m = start_with(with_store(&key, &restarted)).await;
+    let sm = m.open::<GSet<u64>>("set").expect("open");
+    let missing: Vec<u64> = (0..=220).filter(|v| !sm.read(|s| s.contains(v))).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged to the writer but not kept by the member: {missing:?}"
+    );
+    m.shutdown().await.expect("shutdown");
+}
