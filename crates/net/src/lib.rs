@@ -59,6 +59,7 @@ mod durable;
 mod error;
 #[cfg(feature = "testing")]
 mod faults;
+mod handle;
 mod io;
 mod keys;
 mod members;
@@ -73,11 +74,12 @@ pub use error::{NetError, UpdateError};
 pub use faults::Faults;
 pub use gossip_membership::{Identity, MemberEvent, MemberInfo, MemberState, NodeId};
 pub use gossip_store::{MemStore, Store, StoreError};
+pub use handle::{AckLevel, Replica};
 pub use keys::Keyring;
 pub use members::MemberEvents;
 pub use metrics::Metrics;
 pub use node::{Node, NodeBuilder};
-pub use replica::{AckLevel, Crdt, Event, Replica, Subscription};
+pub use replica::{Crdt, Event, Subscription};
 pub use wire::PostcardWeigh;
 
 #[doc(hidden)]
