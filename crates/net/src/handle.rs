@@ -10,8 +10,9 @@ use gossip_store::StoreError;
 use gossip_transport::ReplicaId;
 use serde::Serialize;
 
+use crate::context::{Crdt, Ctx};
 use crate::metrics::Counters;
-use crate::replica::{Crdt, Ctx, Shared, Subscription};
+use crate::replica::{Shared, Subscription};
 use crate::{NodeId, UpdateError};
 
 /// How far an update must have gone before [`Replica::update_with`] returns.

@@ -55,6 +55,8 @@
 #![warn(missing_docs)]
 
 mod config;
+mod context;
+mod disk;
 mod durable;
 mod error;
 #[cfg(feature = "testing")]
@@ -69,6 +71,7 @@ mod replica;
 mod wire;
 
 pub use config::{Limits, Preset, SCALABLE_CLUSTER_SIZE};
+pub use context::Crdt;
 pub use error::{NetError, UpdateError};
 #[cfg(feature = "testing")]
 pub use faults::Faults;
@@ -79,7 +82,7 @@ pub use keys::Keyring;
 pub use members::MemberEvents;
 pub use metrics::Metrics;
 pub use node::{Node, NodeBuilder};
-pub use replica::{Crdt, Event, Subscription};
+pub use replica::{Event, Subscription};
 pub use wire::PostcardWeigh;
 
 #[doc(hidden)]

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ENVELOPE_ROOM, MIN_UNAUTHENTICATED_FRAME, Timing};
+use crate::context::{Crdt, Ctx};
 use crate::io::{Link, Replay, bind, listen};
 use crate::keys::Sealer;
 use crate::members::{
@@ -23,7 +24,7 @@ use crate::members::{
     well_formed,
 };
 use crate::metrics::Counters;
-use crate::replica::{AnyReplica, Crdt, Ctx, Shared};
+use crate::replica::{AnyReplica, Shared};
 use crate::wire::Body;
 use crate::{Keyring, Limits, MemberInfo, Metrics, NetError, NodeId, Preset, Replica};
 
@@ -234,7 +235,7 @@ impl NodeBuilder {
         }
         let (udp, tcp, local_addr) = bind(self.bind).await?;
         // Durability: the node id and the store kept in the data directory (or a store
-        // handed in); `durable.rs` has the rest.
+        // handed in); `disk.rs` opens it, `durable.rs` keeps the replicas in it.
         let (identity, disk) = match (self.store, &self.data_dir) {
             (Some(store), _) => (
                 NodeIdentity::ephemeral(store.node_id(), unix_millis()),
@@ -242,7 +243,7 @@ impl NodeBuilder {
             ),
             (None, Some(dir)) => {
                 let identity = NodeIdentity::load_or_create(dir).map_err(NetError::Identity)?;
-                let (identity, store) = crate::durable::open_dir(dir, identity)?;
+                let (identity, store) = crate::disk::open_dir(dir, identity)?;
                 (
                     identity,
                     Some(Arc::new(store) as Arc<dyn gossip_store::Store>),
@@ -251,7 +252,7 @@ impl NodeBuilder {
             (None, None) => (NodeIdentity::ephemeral(random_id()?, unix_millis()), None),
         };
         let disk = disk
-            .map(|store| crate::durable::Disk::new(store).map(Arc::new))
+            .map(|store| crate::disk::Disk::new(store).map(Arc::new))
             .transpose()?;
         let me = identity.id;
         let advertise = self.advertise.unwrap_or(local_addr);
@@ -276,7 +277,7 @@ impl NodeBuilder {
             max_delta: max_payload,
             max_runs: limits.max_runs_per_packet,
             durable: disk.is_some(),
-            disk: crate::durable::DiskSlot::new(disk),
+            disk: crate::disk::DiskSlot::new(disk),
             subscriber_buffer: self.subscriber_buffer,
             config: {
                 let mut config = self.preset.transport(max_payload);

@@ -7,30 +7,17 @@
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
-use gossip_crdt::{Decompose, Dot, Lattice};
+use gossip_crdt::Dot;
 use gossip_store::{Batch, Opened, StoreError};
 use gossip_transport::{Lag, Packet, ReplicaId, Replicator, Source, Time};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::NodeId;
-use crate::durable::{DiskSlot, Inbox, Keep};
+use crate::context::{Crdt, Ctx};
+use crate::durable::{Inbox, Keep};
 use crate::metrics::Counters;
 use crate::wire::{PostcardWeigh, decode_packet, encode_packet};
-
-/// What a replica's CRDT type must offer.
-pub trait Crdt:
-    Lattice + Decompose + Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static
-{
-}
-
-impl<L> Crdt for L where
-    L: Lattice + Decompose + Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static
-{
-}
 
 /// A change to a replica's state, as a subscriber sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,32 +67,6 @@ impl<L: Clone> Subscription<L> {
             }
             Err(_) => None,
         }
-    }
-}
-
-/// What replicas share with the node: the clock, the driver's wake-up, counters, limits.
-#[derive(Debug)]
-pub(crate) struct Ctx {
-    pub me: NodeId,
-    pub start: Instant,
-    pub wake: Notify,
-    pub counters: Counters,
-    /// The largest delta an update may make, encoded.
-    pub max_delta: usize,
-    pub max_runs: usize,
-    /// The node was started with a store (durable updates are possible).
-    pub durable: bool,
-    /// The store, until the node shuts down.
-    pub disk: DiskSlot,
-    /// How many events a subscriber may fall behind before it is told it lagged.
-    pub subscriber_buffer: usize,
-    /// The transport configuration every replica starts with.
-    pub config: gossip_transport::Config<NodeId>,
-}
-
-impl Ctx {
-    pub(crate) fn now(&self) -> Time {
-        Time::from_duration(self.start.elapsed())
     }
 }
 
