@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Encoder, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
 
 use crate::NetError;
 use crate::keys::OpenError;
@@ -228,7 +229,7 @@ pub(crate) async fn listen(
     listener: TcpListener,
     inbound: mpsc::Sender<Vec<u8>>,
 ) {
-    let waiting = Arc::new(AtomicUsize::new(0));
+    let waiting: Arc<std::sync::Mutex<Waiting>> = Arc::default();
     loop {
         let accepted = tokio::select! {
             _ = inner.cancel.cancelled() => break,
@@ -243,17 +244,6 @@ pub(crate) async fn listen(
             }
         };
         let c = &inner.ctx.counters;
-        // Only this task adds to `waiting`, so the check cannot be overtaken.
-        if waiting.load(Ordering::Relaxed) >= inner.limits.max_unauthenticated_connections {
-            let n = c
-                .refused_connections_unauthenticated
-                .fetch_add(1, Ordering::Relaxed);
-            if n.is_multiple_of(1000) {
-                tracing::warn!(%peer, refused = n + 1,
-                    "connections refused: too many are waiting for their hello");
-            }
-            continue;
-        }
         {
             let mut conns = lock(&inner.connections);
             let n = conns.entry(peer.ip()).or_insert(0);
@@ -263,12 +253,31 @@ pub(crate) async fn listen(
             }
             *n += 1;
         }
-        waiting.fetch_add(1, Ordering::Relaxed);
+        let (id, evict) = {
+            let mut w = lock(&waiting);
+            if w.queue.len() >= inner.limits.max_unauthenticated_connections
+                && let Some((_, oldest)) = w.queue.pop_front()
+            {
+                oldest.cancel();
+                let n = c.evicted_unauthenticated.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(%peer, evicted = n + 1,
+                        "connections waiting for their hello closed to make room for newer ones");
+                }
+            }
+            let id = w.next;
+            w.next += 1;
+            let evict = CancellationToken::new();
+            w.queue.push_back((id, evict.clone()));
+            (id, evict)
+        };
         Counters::add(&c.tcp_unauthenticated, 1);
         Counters::add(&c.tcp_accepted, 1);
         let unproven = Unproven {
             inner: inner.clone(),
             waiting: waiting.clone(),
+            id,
+            evict,
         };
         tokio::spawn(read_link(
             inner.clone(),
@@ -295,16 +304,33 @@ impl Drop for ConnGuard {
     }
 }
 
-/// An inbound connection waiting for its hello: counted against
-/// `max_unauthenticated_connections` until it authenticates or closes.
+/// Inbound connections waiting for their hello, oldest first. When
+/// `max_unauthenticated_connections` wait, a new connection closes the oldest: a stranger who
+/// fills every place keeps an honest node out only until that node's next connection, which
+/// sends its hello at once, not for as long as the stranger refills them.
+#[derive(Debug, Default)]
+struct Waiting {
+    next: u64,
+    queue: VecDeque<(u64, CancellationToken)>,
+}
+
+/// An inbound connection waiting for its hello: holds a place among
+/// `max_unauthenticated_connections` until it authenticates, closes or is evicted.
 struct Unproven {
     inner: Arc<Inner>,
-    waiting: Arc<AtomicUsize>,
+    waiting: Arc<std::sync::Mutex<Waiting>>,
+    id: u64,
+    /// Cancelled when a newer connection takes this one's place.
+    evict: CancellationToken,
 }
 
 impl Drop for Unproven {
     fn drop(&mut self) {
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mut w = lock(&self.waiting);
+        if let Some(i) = w.queue.iter().position(|(id, _)| *id == self.id) {
+            w.queue.remove(i);
+        }
+        drop(w);
         Counters::sub(&self.inner.ctx.counters.tcp_unauthenticated, 1);
     }
 }
@@ -380,6 +406,10 @@ async fn read_link(
     let mut buf = BytesMut::new();
     let first = tokio::select! {
         _ = inner.cancel.cancelled() => return,
+        _ = unproven.evict.cancelled() => {
+            tracing::debug!(%peer, "no hello yet and a newer connection needs the place: closed");
+            return;
+        }
         _ = tokio::time::sleep(limits.unauthenticated_timeout) => {
             Counters::add(&c.refused_hello_late, 1);
             tracing::debug!(%peer, "no hello in time, connection closed");

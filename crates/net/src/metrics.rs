@@ -98,8 +98,8 @@ counters! {
     refused_frame_too_large: counter,
     /// Inbound TCP connections refused by the per-address limit.
     refused_connections: counter,
-    /// Inbound TCP connections refused because the most allowed were already waiting for their hello.
-    refused_connections_unauthenticated: counter,
+    /// Inbound TCP connections closed before their hello because the most allowed were waiting and a newer connection took the oldest one's place.
+    evicted_unauthenticated: counter,
     /// Inbound TCP connections closed because their first frame was not a hello that opens under our keys.
     refused_hello: counter,
     /// Inbound TCP connections closed because no hello arrived in time.

@@ -253,9 +253,10 @@ async fn strangers_trickling_frames_are_closed_and_the_node_keeps_serving() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_cannot_hold_more_connections_than_the_total_bound() {
+async fn strangers_holding_every_waiting_place_do_not_keep_an_honest_node_out() {
     let key = Keyring::generate();
-    // The per-address limit is out of the way: every stranger is on loopback.
+    // The per-address limit is out of the way: every stranger is on loopback. Strangers'
+    // connections would wait far longer than the test.
     let limits = Limits {
         max_connections_per_ip: 64,
         max_unauthenticated_connections: 4,
@@ -281,30 +282,28 @@ async fn strangers_cannot_hold_more_connections_than_the_total_bound() {
             count.fetch_add(1, Ordering::Relaxed);
         }));
     }
-    wait_for("the connections over the bound to be refused", || {
+    wait_for("the oldest connections over the bound to be closed", || {
         let m = node.metrics();
-        closed_count.load(Ordering::Relaxed) == 8 && m.refused_connections_unauthenticated == 8
+        closed_count.load(Ordering::Relaxed) == 8 && m.evicted_unauthenticated == 8
     })
     .await;
     let m = node.metrics();
-    assert_eq!((m.tcp_accepted, m.tcp_unauthenticated), (4, 4));
+    assert_eq!((m.tcp_accepted, m.tcp_unauthenticated), (12, 4));
     assert_eq!(m.refused_connections, 0);
 
-    // Once the strangers leave, their places are free again: an honest node connects over
-    // TCP and its large delta arrives.
-    for s in &strangers {
-        s.abort();
-    }
-    wait_for("the strangers' connections to end", || {
-        node.metrics().tcp_unauthenticated == 0
-    })
-    .await;
+    // Four strangers still hold every place: an honest node connects over TCP all the same
+    // (its connection takes the oldest stranger's place and sends its hello at once), and its
+    // large delta arrives.
     let other = start(&key, vec![target]).await;
     let ours: Replica<GSet<u64>> = node.open("s").expect("open");
     let theirs: Replica<GSet<u64>> = other.open("s").expect("open");
     wait_for("the nodes to see each other", || ours.members().len() == 1).await;
     large_delta_arrives(&theirs, &ours).await;
     let m = node.metrics();
-    assert_eq!(m.tcp_authenticated, 1);
-    assert_eq!(m.refused_connections_unauthenticated, 8);
+    assert!(m.tcp_authenticated >= 1);
+    assert!(m.evicted_unauthenticated >= 9, "a stranger made room");
+    assert!(m.tcp_unauthenticated <= 4);
+    for s in &strangers {
+        s.abort();
+    }
 }
