@@ -126,9 +126,7 @@ mod fuzz_impl {
 
     fn seal(key: Option<&Keyring>, label: &str, body: crate::wire::Body) -> Vec<u8> {
         let env = crate::wire::Envelope {
-            label: label.to_string(),
             from: uuid::Uuid::from_u128(0x5eed),
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
             body,
         };
         Sealer::new(key, label).seal(&crate::wire::encode_envelope(&env))

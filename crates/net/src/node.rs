@@ -259,7 +259,7 @@ impl NodeBuilder {
         // share replica ids even when their clocks and start numbers agree.
         let life = random_u64()?;
         let mut swim_config = self.preset.membership(self.cluster_size);
-        let room = swim_room(&sealer, &self.label, me, advertise);
+        let room = swim_room(&sealer, me);
         let fit = limits.max_datagram_bytes.saturating_sub(room);
         if let Some(fit) =
             std::num::NonZeroUsize::new(fit.min(swim_config.swim.max_packet_size.get()))
@@ -314,7 +314,7 @@ impl NodeBuilder {
         });
         tracing::info!(node = %me, addr = %local_addr, label = %inner.label,
             incarnation = identity.identity(advertise).generation,
-            kept_id = !identity.fresh, sealed = !matches!(inner.sealer, Sealer::Plain),
+            kept_id = !identity.fresh, sealed = !matches!(inner.sealer, Sealer::Plain { .. }),
             "node started");
         let (seeds, unresolved) = resolve(self.seeds, &self.seed_hosts).await;
         inner.join(&seeds);
@@ -620,6 +620,7 @@ impl Inner {
             for (to, dots) in r.queries() {
                 if let Some(addr) = self.addr_of(&to) {
                     let sealed = self.envelope(Body::Query {
+                        addr: self.advertise,
                         replica: name.clone(),
                         dots,
                     });
@@ -644,11 +645,12 @@ impl Inner {
         match env.body {
             Body::Swim(bytes) => self.swim_input(&bytes),
             Body::Hosts {
+                addr,
                 life,
                 version,
                 knows,
                 replicas,
-            } => self.hosts_input(env.from, env.addr, (life, version, knows), replicas),
+            } => self.hosts_input(env.from, addr, (life, version, knows), replicas),
             Body::Packet { replica, bytes } => {
                 let r = lock(&self.replicas).get(&replica).cloned();
                 match r {
@@ -671,7 +673,11 @@ impl Inner {
                     None => Counters::add(&c.unknown_replica, 1),
                 }
             }
-            Body::Query { replica, dots } => {
+            Body::Query {
+                addr,
+                replica,
+                dots,
+            } => {
                 let r = lock(&self.replicas).get(&replica).cloned();
                 if let Some(r) = r {
                     let dots: Vec<(u64, u64)> = dots.into_iter().take(4096).collect();
@@ -681,7 +687,7 @@ impl Inner {
                             replica,
                             dots: held,
                         });
-                        self.send(env.addr, sealed);
+                        self.send(addr, sealed);
                     }
                 }
             }
