@@ -44,6 +44,7 @@ pub struct NodeBuilder {
     limits: Limits,
     subscriber_buffer: usize,
     flush: Option<Duration>,
+    relay_flush: Option<Duration>,
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::Faults>,
 }
@@ -79,6 +80,7 @@ impl NodeBuilder {
             limits: Limits::default(),
             subscriber_buffer: 1024,
             flush: None,
+            relay_flush: None,
             #[cfg(feature = "testing")]
             faults: None,
         }
@@ -168,11 +170,20 @@ impl NodeBuilder {
     }
 
     /// How long a node with one eager target (a leaf of the star or tree) gathers its own
-    /// updates before pushing them in one packet (default: the preset's, zero for
-    /// [`Preset::Lan`]: each update is pushed at once). A longer interval sends fewer bytes
+    /// updates before pushing them in one packet (default: the preset's, 15 ms for
+    /// [`Preset::Lan`]; zero pushes each update at once). A longer interval sends fewer bytes
     /// per update and delays each by up to the interval.
     pub fn flush(mut self, interval: Duration) -> Self {
         self.flush = Some(interval);
+        self
+    }
+
+    /// How long a node with several eager targets (a hub of the star, an inner node of the
+    /// tree) gathers what it relays and makes before pushing it to each in one packet
+    /// (default: the preset's, 10 ms for [`Preset::Lan`]). As [`flush`](Self::flush), a
+    /// longer interval sends fewer bytes per update and delays each by up to the interval.
+    pub fn relay_flush(mut self, interval: Duration) -> Self {
+        self.relay_flush = Some(interval);
         self
     }
 
@@ -282,6 +293,9 @@ impl NodeBuilder {
                 let mut config = self.preset.transport(max_payload);
                 if let Some(flush) = self.flush {
                     config.flush = flush;
+                }
+                if let Some(flush) = self.relay_flush {
+                    config.relay_flush = flush;
                 }
                 config
             },
