@@ -121,9 +121,9 @@ pub struct Limits {
     /// fit is refused at once. Default 4 MiB.
     pub max_frame_bytes: usize,
     /// The largest first frame of an inbound TCP connection, which must be a sealed hello
-    /// (about 100 bytes, under 400 with the longest label): until it opens under our keys the
-    /// connection is a stranger's, and this is all it can make us buffer. At least 512 and at
-    /// most `max_frame_bytes`. Default 1,024.
+    /// (58 bytes; under 300 in plaintext mode with the longest label): until it opens under
+    /// our keys the connection is a stranger's, and this is all it can make us buffer. At
+    /// least 512 and at most `max_frame_bytes`. Default 1,024.
     pub max_unauthenticated_frame_bytes: usize,
     /// Inbound TCP connections waiting for their hello, from all addresses together; more
     /// are closed at once and counted. Default 64.
@@ -160,10 +160,10 @@ impl Default for Limits {
     }
 }
 
-/// Room kept in a frame for the envelope around a packet (label, ids, address, replica name
+/// Room kept in a frame for the envelope around a packet (sender id, replica name
 /// and the packet's own fields): an update's delta must fit in the rest.
 pub(crate) const ENVELOPE_ROOM: usize = 1024;
 
-/// The least `max_unauthenticated_frame_bytes` allowed: a sealed hello with the longest label
-/// (255 bytes) and an IPv6 address is under 400 bytes.
+/// The least `max_unauthenticated_frame_bytes` allowed: a hello is 58 bytes sealed, and under
+/// 300 in plaintext mode, which carries the label (at most 255 bytes).
 pub(crate) const MIN_UNAUTHENTICATED_FRAME: usize = 512;
