@@ -25,7 +25,8 @@
 //! makes them at the star's hub or at a leaf instead (the first node started is either). With
 //! `--trace`, each node's counters (datagrams and frames, refusals, queues, the transport's
 //! packets by kind) are printed every second. `--flush MS` sets every node's leaf batching
-//! interval ([`NodeBuilder::flush`]; the Lan preset's is zero).
+//! interval ([`NodeBuilder::flush`]; the Lan preset's is 15 ms), `--relay-flush MS` its hub
+//! batching interval ([`NodeBuilder::relay_flush`]; 10 ms).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,6 +48,8 @@ struct Args {
     at_hub: Option<bool>,
     /// Every node's leaf batching interval, when not the preset's.
     flush: Option<Duration>,
+    /// Every node's hub batching interval, when not the preset's.
+    relay_flush: Option<Duration>,
 }
 
 fn args() -> Result<Args, String> {
@@ -59,6 +62,7 @@ fn args() -> Result<Args, String> {
         trace: false,
         at_hub: None,
         flush: None,
+        relay_flush: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -96,6 +100,7 @@ fn args() -> Result<Args, String> {
             "--secs" => a.secs = n.max(1),
             "--idle" => a.idle = Some(n.max(1)),
             "--flush" => a.flush = Some(Duration::from_millis(n)),
+            "--relay-flush" => a.relay_flush = Some(Duration::from_millis(n)),
             other => return Err(format!("unknown option {other}")),
         }
         i += 2;
@@ -417,8 +422,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .keyring(key.clone())
             .preset(Preset::Lan)
             .seeds(seeds);
-        match a.flush {
+        let b = match a.flush {
             Some(flush) => b.flush(flush),
+            None => b,
+        };
+        match a.relay_flush {
+            Some(flush) => b.relay_flush(flush),
             None => b,
         }
     };

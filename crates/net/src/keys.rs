@@ -2,9 +2,13 @@
 //! the cluster secret, with the cluster label as associated data.
 //!
 //! Sealed form: `[version][24-byte random nonce][ciphertext][16-byte tag]`, associated data
-//! `[version] ++ label`. The keyring seals with its first key and tries every key to open, so
-//! a secret is rotated by adding the new one second everywhere, then first everywhere, then
+//! `[version] ++ label`. The label is bound, not sent: a message sealed under another label
+//! does not open. The keyring seals with its first key and tries every key to open, so a
+//! secret is rotated by adding the new one second everywhere, then first everywhere, then
 //! removing the old one.
+//!
+//! Plaintext form (insecure mode): `[version][label as a postcard string][message]`; the
+//! label is sent and checked, since nothing else keeps clusters apart.
 
 use std::fmt;
 
@@ -15,10 +19,11 @@ use sha2::Sha256;
 
 use crate::NetError;
 
-/// The first byte of a sealed message.
-pub(crate) const VERSION_SEALED: u8 = 1;
+/// The first byte of a sealed message. Version 1 carried the label and the sender's address
+/// in every envelope and wrote incarnations as varints; its messages are refused as malformed.
+pub(crate) const VERSION_SEALED: u8 = 2;
 /// The first byte of a plaintext message (insecure mode only).
-pub(crate) const VERSION_PLAIN: u8 = 0x81;
+pub(crate) const VERSION_PLAIN: u8 = 0x82;
 const NONCE: usize = 24;
 const TAG: usize = 16;
 /// What sealing adds to a message: version, nonce and tag.
@@ -124,14 +129,17 @@ pub(crate) enum Sealer {
         ciphers: Vec<XChaCha20Poly1305>,
         aad: Vec<u8>,
     },
-    Plain,
+    Plain {
+        /// The version byte and the label, which start every plaintext message.
+        prefix: Vec<u8>,
+    },
 }
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Sealer::Sealed { ciphers, .. } => write!(f, "Sealed({} keys)", ciphers.len()),
-            Sealer::Plain => write!(f, "Plain"),
+            Sealer::Plain { .. } => write!(f, "Plain"),
         }
     }
 }
@@ -145,12 +153,17 @@ pub(crate) enum OpenError {
     WrongMode,
     /// No key opens it (another cluster, another label, or tampered bytes).
     Unauthentic,
+    /// A plaintext message of another cluster label.
+    WrongLabel,
 }
 
 impl Sealer {
     pub(crate) fn new(keyring: Option<&Keyring>, label: &str) -> Sealer {
         let Some(keyring) = keyring else {
-            return Sealer::Plain;
+            let mut prefix = vec![VERSION_PLAIN];
+            // A string always serialises into a growable buffer.
+            prefix.extend(postcard::to_allocvec(label).unwrap_or_default());
+            return Sealer::Plain { prefix };
         };
         let ciphers = keyring
             .secrets
@@ -172,16 +185,17 @@ impl Sealer {
     pub(crate) fn overhead(&self) -> usize {
         match self {
             Sealer::Sealed { .. } => SEAL_OVERHEAD,
-            Sealer::Plain => 1,
+            Sealer::Plain { prefix } => prefix.len(),
         }
     }
 
-    /// `plain`, sealed under the first key (or prefixed with the plaintext version byte).
+    /// `plain`, sealed under the first key (or prefixed with the plaintext version byte and
+    /// the label).
     pub(crate) fn seal(&self, plain: &[u8]) -> Vec<u8> {
         match self {
-            Sealer::Plain => {
-                let mut out = Vec::with_capacity(plain.len() + 1);
-                out.push(VERSION_PLAIN);
+            Sealer::Plain { prefix } => {
+                let mut out = Vec::with_capacity(prefix.len() + plain.len());
+                out.extend_from_slice(prefix);
                 out.extend_from_slice(plain);
                 out
             }
@@ -217,7 +231,10 @@ impl Sealer {
             return Err(OpenError::Malformed);
         };
         match (self, version) {
-            (Sealer::Plain, VERSION_PLAIN) => Ok((rest.to_vec(), None)),
+            (Sealer::Plain { prefix }, VERSION_PLAIN) => match bytes.strip_prefix(&prefix[..]) {
+                Some(plain) => Ok((plain.to_vec(), None)),
+                None => Err(OpenError::WrongLabel),
+            },
             (Sealer::Sealed { ciphers, aad }, VERSION_SEALED) => {
                 if rest.len() < NONCE + TAG {
                     return Err(OpenError::Malformed);
@@ -273,6 +290,56 @@ mod tests {
         assert_eq!(
             Sealer::new(Some(&key), "b").open(&sealed).map(|(p, _)| p),
             Err(OpenError::Unauthentic)
+        );
+    }
+
+    #[test]
+    fn the_label_is_bound_when_sealed_and_sent_when_plain() {
+        let key = Keyring::generate();
+        let short = Sealer::new(Some(&key), "a").seal(b"x");
+        let long = Sealer::new(Some(&key), &"a".repeat(255)).seal(b"x");
+        assert_eq!(short.len(), SEAL_OVERHEAD + 1);
+        assert_eq!(long.len(), short.len());
+        let plain = Sealer::new(None, "a").seal(b"x");
+        assert_eq!(plain, vec![VERSION_PLAIN, 1, b'a', b'x']);
+    }
+
+    #[test]
+    fn plaintext_of_another_label_is_refused() {
+        let sent = Sealer::new(None, "a").seal(b"xyz");
+        assert_eq!(
+            Sealer::new(None, "a").open(&sent).map(|(p, _)| p),
+            Ok(b"xyz".to_vec())
+        );
+        // Another label, one that extends it, and one it extends.
+        for other in ["b", "ab", ""] {
+            assert_eq!(
+                Sealer::new(None, other).open(&sent).map(|(p, _)| p),
+                Err(OpenError::WrongLabel),
+                "{other:?}"
+            );
+        }
+        let longer = Sealer::new(None, "ab").seal(b"x");
+        assert_eq!(
+            Sealer::new(None, "a").open(&longer).map(|(p, _)| p),
+            Err(OpenError::WrongLabel)
+        );
+    }
+
+    #[test]
+    fn messages_of_the_previous_wire_version_are_refused() {
+        let key = Keyring::generate();
+        let mut sealed = Sealer::new(Some(&key), "c").seal(b"x");
+        let mut plain = Sealer::new(None, "c").seal(b"x");
+        sealed[0] = 1;
+        plain[0] = 0x81;
+        assert_eq!(
+            Sealer::new(Some(&key), "c").open(&sealed).map(|(p, _)| p),
+            Err(OpenError::Malformed)
+        );
+        assert_eq!(
+            Sealer::new(None, "c").open(&plain).map(|(p, _)| p),
+            Err(OpenError::Malformed)
         );
     }
 

@@ -108,9 +108,16 @@ mod fuzz_impl {
     /// Seals a valid envelope carrying a packet of a G-Set of `items`, as a node would.
     pub fn valid_message(key: Option<&Keyring>, label: &str, items: &[u64]) -> Vec<u8> {
         use gossip_crdt::GSet;
-        use gossip_transport::{Packet, ReplicaId, Run};
+        use gossip_transport::{Ack, Packet, ReplicaId, Run};
         let delta: GSet<u64> = items.iter().copied().collect();
+        // The fields of a push that also acknowledges, as a leaf sends them.
         let packet = Packet {
+            to: Some(u64::MAX - 1),
+            ack: Some(Ack {
+                inc: u64::MAX - 2,
+                seq: 1000,
+                to: None,
+            }),
             seq: Some((1, 1)),
             runs: std::sync::Arc::new(vec![Run {
                 origin: ReplicaId(3),
@@ -131,9 +138,7 @@ mod fuzz_impl {
 
     fn seal(key: Option<&Keyring>, label: &str, body: crate::wire::Body) -> Vec<u8> {
         let env = crate::wire::Envelope {
-            label: label.to_string(),
             from: uuid::Uuid::from_u128(0x5eed),
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
             body,
         };
         Sealer::new(key, label).seal(&crate::wire::encode_envelope(&env))

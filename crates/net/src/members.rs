@@ -281,6 +281,7 @@ impl Inner {
                 .and_then(|m| swim.hosts.get(&m.id))
                 .map_or(0, |h| h.version);
             Body::Hosts {
+                addr: self.advertise,
                 life: swim.engine.me().start(),
                 version: swim.version,
                 knows,
@@ -405,11 +406,9 @@ pub(crate) fn unix_millis() -> u64 {
 }
 
 /// What the envelope and sealing add to a membership packet.
-pub(crate) fn swim_room(sealer: &Sealer, label: &str, me: NodeId, addr: SocketAddr) -> usize {
+pub(crate) fn swim_room(sealer: &Sealer, me: NodeId) -> usize {
     let env = Envelope {
-        label: label.to_string(),
         from: me,
-        addr,
         body: Body::Swim(Vec::new()),
     };
     // The packet's length prefix grows from one byte to at most three.

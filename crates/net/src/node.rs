@@ -45,6 +45,7 @@ pub struct NodeBuilder {
     limits: Limits,
     subscriber_buffer: usize,
     flush: Option<Duration>,
+    relay_flush: Option<Duration>,
     #[cfg(feature = "testing")]
     faults: Option<crate::faults::Faults>,
 }
@@ -80,6 +81,7 @@ impl NodeBuilder {
             limits: Limits::default(),
             subscriber_buffer: 1024,
             flush: None,
+            relay_flush: None,
             #[cfg(feature = "testing")]
             faults: None,
         }
@@ -169,11 +171,20 @@ impl NodeBuilder {
     }
 
     /// How long a node with one eager target (a leaf of the star or tree) gathers its own
-    /// updates before pushing them in one packet (default: the preset's, zero for
-    /// [`Preset::Lan`]: each update is pushed at once). A longer interval sends fewer bytes
+    /// updates before pushing them in one packet (default: the preset's, 15 ms for
+    /// [`Preset::Lan`]; zero pushes each update at once). A longer interval sends fewer bytes
     /// per update and delays each by up to the interval.
     pub fn flush(mut self, interval: Duration) -> Self {
         self.flush = Some(interval);
+        self
+    }
+
+    /// How long a node with several eager targets (a hub of the star, an inner node of the
+    /// tree) gathers what it relays and makes before pushing it to each in one packet
+    /// (default: the preset's, 10 ms for [`Preset::Lan`]). As [`flush`](Self::flush), a
+    /// longer interval sends fewer bytes per update and delays each by up to the interval.
+    pub fn relay_flush(mut self, interval: Duration) -> Self {
+        self.relay_flush = Some(interval);
         self
     }
 
@@ -260,7 +271,7 @@ impl NodeBuilder {
         // share replica ids even when their clocks and start numbers agree.
         let life = random_u64()?;
         let mut swim_config = self.preset.membership(self.cluster_size);
-        let room = swim_room(&sealer, &self.label, me, advertise);
+        let room = swim_room(&sealer, me);
         let fit = limits.max_datagram_bytes.saturating_sub(room);
         if let Some(fit) =
             std::num::NonZeroUsize::new(fit.min(swim_config.swim.max_packet_size.get()))
@@ -283,6 +294,9 @@ impl NodeBuilder {
                 let mut config = self.preset.transport(max_payload);
                 if let Some(flush) = self.flush {
                     config.flush = flush;
+                }
+                if let Some(flush) = self.relay_flush {
+                    config.relay_flush = flush;
                 }
                 config
             },
@@ -315,7 +329,7 @@ impl NodeBuilder {
         });
         tracing::info!(node = %me, addr = %local_addr, label = %inner.label,
             incarnation = identity.identity(advertise).generation,
-            kept_id = !identity.fresh, sealed = !matches!(inner.sealer, Sealer::Plain),
+            kept_id = !identity.fresh, sealed = !matches!(inner.sealer, Sealer::Plain { .. }),
             "node started");
         let (seeds, unresolved) = resolve(self.seeds, &self.seed_hosts).await;
         inner.join(&seeds);
@@ -621,6 +635,7 @@ impl Inner {
             for (to, dots) in r.queries() {
                 if let Some(addr) = self.addr_of(&to) {
                     let sealed = self.envelope(Body::Query {
+                        addr: self.advertise,
                         replica: name.clone(),
                         dots,
                     });
@@ -645,11 +660,12 @@ impl Inner {
         match env.body {
             Body::Swim(bytes) => self.swim_input(&bytes),
             Body::Hosts {
+                addr,
                 life,
                 version,
                 knows,
                 replicas,
-            } => self.hosts_input(env.from, env.addr, (life, version, knows), replicas),
+            } => self.hosts_input(env.from, addr, (life, version, knows), replicas),
             Body::Packet { replica, bytes } => {
                 let r = lock(&self.replicas).get(&replica).cloned();
                 match r {
@@ -672,7 +688,11 @@ impl Inner {
                     None => Counters::add(&c.unknown_replica, 1),
                 }
             }
-            Body::Query { replica, dots } => {
+            Body::Query {
+                addr,
+                replica,
+                dots,
+            } => {
                 let r = lock(&self.replicas).get(&replica).cloned();
                 if let Some(r) = r {
                     let dots: Vec<(u64, u64)> = dots.into_iter().take(4096).collect();
@@ -682,7 +702,7 @@ impl Inner {
                             replica,
                             dots: held,
                         });
-                        self.send(env.addr, sealed);
+                        self.send(addr, sealed);
                     }
                 }
             }

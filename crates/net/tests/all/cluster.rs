@@ -310,7 +310,7 @@ async fn packets_for_a_burst(writer: NodeBuilder) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_interval_gathers_a_burst_of_updates_into_few_packets() {
-    let at_once = packets_for_a_burst(NodeBuilder::new(any_port())).await;
+    let at_once = packets_for_a_burst(NodeBuilder::new(any_port()).flush(Duration::ZERO)).await;
     let gathered =
         packets_for_a_burst(NodeBuilder::new(any_port()).flush(Duration::from_millis(500))).await;
     assert!(

@@ -57,6 +57,50 @@ async fn a_node_with_the_wrong_key_stays_outside() {
     assert!(!theirs.read(|s| s.contains(&1)));
 }
 
+/// A node of another label stays outside with the same key (the label is bound to sealed
+/// messages, not sent) and in plaintext mode (the label is sent and checked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_label_stays_outside_sealed_or_not() {
+    let key = Keyring::generate();
+    for sealed in [true, false] {
+        let builder = |label: &str| {
+            let b = NodeBuilder::new(any_port()).label(label);
+            if sealed {
+                b.keyring(key.clone())
+            } else {
+                b.insecure()
+            }
+        };
+        let ours = start_with(builder("ours")).await;
+        let theirs = start_with(builder("theirs").seeds(vec![ours.local_addr()])).await;
+        wait_for("join requests of the other label to be refused", || {
+            let m = ours.metrics();
+            let refused = if sealed {
+                m.refused_unsealed
+            } else {
+                m.refused_label
+            };
+            refused >= 2 && theirs.metrics().membership_sent >= 2
+        })
+        .await;
+        // A node of the same label is let in meanwhile.
+        let friend = start_with(builder("ours").seeds(vec![ours.local_addr()])).await;
+        wait_for("a node of the same label to join", || {
+            ours.members().len() == 1 && friend.members().len() == 1
+        })
+        .await;
+        assert!(ours.members().iter().all(|m| m.id == friend.id()));
+        assert!(theirs.members().is_empty(), "sealed: {sealed}");
+        let m = ours.metrics();
+        assert_eq!(m.refused_invalid, 0, "sealed: {sealed}");
+        if sealed {
+            assert_eq!(m.refused_label, 0);
+        } else {
+            assert_eq!(m.refused_unsealed, 0);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_datagrams_huge_frames_and_replays_leave_the_node_serving() {
     let key = Keyring::generate();
@@ -78,7 +122,7 @@ async fn garbage_datagrams_huge_frames_and_replays_leave_the_node_serving() {
         udp.send_to(&bytes, target).await.expect("send");
         let mut sealed_version = bytes.clone();
         if let Some(b) = sealed_version.first_mut() {
-            *b = 1;
+            *b = 2;
         }
         udp.send_to(&sealed_version, target).await.expect("send");
     }
