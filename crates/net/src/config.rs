@@ -125,8 +125,9 @@ pub struct Limits {
     /// our keys the connection is a stranger's, and this is all it can make us buffer. At
     /// least 512 and at most `max_frame_bytes`. Default 1,024.
     pub max_unauthenticated_frame_bytes: usize,
-    /// Inbound TCP connections waiting for their hello, from all addresses together; more
-    /// are closed at once and counted. Default 64.
+    /// Inbound TCP connections waiting for their hello, from all addresses together; when
+    /// all are taken, a new one closes the oldest waiting (counted in
+    /// `evicted_unauthenticated`). Default 64.
     pub max_unauthenticated_connections: usize,
     /// How long an inbound TCP connection has to deliver its hello before it is closed and
     /// counted. An honest peer sends it as soon as it connects. Not zero. Default 5 s.
