@@ -33,13 +33,16 @@
 mod config;
 mod error;
 mod identity;
+mod member;
 mod membership;
 mod node_identity;
+mod outbox;
 
 pub use config::{Config, DEFAULT_CLUSTER_SIZE};
 pub use error::MembershipError;
 pub use identity::{Identity, NodeId, RENEWAL_BITS};
-pub use membership::{MemberEvent, MemberInfo, MemberState, Membership, Stats};
+pub use member::{MemberEvent, MemberInfo, MemberState, Stats};
+pub use membership::Membership;
 pub use node_identity::{IDENTITY_FILE, IdentityError, NodeIdentity};
 
 pub use foca;
