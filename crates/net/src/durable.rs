@@ -9,7 +9,7 @@
 //! [`Keep::settle_received`]); checkpoints go `Buffered` now and then; and a graceful shutdown
 //! closes every journal ([`close`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -151,6 +151,65 @@ impl<L> Inbox<L> {
     pub(crate) fn take(&mut self) -> VecDeque<(NodeId, Packet<L>)> {
         self.bytes = 0;
         std::mem::take(&mut self.packets)
+    }
+}
+
+/// What a replica with a store keeps back while deltas it received are being committed: the
+/// acknowledgements its packets would carry (the latest per peer: they are cumulative), and
+/// whole packets that carry a digest or a snapshot (both list what the replica holds). Its
+/// other packets (deltas it passes on, its own updates) leave at once without their
+/// acknowledgement: a commit delays what tells a peer the replica holds something, not the
+/// spreading of updates.
+#[derive(Debug)]
+pub(crate) struct Withheld<L> {
+    acks: BTreeMap<NodeId, Packet<L>>,
+    packets: VecDeque<(NodeId, Packet<L>)>,
+}
+
+/// Packets with a digest or snapshot kept back at most: past it the oldest is dropped (the
+/// replicator sends digests again, and retransmits what was not acknowledged).
+const WITHHELD_PACKETS: usize = 256;
+
+impl<L> Default for Withheld<L> {
+    fn default() -> Self {
+        Withheld {
+            acks: BTreeMap::new(),
+            packets: VecDeque::new(),
+        }
+    }
+}
+
+impl<L> Withheld<L> {
+    /// What of `packet`, bound for `to`, may leave now; keeps the rest back.
+    pub(crate) fn filter(&mut self, to: NodeId, mut packet: Packet<L>) -> Option<Packet<L>> {
+        if packet.have.is_some() || packet.snap.is_some() {
+            if self.packets.len() >= WITHHELD_PACKETS {
+                self.packets.pop_front();
+            }
+            self.packets.push_back((to, packet));
+            return None;
+        }
+        if let Some(ack) = packet.ack.take() {
+            let mut only = Packet::new(packet.inc);
+            only.to = packet.to;
+            only.ack = Some(ack);
+            self.acks.insert(to, only);
+        }
+        let empty = packet.seq.is_none()
+            && packet.runs.is_empty()
+            && !packet.pull
+            && packet.relay.is_none()
+            && packet.probe.is_none()
+            && packet.answer.is_none();
+        (!empty).then_some(packet)
+    }
+
+    /// Everything kept back, acknowledgements first: what was received is committed now.
+    pub(crate) fn release(&mut self) -> Vec<(NodeId, Packet<L>)> {
+        let mut out: Vec<(NodeId, Packet<L>)> =
+            std::mem::take(&mut self.acks).into_iter().collect();
+        out.extend(self.packets.drain(..));
+        out
     }
 }
 

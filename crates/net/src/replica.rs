@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::NodeId;
 use crate::context::{Crdt, Ctx};
-use crate::durable::{Inbox, Keep};
+use crate::durable::{Inbox, Keep, Withheld};
 use crate::metrics::Counters;
 use crate::wire::{PostcardWeigh, decode_packet, encode_packet};
 
@@ -80,6 +80,8 @@ pub(crate) struct Core<L> {
     pub(crate) keep: Option<Keep>,
     /// Packets held while received deltas are being committed (a node with a store).
     pub(crate) inbox: Inbox<L>,
+    /// What this replica may not send until those deltas are committed.
+    pub(crate) withheld: Withheld<L>,
 }
 
 pub(crate) struct Shared<L> {
@@ -146,6 +148,7 @@ impl<L: Crdt> Shared<L> {
                 waits: BTreeMap::new(),
                 keep,
                 inbox: Inbox::default(),
+                withheld: Withheld::default(),
             }),
             events,
             progress,
@@ -206,11 +209,25 @@ impl<L: Crdt> Shared<L> {
     /// Encodes every packet the replicator has to send.
     fn transmit(&self, core: &mut Core<L>, out: &mut Vec<(NodeId, Vec<u8>)>) {
         while let Some((to, packet)) = core.rep.poll_transmit() {
-            let bytes = encode_packet(&packet);
-            Counters::add(&self.ctx.counters.packets_sent, 1);
-            Counters::add(&self.ctx.counters.packet_bytes_sent, bytes.len() as u64);
-            out.push((to, bytes));
+            self.send(to, &packet, out);
         }
+    }
+
+    /// As [`transmit`](Self::transmit), while received deltas are being committed: keeps
+    /// back what would say this replica holds them ([`Withheld`]).
+    fn transmit_withholding(&self, core: &mut Core<L>, out: &mut Vec<(NodeId, Vec<u8>)>) {
+        while let Some((to, packet)) = core.rep.poll_transmit() {
+            if let Some(packet) = core.withheld.filter(to, packet) {
+                self.send(to, &packet, out);
+            }
+        }
+    }
+
+    fn send(&self, to: NodeId, packet: &Packet<L>, out: &mut Vec<(NodeId, Vec<u8>)>) {
+        let bytes = encode_packet(packet);
+        Counters::add(&self.ctx.counters.packets_sent, 1);
+        Counters::add(&self.ctx.counters.packet_bytes_sent, bytes.len() as u64);
+        out.push((to, bytes));
     }
 
     pub(crate) fn held_count(&self, core: &Core<L>, dot: &Dot<ReplicaId>) -> (usize, bool) {
@@ -325,37 +342,42 @@ impl<L: Crdt> AnyReplica for Shared<L> {
     fn drain(&self, out: &mut Vec<(NodeId, Vec<u8>)>) {
         let mut guard = self.lock();
         let core = &mut *guard;
-        if let Some(keep) = core.keep.as_mut() {
-            // The lease rule: no packet leaves before a durable lease covers every counter
-            // given out, so a restart never numbers a different delta with an id a peer may
-            // hold.
-            if !keep.secure_lease(&self.ctx, core.rep.issued()) {
-                return;
-            }
-            // Nor before every delta received is committed: a packet may acknowledge it.
-            if !keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen()) {
-                return;
-            }
+        let Some(keep) = core.keep.as_mut() else {
+            self.transmit(core, out);
+            return;
+        };
+        // The lease rule: no packet leaves before a durable lease covers every counter given
+        // out, so a restart never numbers a different delta with an id a peer may hold.
+        if !keep.secure_lease(&self.ctx, core.rep.issued()) {
+            return;
+        }
+        // Nor anything that tells a peer this replica holds a delta before it is committed.
+        if !keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen()) {
+            self.transmit_withholding(core, out);
+            return;
+        }
+        for (to, packet) in core.withheld.release() {
+            self.send(to, &packet, out);
         }
         self.transmit(core, out);
         if core.inbox.is_empty() {
             return;
         }
-        // What arrived during the commit, now that the packets acknowledging what came
-        // before it have been handed out.
+        // What arrived during the commit, now that the acknowledgements of what came before
+        // it have been handed out.
         let now = self.ctx.now();
         for (from, packet) in core.inbox.take() {
             self.merge(core, now, from, packet);
         }
-        if let Some(keep) = core.keep.as_mut() {
+        let settled = core.keep.as_mut().is_none_or(|keep| {
             keep.submit_received(&self.ctx, core.rep.state(), core.rep.seen());
-            if !keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen()) {
-                drop(guard);
-                self.progress.send_modify(|v| *v += 1);
-                return;
-            }
+            keep.settle_received(&self.ctx, core.rep.state(), core.rep.seen())
+        });
+        if settled {
+            self.transmit(core, out);
+        } else {
+            self.transmit_withholding(core, out);
         }
-        self.transmit(core, out);
         drop(guard);
         self.progress.send_modify(|v| *v += 1);
     }

@@ -318,6 +318,19 @@ impl Gated {
         *lock.lock().expect("gate") = true;
         ready.notify_all();
     }
+
+    fn close_gate(&self) {
+        *self.open.0.lock().expect("gate") = false;
+    }
+}
+
+/// Opens the gate when dropped, also when a test fails with the gate closed.
+struct Reopen(Gated);
+
+impl Drop for Reopen {
+    fn drop(&mut self) {
+        self.0.open_gate();
+    }
 }
 
 impl Store for Gated {
@@ -430,4 +443,78 @@ async fn a_member_with_a_store_acknowledges_an_update_only_once_it_is_committed(
         "acknowledged to the writer but not kept by the member: {missing:?}"
     );
     m.shutdown().await.expect("shutdown");
+}
+
+/// While a member's store commits what it received, the member does not acknowledge it, yet
+/// it keeps passing updates on: its own update reaches the writer meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_committing_what_it_received_holds_its_acknowledgement_but_not_its_updates() {
+    let key = Keyring::generate();
+    let gated = Gated {
+        inner: MemStore::new(),
+        open: Arc::default(),
+    };
+    gated.open_gate();
+    let m = start_with(
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .store(Arc::new(gated.clone())),
+    )
+    .await;
+    let sm = m.open::<GSet<u64>>("set").expect("open");
+    let w = start(&key, vec![m.local_addr()]).await;
+    let sw = w.open::<GSet<u64>>("set").expect("open");
+    // The member's lease is committed while the gate is open: its later updates need none.
+    sm.update(|s, _| Some(s.insert_delta(1000)))
+        .await
+        .expect("update");
+    wait_for("the writer to get the member's update", || {
+        sw.read(|s| s.contains(&1000))
+    })
+    .await;
+    sw.update_with(AckLevel::Replicated { k: 1 }, PATIENCE, |s, _| {
+        Some(s.insert_delta(0))
+    })
+    .await
+    .expect("replicated while the store commits");
+
+    gated.close_gate();
+    // Whatever happens below, the gate opens again, so the member's commit thread can end.
+    let _reopen = Reopen(gated.clone());
+    let waiting = {
+        let sw = sw.clone();
+        tokio::spawn(async move {
+            sw.update_with(
+                AckLevel::Replicated { k: 1 },
+                Duration::from_secs(1),
+                |s, _| Some(s.insert_delta(1)),
+            )
+            .await
+        })
+    };
+    wait_for("the member to apply the update", || {
+        sm.read(|s| s.contains(&1))
+    })
+    .await;
+    // Its commit cannot finish: the member's own update must still go out.
+    sm.update(|s, _| Some(s.insert_delta(1001)))
+        .await
+        .expect("update");
+    wait_for(
+        "the member's update to reach the writer while its store is stuck",
+        || sw.read(|s| s.contains(&1001)),
+    )
+    .await;
+    let answer = waiting.await.expect("writer");
+    assert!(
+        matches!(answer, Err(UpdateError::Timeout { .. })),
+        "acknowledged before the member committed it: {answer:?}"
+    );
+    gated.open_gate();
+    sw.update_with(AckLevel::Replicated { k: 1 }, PATIENCE, |s, _| {
+        Some(s.insert_delta(2))
+    })
+    .await
+    .expect("replicated once the store commits again");
+    assert!(sm.read(|s| s.contains(&1) && s.contains(&2)));
 }
