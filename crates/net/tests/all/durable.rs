@@ -313,6 +313,14 @@ struct Gated {
 }
 
 impl Gated {
+    /// A fresh store, its gate closed.
+    fn closed() -> Gated {
+        Gated {
+            inner: MemStore::new(),
+            open: Arc::default(),
+        }
+    }
+
     fn open_gate(&self) {
         let (lock, ready) = &*self.open;
         *lock.lock().expect("gate") = true;
@@ -322,6 +330,16 @@ impl Gated {
     fn close_gate(&self) {
         *self.open.0.lock().expect("gate") = false;
     }
+}
+
+/// A node on `gated`.
+async fn start_gated(key: &Keyring, gated: &Gated) -> gossip_net::Node {
+    start_with(
+        NodeBuilder::new(any_port())
+            .keyring(key.clone())
+            .store(Arc::new(gated.clone())),
+    )
+    .await
 }
 
 /// Opens the gate when dropped, also when a test fails with the gate closed.
@@ -361,16 +379,8 @@ impl Store for Gated {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_durable_updates_share_commits() {
     let key = Keyring::generate();
-    let gated = Gated {
-        inner: MemStore::new(),
-        open: Arc::default(),
-    };
-    let node = start_with(
-        NodeBuilder::new(any_port())
-            .keyring(key.clone())
-            .store(Arc::new(gated.clone())),
-    )
-    .await;
+    let gated = Gated::closed();
+    let node = start_gated(&key, &gated).await;
     let set = node.open::<GSet<u64>>("set").expect("open");
     let writers: Vec<_> = (0..64u64)
         .map(|v| {
@@ -450,17 +460,9 @@ async fn a_member_with_a_store_acknowledges_an_update_only_once_it_is_committed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_committing_what_it_received_holds_its_acknowledgement_but_not_its_updates() {
     let key = Keyring::generate();
-    let gated = Gated {
-        inner: MemStore::new(),
-        open: Arc::default(),
-    };
+    let gated = Gated::closed();
     gated.open_gate();
-    let m = start_with(
-        NodeBuilder::new(any_port())
-            .keyring(key.clone())
-            .store(Arc::new(gated.clone())),
-    )
-    .await;
+    let m = start_gated(&key, &gated).await;
     let sm = m.open::<GSet<u64>>("set").expect("open");
     let w = start(&key, vec![m.local_addr()]).await;
     let sw = w.open::<GSet<u64>>("set").expect("open");
