@@ -21,6 +21,26 @@ fn harness(name: &str, args: &[&str]) -> Run {
     common::harness("gossip-harness-e2e", name, args)
 }
 
+/// One echo node of our node binary, started with `flag`, for a second.
+fn one_echo_node(name: &str, flag: &str) -> Run {
+    harness(
+        name,
+        &[
+            "-w",
+            "echo",
+            "--bin",
+            NODE,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+            "--",
+            "echo",
+            flag,
+        ],
+    )
+}
+
 fn file(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
@@ -421,22 +441,7 @@ fn strict_mode_cuts_off_stdout_like_maelstrom() {
 
 #[test]
 fn no_init_reply_crashes_with_the_node_named() {
-    let r = harness(
-        "no-init",
-        &[
-            "-w",
-            "echo",
-            "--bin",
-            NODE,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "1",
-            "--",
-            "echo",
-            "--no-init",
-        ],
-    );
+    let r = one_echo_node("no-init", "--no-init");
     assert_eq!(r.code, 255);
     assert!(
         r.stdout.contains("Node n0 did not answer init within 10 s"),
@@ -448,22 +453,7 @@ fn no_init_reply_crashes_with_the_node_named() {
 
 #[test]
 fn garbage_instead_of_init_crashes_with_the_reason() {
-    let r = harness(
-        "garbage-init",
-        &[
-            "-w",
-            "echo",
-            "--bin",
-            NODE,
-            "--node-count",
-            "1",
-            "--time-limit",
-            "1",
-            "--",
-            "echo",
-            "--garbage-init",
-        ],
-    );
+    let r = one_echo_node("garbage-init", "--garbage-init");
     assert_eq!(r.code, 255);
     assert!(
         r.stdout.contains("Node n0 did not answer init"),

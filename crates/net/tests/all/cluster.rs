@@ -78,13 +78,7 @@ async fn three_nodes_converge_on_three_replicas_of_different_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_and_wait_reaches_k_members() {
-    let key = Keyring::generate();
-    let nodes = cluster(&key, 3).await;
-    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
-    wait_for("every replica to know two members", || {
-        sets.iter().all(|s| s.members().len() == 2)
-    })
-    .await;
+    let (_nodes, sets) = three_with_a_set().await;
     let (dot, level) = sets[1]
         .update_with(AckLevel::Replicated { k: 2 }, PATIENCE, |s, _| {
             Some(s.insert_delta(7))
@@ -166,13 +160,7 @@ async fn a_node_restarted_with_its_state_lost_gets_everything_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_member_becomes_suspect_then_down_and_leaves_the_replica() {
-    let key = Keyring::generate();
-    let nodes = cluster(&key, 3).await;
-    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
-    wait_for("every replica to know two members", || {
-        sets.iter().all(|s| s.members().len() == 2)
-    })
-    .await;
+    let (nodes, sets) = three_with_a_set().await;
     let mut nodes = nodes;
     let silent = nodes.pop().expect("three nodes");
     let silent_id = silent.id();
@@ -321,4 +309,15 @@ async fn a_flush_interval_gathers_a_burst_of_updates_into_few_packets() {
         gathered <= 10,
         "a 500 ms flush interval gathers the burst: {gathered} packets (at once: {at_once})"
     );
+}
+
+/// Three nodes, each with replica "s", every one knowing the two others.
+async fn three_with_a_set() -> (Vec<Node>, Vec<Replica<GSet<u64>>>) {
+    let nodes = cluster(&Keyring::generate(), 3).await;
+    let sets: Vec<Replica<GSet<u64>>> = nodes.iter().map(|n| n.open("s").expect("open")).collect();
+    wait_for("every replica to know two members", || {
+        sets.iter().all(|s| s.members().len() == 2)
+    })
+    .await;
+    (nodes, sets)
 }

@@ -72,6 +72,17 @@ impl Shell {
 
     /// Applies an update and keeps the lease rule; commits the delta too when `durable`.
     /// Returns the id the delta got, and whether it was acknowledged.
+    /// A clean shutdown: the journal's closing batch, committed `Immediate`.
+    fn close(&mut self) {
+        let close = self
+            .journal
+            .close(self.node.state(), self.node.seen(), self.node.issued())
+            .expect("encodes");
+        self.store
+            .commit(&close, Durability::Immediate)
+            .expect("the store has room");
+    }
+
     fn update(&mut self, value: u64, durable: bool) -> Dot<ReplicaId> {
         let delta = self.node.state().insert_delta(value);
         let dot = self
@@ -131,14 +142,7 @@ fn run(steps: &[Step], block: u64) -> Result<(), String> {
             Step::Crash | Step::Restart => {
                 let before = shell.node.id();
                 if matches!(step, Step::Restart) {
-                    let close = shell
-                        .journal
-                        .close(shell.node.state(), shell.node.seen(), shell.node.issued())
-                        .expect("encodes");
-                    shell
-                        .store
-                        .commit(&close, Durability::Immediate)
-                        .expect("the store has room");
+                    shell.close();
                 }
                 let store = shell.store.crash();
                 shell = Shell::boot(store, shell.lives + 1, block);
@@ -180,14 +184,7 @@ fn a_crash_with_leased_counters_moves_to_a_fresh_id_and_a_clean_restart_keeps_it
     assert_ne!(second.replica, first.replica);
     assert_eq!(second.counter, 1);
 
-    let close = shell
-        .journal
-        .close(shell.node.state(), shell.node.seen(), shell.node.issued())
-        .expect("encodes");
-    shell
-        .store
-        .commit(&close, Durability::Immediate)
-        .expect("fits");
+    shell.close();
     let store = shell.store.crash();
     let mut shell = Shell::boot(store, 2, 4);
     let third = shell.update(3, true);
@@ -233,14 +230,7 @@ fn a_checkpoint_cuts_the_delta_log() {
 fn an_update_after_close_leases_again() {
     let mut shell = Shell::boot(MemStore::new(), 0, 10);
     shell.update(1, false);
-    let close = shell
-        .journal
-        .close(shell.node.state(), shell.node.seen(), shell.node.issued())
-        .expect("encodes");
-    shell
-        .store
-        .commit(&close, Durability::Immediate)
-        .expect("fits");
+    shell.close();
     // Not shut down after all: counter 2 is past the trimmed lease.
     let lost = shell.update(2, false);
     let store = shell.store.crash();
