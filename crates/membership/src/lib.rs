@@ -21,7 +21,8 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | [`Membership`] | the engine, its driving contract, [`MemberInfo`], [`MemberEvent`] |
+//! | [`Membership`] | the engine and its driving contract (`membership`), foca's runtime for one input (`outbox`) |
+//! | [`MemberInfo`], [`MemberEvent`], [`MemberState`], [`Stats`] | what the engine reports (`member`) |
 //! | [`Identity`] | one life of a node: [`NodeId`], address, generation; renewal and address conflicts |
 //! | [`NodeIdentity`] | the node id kept in a data directory and the start number (file IO) |
 //! | [`Config`] | SWIM timings, LAN and WAN presets |

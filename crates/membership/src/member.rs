@@ -18,7 +18,7 @@ pub enum MemberState {
     Suspect,
     /// Declared failed: it did not refute in time. It comes back only as a new identity.
     Down,
-    /// Announced its own departure ([`Membership::leave`]).
+    /// Announced its own departure ([`Membership::leave`](crate::Membership::leave)).
     Left,
 }
 
@@ -45,7 +45,7 @@ pub struct MemberInfo {
 }
 
 /// What changed in the membership. After each event that [changes the member
-/// set](MemberEvent::changes_members), a shell hands [`Membership::active_ids`] to the
+/// set](MemberEvent::changes_members), a shell hands [`Membership::active_ids`](crate::Membership::active_ids) to the
 /// replicator (`Replicator::set_members`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberEvent {
@@ -92,11 +92,11 @@ impl MemberEvent {
 /// Counters of membership traffic and refused input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
-    /// Packets handed to [`Membership::poll_transmit`].
+    /// Packets handed to [`Membership::poll_transmit`](crate::Membership::poll_transmit).
     pub packets_sent: u64,
     /// Their bytes.
     pub bytes_sent: u64,
-    /// Packets given to [`Membership::handle_data`].
+    /// Packets given to [`Membership::handle_data`](crate::Membership::handle_data).
     pub packets_received: u64,
     /// Their bytes.
     pub bytes_received: u64,

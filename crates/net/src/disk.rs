@@ -10,6 +10,7 @@ use gossip_membership::{IDENTITY_FILE, NodeIdentity};
 use gossip_store::{Batch, CommitStats, Committer, Durability, RedbStore, Store, Ticket};
 
 use crate::NetError;
+use crate::sync::lock;
 
 /// The node's store and the thread that commits to it.
 pub(crate) struct Disk {
@@ -102,8 +103,4 @@ pub(crate) fn open_dir(
     let identity =
         NodeIdentity::load_or_create_at(dir, identity.start, kept).map_err(NetError::Identity)?;
     Ok((identity, store))
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

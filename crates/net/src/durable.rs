@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gossip_crdt::{CausalContext, Dot};
@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::context::{Crdt, Ctx};
 use crate::disk::Disk;
 use crate::metrics::Counters;
+use crate::sync::lock;
 use crate::{NetError, NodeId};
 
 /// A checkpoint is written once this many deltas were logged since the last one: bounds the
@@ -211,10 +212,6 @@ impl<L> Withheld<L> {
         out.extend(self.packets.drain(..));
         out
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Keep {

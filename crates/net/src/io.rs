@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::NetError;
 use crate::keys::OpenError;
 use crate::metrics::Counters;
-use crate::node::{Inner, lock};
+use crate::node::Inner;
+use crate::sync::lock;
 use crate::wire::{Body, Envelope, decode_envelope, encode_envelope};
 
 /// Nonces seen recently: a replayed message is dropped before it reaches a replica.

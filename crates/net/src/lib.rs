@@ -40,8 +40,12 @@
 //! | `node` | [`NodeBuilder`], [`Node`], the driver task (the clock, dispatching input) |
 //! | `io` | sealing and opening envelopes, the replay window, UDP sends, TCP links and readers |
 //! | `members` | the SWIM glue: [`MemberEvents`], hosted replicas, seeds by host name |
-//! | `replica` | [`Replica`], [`Subscription`], [`Event`], [`AckLevel`]: one replicator per name |
-//! | `durable` | the store in the data directory: resuming replicas, leases, durable updates, checkpoints |
+//! | `handle` | [`Replica`], [`AckLevel`]: the application's handle to a named replica |
+//! | `replica` | [`Subscription`], [`Event`]: one replicator per name, fed by the driver |
+//! | `context` | [`Crdt`] and what replicas share with their node (clock, counters, limits, store) |
+//! | `durable` | each replica's journal: resuming, leases, durable updates, received deltas committed before they are acknowledged, checkpoints |
+//! | `disk` | the store in the data directory and the thread that commits to it |
+//! | `sync` | poison-tolerant locking |
 //! | `wire` | the envelope and the postcard form of transport packets; [`PostcardWeigh`] |
 //! | `keys` | [`Keyring`]: key derivation, sealing and opening |
 //! | `config` | [`Preset`] (timings) and [`Limits`] (bounds on everything a peer can make us hold) |
@@ -68,6 +72,7 @@ mod members;
 mod metrics;
 mod node;
 mod replica;
+mod sync;
 mod wire;
 
 pub use config::{Limits, Preset, SCALABLE_CLUSTER_SIZE};

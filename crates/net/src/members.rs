@@ -23,7 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::NetError;
 use crate::keys::Sealer;
 use crate::metrics::Counters;
-use crate::node::{Inner, lock};
+use crate::node::Inner;
+use crate::sync::lock;
 use crate::wire::{Body, Envelope, encode_envelope};
 
 /// A stream of membership events (see [`MemberEvent`]), from the moment it was made:

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gossip_membership::{Membership, NodeIdentity};
@@ -25,6 +25,7 @@ use crate::members::{
 };
 use crate::metrics::Counters;
 use crate::replica::{AnyReplica, Shared};
+use crate::sync::lock;
 use crate::wire::Body;
 use crate::{Keyring, Limits, MemberInfo, Metrics, NetError, NodeId, Preset, Replica};
 
@@ -560,10 +561,6 @@ impl Node {
             .collect();
         crate::durable::close(&inner.ctx, closing)
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) struct Inner {
